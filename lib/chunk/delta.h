@@ -1,0 +1,58 @@
+/*
+ * rsync deltas: the only door to librsync.  Used for large files changed in
+ * place: the backup keeps the signature of the version it stored; when the
+ * file changes, a delta against that signature is usually far smaller than
+ * the changed chunks.  Restore applies the delta to the previous version.
+ *
+ * All functions work on memory or file descriptors with explicit sizes; none
+ * reads or writes repository files.  Block length is chosen by
+ * delta_block_len() so small edits give small deltas.
+ */
+#ifndef BW_CHUNK_DELTA_H
+#define BW_CHUNK_DELTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/util/buf.h"
+
+/* Block length used for a file of this size (512 for files up to 64 MiB,
+ * growing slowly above). */
+uint32_t delta_block_len(uint64_t file_size);
+
+/* Signature of a file, built incrementally from its bytes as they are read. */
+struct delta_sig_job;
+struct delta_sig_job *delta_sig_start(uint64_t file_size);
+int delta_sig_feed(struct delta_sig_job *j, const void *p, size_t n);
+/* Finishes and appends the signature bytes to out.  Frees the job. */
+int delta_sig_finish(struct delta_sig_job *j, struct buf *out);
+void delta_sig_abort(struct delta_sig_job *j);
+
+/* A loaded signature, ready to compute deltas against. */
+struct delta_sig;
+/* Parses signature bytes (untrusted: bounds-checked); BW_ERR_CORRUPT. */
+int delta_sig_load(const void *p, size_t n, struct delta_sig **out);
+void delta_sig_free(struct delta_sig *s);
+
+/* Delta of new data (fed in pieces) against a loaded signature. */
+struct delta_job;
+struct delta_job *delta_start(struct delta_sig *s);
+/* Appends delta bytes to out as they are produced. */
+int delta_feed(struct delta_job *j, const void *p, size_t n, struct buf *out);
+/* Appends the rest of the delta; *literal gets the literal bytes it
+ * carries (its cost).  Frees the job. */
+int delta_finish(struct delta_job *j, struct buf *out, uint64_t *literal);
+void delta_abort(struct delta_job *j);
+
+/*
+ * Applies a delta to a basis available through read_basis (random access:
+ * fill buf with up to len bytes at pos, return bytes read or a negative
+ * BW_ERR_*), writing the result through write_out.  BW_ERR_CORRUPT if the
+ * delta is malformed or refers past the basis.
+ */
+typedef long delta_read_fn(void *arg, uint64_t pos, void *buf, size_t len);
+typedef int delta_write_fn(void *arg, const void *buf, size_t len);
+int delta_apply(const void *delta, size_t n, delta_read_fn *read_basis, void *rarg,
+    delta_write_fn *write_out, void *warg);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * The only door to libsodium.  No other file includes <sodium.h>.
+ *
+ * Constructions (docs/FORMAT.md, "Cryptography"):
+ *  - ids: keyed BLAKE2b-256
+ *  - AEAD: XChaCha20-Poly1305-IETF, random 24-byte nonce stored in front
+ *  - write sessions: X25519 between an ephemeral key and the repository's
+ *    read public key, key = BLAKE2b-256(key = shared secret,
+ *    msg = "bulwark-session-v1" || eph_pk || read_pk)
+ *  - signatures: Ed25519
+ *  - passphrases: Argon2id v1.3
+ */
+#ifndef BW_CRYPTO_BWCRYPTO_H
+#define BW_CRYPTO_BWCRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/util/buf.h"
+
+#define BWC_KEY 32		/* symmetric key */
+#define BWC_ID 32		/* object id / hash */
+#define BWC_NONCE 24
+#define BWC_TAG 16
+#define BWC_AEAD_OVERHEAD (BWC_NONCE + BWC_TAG)
+#define BWC_BOX_PK 32		/* X25519 */
+#define BWC_BOX_SK 32
+#define BWC_SIGN_PK 32		/* Ed25519 */
+#define BWC_SIGN_SK 64
+#define BWC_SIG 64
+#define BWC_SALT 16
+
+/* Must be called once before anything else; 0 or BW_ERR_IO. */
+int bwcrypto_init(void);
+
+/* Fills p with n random bytes. */
+void bwcrypto_random(void *p, size_t n);
+/* Tests only: make bwcrypto_random deterministic from seed (0 restores the
+ * system generator). */
+void bwcrypto_test_seed(uint64_t seed);
+
+/* Keyed BLAKE2b-256 of one buffer. */
+void bwcrypto_hash(uint8_t out[static BWC_ID], const uint8_t key[static BWC_KEY],
+    const void *p, size_t n);
+/* Unkeyed BLAKE2b-256 (file names of packs and snapshots). */
+void bwcrypto_hash_plain(uint8_t out[static BWC_ID], const void *p, size_t n);
+
+/* Streaming keyed (key may be NULL) BLAKE2b-256. */
+struct bwcrypto_hasher;
+struct bwcrypto_hasher *bwcrypto_hasher_new(const uint8_t *key /* BWC_KEY or NULL */);
+void bwcrypto_hasher_update(struct bwcrypto_hasher *h, const void *p, size_t n);
+/* Writes the digest; the hasher can be reused after bwcrypto_hasher_reset. */
+void bwcrypto_hasher_final(struct bwcrypto_hasher *h, uint8_t out[static BWC_ID]);
+void bwcrypto_hasher_reset(struct bwcrypto_hasher *h);
+void bwcrypto_hasher_free(struct bwcrypto_hasher *h);
+
+/* Derives an outlen-byte subkey (16..64) from key for a context string. */
+void bwcrypto_kdf(uint8_t *out, size_t outlen, const uint8_t key[static BWC_KEY],
+    const char *context);
+
+/* Appends nonce || ciphertext || tag of pt to out.  0 or BW_ERR_NOMEM. */
+int bwcrypto_aead_seal(struct buf *out, const uint8_t key[static BWC_KEY],
+    const void *ad, size_t adlen, const void *pt, size_t n);
+/* Verifies and decrypts nonce || ciphertext || tag; appends plaintext to
+ * out.  BW_ERR_AUTH if it does not verify (nothing appended),
+ * BW_ERR_CORRUPT if too short. */
+int bwcrypto_aead_open(struct buf *out, const uint8_t key[static BWC_KEY],
+    const void *ad, size_t adlen, const void *ct, size_t n);
+/* In-place variants used on the hot path: buffer holds pt with room for
+ * BWC_AEAD_OVERHEAD more bytes; on return it holds nonce||ct||tag. */
+int bwcrypto_aead_seal_inplace(uint8_t *buf, size_t ptlen,
+    const uint8_t key[static BWC_KEY], const void *ad, size_t adlen);
+/* buf holds nonce||ct||tag of n bytes; on success plaintext starts at
+ * buf + BWC_NONCE and is n - BWC_AEAD_OVERHEAD bytes long. */
+int bwcrypto_aead_open_inplace(uint8_t *buf, size_t n,
+    const uint8_t key[static BWC_KEY], const void *ad, size_t adlen);
+
+/* X25519 key pair. */
+void bwcrypto_box_keypair(uint8_t pk[static BWC_BOX_PK], uint8_t sk[static BWC_BOX_SK]);
+/* A writer's session: new ephemeral pair, derive key, forget eph secret. */
+int bwcrypto_session_new(uint8_t eph_pk[static BWC_BOX_PK], uint8_t key[static BWC_KEY],
+    const uint8_t read_pk[static BWC_BOX_PK]);
+/* A reader re-derives a session key.  BW_ERR_AUTH on a degenerate point. */
+int bwcrypto_session_open(uint8_t key[static BWC_KEY], const uint8_t eph_pk[static BWC_BOX_PK],
+    const uint8_t read_sk[static BWC_BOX_SK], const uint8_t read_pk[static BWC_BOX_PK]);
+
+/* Ed25519. */
+void bwcrypto_sign_keypair(uint8_t pk[static BWC_SIGN_PK], uint8_t sk[static BWC_SIGN_SK]);
+void bwcrypto_sign(uint8_t sig[static BWC_SIG], const void *msg, size_t n,
+    const uint8_t sk[static BWC_SIGN_SK]);
+/* 0 or BW_ERR_AUTH. */
+int bwcrypto_verify(const uint8_t sig[static BWC_SIG], const void *msg, size_t n,
+    const uint8_t pk[static BWC_SIGN_PK]);
+
+/* Argon2id.  ops/mem as in libsodium.  0, or BW_ERR_NOMEM. */
+#define BWC_PWHASH_OPS_MODERATE 3ULL
+#define BWC_PWHASH_MEM_MODERATE (256ULL << 20)
+#define BWC_PWHASH_OPS_MIN 1ULL
+#define BWC_PWHASH_MEM_MIN (8ULL << 10)
+int bwcrypto_pwhash(uint8_t out[static BWC_KEY], const char *pass, size_t passlen,
+    const uint8_t salt[static BWC_SALT], uint64_t ops, uint64_t mem);
+
+/* Guarded memory for secrets (sodium_malloc); NULL on failure.  Free wipes. */
+void *bwcrypto_secalloc(size_t n);
+void bwcrypto_secfree(void *p);
+void bwcrypto_wipe(void *p, size_t n);
+/* Constant-time comparison: 1 if equal. */
+int bwcrypto_memeq(const void *a, const void *b, size_t n);
+
+/* Standard base64 (with padding) of n bytes into out, which must hold
+ * bwcrypto_b64_len(n) bytes including the NUL. */
+size_t bwcrypto_b64_len(size_t n);
+void bwcrypto_b64_encode(char *out, const void *in, size_t n);
+/* 0 or BW_ERR_INVAL; *outlen set to the decoded length. */
+int bwcrypto_b64_decode(uint8_t *out, size_t max, size_t *outlen, const char *in);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * File system entries: the only door to libarchive.  Walks a tree with
+ * libarchive's disk reader and yields each entry's complete metadata, and
+ * reads a regular file's data regions (sparse holes skipped).
+ *
+ * Later (restore) this module also writes entries back with libarchive's
+ * disk writer and its secure flags.
+ */
+#ifndef BW_FSENT_FSENT_H
+#define BW_FSENT_FSENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum fsent_type {
+	FSENT_FILE = 1, FSENT_DIR, FSENT_SYMLINK, FSENT_HARDLINK,
+	FSENT_CHR, FSENT_BLK, FSENT_FIFO, FSENT_SOCK
+};
+
+struct fsent_xattr {
+	char *name;
+	uint8_t *value;
+	size_t len;
+};
+
+struct fsent_region {		/* a data region of a sparse file */
+	uint64_t off, len;
+};
+
+/* One entry.  Strings are owned by the entry; fsent_entry_free releases. */
+struct fsent_entry {
+	char *path;		/* absolute, as walked (no trailing slash) */
+	enum fsent_type type;
+	uint32_t mode;		/* permission bits incl. setuid/setgid/sticky */
+	uint64_t uid, gid;
+	char *uname, *gname;	/* NULL when the id has no name here */
+	int64_t mtime_sec, atime_sec, ctime_sec;
+	uint32_t mtime_nsec, atime_nsec, ctime_nsec;
+	uint64_t size;		/* logical size of a file */
+	uint64_t dev, ino, nlink, rdev;
+	char *link;		/* symlink target, or first path of a hard link */
+	struct fsent_xattr *xattrs;
+	size_t nxattrs;
+	char *acl_access;	/* POSIX ACL, text form, NULL if only mode bits */
+	char *acl_default;	/* default ACL of a directory, or NULL */
+	struct fsent_region *regions;	/* data regions if sparse, else NULL */
+	size_t nregions;
+};
+
+void fsent_entry_free(struct fsent_entry *e);
+
+struct fsent_walk_opts {
+	const char *const *excludes;	/* glob patterns (fnmatch, FNM_PATHNAME off) */
+	size_t nexcludes;		/* match against the full path or the base name */
+	int one_file_system;		/* do not cross mount points */
+	int exclude_caches;		/* skip dirs holding a valid CACHEDIR.TAG */
+};
+
+struct fsent_walk;
+
+/* Starts a walk of root (must be absolute).  Entries come depth-first,
+ * a directory before its contents, siblings in byte order of their names. */
+int fsent_walk_open(const char *root, const struct fsent_walk_opts *o,
+    struct fsent_walk **out);
+/*
+ * Next entry: 0 and *out set (caller frees); 1 at the end; or a negative
+ * code for an entry that could not be read (already logged with its path;
+ * the walk can go on: call again).  Hard links: the second and later paths
+ * of an inode come as FSENT_HARDLINK with link = the first path.
+ */
+int fsent_walk_next(struct fsent_walk *w, struct fsent_entry **out);
+/* Opens the data of the regular file last returned; read it with
+ * fsent_read until it returns 0.  Each call fills at most len bytes of one
+ * data region and sets *off to where they belong in the file. */
+int fsent_open_data(struct fsent_walk *w);
+long fsent_read(struct fsent_walk *w, void *buf, size_t len, uint64_t *off);
+void fsent_walk_free(struct fsent_walk *w);
+
+/* The metadata of one path without walking (used for the parents of a
+ * backed-up path).  0, or a negative code (logged). */
+int fsent_stat(const char *path, struct fsent_entry **out);
+
+#endif

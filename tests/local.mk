@@ -1,0 +1,1 @@
+# tests/: integration tests of the real programs (unit tests sit with their modules' local.mk)
