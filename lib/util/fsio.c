@@ -1099,7 +1099,8 @@ fsio_fault_power_cut(void)
 
 	pthread_mutex_lock(&fault.lock);
 	if (fault.armed) {
-		qsort(fault.dirs, fault.ndirs, sizeof(*fault.dirs), dir_cmp);
+		if (fault.ndirs)
+			qsort(fault.dirs, fault.ndirs, sizeof(*fault.dirs), dir_cmp);
 		for (i = 0; i < fault.ndirs; i++)
 			restore_dir(fault.dirs[i]);
 	}
