@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -276,6 +277,28 @@ disk_new(void)
 }
 
 /*
+ * What libarchive may skip for this entry.  Most files have no extended
+ * attributes, hence no ACL either (Linux keeps ACLs in system.posix_acl_*):
+ * one list call saves libarchive's separate ACL and xattr probes.  A file
+ * whose blocks cover its size has no holes (GNU tar's test), which saves
+ * the SEEK_HOLE probes.  Together they halve the system calls per file.
+ */
+static int
+skip_flags(int fd, const char *accpath, const struct stat *st)
+{
+	int fl = ARCHIVE_READDISK_NO_FFLAGS;
+	ssize_t n;
+
+	n = fd >= 0 ? flistxattr(fd, NULL, 0) : llistxattr(accpath, NULL, 0);
+	if (n == 0 || (n < 0 && (errno == ENOTSUP || errno == ENOSYS)))
+		fl |= ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL;
+	if (!S_ISREG(st->st_mode) ||
+	    (uint64_t)st->st_blocks * 512 >= (uint64_t)st->st_size)
+		fl |= ARCHIVE_READDISK_NO_SPARSE;
+	return fl;
+}
+
+/*
  * Fills ae from st (and fd when >= 0; accpath names the object for lookups
  * that libarchive does by name).  A partial failure (one xattr unreadable)
  * is a warning and the entry is kept.
@@ -289,6 +312,7 @@ gather(struct archive *a, struct archive_entry *ae, const char *path,
 	archive_entry_clear(ae);
 	archive_entry_copy_pathname(ae, path);
 	archive_entry_copy_sourcepath(ae, accpath);
+	archive_read_disk_set_behavior(a, skip_flags(fd, accpath, st));
 	r = archive_read_disk_entry_from_file(a, ae, fd, st);
 	if (r == ARCHIVE_OK)
 		return 0;
