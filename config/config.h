@@ -23,6 +23,22 @@ struct config_repository {
 	uint32_t pack_size_mib;		/* target pack size, default 16 */
 };
 
+/* A parsed "schedule" value. */
+enum config_sched_kind {
+	CONFIG_SCHED_NONE = 0,		/* no schedule: backups run on demand */
+	CONFIG_SCHED_HOURLY,		/* "hourly" */
+	CONFIG_SCHED_DAILY,		/* "daily HH:MM" */
+	CONFIG_SCHED_WEEKLY,		/* "weekly DAY HH:MM" */
+	CONFIG_SCHED_EVERY		/* "every Nm" or "every Nh" */
+};
+
+struct config_schedule {
+	enum config_sched_kind kind;
+	int weekday;			/* WEEKLY: 0 = Sunday .. 6 = Saturday (as tm_wday) */
+	int minute;			/* DAILY, WEEKLY: minutes after midnight, 0..1439 */
+	unsigned interval_min;		/* EVERY: minutes, 1..1440 */
+};
+
 struct config_backup {		/* [backup NAME] */
 	char *name;
 	char **paths;			/* absolute, at least one */
@@ -34,6 +50,8 @@ struct config_backup {		/* [backup NAME] */
 	int one_file_system;		/* default 0 */
 	int exclude_caches;		/* default 1 */
 	char *schedule;			/* "hourly", "daily 02:30", "every 15m"; NULL = none */
+	struct config_schedule sched;	/* schedule, parsed; the string above is its
+					 * canonical spelling ("weekly mon 02:30") */
 	/* retention: 0 = not set */
 	unsigned keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
 };
@@ -59,5 +77,11 @@ int config_load_mem(const char *name, const char *text, size_t len, struct confi
 void config_free(struct config *c);
 /* The [backup NAME] section, or NULL. */
 const struct config_backup *config_backup_find(const struct config *c, const char *name);
+
+/* Parses a "schedule" value (grammar in bulwark.conf(5)): 0 and *out, or
+ * BW_ERR_INVAL without logging.  If canon is not NULL it receives the
+ * canonical spelling (at most CONFIG_SCHED_CANON_MAX bytes with the NUL). */
+#define CONFIG_SCHED_CANON_MAX 24
+int config_schedule_parse(const char *s, struct config_schedule *out, char *canon);
 
 #endif
