@@ -323,6 +323,8 @@ submit(struct engine *e, struct act *a, struct buf *chunk)
 	return 0;
 }
 
+static void cache_record(struct engine *e, struct act *a);
+
 /* ---------- applying actions in order ---------- */
 
 static int
@@ -936,7 +938,7 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 	uint8_t seed[32];
 	char **roots = NULL;
 	size_t nroots = 0, i;
-	int64_t start = now_ns();
+	int64_t start = o->start_ns ? o->start_ns : now_ns();
 	unsigned nw;
 	int rc, rc2;
 

@@ -43,6 +43,7 @@ struct backup_opts {
 	backup_progress_fn *progress;
 	void *progress_arg;
 	volatile int *stop;		/* set nonzero (e.g. by SIGINT) to stop */
+	int64_t start_ns;		/* tests: the backup's start time (0 = now) */
 };
 
 /*

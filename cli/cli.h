@@ -74,6 +74,9 @@ void cli_audit(struct cli *c, const char *action, const char *object, const char
 /* Where the audit log lives: BULWARK_AUDIT_DIR, [audit] dir, or the default. */
 const char *cli_audit_dir(struct cli *c);
 
+/* Parses --kdf interactive|moderate|sensitive into Argon2id costs. */
+int cli_parse_kdf(const char *s, struct repo_kdf *k);
+
 /* Formatting helpers. */
 void cli_human_bytes(char *out, size_t n, unsigned long long bytes);
 void cli_time_utc(char *out, size_t n, long long ns);	/* 2026-11-24 13:51:46 */

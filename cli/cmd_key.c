@@ -10,6 +10,7 @@
 static const char help[] =
     "usage: bulwark key list\n"
     "       bulwark key add --name NAME [--cap admin|read|write[,...]] [--new-passphrase-file F]\n"
+    "                       [--kdf interactive|moderate|sensitive]\n"
     "       bulwark key remove SLOT\n"
     "       bulwark key passwd [--new-passphrase-file F]\n"
     "       bulwark key export [SLOT]      (paper backup, printed to standard output)\n"
@@ -65,6 +66,7 @@ cmd_key(struct cli *c, int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "cap", required_argument, NULL, 'C' },
 		{ "new-passphrase-file", required_argument, NULL, 'P' },
+		{ "kdf", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *name = NULL, *capstr = "admin", *newfile = NULL, *sub;
@@ -73,6 +75,7 @@ cmd_key(struct cli *c, int argc, char **argv)
 	char *pass = NULL, slot[17], when[32], cs[32], *rp = NULL;
 	size_t len = 0, n = 0, i;
 	unsigned caps = 0;
+	struct repo_kdf kdf = { 0, 0 };
 	int ch, rc, x;
 
 	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "n:", lo, NULL)) != -1) {
@@ -81,6 +84,7 @@ cmd_key(struct cli *c, int argc, char **argv)
 		case 'n': name = optarg; break;
 		case 'C': capstr = optarg; break;
 		case 'P': newfile = optarg; break;
+		case 'K': if (cli_parse_kdf(optarg, &kdf)) return EXIT_USAGE; break;
 		default:
 			if (!cli_common_opt(c, ch, optarg))
 				return cli_usage(stderr, help, EXIT_USAGE);
@@ -151,7 +155,7 @@ cmd_key(struct cli *c, int argc, char **argv)
 			rc = cli_exit(x);
 			goto out;
 		}
-		x = repo_key_add(r, name, caps, pass, len, NULL, slot);
+		x = repo_key_add(r, name, caps, pass, len, &kdf, slot);
 		caps_str(cs, sizeof(cs), caps);
 		cli_audit(c, "key add", rp, x ? "failed" : "ok", "slot %s, name %s, caps %s",
 		    x ? "-" : slot, name, cs);
@@ -176,7 +180,7 @@ cmd_key(struct cli *c, int argc, char **argv)
 			rc = cli_exit(x);
 			goto out;
 		}
-		x = repo_key_passwd(r, pass, len, NULL);
+		x = repo_key_passwd(r, pass, len, &kdf);
 		cli_audit(c, "key passwd", rp, x ? "failed" : "ok", NULL);
 		if (x) {
 			rc = cli_exit(x);

@@ -382,3 +382,20 @@ json_kv_u64(FILE *f, const char *k, unsigned long long v, int comma)
 {
 	fprintf(f, "%s\"%s\":%llu", comma ? "," : "", k, v);
 }
+
+int
+cli_parse_kdf(const char *s, struct repo_kdf *k)
+{
+	if (!strcmp(s, "interactive"))
+		*k = (struct repo_kdf){ 2, 64ULL << 20 };
+	else if (!strcmp(s, "moderate"))
+		*k = (struct repo_kdf){ 3, 256ULL << 20 };
+	else if (!strcmp(s, "sensitive"))
+		*k = (struct repo_kdf){ 4, 1024ULL << 20 };
+	else {
+		log_error("--kdf %s: expected interactive (64 MiB), moderate (256 MiB, the "
+		    "default) or sensitive (1 GiB)", s);
+		return BW_ERR_INVAL;
+	}
+	return 0;
+}
