@@ -45,8 +45,17 @@ struct dname {
 	unsigned char type;	/* d_type, DT_UNKNOWN when the fs does not say */
 };
 
+/*
+ * Descriptors are kept for the innermost FD_KEEP directories only, so that
+ * a hostile depth cannot exhaust them; an outer one is opened again through
+ * ".." of its child when the walk comes back to it (and checked to be the
+ * same directory).
+ */
+#define FD_KEEP		64
+
 struct frame {
-	int fd;			/* the directory being listed */
+	int fd;			/* the directory being listed, or -1 (FD_KEEP) */
+	uint64_t dev, ino;
 	size_t plen;		/* its path is w->path[0..plen) */
 	struct dname *names;	/* sorted, into blob */
 	char *blob;
@@ -74,6 +83,7 @@ struct fsent_walk {
 	size_t nframes, framecap;
 	int pending_fd;		/* directory returned last, to descend next */
 	size_t pending_plen;
+	uint64_t pending_dev, pending_ino;
 
 	struct hlink **hl;
 	size_t nhl, hlcap;
@@ -307,8 +317,16 @@ static int
 gather(struct archive *a, struct archive_entry *ae, const char *path,
     const char *accpath, int fd, const struct stat *st)
 {
+	struct stat lst;
 	int r;
 
+	/* libarchive sizes its readlink buffer by st_size, which is 0 for
+	 * the links of /proc and /sys. */
+	if (S_ISLNK(st->st_mode) && st->st_size < PATH_MAX) {
+		lst = *st;
+		lst.st_size = PATH_MAX;
+		st = &lst;
+	}
 	archive_entry_clear(ae);
 	archive_entry_copy_pathname(ae, path);
 	archive_entry_copy_sourcepath(ae, accpath);
@@ -494,7 +512,8 @@ frame_free(struct frame *f)
 static int
 frame_push(struct fsent_walk *w, int fd, size_t plen)
 {
-	struct frame f = { .fd = fd, .plen = plen };
+	struct frame f = { .fd = fd, .plen = plen, .dev = w->pending_dev,
+	    .ino = w->pending_ino };
 	struct dirent *d;
 	DIR *dir = NULL;
 	size_t bloblen = 0, blobcap = 0, namecap = 0, i, k;
@@ -546,7 +565,8 @@ frame_push(struct fsent_walk *w, int fd, size_t plen)
 	}
 	for (i = 0; i < f.n; i++)
 		f.names[i].name = f.blob + (uintptr_t)f.names[i].name;
-	qsort(f.names, f.n, sizeof(*f.names), dname_cmp);
+	if (f.n > 1)
+		qsort(f.names, f.n, sizeof(*f.names), dname_cmp);
 
 	if (w->opts.exclude_caches && f.n) {
 		struct dname key = { .name = CACHEDIR_NAME };
@@ -571,6 +591,12 @@ frame_push(struct fsent_walk *w, int fd, size_t plen)
 		w->framecap = cap;
 	}
 	w->frames[w->nframes++] = f;
+	if (w->nframes > FD_KEEP) {
+		struct frame *old = &w->frames[w->nframes - 1 - FD_KEEP];
+
+		close(old->fd);
+		old->fd = -1;
+	}
 	f.fd = -1;
 	f.names = NULL;
 	f.blob = NULL;
@@ -729,6 +755,8 @@ visit(struct fsent_walk *w, int dirfd, const char *name, unsigned char dtype,
 			goto out;
 		w->pending_fd = fd;
 		w->pending_plen = strlen(w->path);
+		w->pending_dev = st.st_dev;
+		w->pending_ino = st.st_ino;
 		fd = -1;
 	}
 	goto out;
@@ -839,6 +867,39 @@ visit_root(struct fsent_walk *w, struct fsent_entry **out)
 	return rc;
 }
 
+/* Opens the parent frame of f again (see FD_KEEP). */
+static int
+frame_reopen(struct fsent_walk *w, struct frame *f)
+{
+	struct frame *p = f - 1;
+	struct stat st;
+	int fd;
+
+	if (f->fd >= 0 && (fd = open_at(f->fd, "..", 1)) >= 0) {
+		if (fstat(fd, &st) == 0 && st.st_dev == p->dev &&
+		    st.st_ino == p->ino) {
+			p->fd = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	w->path[p->plen] = '\0';
+	if ((fd = open_at(AT_FDCWD, p->plen ? w->path : "/", 1)) >= 0) {
+		if (fstat(fd, &st) == 0 && st.st_dev == p->dev &&
+		    st.st_ino == p->ino) {
+			p->fd = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	/* Moved while we were inside it: its remaining entries are not
+	 * where they were, so they are not walked (the next backup will). */
+	p->i = p->n;
+	log_error("%s: directory moved during the walk; the rest of it is "
+	    "skipped", Q(p->plen ? w->path : "/"));
+	return BW_ERR_IO;
+}
+
 int
 fsent_walk_next(struct fsent_walk *w, struct fsent_entry **out)
 {
@@ -865,8 +926,13 @@ fsent_walk_next(struct fsent_walk *w, struct fsent_entry **out)
 
 		f = &w->frames[w->nframes - 1];
 		if (f->i == f->n) {
+			rc = 0;
+			if (w->nframes > 1 && f[-1].fd < 0)
+				rc = frame_reopen(w, f);
 			frame_free(f);
 			w->nframes--;
+			if (rc)
+				return rc;
 			continue;
 		}
 		name = f->names[f->i].name;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -603,6 +604,82 @@ START_TEST(test_one_file_system)
 }
 END_TEST
 
+/* A tree deeper than the descriptors a process may hold: each level has
+ * a file "a", a directory "d" and a file "z"; every "z" comes after the
+ * whole "d" below it. */
+#define DEEP	300
+
+static int
+deep_walk(void)
+{
+	struct walk_result r;
+	struct rlimit rl = { 100, 100 };
+	char want[DEEP * 2 + 8];
+	size_t i, i2;
+	int k;
+
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 2;
+	walk_all(root, NULL, &r);
+	if (r.nerr || r.n != 1 + DEEP * 3) {
+		fprintf(stderr, "deep walk: %d errors, %zu entries\n", r.nerr,
+		    r.n);
+		return 1;
+	}
+	for (k = 0, i = 1; k < DEEP; k++, i += 2) {
+		for (i2 = 0; i2 < (size_t)k; i2++)
+			memcpy(want + i2 * 2, "d/", 2);
+		memcpy(want + k * 2, "a", 2);
+		if (strcmp(r.g[i].rel, want) != 0) {
+			fprintf(stderr, "deep walk: entry %zu is %s, want %s\n",
+			    i, r.g[i].rel, want);
+			return 1;
+		}
+		/* ...and the z of this level comes back after all below. */
+		want[k * 2] = 'z';
+		if (strcmp(r.g[r.n - 1 - (size_t)k].rel, want) != 0) {
+			fprintf(stderr, "deep walk: entry %zu is %s, want %s\n",
+			    r.n - 1 - (size_t)k, r.g[r.n - 1 - (size_t)k].rel,
+			    want);
+			return 1;
+		}
+	}
+	walk_result_free(&r);
+	return 0;
+}
+
+START_TEST(test_deep)
+{
+	pid_t pid;
+	int fd, dfd, status, k;
+
+	dfd = open(root, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dfd, 0);
+	for (k = 0; k < DEEP; k++) {
+		ck_assert_int_ge(fd = openat(dfd, "a", O_CREAT | O_WRONLY, 0644),
+		    0);
+		close(fd);
+		ck_assert_int_ge(fd = openat(dfd, "z", O_CREAT | O_WRONLY, 0644),
+		    0);
+		close(fd);
+		ck_assert_int_eq(mkdirat(dfd, "d", 0755), 0);
+		fd = openat(dfd, "d", O_RDONLY | O_DIRECTORY);
+		ck_assert_int_ge(fd, 0);
+		close(dfd);
+		dfd = fd;
+	}
+	close(dfd);
+	/* In a child: the descriptor limit must not outlive the test. */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(deep_walk());
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "deep walk failed (status %d)", status);
+}
+END_TEST
+
 /* Runs as a user who cannot read everything: the unreadable entries are
  * errors naming them, the rest of the walk goes on. */
 static int
@@ -682,6 +759,7 @@ suite(void)
 	tcase_add_test(tc, test_device);
 	tcase_add_test(tc, test_one_file_system);
 	tcase_add_test(tc, test_unreadable);
+	tcase_add_test(tc, test_deep);
 	suite_add_tcase(s, tc);
 	return s;
 }
