@@ -96,7 +96,7 @@ struct fsent_walk {
 	size_t nregions;
 	int data_open;
 	size_t ri;		/* region being read; nregions: the tail */
-	uint64_t pos, total;
+	uint64_t pos;
 	int shrunk;
 };
 
@@ -964,7 +964,6 @@ fsent_open_data(struct fsent_walk *w)
 	w->data_open = 1;
 	w->ri = 0;
 	w->pos = w->nregions ? w->regions[0].off : 0;
-	w->total = 0;
 	w->shrunk = 0;
 	return 0;
 }
@@ -1040,7 +1039,6 @@ fsent_read(struct fsent_walk *w, void *buf, size_t len, uint64_t *off)
 		}
 		*off = w->pos;
 		w->pos += (uint64_t)n;
-		w->total += (uint64_t)n;
 		return (long)n;
 	}
 }

@@ -244,6 +244,7 @@ build_tree(int *have_xattr, int *have_acl)
 	ck_assert_int_eq(symlink("/etc/passwd", at("link_abs")), 0);
 	ck_assert_int_eq(symlink("a.txt", at("link_rel")), 0);
 	ck_assert_int_eq(symlink("no/such/target", at("link_dangling")), 0);
+	ck_assert_int_eq(symlink("odd\ntarget\xff", at("link_odd")), 0);
 	put("hl1", "shared", 6);
 	ck_assert_int_eq(link(at("hl1"), at("hl2")), 0);
 	ck_assert_int_eq(mkfifo(at("fifo"), 0640), 0);
@@ -309,7 +310,7 @@ static const char *const expect_order[] = {
 	"cache/CACHEDIR.TAG", "dir", "dir/B", "dir/a", "dir/sub",
 	"dir/sub/deep.txt", "empty", "fakecache", "fakecache/CACHEDIR.TAG",
 	"fakecache/kept", "fifo", "hl1", "hl2", "link_abs", "link_dangling",
-	"link_rel", "mode000", "nl\nname", "setuid", "sparse", "sticky",
+	"link_odd", "link_rel", "mode000", "nl\nname", "setuid", "sparse", "sticky",
 	"tab\tname", "xattr", "\xff\xfe",
 };
 
@@ -412,6 +413,7 @@ START_TEST(test_metadata)
 	e = must(&r, "link_dangling");
 	ck_assert_int_eq(e->type, FSENT_SYMLINK);
 	ck_assert_str_eq(e->link, "no/such/target");
+	ck_assert_str_eq(must(&r, "link_odd")->link, "odd\ntarget\xff");
 
 	e = must(&r, "hl1");
 	ck_assert_int_eq(e->type, FSENT_FILE);
@@ -524,6 +526,32 @@ START_TEST(test_size_change_warned)
 	    "log: %s", logged);
 	fsent_entry_free(e);
 	ck_assert_int_eq(fsent_walk_next(w, &e), 1);
+	fsent_walk_free(w);
+
+	/* A file that grows is read to its new end. */
+	logged[0] = '\0';
+	ck_assert_int_eq(fsent_walk_open(at("grows"), NULL, &w), 0);
+	ck_assert_int_eq(fsent_walk_next(w, &e), 0);
+	ck_assert_uint_eq(e->size, 1000);
+	put("grows", big, sizeof(big));
+	ck_assert_int_eq(fsent_open_data(w), 0);
+	total = 0;
+	while ((n = fsent_read(w, buf, sizeof(buf), &off)) > 0) {
+		ck_assert_uint_eq(off, total);
+		total += (uint64_t)n;
+	}
+	ck_assert_uint_eq(total, sizeof(big));
+	ck_assert_msg(strstr(logged, "changed size while being read"),
+	    "log: %s", logged);
+	fsent_entry_free(e);
+	fsent_walk_free(w);
+
+	/* Only a regular file has data. */
+	ck_assert_int_eq(fsent_walk_open(root, NULL, &w), 0);
+	ck_assert_int_eq(fsent_walk_next(w, &e), 0);
+	ck_assert_int_eq(e->type, FSENT_DIR);
+	ck_assert_int_eq(fsent_open_data(w), BW_ERR_INVAL);
+	fsent_entry_free(e);
 	fsent_walk_free(w);
 }
 END_TEST
