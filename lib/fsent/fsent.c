@@ -101,9 +101,44 @@ struct fsent_walk {
 };
 
 /*
- * Quotes a name for a log line: valid UTF-8 passes, control bytes, invalid
- * sequences and backslashes become \xNN, so that a hostile name can neither
- * forge log lines nor garble the terminal.
+ * Length of the printable UTF-8 character at p, or 0: invalid, overlong,
+ * a surrogate, a C1 control or a bidirectional override (which could make a
+ * name read as another on a terminal).
+ */
+static size_t
+utf8_printable(const unsigned char *p)
+{
+	uint32_t c;
+	size_t n, k;
+
+	if (*p >= 0xc2 && *p <= 0xdf) {
+		n = 2;
+		c = *p & 0x1f;
+	} else if (*p >= 0xe0 && *p <= 0xef) {
+		n = 3;
+		c = *p & 0x0f;
+	} else if (*p >= 0xf0 && *p <= 0xf4) {
+		n = 4;
+		c = *p & 0x07;
+	} else {
+		return 0;
+	}
+	for (k = 1; k < n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[k] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c < 0xa0 ||
+	    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
+		return 0;
+	return n;
+}
+
+/*
+ * Quotes a name for a log line: printable UTF-8 passes; control bytes,
+ * invalid sequences and backslashes become \xNN, so that a hostile name can
+ * neither forge log lines nor garble the terminal.
  */
 static const char *
 quote(const char *s, char *buf, size_t cap)
@@ -112,21 +147,12 @@ quote(const char *s, char *buf, size_t cap)
 	size_t o = 0;
 
 	while (*p && o + 8 < cap) {
-		size_t n = 0, k;
+		size_t n = utf8_printable(p);
 
-		if (*p >= 0xc2 && *p <= 0xdf)
-			n = 1;
-		else if (*p >= 0xe0 && *p <= 0xef)
-			n = 2;
-		else if (*p >= 0xf0 && *p <= 0xf4)
-			n = 3;
-		for (k = 1; k <= n; k++)
-			if ((p[k] & 0xc0) != 0x80)
-				break;
-		if (n && k > n && o + n + 1 < cap) {
-			memcpy(buf + o, p, n + 1);
-			o += n + 1;
-			p += n + 1;
+		if (n && o + n < cap) {
+			memcpy(buf + o, p, n);
+			o += n;
+			p += n;
 			continue;
 		}
 		if (*p < 0x20 || *p >= 0x7f || *p == '\\')
@@ -181,7 +207,8 @@ type_of(mode_t m)
 	return FSENT_FILE;
 }
 
-/* Copies what libarchive gathered into a new entry owned by the caller. */
+/* Copies what libarchive gathered into a new entry owned by the caller;
+ * BW_ERR_NOMEM is the only failure (not logged here). */
 static int
 convert(struct archive_entry *ae, const char *path, struct fsent_entry **out)
 {
@@ -261,8 +288,6 @@ convert(struct archive_entry *ae, const char *path, struct fsent_entry **out)
 	e = NULL;
 	rc = 0;
 out:
-	if (rc)
-		log_error("%s: out of memory while reading its metadata", Q(path));
 	fsent_entry_free(e);
 	return rc;
 }
@@ -1100,7 +1125,8 @@ fsent_stat(const char *path, struct fsent_entry **out)
 	}
 	if ((rc = gather(a, ae, path, path, fd, &st)) != 0)
 		goto out;
-	rc = convert(ae, path, out);
+	if ((rc = convert(ae, path, out)) != 0)
+		log_error("%s: out of memory", Q(path));
 out:
 	if (fd >= 0)
 		close(fd);

@@ -725,8 +725,10 @@ unreadable_walk(void)
 		fprintf(stderr, "walk did not go on past the errors\n");
 		return 1;
 	}
-	/* The hostile name is quoted in the log, not split over lines. */
-	if (!strstr(logged, "secret\\x0afile: cannot read: Permission denied")
+	/* The hostile name is quoted in the log: not split over lines, no
+	 * terminal escape, no right-to-left override; plain UTF-8 kept. */
+	if (!strstr(logged, "secret\\x0afile\\x1b[1m\\xe2\\x80\\xae\xc3\xa9: "
+	    "cannot read: Permission denied")
 	    || !strstr(logged, "closed: cannot read: Permission denied")) {
 		fprintf(stderr, "log does not name the paths: %s\n", logged);
 		return 1;
@@ -742,8 +744,9 @@ START_TEST(test_unreadable)
 	int status;
 
 	put("a_before", "a", 1);
-	put("secret\nfile", "s", 1);
-	ck_assert_int_eq(chmod(at("secret\nfile"), 0), 0);
+	put("secret\nfile\x1b[1m\xe2\x80\xae\xc3\xa9", "s", 1);
+	ck_assert_int_eq(chmod(at("secret\nfile\x1b[1m\xe2\x80\xae\xc3\xa9"),
+	    0), 0);
 	mkd("closed");
 	put("closed/inner", "i", 1);
 	ck_assert_int_eq(chmod(at("closed"), 0), 0);
