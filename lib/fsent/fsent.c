@@ -852,35 +852,35 @@ visit_root(struct fsent_walk *w, struct fsent_entry **out)
 {
 	struct stat st;
 	char *slash = strrchr(w->path, '/'), *name;
-	int pfd, rc;
+	int pfd, rc, e;
 
 	if (lstat(w->path, &st) != 0) {
-		int e = errno;
-
+		e = errno;
 		log_error("%s: cannot read: %s", Q(w->path), strerror(e));
 		return bw_err_from_errno(e);
 	}
 	w->root_dev = st.st_dev;
 	if (slash[1] == '\0') {		/* the root is "/" itself */
-		if ((pfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			return bw_err_from_errno(errno);
+		pfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		e = errno;
 		name = strdup(".");
 	} else {
 		*slash = '\0';
 		pfd = open(slash == w->path ? "/" : w->path,
 		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		e = errno;
 		*slash = '/';
-		if (pfd < 0) {
-			int e = errno;
-
-			log_error("%s: cannot open the parent directory: %s",
-			    Q(w->path), strerror(e));
-			return bw_err_from_errno(e);
-		}
 		name = strdup(slash + 1);
+	}
+	if (pfd < 0) {
+		free(name);
+		log_error("%s: cannot open the parent directory: %s",
+		    Q(w->path), strerror(e));
+		return bw_err_from_errno(e);
 	}
 	if (name == NULL) {
 		close(pfd);
+		log_error("%s: out of memory", Q(w->path));
 		return BW_ERR_NOMEM;
 	}
 	rc = visit(w, pfd, name, DT_UNKNOWN, out);
