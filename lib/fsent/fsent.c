@@ -1136,3 +1136,9 @@ out:
 		archive_read_free(a);
 	return rc;
 }
+
+const char *
+fsent_walk_error_path(const struct fsent_walk *w)
+{
+	return w && w->path && *w->path ? w->path : NULL;
+}

@@ -92,6 +92,10 @@ int fsent_walk_next(struct fsent_walk *w, struct fsent_entry **out);
 int fsent_open_data(struct fsent_walk *w);
 long fsent_read(struct fsent_walk *w, void *buf, size_t len, uint64_t *off);
 void fsent_walk_free(struct fsent_walk *w);
+/* The path of the entry the last fsent_walk_next was about (after an error:
+ * the entry or directory that could not be read), or NULL.  Valid until the
+ * next call. */
+const char *fsent_walk_error_path(const struct fsent_walk *w);
 
 /* The metadata of one path without walking (used for the parents of a
  * backed-up path).  0, or a negative code (logged). */
