@@ -90,6 +90,7 @@ int fsent_walk_next(struct fsent_walk *w, struct fsent_entry **out);
  * end; a negative code on a read error (logged).  A file that changed size
  * since it was listed is read as it is now, with a warning. */
 int fsent_open_data(struct fsent_walk *w);
+/* (Calling fsent_open_data again starts reading the same file over.) */
 long fsent_read(struct fsent_walk *w, void *buf, size_t len, uint64_t *off);
 void fsent_walk_free(struct fsent_walk *w);
 /* The path of the entry the last fsent_walk_next was about (after an error:
