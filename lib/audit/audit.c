@@ -537,14 +537,15 @@ who(char *user, size_t un, char *host, size_t hn)
 	host[hn - 1] = 0;
 }
 
-/* Seq and hash of the last complete record, from the end of the log. */
+/* Seq and hash of the newest intact record, read from the end of the log;
+ * *torn if the log ends inside a line. */
 static int
 read_tail(struct audit *a, int fd, uint64_t *seq, uint8_t hash[BWC_ID], int *torn)
 {
 	struct line l;
 	struct stat st;
 	uint8_t *p = NULL;
-	size_t n, off, want, end, start;
+	size_t n, off, want, end, start, skipped = 0;
 	ssize_t r;
 	int err = 0;
 
@@ -581,26 +582,35 @@ read_tail(struct audit *a, int fd, uint64_t *seq, uint8_t hash[BWC_ID], int *tor
 		*torn = 1;
 		while (end > 0 && p[end - 1] != '\n')
 			end--;
-		if (end == 0 && want == (size_t)st.st_size)
-			goto out;	/* only a torn first line: start afresh */
 	}
-	if (end == 0)
+	/* Chain to the newest line that parses: damage is verify's to report,
+	 * and auditing must not stop because of it. */
+	while (end > 0) {
+		off = end - 1;	/* the '\n' of this line */
+		start = off;
+		while (start > 0 && p[start - 1] != '\n')
+			start--;
+		if (start == 0 && want < (size_t)st.st_size)
+			goto corrupt;	/* longer than any record can be */
+		if (split_line(p + start, off - start, &l) == 0) {
+			*seq = l.seq;
+			memcpy(hash, l.hash, BWC_ID);
+			break;
+		}
+		skipped++;
+		end = start;
+	}
+	if (end == 0 && want < (size_t)st.st_size)
 		goto corrupt;
-	off = end - 1;		/* the '\n' of the last complete line */
-	start = off;
-	while (start > 0 && p[start - 1] != '\n')
-		start--;
-	if (start == 0 && want < (size_t)st.st_size)
-		goto corrupt;	/* longer than any record can be */
-	if (split_line(p + start, off - start, &l) != 0)
-		goto corrupt;
-	*seq = l.seq;
-	memcpy(hash, l.hash, BWC_ID);
+	if (skipped)
+		log_warn("%s: %zu damaged lines at the end of the log; new records "
+		    "follow record %" PRIu64 "; run 'bulwark audit verify'",
+		    a->log, skipped, *seq);
 	goto out;
 corrupt:
-	log_error("%s: the last record is damaged, so new records cannot be "
-	    "chained to it; run 'bulwark audit verify' and keep the log as "
-	    "evidence", a->log);
+	log_error("%s: no intact record in the last %zu KiB of the log, so new "
+	    "records cannot be chained; run 'bulwark audit verify' and keep the "
+	    "log as evidence", a->log, TAIL_WINDOW >> 10);
 	err = BW_ERR_CORRUPT;
 out:
 	free(p);

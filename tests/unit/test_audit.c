@@ -260,6 +260,63 @@ START_TEST(append_show_round_trip)
 }
 END_TEST
 
+/* An independent reading of docs/FORMAT.md, "Audit log". */
+START_TEST(format_matches_the_documentation)
+{
+	struct audit *a = open_with(2);
+	struct lines ls, again;
+	uint8_t pk[BWC_SIGN_PK], sig[BWC_SIG], msg[27 + 8 + BWC_ID], prev[BWC_ID];
+	char pub[200], sighex[129], prevhex[65], headseq[8];
+	FILE *f;
+	char *t, *rep;
+	int i;
+
+	lines_read(&ls);
+	ck_assert_int_eq(ls.n, 4);
+	ck_assert(!strncmp(ls.l[0], "1\t2026-11-24T13:51:46.123Z\t", 27));
+	ck_assert_ptr_nonnull(strstr(ls.l[0], "\tbackup\t/srv/repo1\tok\t42 files\t"
+	    "0000000000000000000000000000000000000000000000000000000000000000\t"));
+	/* the chain rule: recomputing every hash changes nothing */
+	lines_read(&again);
+	rechain(&again);
+	for (i = 0; i < 4; i++)
+		ck_assert_str_eq(again.l[i], ls.l[i]);
+	lines_write(&again);
+	/* the checkpoint signs "bulwark-audit-checkpoint-v1" || u64 seq || hash */
+	f = fopen(P("key.pub"), "r");
+	ck_assert_ptr_nonnull(fgets(pub, sizeof(pub), f));
+	fclose(f);
+	ck_assert(!strncmp(pub, "bulwark-audit-pub-v1 ", 21));
+	pub[21 + 64] = 0;
+	ck_assert_int_eq(hex_decode(pk, sizeof(pk), pub + 21), 0);
+	ck_assert(!strncmp(ls.l[3], "4\t", 2));
+	t = ls.l[3];
+	for (i = 0; i < 7; i++)
+		t = strchr(t, '\t') + 1;
+	memcpy(sighex, t, 128);
+	sighex[128] = 0;
+	memcpy(prevhex, t + 129, 64);
+	prevhex[64] = 0;
+	ck_assert_int_eq(hex_decode(sig, sizeof(sig), sighex), 0);
+	ck_assert_int_eq(hex_decode(prev, sizeof(prev), prevhex), 0);
+	memcpy(msg, "bulwark-audit-checkpoint-v1", 27);
+	le64enc(msg + 27, 3);
+	memcpy(msg + 35, prev, BWC_ID);
+	ck_assert_int_eq(bwcrypto_verify(sig, msg, sizeof(msg), pk), 0);
+	ck_assert(!strncmp(ls.l[2] + strlen(ls.l[2]) - 65, prevhex, 64));
+	/* head: tag, seq, hash, signature */
+	f = fopen(P("head"), "r");
+	ck_assert_int_eq(fscanf(f, "bulwark-audit-head-v1\t%7[0-9]\t", headseq), 1);
+	fclose(f);
+	ck_assert_str_eq(headseq, "3");
+	for (i = 0; i < 4; i++)
+		free(ls.l[i]);
+	ck_assert_int_eq(verify(a, &rep, NULL), 0);
+	free(rep);
+	audit_free(a);
+}
+END_TEST
+
 START_TEST(refuses_bad_records)
 {
 	struct audit *a = open_with(0);
@@ -577,6 +634,24 @@ START_TEST(append_after_torn_line)
 }
 END_TEST
 
+START_TEST(append_after_damaged_line)
+{
+	struct audit *a = open_with(2);
+	FILE *f;
+	char *rep;
+
+	f = fopen(P("log"), "a");
+	fputs("garbage\tline\n", f);
+	fclose(f);
+	ck_assert_int_eq(audit_append(a, "backup", "after", AUDIT_OK, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(lastmsg, "1 damaged lines"));
+	ck_assert_int_eq(verify(a, &rep, NULL), BW_ERR_CORRUPT);
+	ck_assert_str_eq(rep, "line 5 (after record 4): malformed record\n");
+	free(rep);
+	audit_free(a);
+}
+END_TEST
+
 static void *
 appender(void *arg)
 {
@@ -623,6 +698,7 @@ audit_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, append_show_round_trip);
+	tcase_add_test(tc, format_matches_the_documentation);
 	tcase_add_test(tc, refuses_bad_records);
 	tcase_add_test(tc, verify_intact);
 	tcase_add_test(tc, verify_finds_edited_field);
@@ -635,6 +711,7 @@ audit_suite(void)
 	tcase_add_test(tc, hostile_values_stay_in_their_field);
 	tcase_add_test(tc, refuses_readable_key);
 	tcase_add_test(tc, append_after_torn_line);
+	tcase_add_test(tc, append_after_damaged_line);
 	tcase_add_test(tc, concurrent_appenders_keep_the_chain);
 	suite_add_tcase(s, tc);
 	return s;
