@@ -305,6 +305,21 @@ next_line(struct bufr *r, size_t *n, int *complete)
 /* ------------------------------------------------------------------ keys */
 
 static int
+write_head(struct audit *a, uint64_t seq, const uint8_t hash[BWC_ID],
+    const uint8_t sig[BWC_SIG])
+{
+	char line[sizeof(HEAD_TAG) + 24 + 2 * BWC_ID + 2 * BWC_SIG + 8];
+	char hashhex[2 * BWC_ID + 1], sighex[2 * BWC_SIG + 1];
+	int len;
+
+	hex_encode(hashhex, hash, BWC_ID);
+	hex_encode(sighex, sig, BWC_SIG);
+	len = snprintf(line, sizeof(line), "%s\t%" PRIu64 "\t%s\t%s\n", HEAD_TAG,
+	    seq, hashhex, sighex);
+	return fsio_write_atomic(a->head, line, (size_t)len, 0644);
+}
+
+static int
 write_keys(struct audit *a, const uint8_t *sk, int with_secret)
 {
 	struct buf b;
@@ -427,7 +442,7 @@ load_public(struct audit *a)
 static int
 setup_keys(struct audit *a)
 {
-	uint8_t *sk = NULL;
+	uint8_t *sk = NULL, m[CP_MSG_LEN], sig[BWC_SIG], zero[BWC_ID] = {0};
 	struct stat st;
 	int dfd = -1, err = 0;
 
@@ -451,7 +466,13 @@ setup_keys(struct audit *a)
 		goto out;
 	}
 	bwcrypto_sign_keypair(a->pk, sk);
-	err = write_keys(a, sk, 1);
+	if ((err = write_keys(a, sk, 1)) != 0)
+		goto out;
+	/* a head for the empty log, so that a missing head is always damage */
+	cp_msg(m, 0, zero);
+	bwcrypto_sign(sig, m, sizeof(m), sk);
+	if ((err = write_head(a, 0, zero, sig)) != 0)
+		goto out;
 	log_info("audit log %s: new signing key; keep a copy of %s off this "
 	    "machine to verify the log independently", a->dir, a->pub);
 out:
@@ -667,12 +688,10 @@ audit_append(struct audit *a, const char *action, const char *object,
 	struct fsio_file *f = NULL;
 	struct buf b = {0};
 	char time[32], user[256], host[256], sighex[2 * BWC_SIG + 1];
-	char hashhex[2 * BWC_ID + 1], headline[sizeof(HEAD_TAG) + 24 +
-	    2 * BWC_ID + 2 * BWC_SIG + 8];
 	uint8_t prev[BWC_ID], hash[BWC_ID], cphash[BWC_ID], sig[BWC_SIG];
 	uint8_t m[CP_MSG_LEN];
 	uint64_t seq;
-	int lockfd = -1, torn, err, e, r, len;
+	int lockfd = -1, torn, err, e, r;
 
 	if (!valid_word(action) || !valid_word(outcome) ||
 	    !strcmp(action, CHECKPOINT)) {
@@ -726,10 +745,7 @@ audit_append(struct audit *a, const char *action, const char *object,
 	/* the log's own directory entry must be durable too */
 	if (seq == 0 && !torn && (err = fsio_sync_dir(a->dir)) != 0)
 		goto out;
-	hex_encode(hashhex, hash, BWC_ID);
-	len = snprintf(headline, sizeof(headline), "%s\t%" PRIu64 "\t%s\t%s\n",
-	    HEAD_TAG, seq + 1, hashhex, sighex);
-	err = fsio_write_atomic(a->head, headline, (size_t)len, 0644);
+	err = write_head(a, seq + 1, hash, sig);
 out:
 	if (f && (e = fsio_close(f)) != 0 && err == 0)
 		err = e;
@@ -859,6 +875,7 @@ audit_verify(struct audit *a, FILE *report, uint64_t *nrecords)
 	struct line l;
 	struct bufr r;
 	uint8_t *p = NULL, want[BWC_ID], sig[BWC_SIG], last_hash[BWC_ID] = {0};
+	static const uint8_t zero[BWC_ID];
 	const uint8_t *s;
 	size_t n, len;
 	unsigned long lineno = 0, problems = 0;
@@ -924,17 +941,21 @@ audit_verify(struct audit *a, FILE *report, uint64_t *nrecords)
 	} else if (cp_verify(a, h.seq, h.hash, h.sig) != 0) {
 		PROBLEM("head: signature invalid (forged, or signed with another "
 		    "key)");
+	} else if (h.seq == 0) {
+		/* written with the key: the log was empty then */
+		if (memcmp(h.hash, zero, BWC_ID))
+			PROBLEM("head: malformed");
 	} else if (last_seq < h.seq + 1) {
 		PROBLEM("log truncated after record %" PRIu64 ": head names "
 		    "record %" PRIu64, last_seq, h.seq);
 	} else if (!head_rec_ok || !head_cp_ok) {
 		PROBLEM("record %" PRIu64 ": differs from the signed head (the "
 		    "log was rewritten)", h.seq);
-	} else if (h.seq + 1 < last_cp && report) {
+	}
+	if (h.valid && h.seq + 1 < last_cp && problems == 0 && report)
 		fprintf(report, "note: head names record %" PRIu64 " but the log "
 		    "has checkpoints up to record %" PRIu64 " (an append was "
 		    "interrupted before head was replaced)\n", h.seq, last_cp);
-	}
 	if (nrecords)
 		*nrecords = nrec;
 	err = problems ? BW_ERR_CORRUPT : 0;

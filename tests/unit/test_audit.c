@@ -15,6 +15,7 @@
 #include "lib/crypto/bwcrypto.h"
 #include "lib/util/buf.h"
 #include "lib/util/err.h"
+#include "lib/util/fsio.h"
 #include "lib/util/log.h"
 
 /* 2026-11-24T13:51:46.123Z */
@@ -215,6 +216,23 @@ collect(const struct audit_record *r, void *arg)
 	return 0;
 }
 
+static void
+seen_free(struct seen *s)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++) {
+		free(s->time[i]);
+		free(s->user[i]);
+		free(s->host[i]);
+		free(s->action[i]);
+		free(s->object[i]);
+		free(s->outcome[i]);
+		free(s->detail[i]);
+	}
+	s->n = 0;
+}
+
 START_TEST(append_show_round_trip)
 {
 	struct audit *a;
@@ -252,10 +270,11 @@ START_TEST(append_show_round_trip)
 	/* reopened: same key, the chain goes on */
 	ck_assert_int_eq(audit_open(dir, &a), 0);
 	ck_assert_int_eq(audit_append(a, "drill", "power-loss", AUDIT_PARTIAL, "x"), 0);
-	s.n = 0;
+	seen_free(&s);
 	ck_assert_int_eq(audit_each(a, collect, &s), 0);
 	ck_assert_int_eq(s.n, 3);
 	ck_assert_uint_eq(s.seq[2], 5);
+	seen_free(&s);
 	audit_free(a);
 }
 END_TEST
@@ -584,6 +603,7 @@ START_TEST(hostile_values_stay_in_their_field)
 	ck_assert_str_eq(s.object[0], evil);
 	ck_assert_str_eq(s.detail[0], evil);
 	ck_assert_str_eq(s.detail[1], "%%");
+	seen_free(&s);
 	audit_free(a);
 }
 END_TEST
@@ -630,6 +650,7 @@ START_TEST(append_after_torn_line)
 	ck_assert_int_eq(audit_each(a, collect, &s), BW_ERR_CORRUPT);
 	ck_assert_int_eq(s.n, 3);
 	ck_assert_str_eq(s.object[2], "after");
+	seen_free(&s);
 	audit_free(a);
 }
 END_TEST
@@ -649,6 +670,39 @@ START_TEST(append_after_damaged_line)
 	ck_assert_str_eq(rep, "line 5 (after record 4): malformed record\n");
 	free(rep);
 	audit_free(a);
+}
+END_TEST
+
+START_TEST(power_cut_at_any_point_of_an_append)
+{
+	struct audit *a;
+	unsigned long nth, fired = 0;
+	uint64_t n, before, first;
+	char *rep;
+	int err;
+
+	for (first = 0; first <= 1; first++) {
+		a = open_with((int)first);
+		for (nth = 1; nth <= 12; nth++) {
+			ck_assert_int_eq(audit_verify(a, NULL, &before), 0);
+			fsio_fault_arm(FSIO_OP_ANY, nth, BW_ERR_IO);
+			err = audit_append(a, "backup", "cut", AUDIT_OK, NULL);
+			ck_assert_int_eq(err != 0, fsio_fault_fired());
+			fired += fsio_fault_fired();
+			fsio_fault_power_cut();
+			ck_assert_msg(verify(a, &rep, &n) == 0,
+			    "cut at op %lu left a damaged log:\n%s", nth, rep);
+			/* a failed append may or may not have reached the disk,
+			 * a successful one must have */
+			ck_assert(err ? (n == before || n == before + 2) :
+			    n == before + 2);
+			free(rep);
+		}
+		audit_free(a);
+		teardown();
+		setup();
+	}
+	ck_assert_uint_ge(fired, 14);
 }
 END_TEST
 
@@ -712,6 +766,7 @@ audit_suite(void)
 	tcase_add_test(tc, refuses_readable_key);
 	tcase_add_test(tc, append_after_torn_line);
 	tcase_add_test(tc, append_after_damaged_line);
+	tcase_add_test(tc, power_cut_at_any_point_of_an_append);
 	tcase_add_test(tc, concurrent_appenders_keep_the_chain);
 	suite_add_tcase(s, tc);
 	return s;
