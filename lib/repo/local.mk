@@ -6,6 +6,8 @@ lib_libbwcore_a_SOURCES += \
 	%reldir%/blob.c %reldir%/pack.c %reldir%/idx.c \
 	%reldir%/writer.c %reldir%/snap.c \
 	%reldir%/lock.c %reldir%/check.c %reldir%/prune.c
+lib_libbwcore_a_SOURCES += %reldir%/tree.c %reldir%/tree.h
+lib_libbwcore_a_SOURCES += %reldir%/walk.c %reldir%/walk.h
 
 check_PROGRAMS += tests/unit/test_idset
 TESTS += tests/unit/test_idset

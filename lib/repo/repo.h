@@ -167,6 +167,7 @@ int repo_snapshot_load(struct repo *r, const uint8_t id[static OBJ_ID_LEN], stru
 /* Removes a snapshot (needs ADMIN and an exclusive lock). */
 int repo_snapshot_forget(struct repo *r, const uint8_t id[static OBJ_ID_LEN]);
 
+
 /* ---- check and prune (object level; trees are walked by the caller) ---- */
 #include "lib/repo/idset.h"
 

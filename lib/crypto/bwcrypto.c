@@ -1,0 +1,318 @@
+/*
+ * libsodium adapter.  The constructions are specified in docs/FORMAT.md;
+ * this file is the only one that includes <sodium.h>.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <sodium.h>
+
+#include "lib/crypto/bwcrypto.h"
+#include "lib/util/err.h"
+#include "lib/util/log.h"
+
+/* ---- randomness (with a deterministic test mode) ---- */
+
+static int test_rng;
+static uint8_t test_key[crypto_stream_chacha20_KEYBYTES];
+static uint64_t test_ctr;
+
+int
+bwcrypto_init(void)
+{
+	if (sodium_init() < 0) {
+		log_error("cannot initialise libsodium (no system randomness?)");
+		return BW_ERR_IO;
+	}
+	return 0;
+}
+
+void
+bwcrypto_test_seed(uint64_t seed)
+{
+	uint8_t s[8];
+
+	test_rng = seed != 0;
+	le64enc(s, seed);
+	crypto_generichash(test_key, sizeof(test_key), s, sizeof(s), NULL, 0);
+	test_ctr = 0;
+}
+
+void
+bwcrypto_random(void *p, size_t n)
+{
+	uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
+
+	if (!test_rng) {
+		randombytes_buf(p, n);
+		return;
+	}
+	le64enc(nonce, test_ctr++);
+	crypto_stream_chacha20(p, n, nonce, test_key);
+}
+
+/* ---- hashing ---- */
+
+void
+bwcrypto_hash(uint8_t out[static BWC_ID], const uint8_t key[static BWC_KEY],
+    const void *p, size_t n)
+{
+	crypto_generichash(out, BWC_ID, p, n, key, BWC_KEY);
+}
+
+void
+bwcrypto_hash_plain(uint8_t out[static BWC_ID], const void *p, size_t n)
+{
+	crypto_generichash(out, BWC_ID, p, n, NULL, 0);
+}
+
+struct bwcrypto_hasher {
+	crypto_generichash_state st;
+	uint8_t key[BWC_KEY];
+	int keyed;
+};
+
+struct bwcrypto_hasher *
+bwcrypto_hasher_new(const uint8_t *key)
+{
+	struct bwcrypto_hasher *h = sodium_malloc(sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->keyed = key != NULL;
+	if (key)
+		memcpy(h->key, key, BWC_KEY);
+	bwcrypto_hasher_reset(h);
+	return h;
+}
+
+void
+bwcrypto_hasher_reset(struct bwcrypto_hasher *h)
+{
+	crypto_generichash_init(&h->st, h->keyed ? h->key : NULL,
+	    h->keyed ? BWC_KEY : 0, BWC_ID);
+}
+
+void
+bwcrypto_hasher_update(struct bwcrypto_hasher *h, const void *p, size_t n)
+{
+	crypto_generichash_update(&h->st, p, n);
+}
+
+void
+bwcrypto_hasher_final(struct bwcrypto_hasher *h, uint8_t out[static BWC_ID])
+{
+	crypto_generichash_final(&h->st, out, BWC_ID);
+}
+
+void
+bwcrypto_hasher_free(struct bwcrypto_hasher *h)
+{
+	if (h)
+		sodium_free(h);	/* wipes */
+}
+
+void
+bwcrypto_kdf(uint8_t *out, size_t outlen, const uint8_t key[static BWC_KEY],
+    const char *context)
+{
+	static const char prefix[] = "bulwark-kdf-v1:";
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, key, BWC_KEY, outlen);
+	crypto_generichash_update(&st, (const uint8_t *)prefix, sizeof(prefix) - 1);
+	crypto_generichash_update(&st, (const uint8_t *)context, strlen(context));
+	crypto_generichash_final(&st, out, outlen);
+	sodium_memzero(&st, sizeof(st));
+}
+
+/* ---- AEAD ---- */
+
+int
+bwcrypto_aead_seal_inplace(uint8_t *b, size_t ptlen, const uint8_t key[static BWC_KEY],
+    const void *ad, size_t adlen)
+{
+	uint8_t nonce[BWC_NONCE];
+
+	bwcrypto_random(nonce, sizeof(nonce));
+	/* ciphertext overlaps plaintext exactly (libsodium allows m == c) */
+	crypto_aead_xchacha20poly1305_ietf_encrypt(b, NULL, b, ptlen, ad, adlen,
+	    NULL, nonce, key);
+	memmove(b + BWC_NONCE, b, ptlen + BWC_TAG);
+	memcpy(b, nonce, BWC_NONCE);
+	return 0;
+}
+
+int
+bwcrypto_aead_open_inplace(uint8_t *b, size_t n, const uint8_t key[static BWC_KEY],
+    const void *ad, size_t adlen)
+{
+	if (n < BWC_AEAD_OVERHEAD)
+		return BW_ERR_CORRUPT;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(b + BWC_NONCE, NULL, NULL,
+	    b + BWC_NONCE, n - BWC_NONCE, ad, adlen, b, key) != 0)
+		return BW_ERR_AUTH;
+	return 0;
+}
+
+int
+bwcrypto_aead_seal(struct buf *out, const uint8_t key[static BWC_KEY],
+    const void *ad, size_t adlen, const void *pt, size_t n)
+{
+	uint8_t *p;
+
+	if ((p = buf_extend(out, n + BWC_AEAD_OVERHEAD)) == NULL)
+		return BW_ERR_NOMEM;
+	bwcrypto_random(p, BWC_NONCE);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(p + BWC_NONCE, NULL, pt, n,
+	    ad, adlen, NULL, p, key);
+	return 0;
+}
+
+int
+bwcrypto_aead_open(struct buf *out, const uint8_t key[static BWC_KEY],
+    const void *ad, size_t adlen, const void *ct, size_t n)
+{
+	const uint8_t *c = ct;
+	size_t len;
+	uint8_t *p;
+
+	if (n < BWC_AEAD_OVERHEAD)
+		return BW_ERR_CORRUPT;
+	len = n - BWC_AEAD_OVERHEAD;
+	if ((p = buf_extend(out, len)) == NULL)
+		return BW_ERR_NOMEM;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(p, NULL, NULL, c + BWC_NONCE,
+	    n - BWC_NONCE, ad, adlen, c, key) != 0) {
+		out->len -= len;
+		return BW_ERR_AUTH;
+	}
+	return 0;
+}
+
+/* ---- sessions ---- */
+
+void
+bwcrypto_box_keypair(uint8_t pk[static BWC_BOX_PK], uint8_t sk[static BWC_BOX_SK])
+{
+	bwcrypto_random(sk, BWC_BOX_SK);
+	crypto_scalarmult_base(pk, sk);
+}
+
+static void
+session_key(uint8_t key[static BWC_KEY], const uint8_t shared[32],
+    const uint8_t eph_pk[static BWC_BOX_PK], const uint8_t read_pk[static BWC_BOX_PK])
+{
+	static const char label[] = "bulwark-session-v1";
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, shared, 32, BWC_KEY);
+	crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label) - 1);
+	crypto_generichash_update(&st, eph_pk, BWC_BOX_PK);
+	crypto_generichash_update(&st, read_pk, BWC_BOX_PK);
+	crypto_generichash_final(&st, key, BWC_KEY);
+	sodium_memzero(&st, sizeof(st));
+}
+
+int
+bwcrypto_session_new(uint8_t eph_pk[static BWC_BOX_PK], uint8_t key[static BWC_KEY],
+    const uint8_t read_pk[static BWC_BOX_PK])
+{
+	uint8_t eph_sk[BWC_BOX_SK], shared[32];
+	int rc = 0;
+
+	bwcrypto_box_keypair(eph_pk, eph_sk);
+	if (crypto_scalarmult(shared, eph_sk, read_pk) != 0) {
+		log_error("repository read key is not a valid X25519 public key");
+		rc = BW_ERR_CORRUPT;
+	} else {
+		session_key(key, shared, eph_pk, read_pk);
+	}
+	sodium_memzero(eph_sk, sizeof(eph_sk));
+	sodium_memzero(shared, sizeof(shared));
+	return rc;
+}
+
+int
+bwcrypto_session_open(uint8_t key[static BWC_KEY], const uint8_t eph_pk[static BWC_BOX_PK],
+    const uint8_t read_sk[static BWC_BOX_SK], const uint8_t read_pk[static BWC_BOX_PK])
+{
+	uint8_t shared[32];
+
+	if (crypto_scalarmult(shared, read_sk, eph_pk) != 0)
+		return BW_ERR_AUTH;
+	session_key(key, shared, eph_pk, read_pk);
+	sodium_memzero(shared, sizeof(shared));
+	return 0;
+}
+
+/* ---- signatures ---- */
+
+void
+bwcrypto_sign_keypair(uint8_t pk[static BWC_SIGN_PK], uint8_t sk[static BWC_SIGN_SK])
+{
+	uint8_t seed[crypto_sign_SEEDBYTES];
+
+	bwcrypto_random(seed, sizeof(seed));
+	crypto_sign_seed_keypair(pk, sk, seed);
+	sodium_memzero(seed, sizeof(seed));
+}
+
+void
+bwcrypto_sign(uint8_t sig[static BWC_SIG], const void *msg, size_t n,
+    const uint8_t sk[static BWC_SIGN_SK])
+{
+	crypto_sign_detached(sig, NULL, msg, n, sk);
+}
+
+int
+bwcrypto_verify(const uint8_t sig[static BWC_SIG], const void *msg, size_t n,
+    const uint8_t pk[static BWC_SIGN_PK])
+{
+	return crypto_sign_verify_detached(sig, msg, n, pk) == 0 ? 0 : BW_ERR_AUTH;
+}
+
+/* ---- passphrases ---- */
+
+int
+bwcrypto_pwhash(uint8_t out[static BWC_KEY], const char *pass, size_t passlen,
+    const uint8_t salt[static BWC_SALT], uint64_t ops, uint64_t mem)
+{
+	if (crypto_pwhash(out, BWC_KEY, pass, passlen, salt, ops, (size_t)mem,
+	    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		log_error("key derivation (Argon2id, %llu MiB) ran out of memory",
+		    (unsigned long long)(mem >> 20));
+		return BW_ERR_NOMEM;
+	}
+	return 0;
+}
+
+/* ---- secret memory ---- */
+
+void *bwcrypto_secalloc(size_t n) { return sodium_malloc(n); }
+void bwcrypto_secfree(void *p) { if (p) sodium_free(p); }
+void bwcrypto_wipe(void *p, size_t n) { sodium_memzero(p, n); }
+int bwcrypto_memeq(const void *a, const void *b, size_t n) { return sodium_memcmp(a, b, n) == 0; }
+
+/* ---- base64 ---- */
+
+size_t
+bwcrypto_b64_len(size_t n)
+{
+	return sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+}
+
+void
+bwcrypto_b64_encode(char *out, const void *in, size_t n)
+{
+	sodium_bin2base64(out, bwcrypto_b64_len(n), in, n, sodium_base64_VARIANT_ORIGINAL);
+}
+
+int
+bwcrypto_b64_decode(uint8_t *out, size_t max, size_t *outlen, const char *in)
+{
+	if (sodium_base642bin(out, max, in, strlen(in), " \t\r\n", outlen, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0)
+		return BW_ERR_INVAL;
+	return 0;
+}
