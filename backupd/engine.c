@@ -230,8 +230,8 @@ entry_from_fsent(struct tree_entry *t, const struct fsent_entry *f)
 	t->gname = xstrdup(f->gname);
 	t->mtime_sec = f->mtime_sec;
 	t->mtime_nsec = f->mtime_nsec;
-	t->atime_sec = f->atime_sec;
-	t->atime_nsec = f->atime_nsec;
+	/* access times are not recorded: reading changes them, so every
+	 * backup would store new trees (restore sets atime to mtime) */
 	t->size = f->type == FSENT_FILE ? f->size : 0;
 	t->rdev = f->rdev;
 	t->link = xstrdup(f->link);
@@ -376,6 +376,8 @@ forget_jobs(struct engine *e, struct act *a)
 	a->njobs = a->ndjobs = 0;
 	return 0;
 }
+
+static void cache_record(struct engine *e, struct act *a);
 
 /* ---------- applying actions in order ---------- */
 
