@@ -1,0 +1,509 @@
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/chunk/delta.h"
+#include "lib/util/buf.h"
+#include "lib/util/err.h"
+#include "lib/util/log.h"
+
+static uint64_t
+splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+static void
+fill(uint8_t *p, size_t n, uint64_t seed)
+{
+	uint8_t v[8];
+	size_t i;
+
+	for (i = 0; i < n; i += 8) {
+		le64enc(v, splitmix(&seed));
+		memcpy(p + i, v, n - i < 8 ? n - i : 8);
+	}
+}
+
+static uint8_t *
+random_data(uint64_t seed, size_t n)
+{
+	uint8_t *p = malloc(n ? n : 1);
+
+	ck_assert_ptr_nonnull(p);
+	fill(p, n, seed);
+	return p;
+}
+
+/* Piece size for feeding: all at once (rng 0) or random, often tiny. */
+static size_t
+piece(uint64_t *rng, size_t left)
+{
+	size_t want;
+
+	if (*rng == 0)
+		return left;
+	want = 1 + splitmix(rng) % 200000;
+	if ((splitmix(rng) & 3) == 0)
+		want = 1 + want % 13;
+	return want < left ? want : left;
+}
+
+static void
+make_sig(const uint8_t *p, size_t n, uint64_t rng, struct buf *sig)
+{
+	struct delta_sig_job *j = delta_sig_start(n);
+	size_t off, k;
+
+	ck_assert_ptr_nonnull(j);
+	for (off = 0; off < n; off += k) {
+		k = piece(&rng, n - off);
+		ck_assert_int_eq(delta_sig_feed(j, p + off, k), 0);
+	}
+	ck_assert_int_eq(delta_sig_finish(j, sig), 0);
+}
+
+static uint64_t
+make_delta(const struct buf *sigbytes, const uint8_t *p, size_t n, uint64_t rng,
+    struct buf *delta)
+{
+	struct delta_sig *s;
+	struct delta_job *j;
+	uint64_t literal = ~0ULL;
+	size_t off, k;
+
+	ck_assert_int_eq(delta_sig_load(sigbytes->data, sigbytes->len, &s), 0);
+	ck_assert_ptr_nonnull(j = delta_start(s));
+	for (off = 0; off < n; off += k) {
+		k = piece(&rng, n - off);
+		ck_assert_int_eq(delta_feed(j, p + off, k, delta), 0);
+	}
+	ck_assert_int_eq(delta_finish(j, delta, &literal), 0);
+	delta_sig_free(s);
+	return literal;
+}
+
+struct mem {
+	const uint8_t *p;
+	size_t n;
+	int fail;	/* return this from the next read */
+};
+
+static long
+read_mem(void *arg, uint64_t pos, void *buf, size_t len)
+{
+	struct mem *m = arg;
+
+	if (m->fail)
+		return m->fail;
+	if (pos >= m->n)
+		return 0;
+	if (len > m->n - pos)
+		len = m->n - pos;
+	/* Short reads are legal: hand out at most 1000 bytes at a time. */
+	if (len > 1000)
+		len = 1000;
+	memcpy(buf, m->p + pos, len);
+	return (long)len;
+}
+
+static int
+write_buf(void *arg, const void *p, size_t n)
+{
+	return buf_put(arg, p, n);
+}
+
+static int
+apply(const struct buf *delta, const uint8_t *basis, size_t bn, struct buf *out)
+{
+	struct mem m = { basis, bn, 0 };
+
+	return delta_apply(delta->data, delta->len, read_mem, &m, write_buf, out);
+}
+
+static void
+quiet(enum log_level lvl, const char *msg, void *arg)
+{
+}
+
+/* Signature of old, delta of new, apply to old: must give new.  Returns the
+ * literal bytes. */
+static uint64_t
+round_trip(const uint8_t *old, size_t on, const uint8_t *new, size_t nn, uint64_t rng)
+{
+	struct buf sig = { 0 }, delta = { 0 }, out = { 0 };
+	uint64_t literal;
+
+	make_sig(old, on, rng, &sig);
+	literal = make_delta(&sig, new, nn, rng ? rng + 1 : 0, &delta);
+	ck_assert_int_eq(apply(&delta, old, on, &out), 0);
+	ck_assert_uint_eq(out.len, nn);
+	ck_assert(nn == 0 || memcmp(out.data, new, nn) == 0);
+	/* The delta costs about its literal bytes: commands are small. */
+	ck_assert_uint_le(delta.len, literal + 64 + nn / 100);
+	buf_free(&sig);
+	buf_free(&delta);
+	buf_free(&out);
+	return literal;
+}
+
+#define TEN_MIB (10u << 20)
+
+START_TEST(test_identical)
+{
+	uint8_t *a = random_data(1, TEN_MIB);
+
+	ck_assert_uint_eq(round_trip(a, TEN_MIB, a, TEN_MIB, 0), 0);
+	free(a);
+}
+END_TEST
+
+START_TEST(test_overwrite_middle)
+{
+	uint8_t *a = random_data(2, TEN_MIB), *b = malloc(TEN_MIB);
+	uint32_t bl = delta_block_len(TEN_MIB);
+	uint64_t lit;
+
+	ck_assert_ptr_nonnull(b);
+	memcpy(b, a, TEN_MIB);
+	fill(b + TEN_MIB / 2 + 123, 4096, 99);	/* not block-aligned */
+	lit = round_trip(a, TEN_MIB, b, TEN_MIB, 0);
+	ck_assert_uint_ge(lit, 4096);
+	ck_assert_uint_le(lit, 4096 + 2 * bl);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_append)
+{
+	size_t more = 1 << 20;
+	uint8_t *b = random_data(3, TEN_MIB + more);
+	uint64_t lit;
+
+	lit = round_trip(b, TEN_MIB, b, TEN_MIB + more, 0);
+	ck_assert_uint_ge(lit, more);
+	ck_assert_uint_le(lit, more + delta_block_len(TEN_MIB));
+	free(b);
+}
+END_TEST
+
+START_TEST(test_truncate)
+{
+	uint8_t *a = random_data(4, TEN_MIB);
+
+	ck_assert_uint_le(round_trip(a, TEN_MIB, a, 7 * 1000 * 1000 + 333, 0),
+	    delta_block_len(TEN_MIB));
+	ck_assert_uint_eq(round_trip(a, TEN_MIB, a, 0, 0), 0);
+	free(a);
+}
+END_TEST
+
+START_TEST(test_rewrite)
+{
+	uint8_t *a = random_data(5, TEN_MIB), *b = random_data(6, TEN_MIB);
+	uint64_t lit;
+
+	lit = round_trip(a, TEN_MIB, b, TEN_MIB, 0);
+	ck_assert_uint_ge(lit, TEN_MIB - TEN_MIB / 100);
+	ck_assert_uint_le(lit, TEN_MIB);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_empty)
+{
+	uint8_t *a = random_data(7, 100000);
+
+	ck_assert_uint_eq(round_trip(a, 0, a, 0, 0), 0);
+	ck_assert_uint_eq(round_trip(a, 0, a, 100000, 0), 100000);
+	ck_assert_uint_eq(round_trip(a, 100000, a, 0, 0), 0);
+	ck_assert_uint_eq(round_trip(a, 300, a, 300, 0), 0);	/* less than a block */
+	free(a);
+}
+END_TEST
+
+START_TEST(test_pieces_do_not_matter)
+{
+	size_t n = 3 << 20;
+	uint8_t *a = random_data(8, n), *b = malloc(n);
+	struct buf s0 = { 0 }, s1 = { 0 }, d0 = { 0 }, d1 = { 0 };
+	uint64_t rng, l0, l1;
+	int i;
+
+	ck_assert_ptr_nonnull(b);
+	memcpy(b, a, n);
+	for (i = 0; i < 20; i++)
+		fill(b + (size_t)i * 150001, 777, (uint64_t)i);
+	memmove(b + 1000000, b + 1000010, n - 1000010);	/* a deletion */
+	make_sig(a, n, 0, &s0);
+	l0 = make_delta(&s0, b, n, 0, &d0);
+	for (rng = 1; rng <= 6; rng++) {
+		make_sig(a, n, rng * 7919, &s1);
+		ck_assert_uint_eq(s1.len, s0.len);
+		ck_assert_mem_eq(s1.data, s0.data, s0.len);
+		l1 = make_delta(&s0, b, n, rng * 104729, &d1);
+		ck_assert_uint_eq(l1, l0);
+		ck_assert_uint_eq(d1.len, d0.len);
+		ck_assert_mem_eq(d1.data, d0.data, d0.len);
+		round_trip(a, n, b, n, rng);
+		buf_reset(&s1);
+		buf_reset(&d1);
+	}
+	buf_free(&s0);
+	buf_free(&s1);
+	buf_free(&d0);
+	buf_free(&d1);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* A small valid delta to damage. */
+static void
+small_case(uint8_t **basis, size_t *bn, struct buf *delta)
+{
+	size_t n = 64 << 10;
+	uint8_t *a = random_data(9, n), *b = malloc(n + 5000);
+	struct buf sig = { 0 };
+
+	ck_assert_ptr_nonnull(b);
+	memcpy(b, a, 20000);
+	fill(b + 20000, 5000, 1);
+	memcpy(b + 25000, a + 20000, n - 20000);
+	make_sig(a, n, 0, &sig);
+	make_delta(&sig, b, n + 5000, 0, delta);
+	buf_free(&sig);
+	free(b);
+	*basis = a;
+	*bn = n;
+}
+
+START_TEST(test_corrupt_delta)
+{
+	struct buf delta = { 0 }, bad = { 0 }, out = { 0 };
+	uint64_t rng = 12345;
+	uint8_t *basis;
+	size_t bn, i, cut;
+	int err, trial, k;
+
+	small_case(&basis, &bn, &delta);
+	log_set_sink(quiet, NULL);
+	/* Every strict prefix is refused. */
+	for (cut = 0; cut < delta.len; cut += cut < 64 ? 1 : 97) {
+		buf_reset(&bad);
+		buf_reset(&out);
+		buf_put(&bad, delta.data, cut);
+		log_reset_count();
+		ck_assert_int_eq(apply(&bad, basis, bn, &out), BW_ERR_CORRUPT);
+		ck_assert_uint_eq(log_error_count(), 1);
+	}
+	/* Bytes after the end are refused. */
+	buf_reset(&bad);
+	buf_put(&bad, delta.data, delta.len);
+	buf_put_u8(&bad, 0);
+	ck_assert_int_eq(apply(&bad, basis, bn, &out), BW_ERR_CORRUPT);
+	/* Damage anywhere: a wrong result or BW_ERR_CORRUPT, never a crash.
+	 * Damage in the header or commands must be refused. */
+	for (trial = 0; trial < 3000; trial++) {
+		buf_reset(&bad);
+		buf_reset(&out);
+		buf_put(&bad, delta.data, delta.len);
+		for (k = 0; k < 1 + trial % 4; k++) {
+			i = trial < 200 ? (size_t)trial % 40 : splitmix(&rng) % delta.len;
+			bad.data[i] ^= (uint8_t)(1 + splitmix(&rng) % 255);
+		}
+		err = apply(&bad, basis, bn, &out);
+		ck_assert(err == 0 || err == BW_ERR_CORRUPT);
+		if (trial < 4)	/* the magic */
+			ck_assert_int_eq(err, BW_ERR_CORRUPT);
+	}
+	log_set_sink(NULL, NULL);
+	buf_free(&delta);
+	buf_free(&bad);
+	buf_free(&out);
+	free(basis);
+}
+END_TEST
+
+START_TEST(test_past_basis)
+{
+	/* Magic, COPY(pos u8, len u8), END: hand-made so the test says what
+	 * it means. */
+	static const uint8_t outside[] = { 0x72, 0x73, 0x02, 0x36, 0x45, 0xf0, 0x10, 0x00 };
+	static const uint8_t straddle[] = { 0x72, 0x73, 0x02, 0x36, 0x45, 0x08, 0x10, 0x00 };
+	static const uint8_t inside[] = { 0x72, 0x73, 0x02, 0x36, 0x45, 0x04, 0x08, 0x00 };
+	struct buf delta = { 0 }, out = { 0 }, d = { 0 };
+	uint8_t *basis;
+	size_t bn;
+
+	log_set_sink(quiet, NULL);
+	small_case(&basis, &bn, &delta);
+	/* The real delta against a shorter basis. */
+	log_reset_count();
+	ck_assert_int_eq(apply(&delta, basis, bn / 2, &out), BW_ERR_CORRUPT);
+	ck_assert_uint_eq(log_error_count(), 1);
+	buf_put(&d, outside, sizeof(outside));
+	ck_assert_int_eq(apply(&d, basis, 16, &out), BW_ERR_CORRUPT);
+	buf_reset(&d);
+	buf_put(&d, straddle, sizeof(straddle));
+	ck_assert_int_eq(apply(&d, basis, 16, &out), BW_ERR_CORRUPT);
+	buf_reset(&d);
+	buf_reset(&out);
+	buf_put(&d, inside, sizeof(inside));
+	ck_assert_int_eq(apply(&d, basis, 16, &out), 0);
+	ck_assert_uint_eq(out.len, 8);
+	ck_assert_mem_eq(out.data, basis + 4, 8);
+	log_set_sink(NULL, NULL);
+	buf_free(&delta);
+	buf_free(&out);
+	buf_free(&d);
+	free(basis);
+}
+END_TEST
+
+static int
+write_fail(void *arg, const void *p, size_t n)
+{
+	return BW_ERR_NOSPC;
+}
+
+START_TEST(test_io_errors_pass_through)
+{
+	struct buf delta = { 0 }, out = { 0 };
+	struct mem m;
+	uint8_t *basis;
+	size_t bn;
+
+	small_case(&basis, &bn, &delta);
+	m.p = basis;
+	m.n = bn;
+	m.fail = BW_ERR_IO;
+	ck_assert_int_eq(delta_apply(delta.data, delta.len, read_mem, &m, write_buf, &out),
+	    BW_ERR_IO);
+	m.fail = 0;
+	ck_assert_int_eq(delta_apply(delta.data, delta.len, read_mem, &m, write_fail, NULL),
+	    BW_ERR_NOSPC);
+	buf_free(&delta);
+	buf_free(&out);
+	free(basis);
+}
+END_TEST
+
+START_TEST(test_corrupt_sig)
+{
+	uint8_t *a = random_data(10, 100000);
+	struct buf sig = { 0 }, bad = { 0 };
+	struct delta_sig *s;
+	uint64_t rng = 77;
+	size_t i;
+	int trial, err;
+
+	make_sig(a, 100000, 0, &sig);
+	log_set_sink(quiet, NULL);
+	for (i = 0; i < 40; i++) {	/* prefixes, including a partial block */
+		ck_assert_int_eq(delta_sig_load(sig.data, i < 12 ? i : sig.len - i, &s),
+		    i < 12 || (i - 12) % 12 != 0 ? BW_ERR_CORRUPT : 0);
+		delta_sig_free(s);
+	}
+	for (i = 0; i < 12; i++) {	/* every header byte matters */
+		buf_reset(&bad);
+		buf_put(&bad, sig.data, sig.len);
+		bad.data[i] ^= 0x80;
+		ck_assert_int_eq(delta_sig_load(bad.data, bad.len, &s), BW_ERR_CORRUPT);
+		ck_assert_ptr_null(s);
+	}
+	/* The RabinKarp variant is accepted (a later writer may use it). */
+	buf_reset(&bad);
+	buf_put(&bad, sig.data, sig.len);
+	bad.data[3] = 0x47;
+	ck_assert_int_eq(delta_sig_load(bad.data, bad.len, &s), 0);
+	delta_sig_free(s);
+	for (trial = 0; trial < 200; trial++) {	/* damaged sums load, and work */
+		struct buf d = { 0 }, out = { 0 };
+		struct delta_job *j;
+		uint64_t lit;
+
+		buf_reset(&bad);
+		buf_put(&bad, sig.data, sig.len);
+		bad.data[12 + splitmix(&rng) % (sig.len - 12)] ^= 1;
+		err = delta_sig_load(bad.data, bad.len, &s);
+		ck_assert_int_eq(err, 0);
+		ck_assert_ptr_nonnull(j = delta_start(s));
+		ck_assert_int_eq(delta_feed(j, a, 100000, &d), 0);
+		ck_assert_int_eq(delta_finish(j, &d, &lit), 0);
+		ck_assert_int_eq(apply(&d, a, 100000, &out), 0);
+		ck_assert_uint_eq(out.len, 100000);
+		ck_assert_mem_eq(out.data, a, 100000);
+		delta_sig_free(s);
+		buf_free(&d);
+		buf_free(&out);
+	}
+	log_set_sink(NULL, NULL);
+	buf_free(&sig);
+	buf_free(&bad);
+	free(a);
+}
+END_TEST
+
+START_TEST(test_block_len)
+{
+	static const uint64_t sizes[] = { 0, 1, 1 << 20, 64ULL << 20, (64ULL << 20) + 1,
+	    1ULL << 30, 10ULL << 30, 100ULL << 30, 1ULL << 40, 1ULL << 50, UINT64_MAX };
+	uint32_t prev = 0, bl;
+	size_t i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		bl = delta_block_len(sizes[i]);
+		ck_assert_uint_ge(bl, prev);
+		ck_assert_uint_eq(bl & (bl - 1), 0);
+		if (sizes[i] <= 64ULL << 20)
+			ck_assert_uint_eq(bl, 512);
+		else	/* a block costs at most 4 + 32 bytes of signature */
+			ck_assert_uint_le(sizes[i] / bl * 12, sizes[i] / 100);
+		prev = bl;
+	}
+	ck_assert_uint_le(prev, 1 << 20);
+}
+END_TEST
+
+static Suite *
+delta_suite(void)
+{
+	Suite *s = suite_create("delta");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_identical);
+	tcase_add_test(tc, test_overwrite_middle);
+	tcase_add_test(tc, test_append);
+	tcase_add_test(tc, test_truncate);
+	tcase_add_test(tc, test_rewrite);
+	tcase_add_test(tc, test_empty);
+	tcase_add_test(tc, test_pieces_do_not_matter);
+	tcase_add_test(tc, test_corrupt_delta);
+	tcase_add_test(tc, test_past_basis);
+	tcase_add_test(tc, test_io_errors_pass_through);
+	tcase_add_test(tc, test_corrupt_sig);
+	tcase_add_test(tc, test_block_len);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(delta_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
