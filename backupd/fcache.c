@@ -464,14 +464,13 @@ size_t fcache_count_old(const struct fcache *c) { return c->old_ix.n; }
 size_t fcache_count_new(const struct fcache *c) { return c->new_ix.n; }
 int64_t fcache_prev_start(const struct fcache *c) { return c->prev_start; }
 
-int
-fcache_lookup(struct fcache *c, const char *path, const struct fcache_meta *m,
-    struct fcache_hit *hit)
+/* The previous entry for path, whatever its metadata. */
+static int
+old_find(struct fcache *c, const char *path, struct rec *e, size_t *off)
 {
 	size_t len = strlen(path);
 	struct slot *s;
 	struct bufr r;
-	struct rec e;
 
 	if (c->committed || c->old_ix.n == 0)
 		return BW_ERR_NOENT;
@@ -479,10 +478,36 @@ fcache_lookup(struct fcache *c, const char *path, const struct fcache_meta *m,
 	    path, len);
 	if (s->off1 == 0)
 		return BW_ERR_NOENT;
+	*off = s->off1 - 1;
 	bufr_init(&r, c->old, c->old_len);
-	bufr_get(&r, s->off1 - 1);
-	if (rec_parse(&r, &e))
+	bufr_get(&r, *off);
+	if (rec_parse(&r, e))
 		return BW_ERR_NOENT;	/* cannot happen: checked at load */
+	return 0;
+}
+
+static void
+hit_fill(const struct fcache *c, const struct rec *e, size_t off,
+    struct fcache_hit *hit)
+{
+	memset(hit, 0, sizeof(*hit));
+	hit->meta = e->m;
+	hit->generation = e->generation;
+	hit->content = e->content;
+	hit->content_len = e->content_len;
+	hit->sig_len = (e->has_sig && c->old_sigs_fd >= 0) ? e->sig_len : 0;
+	hit->priv = c->old + off;
+}
+
+int
+fcache_lookup(struct fcache *c, const char *path, const struct fcache_meta *m,
+    struct fcache_hit *hit)
+{
+	struct rec e;
+	size_t off;
+
+	if (old_find(c, path, &e, &off))
+		return BW_ERR_NOENT;
 	if (e.m.dev != m->dev || e.m.ino != m->ino || e.m.size != m->size ||
 	    e.m.mtime_ns != m->mtime_ns || e.m.ctime_ns != m->ctime_ns)
 		return BW_ERR_NOENT;
@@ -490,13 +515,19 @@ fcache_lookup(struct fcache *c, const char *path, const struct fcache_meta *m,
 	if (e.m.ctime_ns >= c->prev_start ||
 	    (uint64_t)c->prev_start - (uint64_t)e.m.ctime_ns < 1000000000u)
 		return BW_ERR_NOENT;
-	memset(hit, 0, sizeof(*hit));
-	hit->meta = e.m;
-	hit->generation = e.generation;
-	hit->content = e.content;
-	hit->content_len = e.content_len;
-	hit->sig_len = (e.has_sig && c->old_sigs_fd >= 0) ? e.sig_len : 0;
-	hit->priv = c->old + (s->off1 - 1);
+	hit_fill(c, &e, off, hit);
+	return 0;
+}
+
+int
+fcache_find(struct fcache *c, const char *path, struct fcache_hit *hit)
+{
+	struct rec e;
+	size_t off;
+
+	if (old_find(c, path, &e, &off))
+		return BW_ERR_NOENT;
+	hit_fill(c, &e, off, hit);
 	return 0;
 }
 
