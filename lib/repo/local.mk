@@ -20,3 +20,16 @@ TESTS += tests/unit/test_repo
 tests_unit_test_repo_SOURCES = tests/unit/test_repo.c tests/unit/repo_testutil.h
 tests_unit_test_repo_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_repo_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_tree
+TESTS += tests/unit/test_tree
+tests_unit_test_tree_SOURCES = tests/unit/test_tree.c
+tests_unit_test_tree_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_tree_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_tree
+tests_fuzz_fuzz_tree_SOURCES = tests/fuzz/fuzz_tree.c
+tests_fuzz_fuzz_tree_LDADD = lib/libbwcore.a $(BW_CORE_LIBS)
+tests_fuzz_fuzz_tree_LDFLAGS = -fsanitize=fuzzer,address,undefined
+endif
