@@ -20,3 +20,22 @@ TESTS += tests/unit/test_repo
 tests_unit_test_repo_SOURCES = tests/unit/test_repo.c tests/unit/repo_testutil.h
 tests_unit_test_repo_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_repo_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_repo_crash
+TESTS += tests/unit/test_repo_crash
+tests_unit_test_repo_crash_SOURCES = tests/unit/test_repo_crash.c tests/unit/repo_testutil.h
+tests_unit_test_repo_crash_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_repo_crash_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_repo_check
+TESTS += tests/unit/test_repo_check
+tests_unit_test_repo_check_SOURCES = tests/unit/test_repo_check.c tests/unit/repo_testutil.h
+tests_unit_test_repo_check_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_repo_check_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_repo_parse
+tests_fuzz_fuzz_repo_parse_SOURCES = tests/fuzz/fuzz_repo_parse.c
+tests_fuzz_fuzz_repo_parse_LDADD = lib/libbwcore.a $(BW_CORE_LIBS)
+tests_fuzz_fuzz_repo_parse_LDFLAGS = -fsanitize=fuzzer,address,undefined
+endif
