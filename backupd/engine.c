@@ -31,6 +31,7 @@
 #include "backupd/engine.h"
 #include "backupd/fcache.h"
 #include "lib/chunk/cdc.h"
+#include "lib/chunk/delta.h"
 #include "lib/crypto/bwcrypto.h"
 #include "lib/fsent/fsent.h"
 #include "lib/repo/tree.h"
@@ -41,6 +42,12 @@
 #define MAX_QUEUE 4096
 #define READ_SIZE (1u << 20)
 #define MAX_WORKERS 8
+/* Files from this size on get an rsync signature in the files cache, so
+ * that an in-place change can be stored as a delta. */
+#define DELTA_MIN (64u << 10)
+/* A delta larger than this is abandoned for plain chunks (a rewrite). */
+#define DELTA_CAP (8u << 20)
+#define DELTA_PIECE (4u << 20)
 
 enum act_kind { ACT_ENTER = 1, ACT_ENTRY, ACT_LEAVE };
 
@@ -48,6 +55,8 @@ struct job {
 	struct job *next;		/* work queue */
 	uint8_t *data;
 	size_t len;
+	enum obj_type type;
+	int store;			/* 0: only compute the id */
 	struct act *owner;
 	uint8_t id[32];
 };
@@ -60,6 +69,11 @@ struct act {
 	struct fsent_entry *fe;		/* kept for the files cache */
 	struct job **jobs;		/* file chunks in order */
 	uint32_t njobs, capjobs;
+	struct job **djobs;		/* delta objects, when stored as a delta */
+	uint32_t ndjobs, capdjobs;
+	int delta;			/* content is a delta on delta_base */
+	struct tree_content delta_base;
+	struct buf sig;			/* new rsync signature for the cache */
 	uint32_t outstanding;		/* jobs not yet stored (under lock) */
 	int from_cache;			/* content and hash already set */
 	struct fcache_hit hit;		/* from_cache: the entry to carry forward */
@@ -216,8 +230,8 @@ entry_from_fsent(struct tree_entry *t, const struct fsent_entry *f)
 	t->gname = xstrdup(f->gname);
 	t->mtime_sec = f->mtime_sec;
 	t->mtime_nsec = f->mtime_nsec;
-	t->atime_sec = f->atime_sec;
-	t->atime_nsec = f->atime_nsec;
+	/* access times are not recorded: reading changes them, so every
+	 * backup would store new trees (restore sets atime to mtime) */
 	t->size = f->type == FSENT_FILE ? f->size : 0;
 	t->rdev = f->rdev;
 	t->link = xstrdup(f->link);
@@ -274,8 +288,10 @@ worker(void *arg)
 		pthread_mutex_unlock(&e->mu);
 
 		added = 0;
-		if (rc == 0)
-			rc = repo_writer_put(e->w, OBJ_DATA, j->data, j->len, NULL, j->id, &added);
+		if (rc == 0 && j->store)
+			rc = repo_writer_put(e->w, j->type, j->data, j->len, NULL, j->id, &added);
+		else if (rc == 0)
+			repo_object_id(e->repo, j->type, j->data, j->len, j->id);
 
 		pthread_mutex_lock(&e->mu);
 		if (rc && !e->fatal)
@@ -291,23 +307,39 @@ worker(void *arg)
 }
 
 static int
-submit(struct engine *e, struct act *a, struct buf *chunk)
+job_add(struct job ***list, uint32_t *n, uint32_t *cap, struct job *j)
+{
+	struct job **nl;
+
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 4;
+		if ((nl = realloc(*list, *cap * sizeof(*nl))) == NULL)
+			return BW_ERR_NOMEM;
+		*list = nl;
+	}
+	(*list)[(*n)++] = j;
+	return 0;
+}
+
+/* Hands a chunk (or a piece of a delta) to the workers; the buffer's
+ * memory moves to the job.  With store == 0 only its id is computed. */
+static int
+submit(struct engine *e, struct act *a, struct buf *chunk, enum obj_type type, int store)
 {
 	struct job *j;
-	struct job **nj;
+	int rc;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return BW_ERR_NOMEM;
-	if (a->njobs == a->capjobs) {
-		a->capjobs = a->capjobs ? a->capjobs * 2 : 4;
-		if ((nj = realloc(a->jobs, a->capjobs * sizeof(*nj))) == NULL) {
-			free(j);
-			return BW_ERR_NOMEM;
-		}
-		a->jobs = nj;
+	rc = type == OBJ_DELTA ? job_add(&a->djobs, &a->ndjobs, &a->capdjobs, j) :
+	    job_add(&a->jobs, &a->njobs, &a->capjobs, j);
+	if (rc) {
+		free(j);
+		return rc;
 	}
-	a->jobs[a->njobs++] = j;
 	j->owner = a;
+	j->type = type;
+	j->store = store;
 	j->data = buf_steal(chunk, &j->len);
 
 	pthread_mutex_lock(&e->mu);
@@ -320,6 +352,28 @@ submit(struct engine *e, struct act *a, struct buf *chunk)
 	e->work_tail = j;
 	pthread_cond_signal(&e->work_cv);
 	pthread_mutex_unlock(&e->mu);
+	return 0;
+}
+
+/* Waits until the workers are done with every job of a, then drops them. */
+static int
+forget_jobs(struct engine *e, struct act *a)
+{
+	uint32_t i;
+	int rc;
+
+	pthread_mutex_lock(&e->mu);
+	while (a->outstanding && !e->fatal)
+		pthread_cond_wait(&e->done_cv, &e->mu);
+	rc = e->fatal;
+	pthread_mutex_unlock(&e->mu);
+	if (rc)
+		return rc;
+	for (i = 0; i < a->njobs; i++)
+		free(a->jobs[i]);
+	for (i = 0; i < a->ndjobs; i++)
+		free(a->djobs[i]);
+	a->njobs = a->ndjobs = 0;
 	return 0;
 }
 
@@ -419,6 +473,13 @@ act_free(struct act *a)
 		free(a->jobs[i]);
 	}
 	free(a->jobs);
+	for (i = 0; i < a->ndjobs; i++) {
+		free(a->djobs[i]->data);
+		free(a->djobs[i]);
+	}
+	free(a->djobs);
+	tree_content_clear(&a->delta_base);
+	buf_free(&a->sig);
 	free(a->path);
 	if (a->fe)
 		fsent_entry_free(a->fe);
@@ -449,7 +510,22 @@ apply(struct engine *e, struct act *a)
 			return BW_ERR_NOMEM;
 		for (i = 0; i < a->njobs; i++)
 			memcpy(c->ids[i], a->jobs[i]->id, 32);
+		/* the hash is over the chunk ids whatever the encoding */
 		file_hash(e, c, a->te.hash);
+		if (a->delta) {
+			free(c->ids);
+			c->ids = NULL;
+			c->kind = 1;
+			c->nids = a->ndjobs;
+			if ((c->base = malloc(sizeof(*c->base))) == NULL ||
+			    (a->ndjobs && (c->ids = malloc((size_t)a->ndjobs * 32)) == NULL))
+				return BW_ERR_NOMEM;
+			*c->base = a->delta_base;
+			memset(&a->delta_base, 0, sizeof(a->delta_base));
+			c->depth = c->base->depth + 1;
+			for (i = 0; i < a->ndjobs; i++)
+				memcpy(c->ids[i], a->djobs[i]->id, 32);
+		}
 		if (e->cache)
 			cache_record(e, a);
 		if (a->changed)
@@ -628,20 +704,98 @@ out:
 	return rc;
 }
 
-/* Reads a changed or new file and submits its chunks. */
+/*
+ * Reads a new or changed file.  Its chunks always go to the workers: stored
+ * (the plain case) or only hashed (delta mode, where the file hash still
+ * needs the chunk ids).  Files of DELTA_MIN bytes or more also get a new
+ * rsync signature for the cache.
+ *
+ * Delta mode (old is the previous version's cache entry, with a signature):
+ * the rsync delta against the old signature is built alongside; if it stays
+ * small (under DELTA_CAP) and most of the old file was reused, the delta is
+ * stored instead of the chunks.  Otherwise the file is read a second time
+ * the plain way.  A delta is always smaller than the chunks it replaces;
+ * the chain is capped (TREE_DELTA_DEPTH_MAX) so restores stay cheap.
+ */
+static int read_pass(struct engine *e, struct fsent_walk *w, struct act *a,
+    struct delta_sig *old_sig, uint64_t old_size);
+
 static int
-read_file(struct engine *e, struct fsent_walk *w, struct act *a)
+read_file(struct engine *e, struct fsent_walk *w, struct act *a, const struct fcache_hit *old)
 {
-	struct buf chunk = { 0 };
-	uint64_t off;
+	struct delta_sig *sig = NULL;
+	struct buf raw = { 0 };
+	struct bufr r;
+	uint8_t hash[32];
+	int rc;
+
+	e->prog.current = a->path;
+	if (old && old->sig_len && a->te.size >= DELTA_MIN &&
+	    fcache_sig_read(e->cache, old, &raw) == 0 &&
+	    delta_sig_load(raw.data, raw.len, &sig) == 0) {
+		bufr_init(&r, old->content, old->content_len);
+		if (bufr_copy(&r, hash, 32) != 0 ||
+		    tree_content_decode(&r, &a->delta_base, TREE_DELTA_DEPTH_MAX) != 0 ||
+		    a->delta_base.depth >= TREE_DELTA_DEPTH_MAX) {
+			delta_sig_free(sig);
+			sig = NULL;
+		} else {
+			uint32_t i;
+
+			/* the base must still be stored */
+			for (i = 0; i < a->delta_base.nids && sig; i++)
+				if (!repo_writer_has(e->w, a->delta_base.ids[i])) {
+					delta_sig_free(sig);
+					sig = NULL;
+				}
+		}
+	}
+	buf_free(&raw);
+	if (sig) {
+		rc = read_pass(e, w, a, sig, old->meta.size);
+		delta_sig_free(sig);
+		if (rc != 1)
+			goto out;
+		/* the delta did not pay: read again and store chunks */
+		a->delta = 0;
+		tree_content_clear(&a->delta_base);
+		buf_reset(&a->sig);
+		if ((rc = forget_jobs(e, a)) != 0)
+			goto out;
+	}
+	tree_content_clear(&a->delta_base);
+	rc = read_pass(e, w, a, NULL, 0);
+out:
+	e->prog.current = NULL;
+	return rc;
+}
+
+/* One pass over the file's data.  Returns 0, a negative code, or 1 when a
+ * delta was tried and abandoned. */
+static int
+read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_sig *old_sig,
+    uint64_t old_size)
+{
+	struct buf chunk = { 0 }, dbuf = { 0 };
+	struct delta_sig_job *sj = NULL;
+	struct delta_job *dj = NULL;
+	uint64_t off, in = 0, literal = 0;
+	int delta = old_sig != NULL, store = !delta;
 	long n;
 	size_t k;
 	int cut, rc;
 
-	e->prog.current = a->path;
 	if ((rc = fsent_open_data(w)) != 0)
 		goto unreadable;
 	cdc_reset(e->cdc);
+	if (a->te.size >= DELTA_MIN && (sj = delta_sig_start(a->te.size)) == NULL) {
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	if (delta && (dj = delta_start(old_sig)) == NULL) {
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
 	for (;;) {
 		const uint8_t *p = e->rbuf;
 
@@ -657,13 +811,24 @@ read_file(struct engine *e, struct fsent_walk *w, struct act *a)
 			goto unreadable;
 		}
 		e->prog.bytes_read += (uint64_t)n;
+		in += (uint64_t)n;
+		if (sj && (rc = delta_sig_feed(sj, p, (size_t)n)) != 0)
+			goto out;
+		if (dj) {
+			if ((rc = delta_feed(dj, p, (size_t)n, &dbuf)) != 0)
+				goto out;
+			if (dbuf.len > DELTA_CAP) {
+				rc = 1;	/* a rewrite, not an edit */
+				goto out;
+			}
+		}
 		while (n > 0) {
 			k = cdc_next(e->cdc, p, (size_t)n, &cut);
 			if ((rc = buf_put(&chunk, p, k)) != 0)
 				goto out;
 			p += k;
 			n -= (long)k;
-			if (cut && (rc = submit(e, a, &chunk)) != 0)
+			if (cut && (rc = submit(e, a, &chunk, OBJ_DATA, store)) != 0)
 				goto out;
 		}
 		/* keep the walker from running far ahead of the workers */
@@ -671,8 +836,36 @@ read_file(struct engine *e, struct fsent_walk *w, struct act *a)
 			goto out;
 		report(e, 0);
 	}
-	if (chunk.len && (rc = submit(e, a, &chunk)) != 0)
+	if (chunk.len && (rc = submit(e, a, &chunk, OBJ_DATA, store)) != 0)
 		goto out;
+	if (dj) {
+		rc = delta_finish(dj, &dbuf, &literal);
+		dj = NULL;
+		if (rc)
+			goto out;
+		/* worth it only if a good part of the old file was reused */
+		if (dbuf.len > DELTA_CAP || in - (literal < in ? literal : in) < old_size / 4) {
+			rc = 1;
+			goto out;
+		}
+		for (off = 0; off < dbuf.len; off += DELTA_PIECE) {
+			struct buf piece = { 0 };
+			size_t len = dbuf.len - off < DELTA_PIECE ? dbuf.len - off : DELTA_PIECE;
+
+			if ((rc = buf_put(&piece, dbuf.data + off, len)) != 0 ||
+			    (rc = submit(e, a, &piece, OBJ_DELTA, 1)) != 0) {
+				buf_free(&piece);
+				goto out;
+			}
+		}
+		a->delta = 1;
+	}
+	if (sj) {
+		rc = delta_sig_finish(sj, &a->sig);
+		sj = NULL;
+		if (rc)
+			buf_reset(&a->sig);	/* no signature: next change is stored plain */
+	}
 	rc = 0;
 	goto out;
 unreadable:
@@ -680,7 +873,11 @@ unreadable:
 	a->failed = 1;
 	rc = add_error(e, a->path, bw_strerror(rc));
 out:
-	e->prog.current = NULL;
+	if (sj)
+		delta_sig_abort(sj);
+	if (dj)
+		delta_abort(dj);
+	buf_free(&dbuf);
 	buf_free(&chunk);
 	return rc;
 }
@@ -732,7 +929,7 @@ cache_record(struct engine *e, struct act *a)
 
 	buf_put(&b, a->te.hash, 32);
 	if (tree_content_encode(&b, &a->te.content) == 0 && !b.err)
-		fcache_put(e->cache, a->path, &a->meta, b.data, b.len, NULL, 0);
+		fcache_put(e->cache, a->path, &a->meta, b.data, b.len, a->sig.data, a->sig.len);
 	buf_free(&b);
 }
 
@@ -740,8 +937,8 @@ static int
 add_entry(struct engine *e, struct fsent_walk *w, struct fsent_entry *f)
 {
 	struct act *a = act_new(ACT_ENTRY);
-	int rc, hit = 0;
-
+	struct fcache_hit old;
+	int rc, hit = 0, have_old = 0;
 
 	if (!a)
 		return BW_ERR_NOMEM;
@@ -755,12 +952,15 @@ add_entry(struct engine *e, struct fsent_walk *w, struct fsent_entry *f)
 		if (e->cache) {
 			meta_from_fsent(&a->meta, f);
 			hit = cache_lookup(e, a);
-			a->changed = !hit && fcache_known(e->cache, f->path);
+			if (!hit && fcache_find(e->cache, f->path, &old) == 0) {
+				a->changed = 1;
+				have_old = 1;
+			}
 		}
 		a->fe = f;
 		if (hit) {
 			a->from_cache = 1;
-		} else if ((rc = read_file(e, w, a)) != 0) {
+		} else if ((rc = read_file(e, w, a, have_old ? &old : NULL)) != 0) {
 			act_free(a);
 			return rc;
 		}

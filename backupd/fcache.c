@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backupd/fcache.h"
@@ -102,6 +103,7 @@ struct fcache {
 	int64_t prev_start;
 	uint64_t old_sigs_id;
 	int old_sigs_fd;	/* -1: no usable signatures */
+	uint64_t old_sigs_size;
 
 	/* The new cache. */
 	struct buf body;	/* entries, in file format */
@@ -274,6 +276,7 @@ old_drop(struct fcache *c)
 	if (c->old_sigs_fd >= 0)
 		close(c->old_sigs_fd);
 	c->old_sigs_fd = -1;
+	c->old_sigs_size = 0;
 }
 
 /* Opens the previous sigs file if it belongs to the previous files file;
@@ -282,18 +285,21 @@ static void
 old_sigs_open(struct fcache *c)
 {
 	uint8_t hdr[FC_SIGS_HDR_LEN];
+	struct stat st;
 	struct bufr r;
 	int fd;
 
 	if ((fd = open(c->sigs_path, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
-	if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+	if (fstat(fd, &st) != 0 || st.st_size < 0 ||
+	    pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		goto bad;
 	bufr_init(&r, hdr, sizeof(hdr));
 	if (memcmp(bufr_get(&r, 8), FC_SIGS_MAGIC, 8) != 0 ||
 	    bufr_u32(&r) != FC_VERSION || bufr_u64(&r) != c->old_sigs_id)
 		goto bad;
 	c->old_sigs_fd = fd;
+	c->old_sigs_size = (uint64_t)st.st_size;
 	return;
 bad:
 	log_debug("files cache %s: does not match the files cache; "
@@ -458,14 +464,13 @@ size_t fcache_count_old(const struct fcache *c) { return c->old_ix.n; }
 size_t fcache_count_new(const struct fcache *c) { return c->new_ix.n; }
 int64_t fcache_prev_start(const struct fcache *c) { return c->prev_start; }
 
-int
-fcache_lookup(struct fcache *c, const char *path, const struct fcache_meta *m,
-    struct fcache_hit *hit)
+/* The previous cache's record for path, or NULL. */
+static int
+find_rec(struct fcache *c, const char *path, struct rec *e, struct slot **sp)
 {
 	size_t len = strlen(path);
 	struct slot *s;
 	struct bufr r;
-	struct rec e;
 
 	if (c->committed || c->old_ix.n == 0)
 		return BW_ERR_NOENT;
@@ -475,8 +480,33 @@ fcache_lookup(struct fcache *c, const char *path, const struct fcache_meta *m,
 		return BW_ERR_NOENT;
 	bufr_init(&r, c->old, c->old_len);
 	bufr_get(&r, s->off1 - 1);
-	if (rec_parse(&r, &e))
+	if (rec_parse(&r, e))
 		return BW_ERR_NOENT;	/* cannot happen: checked at load */
+	*sp = s;
+	return 0;
+}
+
+static void
+fill_hit(struct fcache *c, const struct rec *e, const struct slot *s, struct fcache_hit *hit)
+{
+	memset(hit, 0, sizeof(*hit));
+	hit->meta = e->m;
+	hit->generation = e->generation;
+	hit->content = e->content;
+	hit->content_len = e->content_len;
+	hit->sig_len = (e->has_sig && c->old_sigs_fd >= 0) ? e->sig_len : 0;
+	hit->priv = c->old + (s->off1 - 1);
+}
+
+int
+fcache_lookup(struct fcache *c, const char *path, const struct fcache_meta *m,
+    struct fcache_hit *hit)
+{
+	struct slot *s;
+	struct rec e;
+
+	if (find_rec(c, path, &e, &s))
+		return BW_ERR_NOENT;
 	if (e.m.dev != m->dev || e.m.ino != m->ino || e.m.size != m->size ||
 	    e.m.mtime_ns != m->mtime_ns || e.m.ctime_ns != m->ctime_ns)
 		return BW_ERR_NOENT;
@@ -484,13 +514,19 @@ fcache_lookup(struct fcache *c, const char *path, const struct fcache_meta *m,
 	if (e.m.ctime_ns >= c->prev_start ||
 	    (uint64_t)c->prev_start - (uint64_t)e.m.ctime_ns < 1000000000u)
 		return BW_ERR_NOENT;
-	memset(hit, 0, sizeof(*hit));
-	hit->meta = e.m;
-	hit->generation = e.generation;
-	hit->content = e.content;
-	hit->content_len = e.content_len;
-	hit->sig_len = (e.has_sig && c->old_sigs_fd >= 0) ? e.sig_len : 0;
-	hit->priv = c->old + (s->off1 - 1);
+	fill_hit(c, &e, s, hit);
+	return 0;
+}
+
+int
+fcache_find(struct fcache *c, const char *path, struct fcache_hit *hit)
+{
+	struct slot *s;
+	struct rec e;
+
+	if (find_rec(c, path, &e, &s))
+		return BW_ERR_NOENT;
+	fill_hit(c, &e, s, hit);
 	return 0;
 }
 
@@ -530,6 +566,15 @@ sig_pread(struct fcache *c, void *p, size_t n, uint64_t off)
 	return 0;
 }
 
+/* A signature that lies past the end of the sigs file is damaged; checked
+ * before anything is allocated for it. */
+static int
+sig_in_file(const struct fcache *c, const struct rec *e)
+{
+	return e->sig_off <= c->old_sigs_size &&
+	    e->sig_len <= c->old_sigs_size - e->sig_off;
+}
+
 static void
 sig_damaged(const struct fcache *c, const struct rec *e)
 {
@@ -551,6 +596,10 @@ fcache_sig_read(struct fcache *c, const struct fcache_hit *hit, struct buf *out)
 		return err;
 	if (!e.has_sig || c->old_sigs_fd < 0)
 		return BW_ERR_NOENT;
+	if (!sig_in_file(c, &e)) {
+		sig_damaged(c, &e);
+		return BW_ERR_CORRUPT;
+	}
 	if (e.sig_len > SIZE_MAX / 2 || (p = buf_extend(out, (size_t)e.sig_len)) == NULL) {
 		log_error("files cache %s: out of memory reading a signature of "
 		    "%llu bytes", c->sigs_path, (unsigned long long)e.sig_len);
@@ -599,6 +648,8 @@ sig_copy(struct fcache *c, const struct rec *e, uint64_t *off, uint8_t hash[BWC_
 	size_t n;
 	int err;
 
+	if (!sig_in_file(c, e))
+		return BW_ERR_CORRUPT;
 	if ((err = sigs_start(c)))
 		return err;
 	if ((chunk = malloc(FC_COPY_CHUNK)) == NULL ||

@@ -78,6 +78,13 @@ int fcache_lookup(struct fcache *c, const char *path,
     const struct fcache_meta *m, struct fcache_hit *hit);
 
 /*
+ * The previous cache's entry for path whatever its metadata: the previous
+ * version of a changed file (its content and signature are the base of a
+ * delta).  0 and *hit, or BW_ERR_NOENT.  Do not pass it to fcache_put_hit.
+ */
+int fcache_find(struct fcache *c, const char *path, struct fcache_hit *hit);
+
+/*
  * Appends the signature of a hit to out.  0; BW_ERR_NOENT if the entry has
  * none; BW_ERR_CORRUPT if the stored signature is damaged (warned; treat
  * the file as having no signature); BW_ERR_IO or BW_ERR_NOMEM.

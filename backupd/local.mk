@@ -29,3 +29,9 @@ TESTS += tests/unit/test_engine
 tests_unit_test_engine_SOURCES = tests/unit/test_engine.c
 tests_unit_test_engine_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_engine_LDADD = backupd/libbwbackup.a lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_engine_crash
+TESTS += tests/unit/test_engine_crash
+tests_unit_test_engine_crash_SOURCES = tests/unit/test_engine_crash.c
+tests_unit_test_engine_crash_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_engine_crash_LDADD = backupd/libbwbackup.a lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)

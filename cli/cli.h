@@ -114,7 +114,7 @@ int cmd_config(struct cli *c, int argc, char **argv);
 	{ "quiet", no_argument, NULL, 'q' }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, 'h' }
-#define CLI_COMMON_SHORTOPTS "+c:r:qvh"
+#define CLI_COMMON_SHORTOPTS "c:r:qvh"
 /* Handles a common option; returns 1 if it was one, 0 if not. */
 int cli_common_opt(struct cli *c, int ch, const char *arg);
 /* Prints "bulwark CMD: ..." usage text and returns EXIT_USAGE or EXIT_OK. */

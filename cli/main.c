@@ -97,7 +97,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	log_set_prog("bulwark");
 	c.tty = isatty(STDERR_FILENO);
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			usage(stdout);
 			return EXIT_OK;

@@ -15,3 +15,11 @@ tests_unit_test_config_SOURCES = tests/unit/test_config.c
 tests_unit_test_config_CFLAGS = $(BW_TEST_CFLAGS) $(INIH_CFLAGS)
 tests_unit_test_config_LDADD = config/libbwconfig.a lib/libbwcore.a \
 	$(BW_CORE_LIBS) $(CHECK_LIBS)
+
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_config
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
+tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
+tests_fuzz_fuzz_config_LDADD = config/libbwconfig.a lib/libbwcore.a $(BW_CORE_LIBS)
+tests_fuzz_fuzz_config_LDFLAGS = -fsanitize=fuzzer,address,undefined
+endif

@@ -234,9 +234,11 @@ delta_sig_load(const void *p, size_t n, struct delta_sig **out)
 	magic = be32(h);
 	bl = be32(h + 4);
 	sl = be32(h + 8);
-	/* Only what delta_sig_start writes (and the powers of two a later
-	 * version might choose), so librsync never sees absurd parameters. */
-	if (magic != RS_BLAKE2_SIG_MAGIC || bl < 64 || bl > (16u << 20) || (bl & (bl - 1)) ||
+	/* Only what delta_sig_start writes, so librsync never sees absurd
+	 * parameters; also the RabinKarp variant and the powers of two a
+	 * later version might choose, so switching the writer to them does
+	 * not orphan stored signatures. */
+	if ((magic != RS_BLAKE2_SIG_MAGIC && magic != RS_RK_BLAKE2_SIG_MAGIC) || bl < 64 || bl > (16u << 20) || (bl & (bl - 1)) ||
 	    sl < DELTA_STRONG_LEN || sl > 32 || bufr_left(&r) % (4 + sl) != 0) {
 		log_error("rsync signature: bad header (magic %#x, block %u, strong %u, "
 		    "%zu bytes); the object is damaged: run 'bulwark check --read-data'",

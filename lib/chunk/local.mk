@@ -16,3 +16,10 @@ tests_unit_test_delta_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
 noinst_PROGRAMS += bench/micro_chunk
 bench_micro_chunk_SOURCES = bench/micro_chunk.c
 bench_micro_chunk_LDADD = lib/libbwcore.a $(BW_CORE_LIBS)
+
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_delta
+tests_fuzz_fuzz_delta_SOURCES = tests/fuzz/fuzz_delta.c
+tests_fuzz_fuzz_delta_LDADD = lib/libbwcore.a $(BW_CORE_LIBS)
+tests_fuzz_fuzz_delta_LDFLAGS = -fsanitize=fuzzer,address,undefined
+endif

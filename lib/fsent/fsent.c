@@ -45,8 +45,17 @@ struct dname {
 	unsigned char type;	/* d_type, DT_UNKNOWN when the fs does not say */
 };
 
+/*
+ * Descriptors are kept for the innermost FD_KEEP directories only, so that
+ * a hostile depth cannot exhaust them; an outer one is opened again through
+ * ".." of its child when the walk comes back to it (and checked to be the
+ * same directory).
+ */
+#define FD_KEEP		64
+
 struct frame {
-	int fd;			/* the directory being listed */
+	int fd;			/* the directory being listed, or -1 (FD_KEEP) */
+	uint64_t dev, ino;
 	size_t plen;		/* its path is w->path[0..plen) */
 	struct dname *names;	/* sorted, into blob */
 	char *blob;
@@ -74,6 +83,7 @@ struct fsent_walk {
 	size_t nframes, framecap;
 	int pending_fd;		/* directory returned last, to descend next */
 	size_t pending_plen;
+	uint64_t pending_dev, pending_ino;
 
 	struct hlink **hl;
 	size_t nhl, hlcap;
@@ -86,14 +96,49 @@ struct fsent_walk {
 	size_t nregions;
 	int data_open;
 	size_t ri;		/* region being read; nregions: the tail */
-	uint64_t pos, total;
+	uint64_t pos;
 	int shrunk;
 };
 
 /*
- * Quotes a name for a log line: valid UTF-8 passes, control bytes, invalid
- * sequences and backslashes become \xNN, so that a hostile name can neither
- * forge log lines nor garble the terminal.
+ * Length of the printable UTF-8 character at p, or 0: invalid, overlong,
+ * a surrogate, a C1 control or a bidirectional override (which could make a
+ * name read as another on a terminal).
+ */
+static size_t
+utf8_printable(const unsigned char *p)
+{
+	uint32_t c;
+	size_t n, k;
+
+	if (*p >= 0xc2 && *p <= 0xdf) {
+		n = 2;
+		c = *p & 0x1f;
+	} else if (*p >= 0xe0 && *p <= 0xef) {
+		n = 3;
+		c = *p & 0x0f;
+	} else if (*p >= 0xf0 && *p <= 0xf4) {
+		n = 4;
+		c = *p & 0x07;
+	} else {
+		return 0;
+	}
+	for (k = 1; k < n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[k] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c < 0xa0 ||
+	    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
+		return 0;
+	return n;
+}
+
+/*
+ * Quotes a name for a log line: printable UTF-8 passes; control bytes,
+ * invalid sequences and backslashes become \xNN, so that a hostile name can
+ * neither forge log lines nor garble the terminal.
  */
 static const char *
 quote(const char *s, char *buf, size_t cap)
@@ -102,21 +147,12 @@ quote(const char *s, char *buf, size_t cap)
 	size_t o = 0;
 
 	while (*p && o + 8 < cap) {
-		size_t n = 0, k;
+		size_t n = utf8_printable(p);
 
-		if (*p >= 0xc2 && *p <= 0xdf)
-			n = 1;
-		else if (*p >= 0xe0 && *p <= 0xef)
-			n = 2;
-		else if (*p >= 0xf0 && *p <= 0xf4)
-			n = 3;
-		for (k = 1; k <= n; k++)
-			if ((p[k] & 0xc0) != 0x80)
-				break;
-		if (n && k > n && o + n + 1 < cap) {
-			memcpy(buf + o, p, n + 1);
-			o += n + 1;
-			p += n + 1;
+		if (n && o + n < cap) {
+			memcpy(buf + o, p, n);
+			o += n;
+			p += n;
 			continue;
 		}
 		if (*p < 0x20 || *p >= 0x7f || *p == '\\')
@@ -171,7 +207,8 @@ type_of(mode_t m)
 	return FSENT_FILE;
 }
 
-/* Copies what libarchive gathered into a new entry owned by the caller. */
+/* Copies what libarchive gathered into a new entry owned by the caller;
+ * BW_ERR_NOMEM is the only failure (not logged here). */
 static int
 convert(struct archive_entry *ae, const char *path, struct fsent_entry **out)
 {
@@ -251,8 +288,6 @@ convert(struct archive_entry *ae, const char *path, struct fsent_entry **out)
 	e = NULL;
 	rc = 0;
 out:
-	if (rc)
-		log_error("%s: out of memory while reading its metadata", Q(path));
 	fsent_entry_free(e);
 	return rc;
 }
@@ -307,8 +342,16 @@ static int
 gather(struct archive *a, struct archive_entry *ae, const char *path,
     const char *accpath, int fd, const struct stat *st)
 {
+	struct stat lst;
 	int r;
 
+	/* libarchive sizes its readlink buffer by st_size, which is 0 for
+	 * the links of /proc and /sys. */
+	if (S_ISLNK(st->st_mode) && st->st_size < PATH_MAX) {
+		lst = *st;
+		lst.st_size = PATH_MAX;
+		st = &lst;
+	}
 	archive_entry_clear(ae);
 	archive_entry_copy_pathname(ae, path);
 	archive_entry_copy_sourcepath(ae, accpath);
@@ -494,7 +537,8 @@ frame_free(struct frame *f)
 static int
 frame_push(struct fsent_walk *w, int fd, size_t plen)
 {
-	struct frame f = { .fd = fd, .plen = plen };
+	struct frame f = { .fd = fd, .plen = plen, .dev = w->pending_dev,
+	    .ino = w->pending_ino };
 	struct dirent *d;
 	DIR *dir = NULL;
 	size_t bloblen = 0, blobcap = 0, namecap = 0, i, k;
@@ -546,7 +590,8 @@ frame_push(struct fsent_walk *w, int fd, size_t plen)
 	}
 	for (i = 0; i < f.n; i++)
 		f.names[i].name = f.blob + (uintptr_t)f.names[i].name;
-	qsort(f.names, f.n, sizeof(*f.names), dname_cmp);
+	if (f.n > 1)
+		qsort(f.names, f.n, sizeof(*f.names), dname_cmp);
 
 	if (w->opts.exclude_caches && f.n) {
 		struct dname key = { .name = CACHEDIR_NAME };
@@ -571,6 +616,12 @@ frame_push(struct fsent_walk *w, int fd, size_t plen)
 		w->framecap = cap;
 	}
 	w->frames[w->nframes++] = f;
+	if (w->nframes > FD_KEEP) {
+		struct frame *old = &w->frames[w->nframes - 1 - FD_KEEP];
+
+		close(old->fd);
+		old->fd = -1;
+	}
 	f.fd = -1;
 	f.names = NULL;
 	f.blob = NULL;
@@ -729,6 +780,8 @@ visit(struct fsent_walk *w, int dirfd, const char *name, unsigned char dtype,
 			goto out;
 		w->pending_fd = fd;
 		w->pending_plen = strlen(w->path);
+		w->pending_dev = st.st_dev;
+		w->pending_ino = st.st_ino;
 		fd = -1;
 	}
 	goto out;
@@ -799,35 +852,35 @@ visit_root(struct fsent_walk *w, struct fsent_entry **out)
 {
 	struct stat st;
 	char *slash = strrchr(w->path, '/'), *name;
-	int pfd, rc;
+	int pfd, rc, e;
 
 	if (lstat(w->path, &st) != 0) {
-		int e = errno;
-
+		e = errno;
 		log_error("%s: cannot read: %s", Q(w->path), strerror(e));
 		return bw_err_from_errno(e);
 	}
 	w->root_dev = st.st_dev;
 	if (slash[1] == '\0') {		/* the root is "/" itself */
-		if ((pfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			return bw_err_from_errno(errno);
+		pfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		e = errno;
 		name = strdup(".");
 	} else {
 		*slash = '\0';
 		pfd = open(slash == w->path ? "/" : w->path,
 		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		e = errno;
 		*slash = '/';
-		if (pfd < 0) {
-			int e = errno;
-
-			log_error("%s: cannot open the parent directory: %s",
-			    Q(w->path), strerror(e));
-			return bw_err_from_errno(e);
-		}
 		name = strdup(slash + 1);
+	}
+	if (pfd < 0) {
+		free(name);
+		log_error("%s: cannot open the parent directory: %s",
+		    Q(w->path), strerror(e));
+		return bw_err_from_errno(e);
 	}
 	if (name == NULL) {
 		close(pfd);
+		log_error("%s: out of memory", Q(w->path));
 		return BW_ERR_NOMEM;
 	}
 	rc = visit(w, pfd, name, DT_UNKNOWN, out);
@@ -837,6 +890,39 @@ visit_root(struct fsent_walk *w, struct fsent_entry **out)
 	free(name);
 	close(pfd);
 	return rc;
+}
+
+/* Opens the parent frame of f again (see FD_KEEP). */
+static int
+frame_reopen(struct fsent_walk *w, struct frame *f)
+{
+	struct frame *p = f - 1;
+	struct stat st;
+	int fd;
+
+	if (f->fd >= 0 && (fd = open_at(f->fd, "..", 1)) >= 0) {
+		if (fstat(fd, &st) == 0 && st.st_dev == p->dev &&
+		    st.st_ino == p->ino) {
+			p->fd = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	w->path[p->plen] = '\0';
+	if ((fd = open_at(AT_FDCWD, p->plen ? w->path : "/", 1)) >= 0) {
+		if (fstat(fd, &st) == 0 && st.st_dev == p->dev &&
+		    st.st_ino == p->ino) {
+			p->fd = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	/* Moved while we were inside it: its remaining entries are not
+	 * where they were, so they are not walked (the next backup will). */
+	p->i = p->n;
+	log_error("%s: directory moved during the walk; the rest of it is "
+	    "skipped", Q(p->plen ? w->path : "/"));
+	return BW_ERR_IO;
 }
 
 int
@@ -865,8 +951,13 @@ fsent_walk_next(struct fsent_walk *w, struct fsent_entry **out)
 
 		f = &w->frames[w->nframes - 1];
 		if (f->i == f->n) {
+			rc = 0;
+			if (w->nframes > 1 && f[-1].fd < 0)
+				rc = frame_reopen(w, f);
 			frame_free(f);
 			w->nframes--;
+			if (rc)
+				return rc;
 			continue;
 		}
 		name = f->names[f->i].name;
@@ -898,7 +989,6 @@ fsent_open_data(struct fsent_walk *w)
 	w->data_open = 1;
 	w->ri = 0;
 	w->pos = w->nregions ? w->regions[0].off : 0;
-	w->total = 0;
 	w->shrunk = 0;
 	return 0;
 }
@@ -974,7 +1064,6 @@ fsent_read(struct fsent_walk *w, void *buf, size_t len, uint64_t *off)
 		}
 		*off = w->pos;
 		w->pos += (uint64_t)n;
-		w->total += (uint64_t)n;
 		return (long)n;
 	}
 }
@@ -1036,7 +1125,8 @@ fsent_stat(const char *path, struct fsent_entry **out)
 	}
 	if ((rc = gather(a, ae, path, path, fd, &st)) != 0)
 		goto out;
-	rc = convert(ae, path, out);
+	if ((rc = convert(ae, path, out)) != 0)
+		log_error("%s: out of memory", Q(path));
 out:
 	if (fd >= 0)
 		close(fd);
@@ -1045,4 +1135,10 @@ out:
 	if (a)
 		archive_read_free(a);
 	return rc;
+}
+
+const char *
+fsent_walk_error_path(const struct fsent_walk *w)
+{
+	return w && w->path && *w->path ? w->path : NULL;
 }

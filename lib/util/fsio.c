@@ -898,6 +898,7 @@ fsio_read_all(const char *path, size_t max, uint8_t **out, size_t *n)
 {
 	uint8_t *p = NULL;
 	size_t len = 0;
+	struct stat st;
 	int fd = -1, held, err, e, toobig;
 
 	*out = NULL;
@@ -910,7 +911,10 @@ fsio_read_all(const char *path, size_t max, uint8_t **out, size_t *n)
 		e = errno;
 		return e == ENOENT ? BW_ERR_NOENT : sys_fail(path, "open", e);
 	}
-	if ((e = read_fd(fd, &p, &len, max, &toobig)) != 0) {
+	/* the size is only a hint (the file may grow), but spares reading a
+	 * huge file just to refuse it */
+	toobig = fstat(fd, &st) == 0 && (uint64_t)st.st_size > max;
+	if (!toobig && (e = read_fd(fd, &p, &len, max, &toobig)) != 0) {
 		err = sys_fail(path, "read", e);
 		goto out;
 	}

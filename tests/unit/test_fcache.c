@@ -442,6 +442,27 @@ START_TEST(test_damaged_signature)
 }
 END_TEST
 
+START_TEST(test_truncated_sigs_file)
+{
+	struct fcache_hit h;
+	struct fcache *c;
+	struct buf b = { 0 };
+
+	write_three();
+	ck_assert_int_eq(truncate(sigs, file_size(sigs) - 1), 0);
+	c = open_gen(5);
+	ck_assert_int_eq(lookup(c, "/srv/www/big.iso", 2, &h), 0);
+	ck_assert_int_eq(fcache_sig_read(c, &h, &b), BW_ERR_CORRUPT);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_uint_eq(nwarn, 1);
+	ck_assert_int_eq(fcache_put_hit(c, "/srv/www/big.iso", &h), 0);
+	ck_assert_uint_eq(nwarn, 2);
+	ck_assert_int_eq(fcache_commit(c, START), 0);
+	fcache_free(c);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_sigs_file_of_another_cache)
 {
 	struct fcache_hit h;
@@ -583,6 +604,7 @@ fcache_suite(void)
 	tcase_add_test(tc, test_truncated_and_empty);
 	tcase_add_test(tc, test_foreign_version_discarded);
 	tcase_add_test(tc, test_damaged_signature);
+	tcase_add_test(tc, test_truncated_sigs_file);
 	tcase_add_test(tc, test_sigs_file_of_another_cache);
 	tcase_add_test(tc, test_free_without_commit_keeps_old);
 	tcase_add_test(tc, test_bad_arguments);

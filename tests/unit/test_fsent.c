@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -243,6 +244,7 @@ build_tree(int *have_xattr, int *have_acl)
 	ck_assert_int_eq(symlink("/etc/passwd", at("link_abs")), 0);
 	ck_assert_int_eq(symlink("a.txt", at("link_rel")), 0);
 	ck_assert_int_eq(symlink("no/such/target", at("link_dangling")), 0);
+	ck_assert_int_eq(symlink("odd\ntarget\xff", at("link_odd")), 0);
 	put("hl1", "shared", 6);
 	ck_assert_int_eq(link(at("hl1"), at("hl2")), 0);
 	ck_assert_int_eq(mkfifo(at("fifo"), 0640), 0);
@@ -308,7 +310,7 @@ static const char *const expect_order[] = {
 	"cache/CACHEDIR.TAG", "dir", "dir/B", "dir/a", "dir/sub",
 	"dir/sub/deep.txt", "empty", "fakecache", "fakecache/CACHEDIR.TAG",
 	"fakecache/kept", "fifo", "hl1", "hl2", "link_abs", "link_dangling",
-	"link_rel", "mode000", "nl\nname", "setuid", "sparse", "sticky",
+	"link_odd", "link_rel", "mode000", "nl\nname", "setuid", "sparse", "sticky",
 	"tab\tname", "xattr", "\xff\xfe",
 };
 
@@ -411,6 +413,7 @@ START_TEST(test_metadata)
 	e = must(&r, "link_dangling");
 	ck_assert_int_eq(e->type, FSENT_SYMLINK);
 	ck_assert_str_eq(e->link, "no/such/target");
+	ck_assert_str_eq(must(&r, "link_odd")->link, "odd\ntarget\xff");
 
 	e = must(&r, "hl1");
 	ck_assert_int_eq(e->type, FSENT_FILE);
@@ -524,6 +527,32 @@ START_TEST(test_size_change_warned)
 	fsent_entry_free(e);
 	ck_assert_int_eq(fsent_walk_next(w, &e), 1);
 	fsent_walk_free(w);
+
+	/* A file that grows is read to its new end. */
+	logged[0] = '\0';
+	ck_assert_int_eq(fsent_walk_open(at("grows"), NULL, &w), 0);
+	ck_assert_int_eq(fsent_walk_next(w, &e), 0);
+	ck_assert_uint_eq(e->size, 1000);
+	put("grows", big, sizeof(big));
+	ck_assert_int_eq(fsent_open_data(w), 0);
+	total = 0;
+	while ((n = fsent_read(w, buf, sizeof(buf), &off)) > 0) {
+		ck_assert_uint_eq(off, total);
+		total += (uint64_t)n;
+	}
+	ck_assert_uint_eq(total, sizeof(big));
+	ck_assert_msg(strstr(logged, "changed size while being read"),
+	    "log: %s", logged);
+	fsent_entry_free(e);
+	fsent_walk_free(w);
+
+	/* Only a regular file has data. */
+	ck_assert_int_eq(fsent_walk_open(root, NULL, &w), 0);
+	ck_assert_int_eq(fsent_walk_next(w, &e), 0);
+	ck_assert_int_eq(e->type, FSENT_DIR);
+	ck_assert_int_eq(fsent_open_data(w), BW_ERR_INVAL);
+	fsent_entry_free(e);
+	fsent_walk_free(w);
 }
 END_TEST
 
@@ -603,6 +632,82 @@ START_TEST(test_one_file_system)
 }
 END_TEST
 
+/* A tree deeper than the descriptors a process may hold: each level has
+ * a file "a", a directory "d" and a file "z"; every "z" comes after the
+ * whole "d" below it. */
+#define DEEP	300
+
+static int
+deep_walk(void)
+{
+	struct walk_result r;
+	struct rlimit rl = { 100, 100 };
+	char want[DEEP * 2 + 8];
+	size_t i, i2;
+	int k;
+
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 2;
+	walk_all(root, NULL, &r);
+	if (r.nerr || r.n != 1 + DEEP * 3) {
+		fprintf(stderr, "deep walk: %d errors, %zu entries\n", r.nerr,
+		    r.n);
+		return 1;
+	}
+	for (k = 0, i = 1; k < DEEP; k++, i += 2) {
+		for (i2 = 0; i2 < (size_t)k; i2++)
+			memcpy(want + i2 * 2, "d/", 2);
+		memcpy(want + k * 2, "a", 2);
+		if (strcmp(r.g[i].rel, want) != 0) {
+			fprintf(stderr, "deep walk: entry %zu is %s, want %s\n",
+			    i, r.g[i].rel, want);
+			return 1;
+		}
+		/* ...and the z of this level comes back after all below. */
+		want[k * 2] = 'z';
+		if (strcmp(r.g[r.n - 1 - (size_t)k].rel, want) != 0) {
+			fprintf(stderr, "deep walk: entry %zu is %s, want %s\n",
+			    r.n - 1 - (size_t)k, r.g[r.n - 1 - (size_t)k].rel,
+			    want);
+			return 1;
+		}
+	}
+	walk_result_free(&r);
+	return 0;
+}
+
+START_TEST(test_deep)
+{
+	pid_t pid;
+	int fd, dfd, status, k;
+
+	dfd = open(root, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dfd, 0);
+	for (k = 0; k < DEEP; k++) {
+		ck_assert_int_ge(fd = openat(dfd, "a", O_CREAT | O_WRONLY, 0644),
+		    0);
+		close(fd);
+		ck_assert_int_ge(fd = openat(dfd, "z", O_CREAT | O_WRONLY, 0644),
+		    0);
+		close(fd);
+		ck_assert_int_eq(mkdirat(dfd, "d", 0755), 0);
+		fd = openat(dfd, "d", O_RDONLY | O_DIRECTORY);
+		ck_assert_int_ge(fd, 0);
+		close(dfd);
+		dfd = fd;
+	}
+	close(dfd);
+	/* In a child: the descriptor limit must not outlive the test. */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(deep_walk());
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "deep walk failed (status %d)", status);
+}
+END_TEST
+
 /* Runs as a user who cannot read everything: the unreadable entries are
  * errors naming them, the rest of the walk goes on. */
 static int
@@ -620,8 +725,10 @@ unreadable_walk(void)
 		fprintf(stderr, "walk did not go on past the errors\n");
 		return 1;
 	}
-	/* The hostile name is quoted in the log, not split over lines. */
-	if (!strstr(logged, "secret\\x0afile: cannot read: Permission denied")
+	/* The hostile name is quoted in the log: not split over lines, no
+	 * terminal escape, no right-to-left override; plain UTF-8 kept. */
+	if (!strstr(logged, "secret\\x0afile\\x1b[1m\\xe2\\x80\\xae\xc3\xa9: "
+	    "cannot read: Permission denied")
 	    || !strstr(logged, "closed: cannot read: Permission denied")) {
 		fprintf(stderr, "log does not name the paths: %s\n", logged);
 		return 1;
@@ -637,8 +744,9 @@ START_TEST(test_unreadable)
 	int status;
 
 	put("a_before", "a", 1);
-	put("secret\nfile", "s", 1);
-	ck_assert_int_eq(chmod(at("secret\nfile"), 0), 0);
+	put("secret\nfile\x1b[1m\xe2\x80\xae\xc3\xa9", "s", 1);
+	ck_assert_int_eq(chmod(at("secret\nfile\x1b[1m\xe2\x80\xae\xc3\xa9"),
+	    0), 0);
 	mkd("closed");
 	put("closed/inner", "i", 1);
 	ck_assert_int_eq(chmod(at("closed"), 0), 0);
@@ -682,6 +790,7 @@ suite(void)
 	tcase_add_test(tc, test_device);
 	tcase_add_test(tc, test_one_file_system);
 	tcase_add_test(tc, test_unreadable);
+	tcase_add_test(tc, test_deep);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,77 @@
+/*
+ * libFuzzer harness for the two parsers of untrusted rsync bytes: a delta
+ * applied to a small fixed basis, and a signature load (and, when it loads,
+ * a delta computed against it, which walks its hash table).
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lib/chunk/delta.h"
+#include "lib/util/buf.h"
+#include "lib/util/log.h"
+
+static uint8_t basis[4096];
+
+struct out {
+	size_t n;
+};
+
+static long
+read_basis(void *arg, uint64_t pos, void *buf, size_t len)
+{
+	if (pos >= sizeof(basis))
+		return 0;
+	if (len > sizeof(basis) - pos)
+		len = sizeof(basis) - pos;
+	memcpy(buf, basis + pos, len);
+	return (long)len;
+}
+
+static int
+write_out(void *arg, const void *buf, size_t len)
+{
+	struct out *o = arg;
+
+	/* Copies may repeat the basis; stop runaway outputs early. */
+	o->n += len;
+	return o->n > (64u << 20) ? -5 : 0;
+}
+
+static void
+quiet(enum log_level lvl, const char *msg, void *arg)
+{
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int init;
+	struct delta_sig *s = NULL;
+	struct delta_job *j;
+	struct out o = { 0 };
+	struct buf d = { 0 };
+	uint64_t lit;
+	size_t i;
+
+	if (!init) {
+		for (i = 0; i < sizeof(basis); i++)
+			basis[i] = (uint8_t)(i * 131 + (i >> 7));
+		log_set_sink(quiet, NULL);
+		init = 1;
+	}
+	delta_apply(data, size, read_basis, NULL, write_out, &o);
+	if (delta_sig_load(data, size, &s) == 0) {
+		if ((j = delta_start(s)) != NULL) {
+			delta_feed(j, basis, sizeof(basis), &d);
+			delta_finish(j, &d, &lit);
+		}
+		delta_sig_free(s);
+	}
+	buf_free(&d);
+	return 0;
+}
