@@ -68,7 +68,7 @@ store(struct repo *r, uint32_t base, int count, size_t size, uint8_t ids[][OBJ_I
 START_TEST(open_errors)
 {
 	struct repo *r = NULL;
-	char *p = malloc(strlen(tmp) + 32);
+	char p[4096];
 	uint8_t *cfg;
 	size_t n;
 	FILE *f;
@@ -101,7 +101,6 @@ START_TEST(open_errors)
 	ck_assert_int_eq(repo_open(rp, PASS, strlen(PASS), &r), BW_ERR_VERSION);
 	ck_assert_ptr_nonnull(strstr(last_error, "version 2"));
 	ck_assert_ptr_nonnull(strstr(last_error, "upgrade Bulwark"));
-	free(p);
 }
 END_TEST
 
@@ -432,7 +431,7 @@ static void
 write_lock_file(const char *dir, const char *name, const char *host, uint32_t pid, int excl)
 {
 	struct buf b = { 0 };
-	char *p = malloc(strlen(dir) + 80);
+	char p[4096];
 	FILE *f;
 
 	buf_put(&b, REPO_LOCK_MAGIC, REPO_MAGIC_LEN);
@@ -447,13 +446,12 @@ write_lock_file(const char *dir, const char *name, const char *host, uint32_t pi
 	fwrite(b.data, 1, b.len, f);
 	fclose(f);
 	buf_free(&b);
-	free(p);
 }
 
 START_TEST(locks)
 {
 	struct repo *r1 = open_ok(PASS), *r2 = open_ok(PASS);
-	char host[256], *p = malloc(strlen(rp) + 80);
+	char host[256], p[4096];
 	pid_t child;
 	struct timeval tv[2];
 
@@ -488,7 +486,6 @@ START_TEST(locks)
 	ck_assert_int_eq(repo_lock(r1, 0), 0);
 	repo_free(r1);
 	repo_free(r2);
-	free(p);
 }
 END_TEST
 
