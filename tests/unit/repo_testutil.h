@@ -56,11 +56,10 @@ make_tmp(char **repo)
 	char *d = mkdtemp(tmpl);
 
 	ck_assert_ptr_nonnull(d);
+	if (repo)
+		ck_assert_int_gt(asprintf(repo, "%s/repo", d), 0);
 	d = strdup(d);
-	if (repo) {
-		*repo = malloc(strlen(d) + 8);
-		sprintf(*repo, "%s/repo", d);
-	}
+	ck_assert_ptr_nonnull(d);
 	return d;
 }
 
