@@ -117,6 +117,12 @@ struct engine {
 	uint8_t root[32];
 
 	struct backup_progress prog;
+	pthread_t scan_thread;
+	int scanning;			/* the pre-scan thread runs */
+	char **roots;
+	size_t nroots;
+	uint64_t scan_files, scan_bytes;	/* under mu */
+	int scan_done;
 	uint64_t bytes_added_workers;	/* under mu */
 	struct timespec t0, last_report;
 	char **errors;
@@ -183,6 +189,9 @@ report(struct engine *e, int final)
 	}
 	pthread_mutex_lock(&e->mu);
 	e->prog.bytes_added = e->bytes_added_workers;
+	e->prog.total_files = e->scan_files;
+	e->prog.total_bytes = e->scan_bytes;
+	e->prog.total_known = e->scan_done;
 	pthread_mutex_unlock(&e->mu);
 	e->prog.elapsed = since(&e->t0);
 	e->o->progress(&e->prog, final, e->o->progress_arg);
@@ -1087,6 +1096,51 @@ walk_root(struct engine *e, const char *root)
 	return rc;
 }
 
+/* ---------- the pre-scan (for the progress estimate only) ---------- */
+
+static void *
+prescan(void *arg)
+{
+	struct engine *e = arg;
+	struct fsent_walk_opts wo = {
+		.excludes = e->o->excludes, .nexcludes = e->o->nexcludes,
+		.one_file_system = e->o->one_file_system,
+		.exclude_caches = e->o->exclude_caches,
+	};
+	size_t i;
+
+	log_thread_mute(1);
+	for (i = 0; i < e->nroots; i++) {
+		struct fsent_walk *w = NULL;
+		struct fsent_entry *f;
+		int rc;
+
+		if (fsent_walk_open(e->roots[i], &wo, &w) != 0)
+			continue;
+		while ((rc = fsent_walk_next(w, &f)) != 1) {
+			if (__atomic_load_n(&e->quit, __ATOMIC_RELAXED) ||
+			    (e->o->stop && *e->o->stop)) {
+				fsent_entry_free(f);
+				break;
+			}
+			if (rc < 0)
+				continue;
+			if (f->type == FSENT_FILE) {
+				pthread_mutex_lock(&e->mu);
+				e->scan_files++;
+				e->scan_bytes += f->size;
+				pthread_mutex_unlock(&e->mu);
+			}
+			fsent_entry_free(f);
+		}
+		fsent_walk_free(w);
+	}
+	pthread_mutex_lock(&e->mu);
+	e->scan_done = 1;
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
 /* ---------- the run ---------- */
 
 static void
@@ -1167,6 +1221,8 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 		}
 	if ((rc = backup_roots_normalise(roots, nroots, &nroots)) != 0)
 		goto out;
+	e.roots = roots;
+	e.nroots = nroots;
 
 	repo_chunk_params(r, &cp.min, &cp.avg, &cp.max);
 	repo_gear_seed(r, seed);
@@ -1201,6 +1257,11 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 		goto out;
 	}
 
+	/* a second walk counts what there is, for the time estimate; it only
+	 * reads metadata, and its errors are the main walk's to report */
+	if (o->progress && pthread_create(&e.scan_thread, NULL, prescan, &e) == 0)
+		e.scanning = 1;
+
 	/* the root level: "/" */
 	if ((rc = wpush(&e, "/")) != 0 || (rc = level_push(&e, NULL)) != 0)
 		goto stop;
@@ -1223,6 +1284,10 @@ stop:
 	pthread_mutex_unlock(&e.mu);
 	for (i = 0; i < e.nthreads; i++)
 		pthread_join(e.threads[i], NULL);
+	if (e.scanning) {
+		pthread_join(e.scan_thread, NULL);
+		e.scanning = 0;
+	}
 	if (rc)
 		goto out;
 
@@ -1236,6 +1301,12 @@ stop:
 	report(&e, 1);
 	rc = snap->nerrors ? BW_ERR_PARTIAL : 0;
 out:
+	if (e.scanning) {
+		pthread_mutex_lock(&e.mu);
+		e.quit = 1;
+		pthread_mutex_unlock(&e.mu);
+		pthread_join(e.scan_thread, NULL);
+	}
 	if (rc && rc != BW_ERR_PARTIAL)
 		snap_info_clear(snap);
 	while (e.q_head) {

@@ -22,6 +22,8 @@ struct backup_progress {
 	uint64_t bytes_read, bytes_added;
 	uint64_t errors;
 	double elapsed;				/* seconds since start */
+	uint64_t total_files, total_bytes;	/* from a concurrent pre-scan */
+	int total_known;			/* the pre-scan has finished */
 	const char *current;			/* path being read, or NULL */
 };
 /* Called from the calling thread, at most about five times a second, and

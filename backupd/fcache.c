@@ -464,9 +464,9 @@ size_t fcache_count_old(const struct fcache *c) { return c->old_ix.n; }
 size_t fcache_count_new(const struct fcache *c) { return c->new_ix.n; }
 int64_t fcache_prev_start(const struct fcache *c) { return c->prev_start; }
 
-/* The previous cache's record for path, or NULL. */
+/* The previous entry for path, whatever its metadata. */
 static int
-find_rec(struct fcache *c, const char *path, struct rec *e, struct slot **sp)
+old_find(struct fcache *c, const char *path, struct rec *e, size_t *off)
 {
 	size_t len = strlen(path);
 	struct slot *s;
@@ -478,16 +478,17 @@ find_rec(struct fcache *c, const char *path, struct rec *e, struct slot **sp)
 	    path, len);
 	if (s->off1 == 0)
 		return BW_ERR_NOENT;
+	*off = s->off1 - 1;
 	bufr_init(&r, c->old, c->old_len);
-	bufr_get(&r, s->off1 - 1);
+	bufr_get(&r, *off);
 	if (rec_parse(&r, e))
 		return BW_ERR_NOENT;	/* cannot happen: checked at load */
-	*sp = s;
 	return 0;
 }
 
 static void
-fill_hit(struct fcache *c, const struct rec *e, const struct slot *s, struct fcache_hit *hit)
+hit_fill(const struct fcache *c, const struct rec *e, size_t off,
+    struct fcache_hit *hit)
 {
 	memset(hit, 0, sizeof(*hit));
 	hit->meta = e->m;
@@ -495,17 +496,17 @@ fill_hit(struct fcache *c, const struct rec *e, const struct slot *s, struct fca
 	hit->content = e->content;
 	hit->content_len = e->content_len;
 	hit->sig_len = (e->has_sig && c->old_sigs_fd >= 0) ? e->sig_len : 0;
-	hit->priv = c->old + (s->off1 - 1);
+	hit->priv = c->old + off;
 }
 
 int
 fcache_lookup(struct fcache *c, const char *path, const struct fcache_meta *m,
     struct fcache_hit *hit)
 {
-	struct slot *s;
 	struct rec e;
+	size_t off;
 
-	if (find_rec(c, path, &e, &s))
+	if (old_find(c, path, &e, &off))
 		return BW_ERR_NOENT;
 	if (e.m.dev != m->dev || e.m.ino != m->ino || e.m.size != m->size ||
 	    e.m.mtime_ns != m->mtime_ns || e.m.ctime_ns != m->ctime_ns)
@@ -514,19 +515,19 @@ fcache_lookup(struct fcache *c, const char *path, const struct fcache_meta *m,
 	if (e.m.ctime_ns >= c->prev_start ||
 	    (uint64_t)c->prev_start - (uint64_t)e.m.ctime_ns < 1000000000u)
 		return BW_ERR_NOENT;
-	fill_hit(c, &e, s, hit);
+	hit_fill(c, &e, off, hit);
 	return 0;
 }
 
 int
 fcache_find(struct fcache *c, const char *path, struct fcache_hit *hit)
 {
-	struct slot *s;
 	struct rec e;
+	size_t off;
 
-	if (find_rec(c, path, &e, &s))
+	if (old_find(c, path, &e, &off))
 		return BW_ERR_NOENT;
-	fill_hit(c, &e, s, hit);
+	hit_fill(c, &e, off, hit);
 	return 0;
 }
 

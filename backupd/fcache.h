@@ -78,14 +78,16 @@ int fcache_lookup(struct fcache *c, const char *path,
     const struct fcache_meta *m, struct fcache_hit *hit);
 
 /*
- * The previous cache's entry for path whatever its metadata: the previous
- * version of a changed file (its content and signature are the base of a
- * delta).  0 and *hit, or BW_ERR_NOENT.  Do not pass it to fcache_put_hit.
+ * Finds the previous entry for path whatever its metadata, for a file that
+ * changed: its signature (fcache_sig_read) lets the engine store an rsync
+ * delta against the previous version.  Its content must not be reused as
+ * the file's content.  0 and *hit filled, or BW_ERR_NOENT.
  */
 int fcache_find(struct fcache *c, const char *path, struct fcache_hit *hit);
 
 /*
- * Appends the signature of a hit to out.  0; BW_ERR_NOENT if the entry has
+ * Appends the signature of a hit (from fcache_lookup or fcache_find) to
+ * out.  0; BW_ERR_NOENT if the entry has
  * none; BW_ERR_CORRUPT if the stored signature is damaged (warned; treat
  * the file as having no signature); BW_ERR_IO or BW_ERR_NOMEM.
  */

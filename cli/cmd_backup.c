@@ -40,7 +40,7 @@ static void
 progress(const struct backup_progress *p, int final, void *arg)
 {
 	struct cli *c = arg;
-	char rd[32], add[32];
+	char rd[32], add[32], eta[32] = "";
 	double rate;
 
 	if (!c->tty || c->quiet || c->json)
@@ -48,8 +48,18 @@ progress(const struct backup_progress *p, int final, void *arg)
 	cli_human_bytes(rd, sizeof(rd), p->bytes_read);
 	cli_human_bytes(add, sizeof(add), p->bytes_added);
 	rate = p->elapsed > 0 ? p->bytes_read / p->elapsed / 1048576.0 : 0;
-	fprintf(stderr, "\r\033[K%llu files, %llu dirs, read %s (%.1f MiB/s), added %s, %.0fs%s",
-	    (unsigned long long)p->files, (unsigned long long)p->dirs, rd, rate, add,
+	/* ETA from the share of the total bytes handled (read or skipped) */
+	if (!final && p->total_known && p->bytes > 0 && p->total_bytes > p->bytes &&
+	    p->elapsed > 1) {
+		double left = p->elapsed * (double)(p->total_bytes - p->bytes) / (double)p->bytes;
+
+		snprintf(eta, sizeof(eta), ", ETA %dm%02ds", (int)left / 60, (int)left % 60);
+	} else if (!final && p->total_files) {
+		snprintf(eta, sizeof(eta), " of %s%llu", p->total_known ? "" : ">",
+		    (unsigned long long)p->total_files);
+	}
+	fprintf(stderr, "\r\033[K%llu files%s, read %s (%.1f MiB/s), added %s, %.0fs%s",
+	    (unsigned long long)p->files, eta, rd, rate, add,
 	    p->elapsed, final ? "\n" : "");
 }
 

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ struct audit {
 	char *dir, *log, *head, *key, *pub;
 	uint8_t pk[BWC_SIGN_PK];
 	uint8_t *sk;		/* guarded memory, loaded at the first append */
+	pthread_mutex_t sk_lock;	/* threads may share one handle */
 };
 
 static int64_t test_time_ns;
@@ -495,7 +497,9 @@ audit_open(const char *dir, struct audit **out)
 		dir = LOCALSTATEDIR "/lib/bulwark/audit";
 	if ((err = bwcrypto_init()) != 0)
 		return err;
-	if ((a = calloc(1, sizeof(*a))) == NULL || (a->dir = strdup(dir)) == NULL ||
+	if ((a = calloc(1, sizeof(*a))) != NULL)
+		pthread_mutex_init(&a->sk_lock, NULL);
+	if (a == NULL || (a->dir = strdup(dir)) == NULL ||
 	    (a->log = join(dir, "log")) == NULL ||
 	    (a->head = join(dir, "head")) == NULL ||
 	    (a->key = join(dir, "key")) == NULL ||
@@ -533,6 +537,7 @@ audit_free(struct audit *a)
 		return;
 	if (a->sk)
 		bwcrypto_secfree(a->sk);
+	pthread_mutex_destroy(&a->sk_lock);
 	free(a->dir);
 	free(a->log);
 	free(a->head);
@@ -699,7 +704,10 @@ audit_append(struct audit *a, const char *action, const char *object,
 		    "'%s')", a->dir, action ? action : "", outcome ? outcome : "");
 		return BW_ERR_INVAL;
 	}
-	if ((err = load_secret(a, 0)) != 0)
+	pthread_mutex_lock(&a->sk_lock);
+	err = load_secret(a, 0);
+	pthread_mutex_unlock(&a->sk_lock);
+	if (err)
 		return err;
 	if ((err = fsio_open_append(a->log, &f)) != 0)
 		return err;

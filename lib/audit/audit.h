@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* A handle may be shared by threads.  Appends from threads and processes
+ * are serialised by an flock of the log. */
 struct audit;
 
 /* Outcome words used in records. */

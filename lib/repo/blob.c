@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -28,6 +29,37 @@ make_ad(uint8_t ad[AD_LEN], enum obj_type type, const uint8_t id[static OBJ_ID_L
 	memcpy(ad + 5, id, OBJ_ID_LEN);
 }
 
+/* One compression context per thread: making one per object costs more
+ * than compressing a small object.  Freed when the thread exits. */
+static pthread_key_t cctx_key;
+static pthread_once_t cctx_once = PTHREAD_ONCE_INIT;
+
+static void
+cctx_free(void *p)
+{
+	ZSTD_freeCCtx(p);
+}
+
+static void
+cctx_init(void)
+{
+	pthread_key_create(&cctx_key, cctx_free);
+}
+
+static ZSTD_CCtx *
+cctx_get(void)
+{
+	ZSTD_CCtx *c;
+
+	pthread_once(&cctx_once, cctx_init);
+	if ((c = pthread_getspecific(cctx_key)) == NULL &&
+	    (c = ZSTD_createCCtx()) != NULL && pthread_setspecific(cctx_key, c) != 0) {
+		ZSTD_freeCCtx(c);
+		c = NULL;
+	}
+	return c;
+}
+
 int
 repo_blob_seal(struct buf *out, const uint8_t key[static BWC_KEY], int zlevel,
     enum obj_type type, const uint8_t id[static OBJ_ID_LEN], const void *p, size_t n)
@@ -42,7 +74,10 @@ repo_blob_seal(struct buf *out, const uint8_t key[static BWC_KEY], int zlevel,
 		return BW_ERR_NOMEM;
 	/* Compress only when it saves more than 1/16: below that the
 	 * decompression cost on restore is not worth it. */
-	cn = n >= 64 ? ZSTD_compress(in + 1, bound, p, n, zlevel) : 0;
+	ZSTD_CCtx *cctx = n >= 64 ? cctx_get() : NULL;
+
+	cn = n < 64 ? 0 : cctx ? ZSTD_compressCCtx(cctx, in + 1, bound, p, n, zlevel) :
+	    ZSTD_compress(in + 1, bound, p, n, zlevel);
 	if (n >= 64 && !ZSTD_isError(cn) && cn < n - n / 16) {
 		in[0] = COMP_ZSTD;
 	} else {

@@ -11,6 +11,9 @@ static const char *prog = "bulwark";
 static enum log_level level = LOG_LVL_INFO;
 static unsigned long errors;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread int muted;
+
+void log_thread_mute(int on) { muted = on; }
 
 /* Settings may change while another thread logs: sink and arg change
  * together under the lock, the rest are single words read atomically. */

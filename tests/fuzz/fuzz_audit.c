@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,23 @@ quiet(enum log_level lvl, const char *msg, void *arg)
 	(void)arg;
 }
 
+static int
+rm_cb(const char *p, const struct stat *st, int t, struct FTW *f)
+{
+	(void)st;
+	(void)t;
+	(void)f;
+	remove(p);
+	return 0;
+}
+
+static void
+cleanup(void)
+{
+	*strrchr(dir, '/') = 0;
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void
 init(void)
 {
@@ -38,9 +57,14 @@ init(void)
 	int i;
 
 	log_set_sink(quiet, NULL);
-	strcpy(dir, "/tmp/bw-fuzz-audit-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		abort();
+	/* memory-backed when possible: appends fsync */
+	strcpy(dir, "/dev/shm/bw-fuzz-audit-XXXXXX");
+	if (mkdtemp(dir) == NULL) {
+		strcpy(dir, "/tmp/bw-fuzz-audit-XXXXXX");
+		if (mkdtemp(dir) == NULL)
+			abort();
+	}
+	atexit(cleanup);
 	strcat(dir, "/a");
 	audit_test_set_time(1795528306123000000LL);
 	if (audit_open(dir, &au) != 0)

@@ -44,6 +44,19 @@ write_file(const char *path, const uint8_t *p, size_t n)
 	return fclose(f);
 }
 
+/* Leaves nothing behind in /tmp when the fuzzer exits. */
+static void
+cleanup(void)
+{
+	char sub[96];
+
+	unlink(files);
+	unlink(sigs);
+	snprintf(sub, sizeof(sub), "%s/" REPO, dir);
+	rmdir(sub);
+	rmdir(dir);
+}
+
 static void
 init_once(void)
 {
@@ -61,6 +74,7 @@ init_once(void)
 	mkdir(sub, 0700);
 	snprintf(files, sizeof(files), "%s/files", sub);
 	snprintf(sigs, sizeof(sigs), "%s/sigs", sub);
+	atexit(cleanup);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -706,40 +706,44 @@ START_TEST(power_cut_at_any_point_of_an_append)
 }
 END_TEST
 
+/* With arg, appends through that shared handle; else through its own. */
 static void *
 appender(void *arg)
 {
-	struct audit *a;
+	struct audit *a = arg;
 	int i;
 
-	(void)arg;
-	if (audit_open(dir, &a))
+	if (a == NULL && audit_open(dir, &a))
 		return (void *)1;
 	for (i = 0; i < 20; i++)
 		if (audit_append(a, "backup", "concurrent", AUDIT_OK, NULL))
 			return (void *)1;
-	audit_free(a);
+	if (arg == NULL)
+		audit_free(a);
 	return NULL;
 }
 
 START_TEST(concurrent_appenders_keep_the_chain)
 {
-	struct audit *a = open_with(1);
-	pthread_t t1, t2;
-	void *r1, *r2;
+	struct audit *a = open_with(1), *shared;
+	pthread_t t[4];
+	void *r;
 	uint64_t n;
 	char *rep;
+	int i;
 
-	pthread_create(&t1, NULL, appender, NULL);
-	pthread_create(&t2, NULL, appender, NULL);
-	pthread_join(t1, &r1);
-	pthread_join(t2, &r2);
-	ck_assert_ptr_null(r1);
-	ck_assert_ptr_null(r2);
+	ck_assert_int_eq(audit_open(dir, &shared), 0);	/* key not loaded yet */
+	for (i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, appender, i < 2 ? NULL : shared);
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], &r);
+		ck_assert_ptr_null(r);
+	}
 	ck_assert_int_eq(verify(a, &rep, &n), 0);
 	ck_assert_str_eq(rep, "");
-	ck_assert_uint_eq(n, 2 + 80);
+	ck_assert_uint_eq(n, 2 + 4 * 40);
 	free(rep);
+	audit_free(shared);
 	audit_free(a);
 }
 END_TEST

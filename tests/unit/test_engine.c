@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backupd/engine.h"
+#include "lib/chunk/delta.h"
 #include "lib/crypto/bwcrypto.h"
 #include "lib/repo/walk.h"
 #include "lib/util/err.h"
@@ -242,6 +243,126 @@ START_TEST(roots_are_normalised)
 }
 END_TEST
 
+/* Reassembles a file's content from the repository (chunks, or a delta
+ * applied to its base), as a restore will. */
+struct mem { const uint8_t *p; size_t n; };
+
+static long
+read_mem(void *arg, uint64_t pos, void *buf, size_t len)
+{
+	struct mem *m = arg;
+
+	if (pos >= m->n)
+		return 0;
+	if (len > m->n - pos)
+		len = m->n - pos;
+	memcpy(buf, m->p + pos, len);
+	return (long)len;
+}
+
+static int
+write_buf(void *arg, const void *p, size_t n)
+{
+	return buf_put(arg, p, n);
+}
+
+static void
+content_bytes(struct repo *r, const struct tree_content *c, struct buf *out)
+{
+	struct buf obj = { 0 }, base = { 0 }, delta = { 0 };
+	uint32_t i;
+
+	for (i = 0; i < c->nids; i++) {
+		buf_reset(&obj);
+		ck_assert_int_eq(repo_get(r, c->kind ? OBJ_DELTA : OBJ_DATA, c->ids[i], &obj), 0);
+		buf_put(c->kind ? &delta : out, obj.data, obj.len);
+	}
+	if (c->kind == 1) {
+		struct mem m;
+
+		content_bytes(r, c->base, &base);
+		m.p = base.data;
+		m.n = base.len;
+		ck_assert_int_eq(delta_apply(delta.data, delta.len, read_mem, &m, write_buf, out), 0);
+	}
+	buf_free(&obj);
+	buf_free(&base);
+	buf_free(&delta);
+}
+
+struct find { const char *want; struct tree_entry copy; int found; };
+
+static int
+find_entry(const char *path, const struct tree_entry *e, void *arg)
+{
+	struct find *f = arg;
+	struct buf b = { 0 };
+	struct bufr r;
+
+	if (strcmp(path, f->want) != 0)
+		return 0;
+	/* deep copy of the content through its codec */
+	ck_assert_int_eq(tree_content_encode(&b, &e->content), 0);
+	bufr_init(&r, b.data, b.len);
+	ck_assert_int_eq(tree_content_decode(&r, &f->copy.content, TREE_DELTA_DEPTH_MAX), 0);
+	buf_free(&b);
+	f->found = 1;
+	return 0;
+}
+
+START_TEST(in_place_edit_is_stored_as_a_delta)
+{
+	struct repo *r;
+	struct snap_info s1, s2, full;
+	struct timespec ts;
+	struct find fe = { 0 };
+	struct walk_opts wo = { find_entry, NULL, &fe, NULL };
+	struct buf got = { 0 };
+	char path[512];
+	uint8_t patch[4096], *want;
+	int64_t later;
+	FILE *f;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(run(r, later, &s1), 0);
+	/* overwrite 4 KiB in the middle of the 3 MiB file, in place */
+	bwcrypto_random(patch, sizeof(patch));
+	snprintf(path, sizeof(path), "%s/big.bin", src);
+	ck_assert_ptr_nonnull(f = fopen(path, "r+b"));
+	fseek(f, 1500000, SEEK_SET);
+	fwrite(patch, 1, sizeof(patch), f);
+	fclose(f);
+	ck_assert_int_eq(run(r, later + 1000000000LL, &s2), 0);
+	ck_assert_uint_eq(s2.files_changed, 1);
+	/* the edit costs about its own size, not a 1 MiB chunk */
+	ck_assert_uint_lt(s2.bytes_added, 3 * sizeof(patch));
+
+	memset(&full, 0, sizeof(full));
+	ck_assert_int_eq(repo_snapshot_load(r, s2.id, &full), 0);
+	fe.want = path;
+	ck_assert_int_eq(walk_tree(r, full.root, &wo), 0);
+	ck_assert(fe.found);
+	ck_assert_int_eq(fe.copy.content.kind, 1);
+	ck_assert_int_eq(fe.copy.content.depth, 1);
+	content_bytes(r, &fe.copy.content, &got);
+	ck_assert_uint_eq(got.len, 3u << 20);
+	want = malloc(3u << 20);
+	ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+	ck_assert_uint_eq(fread(want, 1, 3u << 20, f), 3u << 20);
+	fclose(f);
+	ck_assert(memcmp(want, got.data, got.len) == 0);
+	free(want);
+	buf_free(&got);
+	tree_content_clear(&fe.copy.content);
+	snap_info_clear(&full);
+	snap_info_clear(&s1);
+	snap_info_clear(&s2);
+	repo_free(r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -256,6 +377,7 @@ main(void)
 	tcase_add_test(tc, unchanged_files_are_not_read_again);
 	tcase_add_test(tc, write_only_key_backs_up);
 	tcase_add_test(tc, roots_are_normalised);
+	tcase_add_test(tc, in_place_edit_is_stored_as_a_delta);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -235,6 +235,31 @@ START_TEST(test_metadata_mismatch)
 }
 END_TEST
 
+/* A changed file still finds its previous signature for a delta. */
+START_TEST(test_find_changed_file)
+{
+	struct fcache_meta m = meta(2);
+	struct fcache_hit h;
+	struct fcache *c;
+	struct buf b = { 0 };
+
+	write_three();
+	c = open_gen(5);
+	m.size += 100;
+	m.mtime_ns += S;
+	ck_assert_int_eq(fcache_lookup(c, "/srv/www/big.iso", &m, &h),
+	    BW_ERR_NOENT);
+	ck_assert_int_eq(fcache_find(c, "/srv/www/big.iso", &h), 0);
+	ck_assert_uint_eq(h.meta.size, meta(2).size);
+	ck_assert_uint_eq(h.sig_len, 22);
+	ck_assert_int_eq(fcache_sig_read(c, &h, &b), 0);
+	ck_assert_int_eq(memcmp(b.data, "rsync-signature-of-big", 22), 0);
+	ck_assert_int_eq(fcache_find(c, "/srv/www/nope", &h), BW_ERR_NOENT);
+	fcache_free(c);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_racy_ctime)
 {
 	struct fcache_meta m = meta(1);
@@ -596,6 +621,7 @@ fcache_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_metadata_mismatch);
+	tcase_add_test(tc, test_find_changed_file);
 	tcase_add_test(tc, test_racy_ctime);
 	tcase_add_test(tc, test_generation_change_drops);
 	tcase_add_test(tc, test_deleted_paths_vanish);
