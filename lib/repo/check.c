@@ -297,7 +297,6 @@ read_pack(struct ctx *c, struct cpack *p, int fd, const char *path, uint64_t siz
 			bad_obj(c, e->id, why);
 			nbad++;
 		}
-		c->st->bytes += out.len;
 	}
 	if (nbad)
 		problem(c);
@@ -329,7 +328,9 @@ check_pack_file(struct ctx *c, const char *path, const uint8_t id[OBJ_ID_LEN])
 		return 0;
 	}
 	p->seen = 1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && fstat(fd, &st) == 0)
+		c->st->bytes += (uint64_t)st.st_size;
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		log_error("repository %s: pack %s: %s", r->path, p->hex, strerror(errno));
 		problem(c);
 		bad_all(c, p, "its pack cannot be read");

@@ -33,3 +33,22 @@ tests_fuzz_fuzz_tree_SOURCES = tests/fuzz/fuzz_tree.c
 tests_fuzz_fuzz_tree_LDADD = lib/libbwcore.a $(BW_CORE_LIBS)
 tests_fuzz_fuzz_tree_LDFLAGS = -fsanitize=fuzzer,address,undefined
 endif
+
+check_PROGRAMS += tests/unit/test_repo_crash
+TESTS += tests/unit/test_repo_crash
+tests_unit_test_repo_crash_SOURCES = tests/unit/test_repo_crash.c tests/unit/repo_testutil.h
+tests_unit_test_repo_crash_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_repo_crash_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_repo_check
+TESTS += tests/unit/test_repo_check
+tests_unit_test_repo_check_SOURCES = tests/unit/test_repo_check.c tests/unit/repo_testutil.h
+tests_unit_test_repo_check_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_repo_check_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_repo_parse
+tests_fuzz_fuzz_repo_parse_SOURCES = tests/fuzz/fuzz_repo_parse.c
+tests_fuzz_fuzz_repo_parse_LDADD = lib/libbwcore.a $(BW_CORE_LIBS)
+tests_fuzz_fuzz_repo_parse_LDFLAGS = -fsanitize=fuzzer,address,undefined
+endif

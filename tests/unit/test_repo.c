@@ -68,7 +68,7 @@ store(struct repo *r, uint32_t base, int count, size_t size, uint8_t ids[][OBJ_I
 START_TEST(open_errors)
 {
 	struct repo *r = NULL;
-	char *p = malloc(strlen(tmp) + 32);
+	char p[4096];
 	uint8_t *cfg;
 	size_t n;
 	FILE *f;
@@ -101,7 +101,6 @@ START_TEST(open_errors)
 	ck_assert_int_eq(repo_open(rp, PASS, strlen(PASS), &r), BW_ERR_VERSION);
 	ck_assert_ptr_nonnull(strstr(last_error, "version 2"));
 	ck_assert_ptr_nonnull(strstr(last_error, "upgrade Bulwark"));
-	free(p);
 }
 END_TEST
 
@@ -432,7 +431,7 @@ static void
 write_lock_file(const char *dir, const char *name, const char *host, uint32_t pid, int excl)
 {
 	struct buf b = { 0 };
-	char *p = malloc(strlen(dir) + 80);
+	char p[4096];
 	FILE *f;
 
 	buf_put(&b, REPO_LOCK_MAGIC, REPO_MAGIC_LEN);
@@ -447,13 +446,12 @@ write_lock_file(const char *dir, const char *name, const char *host, uint32_t pi
 	fwrite(b.data, 1, b.len, f);
 	fclose(f);
 	buf_free(&b);
-	free(p);
 }
 
 START_TEST(locks)
 {
 	struct repo *r1 = open_ok(PASS), *r2 = open_ok(PASS);
-	char host[256], *p = malloc(strlen(rp) + 80);
+	char host[256], p[4096];
 	pid_t child;
 	struct timeval tv[2];
 
@@ -488,7 +486,6 @@ START_TEST(locks)
 	ck_assert_int_eq(repo_lock(r1, 0), 0);
 	repo_free(r1);
 	repo_free(r2);
-	free(p);
 }
 END_TEST
 
@@ -546,6 +543,44 @@ START_TEST(prune_keeps_live)
 }
 END_TEST
 
+START_TEST(size_limits)
+{
+	struct repo *r = open_ok(PASS);
+	struct repo_writer *w = NULL;
+	size_t big = REPO_MAX_OBJECT + 1;
+	uint8_t *z = calloc(1, big), key[BWC_KEY], id[OBJ_ID_LEN];
+	struct buf sealed = { 0 }, out = { 0 };
+
+	ck_assert_ptr_nonnull(z);
+	/* the writer refuses objects above 64 MiB */
+	ck_assert_int_eq(repo_writer_start(r, &w), 0);
+	ck_assert_int_eq(repo_writer_put(w, OBJ_DATA, z, big, NULL, id, NULL), BW_ERR_INVAL);
+	repo_writer_free(w);
+	/* and a reader refuses a blob that would decompress to more */
+	bwcrypto_random(key, sizeof(key));
+	repo_object_id(r, OBJ_DATA, z, big, id);
+	ck_assert_int_eq(repo_blob_seal(&sealed, key, 3, OBJ_DATA, id, z, big), 0);
+	ck_assert_uint_lt(sealed.len, 1 << 20);
+	ck_assert_int_eq(repo_blob_open(&out, r->k, key, OBJ_DATA, id, sealed.data, sealed.len),
+	    BW_ERR_CORRUPT);
+	ck_assert_uint_eq(out.len, 0);
+	/* exactly 64 MiB is fine */
+	buf_reset(&sealed);
+	repo_object_id(r, OBJ_DATA, z, big - 1, id);
+	ck_assert_int_eq(repo_blob_seal(&sealed, key, 3, OBJ_DATA, id, z, big - 1), 0);
+	ck_assert_int_eq(repo_blob_open(&out, r->k, key, OBJ_DATA, id, sealed.data, sealed.len), 0);
+	ck_assert_uint_eq(out.len, big - 1);
+	/* a wrong type (part of the associated data) does not open */
+	buf_reset(&out);
+	ck_assert_int_eq(repo_blob_open(&out, r->k, key, OBJ_TREE, id, sealed.data, sealed.len),
+	    BW_ERR_AUTH);
+	buf_free(&sealed);
+	buf_free(&out);
+	free(z);
+	repo_free(r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -563,6 +598,7 @@ main(void)
 	tcase_add_test(tc, two_writers_threads);
 	tcase_add_test(tc, locks);
 	tcase_add_test(tc, prune_keeps_live);
+	tcase_add_test(tc, size_limits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
