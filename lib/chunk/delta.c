@@ -92,10 +92,19 @@ delta_lib_init(void)
 	rs_trace_set_level(RS_LOG_ERR);
 }
 
+/* Errors parsing stored bytes mean damage; errors making a signature or a
+ * delta from local data can only be librsync's own trouble. */
 static int
 delta_err(rs_result r)
 {
 	return r == RS_MEM_ERROR ? BW_ERR_NOMEM : BW_ERR_CORRUPT;
+}
+
+static int
+delta_gen_err(const char *what, rs_result r)
+{
+	log_error("%s: librsync failed: %s", what, rs_strerror(r));
+	return r == RS_MEM_ERROR ? BW_ERR_NOMEM : BW_ERR_INVAL;
 }
 
 /*
@@ -166,10 +175,8 @@ delta_sig_feed(struct delta_sig_job *j, const void *p, size_t n)
 {
 	rs_result r = delta_pump(j->job, p, n, 0, &j->out);
 
-	if (r != RS_BLOCKED && r != RS_DONE) {
-		log_error("rsync signature: %s", rs_strerror(r));
-		return delta_err(r);
-	}
+	if (r != RS_BLOCKED && r != RS_DONE)
+		return delta_gen_err("rsync signature", r);
 	return 0;
 }
 
@@ -180,8 +187,7 @@ delta_sig_finish(struct delta_sig_job *j, struct buf *out)
 	int err = 0;
 
 	if (r != RS_DONE) {
-		log_error("rsync signature: %s", rs_strerror(r));
-		err = delta_err(r);
+		err = delta_gen_err("rsync signature", r);
 	} else if (buf_put(out, j->out.data, j->out.len)) {
 		log_error("rsync signature: out of memory");
 		err = BW_ERR_NOMEM;
@@ -316,10 +322,8 @@ delta_feed(struct delta_job *j, const void *p, size_t n, struct buf *out)
 {
 	rs_result r = delta_pump(j->job, p, n, 0, out);
 
-	if (r != RS_BLOCKED && r != RS_DONE) {
-		log_error("rsync delta: %s", rs_strerror(r));
-		return delta_err(r);
-	}
+	if (r != RS_BLOCKED && r != RS_DONE)
+		return delta_gen_err("rsync delta", r);
 	return 0;
 }
 
@@ -330,8 +334,7 @@ delta_finish(struct delta_job *j, struct buf *out, uint64_t *literal)
 	int err = 0;
 
 	if (r != RS_DONE) {
-		log_error("rsync delta: %s", rs_strerror(r));
-		err = delta_err(r);
+		err = delta_gen_err("rsync delta", r);
 	} else if (literal) {
 		*literal = (uint64_t)rs_job_statistics(j->job)->lit_bytes;
 	}
