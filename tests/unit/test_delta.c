@@ -181,6 +181,26 @@ START_TEST(test_overwrite_middle)
 }
 END_TEST
 
+START_TEST(test_large_file)
+{
+	/* Past 64 MiB the block length grows: the same bound must hold. */
+	size_t n = 72u << 20;
+	uint8_t *a = random_data(12, n), *b = malloc(n);
+	uint32_t bl = delta_block_len(n);
+	uint64_t lit;
+
+	ck_assert_uint_gt(bl, 512);
+	ck_assert_ptr_nonnull(b);
+	memcpy(b, a, n);
+	fill(b + n / 3 + 1, 4096, 98);
+	lit = round_trip(a, n, b, n, 0);
+	ck_assert_uint_ge(lit, 4096);
+	ck_assert_uint_le(lit, 4096 + 2 * bl);
+	free(a);
+	free(b);
+}
+END_TEST
+
 START_TEST(test_append)
 {
 	size_t more = 1 << 20;
@@ -482,6 +502,7 @@ delta_suite(void)
 
 	tcase_add_test(tc, test_identical);
 	tcase_add_test(tc, test_overwrite_middle);
+	tcase_add_test(tc, test_large_file);
 	tcase_add_test(tc, test_append);
 	tcase_add_test(tc, test_truncate);
 	tcase_add_test(tc, test_rewrite);
