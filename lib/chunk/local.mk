@@ -12,8 +12,10 @@ tests_unit_test_delta_SOURCES = tests/unit/test_delta.c
 tests_unit_test_delta_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_delta_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
 
-# Throughput of chunking and deltas; build with -O2 and run by hand.
-noinst_PROGRAMS += bench/micro_chunk
+# Throughput of chunking and deltas: make bench/micro_chunk (with -O2) and
+# run it by hand.  Built on demand only: EXTRA_DIST ships the whole bench
+# folder, and it would pick up objects built there.
+EXTRA_PROGRAMS = bench/micro_chunk
 bench_micro_chunk_SOURCES = bench/micro_chunk.c
 bench_micro_chunk_LDADD = lib/libbwcore.a $(BW_CORE_LIBS)
 
