@@ -244,7 +244,8 @@ delta_sig_load(const void *p, size_t n, struct delta_sig **out)
 	 * parameters; also the RabinKarp variant and the powers of two a
 	 * later version might choose, so switching the writer to them does
 	 * not orphan stored signatures. */
-	if ((magic != RS_BLAKE2_SIG_MAGIC && magic != RS_RK_BLAKE2_SIG_MAGIC) || bl < 64 || bl > (16u << 20) || (bl & (bl - 1)) ||
+	if ((magic != RS_BLAKE2_SIG_MAGIC && magic != RS_RK_BLAKE2_SIG_MAGIC) ||
+	    bl < 64 || bl > (16u << 20) || (bl & (bl - 1)) != 0 ||
 	    sl < DELTA_STRONG_LEN || sl > 32 || bufr_left(&r) % (4 + sl) != 0) {
 		log_error("rsync signature: bad header (magic %#x, block %u, strong %u, "
 		    "%zu bytes); the object is damaged: run 'bulwark check --read-data'",
@@ -263,8 +264,11 @@ delta_sig_load(const void *p, size_t n, struct delta_sig **out)
 		rr = RS_CORRUPT;
 	if (rr != RS_DONE) {
 		err = delta_err(rr);
-		log_error("rsync signature: %s; the object is damaged: run 'bulwark "
-		    "check --read-data'", rs_strerror(rr));
+		if (err == BW_ERR_NOMEM)
+			log_error("rsync signature: out of memory");
+		else
+			log_error("rsync signature: %s; the object is damaged: run "
+			    "'bulwark check --read-data'", rs_strerror(rr));
 		goto out;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
