@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/chunk/delta.h"
+#include "lib/crypto/bwcrypto.h"
 #include "lib/util/buf.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
@@ -478,6 +479,28 @@ START_TEST(test_corrupt_sig)
 }
 END_TEST
 
+START_TEST(test_golden_signature)
+{
+	/* Stored signatures must stay loadable and deltas against them
+	 * appliable: pin the bytes this version writes (librsync 2.3). */
+	static const uint8_t hdr[12] = { 0x72, 0x73, 0x01, 0x37, 0, 0, 0x02, 0, 0, 0, 0, 8 };
+	uint8_t d[5000], h[BWC_ID];
+	struct buf sig = { 0 };
+	char hex[2 * BWC_ID + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(d); i++)
+		d[i] = (uint8_t)(i * 7 + (i >> 8));
+	make_sig(d, sizeof(d), 0, &sig);
+	ck_assert_uint_eq(sig.len, 12 + 10 * (4 + 8));
+	ck_assert_mem_eq(sig.data, hdr, sizeof(hdr));
+	bwcrypto_hash_plain(h, sig.data, sig.len);
+	hex_encode(hex, h, sizeof(h));
+	ck_assert_str_eq(hex, "97e4ceaabdc4e03be2cdc288c7b00d4ba6eebe0a8290074f2ccae6639a33b4b2");
+	buf_free(&sig);
+}
+END_TEST
+
 START_TEST(test_block_len)
 {
 	static const uint64_t sizes[] = { 0, 1, 1 << 20, 64ULL << 20, (64ULL << 20) + 1,
@@ -517,6 +540,7 @@ delta_suite(void)
 	tcase_add_test(tc, test_past_basis);
 	tcase_add_test(tc, test_io_errors_pass_through);
 	tcase_add_test(tc, test_corrupt_sig);
+	tcase_add_test(tc, test_golden_signature);
 	tcase_add_test(tc, test_block_len);
 	suite_add_tcase(s, tc);
 	return s;
@@ -525,9 +549,12 @@ delta_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(delta_suite());
+	SRunner *sr;
 	int failed;
 
+	if (bwcrypto_init() != 0)
+		return 99;
+	sr = srunner_create(delta_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
