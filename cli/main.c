@@ -1,12 +1,132 @@
+/*
+ * bulwark: the operator's command.  main() parses the global options and
+ * dispatches to one subcommand per file (cli/cmd_*.c).
+ */
 #include "config.h"
 
-#include <stdio.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "lib/crypto/bwcrypto.h"
+#include "lib/util/log.h"
+
+static const struct cli_cmd commands[] = {
+	{ "init", cmd_init, "create a new encrypted repository" },
+	{ "backup", cmd_backup, "back up paths or a configured backup set" },
+	{ "snapshots", cmd_snapshots, "list snapshots" },
+	{ "check", cmd_check, "verify the repository (--read-data: every byte)" },
+	{ "forget", cmd_forget, "remove snapshots by a retention policy or by id" },
+	{ "prune", cmd_prune, "remove data no snapshot uses any more" },
+	{ "stats", cmd_stats, "repository size and deduplication figures" },
+	{ "key", cmd_key, "manage key slots: add, list, remove, passwd, export, import" },
+	{ "audit", cmd_audit, "show or verify the audit log" },
+	{ "config", cmd_config, "check a configuration file" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+	    "usage: bulwark [-c FILE] [--repo DIR] [--passphrase-file FILE] [--json] [-q|-v]\n"
+	    "               COMMAND [ARGS...]\n\n"
+	    "commands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f,
+	    "\n'bulwark COMMAND --help' describes a command.\n\n"
+	    "environment: BULWARK_REPO (repository), BULWARK_PASSPHRASE (passphrase),\n"
+	    "  BULWARK_CACHE_DIR (files cache), BULWARK_AUDIT_DIR (audit log)\n\n"
+	    "exit codes: 0 ok, 1 error, 2 usage or configuration error, 3 partial backup\n"
+	    "  (some files unreadable), 4 not found, 5 wrong passphrase or key lacks the\n"
+	    "  capability, 6 repository damaged, 7 I/O error or disk full, 8 locked,\n"
+	    "  130 interrupted\n");
+}
+
+int
+cli_usage(FILE *f, const char *text, int rc)
+{
+	fputs(text, f);
+	return rc;
+}
+
+int
+cli_common_opt(struct cli *c, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'c':
+		c->config_path = arg;
+		c->config_given = 1;
+		return 1;
+	case 'r':
+	case CLI_OPT_REPO:
+		c->repo_path = arg;
+		return 1;
+	case CLI_OPT_PASSFILE:
+		c->pass_file = arg;
+		return 1;
+	case CLI_OPT_JSON:
+		c->json = 1;
+		return 1;
+	case 'q':
+		c->quiet = 1;
+		log_set_level(LOG_LVL_WARN);
+		return 1;
+	case 'v':
+		c->verbose = 1;
+		log_set_level(LOG_LVL_DEBUG);
+		return 1;
+	}
+	return 0;
+}
 
 int
 main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "bulwark: not yet\n");
-	return 64;
+	static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	struct cli c = { .prog = "bulwark", .config_path = CONFIG_DEFAULT_PATH };
+	size_t i;
+	int ch, rc;
+
+	setlocale(LC_CTYPE, "");
+	signal(SIGPIPE, SIG_IGN);
+	log_set_prog("bulwark");
+	c.tty = isatty(STDERR_FILENO);
+	while ((ch = getopt_long(argc, argv, "+" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		if (!cli_common_opt(&c, ch, optarg)) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[optind], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (bwcrypto_init() != 0)
+		return EXIT_ERROR;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			argc -= optind;
+			argv += optind;
+			optind = 0;	/* full reset for the subcommand's getopt */
+			rc = commands[i].run(&c, argc, argv);
+			config_free(c.cfg);
+			return rc;
+		}
+	}
+	log_error("unknown command '%s'; run 'bulwark --help' for the list", argv[optind]);
+	return EXIT_USAGE;
 }

@@ -1,1 +1,4 @@
-# tests/: integration tests of the real programs (unit tests sit with their modules' local.mk)
+# tests/: integration tests of the real programs (unit tests sit with their
+# modules' local.mk).  They need the built binaries.
+TESTS += tests/integration/backup.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/backup.sh

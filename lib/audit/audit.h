@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* A handle may be shared by threads.  Appends from threads and processes
+ * are serialised by an flock of the log. */
 struct audit;
 
 /* Outcome words used in records. */
@@ -24,7 +26,9 @@ struct audit;
 #define AUDIT_FAIL "failed"
 #define AUDIT_PARTIAL "partial"
 
-/* Opens (creating on first use, with a new key) the log in dir.
+/* Opens (creating on first use, with a new key) the log in dir; NULL dir
+ * means $BULWARK_AUDIT_DIR or the default above.  Only the public key is
+ * read here, so a user who may read the log can verify it.
  * 0 or a negative code (logged). */
 int audit_open(const char *dir, struct audit **out);
 void audit_free(struct audit *a);
@@ -46,14 +50,22 @@ struct audit_record {
 	const char *user, *host, *action, *object, *outcome, *detail;
 };
 typedef int audit_each_fn(const struct audit_record *r, void *arg);
-/* Calls fn for each record in order (checkpoints are not shown). */
+/* Calls fn for each record in order (checkpoints are not shown); the
+ * strings live until fn returns.  Stops at fn's first nonzero return and
+ * returns it.  Damaged lines are skipped and make the result
+ * BW_ERR_CORRUPT (logged once). */
 int audit_each(struct audit *a, audit_each_fn *fn, void *arg);
 
 /*
  * Checks the whole chain, every checkpoint signature and the head.  Writes
- * one line per problem to report ("record 17: edited (chain hash
- * mismatch)", "log truncated after record 40: head names record 52").
- * Returns 0 if intact, BW_ERR_CORRUPT if any problem was found.
+ * one line per problem to report (may be NULL) ("record 17: edited (chain
+ * hash mismatch)", "log truncated after record 40: head names record 52"),
+ * and "note: ..." lines for things that are not damage.  *nrecords (may be
+ * NULL) gets the number of records read, checkpoints included.
+ * Returns 0 if intact, BW_ERR_CORRUPT if any problem was found, or the
+ * code of a read error (logged).  Cutting the log just after a checkpoint
+ * and putting back an older head is not visible here: compare the newest
+ * record and head with copies kept off this machine.
  */
 int audit_verify(struct audit *a, FILE *report, uint64_t *nrecords);
 

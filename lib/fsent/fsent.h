@@ -1,7 +1,9 @@
 /*
- * File system entries: the only door to libarchive.  Walks a tree with
- * libarchive's disk reader and yields each entry's complete metadata, and
- * reads a regular file's data regions (sparse holes skipped).
+ * File system entries: the only door to libarchive.  Walks a tree (in sorted
+ * order, by itself) and yields each entry's complete metadata as gathered by
+ * libarchive's disk reader, and reads a regular file's data regions (sparse
+ * holes skipped).  Names are bytes: anything but '/' and NUL, not
+ * necessarily UTF-8; messages quote them.
  *
  * Later (restore) this module also writes entries back with libarchive's
  * disk writer and its secure flags.
@@ -47,35 +49,54 @@ struct fsent_entry {
 	struct fsent_region *regions;	/* data regions if sparse, else NULL */
 	size_t nregions;
 };
+/*
+ * ACL text: POSIX.1e long form, comma-separated, numeric id appended to
+ * named entries ("user::rw-,user:alice:r--:1000,mask::r--,other::---"), as
+ * libarchive's archive_entry_acl_from_text reads back.  A file that is all
+ * hole has one region {0, 0}.  An FSENT_HARDLINK entry carries the stat
+ * fields and names of its path (size 0); its data, xattrs and ACLs are
+ * those of the first path.
+ */
 
 void fsent_entry_free(struct fsent_entry *e);
 
 struct fsent_walk_opts {
 	const char *const *excludes;	/* glob patterns (fnmatch, FNM_PATHNAME off) */
-	size_t nexcludes;		/* match against the full path or the base name */
+	size_t nexcludes;		/* with a '/': the full path; else the base name */
 	int one_file_system;		/* do not cross mount points */
 	int exclude_caches;		/* skip dirs holding a valid CACHEDIR.TAG */
 };
 
 struct fsent_walk;
 
-/* Starts a walk of root (must be absolute).  Entries come depth-first,
- * a directory before its contents, siblings in byte order of their names. */
+/* Starts a walk of root (must be absolute; BW_ERR_INVAL otherwise).  Entries
+ * come depth-first, a directory before its contents, siblings in byte order
+ * of their names (strcmp).  Symlinks are not followed, not even root.  An
+ * excluded directory is not descended; root itself is never excluded. */
 int fsent_walk_open(const char *root, const struct fsent_walk_opts *o,
     struct fsent_walk **out);
 /*
  * Next entry: 0 and *out set (caller frees); 1 at the end; or a negative
  * code for an entry that could not be read (already logged with its path;
  * the walk can go on: call again).  Hard links: the second and later paths
- * of an inode come as FSENT_HARDLINK with link = the first path.
+ * of an inode come as FSENT_HARDLINK with link = the first path.  An entry
+ * removed between listing and reading is skipped with a warning.
  */
 int fsent_walk_next(struct fsent_walk *w, struct fsent_entry **out);
-/* Opens the data of the regular file last returned; read it with
- * fsent_read until it returns 0.  Each call fills at most len bytes of one
- * data region and sets *off to where they belong in the file. */
+/* Opens the data of the regular file last returned (BW_ERR_INVAL if the
+ * last entry was not an FSENT_FILE); read it with fsent_read until it
+ * returns 0.  Each call fills at most len bytes of one data region, sets
+ * *off to where they belong in the file and returns their count; 0 at the
+ * end; a negative code on a read error (logged).  A file that changed size
+ * since it was listed is read as it is now, with a warning. */
 int fsent_open_data(struct fsent_walk *w);
+/* (Calling fsent_open_data again starts reading the same file over.) */
 long fsent_read(struct fsent_walk *w, void *buf, size_t len, uint64_t *off);
 void fsent_walk_free(struct fsent_walk *w);
+/* The path of the entry the last fsent_walk_next was about (after an error:
+ * the entry or directory that could not be read), or NULL.  Valid until the
+ * next call. */
+const char *fsent_walk_error_path(const struct fsent_walk *w);
 
 /* The metadata of one path without walking (used for the parents of a
  * backed-up path).  0, or a negative code (logged). */

@@ -167,7 +167,6 @@ int repo_snapshot_load(struct repo *r, const uint8_t id[static OBJ_ID_LEN], stru
 /* Removes a snapshot (needs ADMIN and an exclusive lock). */
 int repo_snapshot_forget(struct repo *r, const uint8_t id[static OBJ_ID_LEN]);
 
-#endif
 
 /* ---- check and prune (object level; trees are walked by the caller) ---- */
 #include "lib/repo/idset.h"
@@ -200,3 +199,5 @@ struct repo_prune_stats {
  * before anything old is removed.  Bumps the generation.
  */
 int repo_prune(struct repo *r, const struct idset *live, struct repo_prune_stats *st);
+
+#endif

@@ -127,6 +127,8 @@ int buf_put_i64(struct buf *b, int64_t v) { return buf_put_u64(b, (uint64_t)v); 
 int
 buf_put_str(struct buf *b, const void *p, size_t n)
 {
+	if (b->err)
+		return b->err;
 	if (n > UINT32_MAX)
 		return b->err = BW_ERR_INVAL;
 	buf_put_u32(b, (uint32_t)n);
@@ -157,7 +159,7 @@ bufr_init(struct bufr *r, const void *p, size_t len)
 }
 
 size_t bufr_left(const struct bufr *r) { return r->err ? 0 : r->len - r->off; }
-void bufr_fail(struct bufr *r) { r->err = BW_ERR_CORRUPT; }
+void bufr_fail(struct bufr *r) { if (!r->err) r->err = BW_ERR_CORRUPT; }
 
 const uint8_t *
 bufr_get(struct bufr *r, size_t n)

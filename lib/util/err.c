@@ -40,6 +40,7 @@ bw_err_from_errno(int e)
 	case EACCES: case EPERM: case EROFS: return BW_ERR_PERM;
 	case EINTR: return BW_ERR_INTR;
 	case EINVAL: return BW_ERR_INVAL;
+	case EWOULDBLOCK: return BW_ERR_LOCKED;	/* flock(LOCK_NB) held elsewhere */
 	}
 	return BW_ERR_IO;
 }

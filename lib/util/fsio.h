@@ -21,7 +21,7 @@
 struct fsio_file;	/* a file opened for writing */
 
 /* Creates path for writing (mode 0600 unless mode given); with excl, fails
- * with BW_ERR_EXIST if it exists, otherwise truncates. */
+ * with BW_ERR_EXIST (not logged) if it exists, otherwise truncates. */
 int fsio_create(const char *path, int excl, mode_t mode, struct fsio_file **out);
 /* Opens an existing or new file for appending (mode 0600 when created). */
 int fsio_open_append(const char *path, struct fsio_file **out);

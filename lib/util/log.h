@@ -25,7 +25,12 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
+void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* Drops every message from the calling thread while on (a helper thread
+ * repeating work whose errors another thread reports). */
+void log_thread_mute(int on);
 
 /* Count of error messages logged since start or the last reset (tests). */
 unsigned long log_error_count(void);

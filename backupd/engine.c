@@ -1,0 +1,1340 @@
+/*
+ * The backup engine.
+ *
+ * Pipeline.  The calling thread walks the roots (lib/fsent gives entries in
+ * a deterministic order: a directory before its contents, siblings sorted)
+ * and turns them into an ordered queue of actions:
+ *
+ *   ENTER dir   open a new tree level
+ *   ENTRY e     add an entry to the current level (a file waits for its
+ *               chunks)
+ *   LEAVE       close the current level: store its tree, add the directory
+ *               entry (with the tree's id) to the level above
+ *
+ * A file's data is read and cut into chunks here; each chunk becomes a job
+ * that worker threads store (hash, compress, encrypt, append to a pack).
+ * Actions are applied strictly in queue order, only once the head's chunks
+ * are all stored, so trees come out the same whatever the thread timing.
+ * Memory is bounded by MAX_INFLIGHT bytes of chunk data and MAX_QUEUE
+ * pending actions; the walk waits when either is reached.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backupd/engine.h"
+#include "backupd/fcache.h"
+#include "lib/chunk/cdc.h"
+#include "lib/chunk/delta.h"
+#include "lib/crypto/bwcrypto.h"
+#include "lib/fsent/fsent.h"
+#include "lib/repo/tree.h"
+#include "lib/util/err.h"
+#include "lib/util/log.h"
+
+#define MAX_INFLIGHT (24u << 20)
+#define MAX_QUEUE 4096
+#define READ_SIZE (1u << 20)
+#define MAX_WORKERS 8
+/* Files from this size on get an rsync signature in the files cache, so
+ * that an in-place change can be stored as a delta. */
+#define DELTA_MIN (64u << 10)
+/* A delta larger than this is abandoned for plain chunks (a rewrite). */
+#define DELTA_CAP (8u << 20)
+#define DELTA_PIECE (4u << 20)
+
+enum act_kind { ACT_ENTER = 1, ACT_ENTRY, ACT_LEAVE };
+
+struct job {
+	struct job *next;		/* work queue */
+	uint8_t *data;
+	size_t len;
+	enum obj_type type;
+	int store;			/* 0: only compute the id */
+	struct act *owner;
+	uint8_t id[32];
+};
+
+struct act {
+	struct act *next;
+	enum act_kind kind;
+	struct tree_entry te;		/* ENTER/ENTRY */
+	char *path;			/* for messages and the files cache */
+	struct fsent_entry *fe;		/* kept for the files cache */
+	struct job **jobs;		/* file chunks in order */
+	uint32_t njobs, capjobs;
+	struct job **djobs;		/* delta objects, when stored as a delta */
+	uint32_t ndjobs, capdjobs;
+	int delta;			/* content is a delta on delta_base */
+	struct tree_content delta_base;
+	struct buf sig;			/* new rsync signature for the cache */
+	uint32_t outstanding;		/* jobs not yet stored (under lock) */
+	int from_cache;			/* content and hash already set */
+	struct fcache_hit hit;		/* from_cache: the entry to carry forward */
+	struct fcache_meta meta;
+	int changed;			/* was in the cache but changed */
+	int failed;			/* unreadable: leave the entry out */
+};
+
+struct level {			/* a directory being built */
+	struct tree_entry te;
+	struct buf entries;
+	uint32_t count;
+};
+
+struct engine {
+	struct repo *repo;
+	struct repo_writer *w;
+	const struct backup_opts *o;
+	struct cdc *cdc;
+	struct fcache *cache;
+
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv;		/* workers wait for jobs */
+	pthread_cond_t done_cv;		/* the walker waits for progress */
+	struct job *work_head, *work_tail;
+	size_t inflight;
+	int quit;
+	int fatal;			/* first storage error, or 0 */
+	pthread_t threads[MAX_WORKERS];
+	unsigned nthreads;
+
+	struct act *q_head, *q_tail;
+	size_t q_len;
+
+	/* walk side: the directories currently open, as paths */
+	char **wstack;
+	size_t wdepth, wcap;
+	/* apply side: the tree levels */
+	struct level *levels;
+	size_t depth, lcap;
+	uint8_t root[32];
+
+	struct backup_progress prog;
+	pthread_t scan_thread;
+	int scanning;			/* the pre-scan thread runs */
+	char **roots;
+	size_t nroots;
+	uint64_t scan_files, scan_bytes;	/* under mu */
+	int scan_done;
+	uint64_t bytes_added_workers;	/* under mu */
+	struct timespec t0, last_report;
+	char **errors;
+	size_t nerrors;
+	uint8_t *rbuf;
+};
+
+/* ---------- small helpers ---------- */
+
+static double
+since(const struct timespec *a)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - a->tv_sec) + (now.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int
+add_error(struct engine *e, const char *path, const char *why)
+{
+	char **n = realloc(e->errors, (e->nerrors + 1) * sizeof(*n));
+	size_t len = strlen(path) + strlen(why) + 3;
+
+	if (!n)
+		return BW_ERR_NOMEM;
+	e->errors = n;
+	if ((n[e->nerrors] = malloc(len)) == NULL)
+		return BW_ERR_NOMEM;
+	snprintf(n[e->nerrors], len, "%s: %s", path, why);
+	e->nerrors++;
+	e->prog.errors++;
+	return 0;
+}
+
+static void
+report(struct engine *e, int final)
+{
+	if (!e->o->progress)
+		return;
+	if (!final) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - e->last_report.tv_sec) * 1000 +
+		    (now.tv_nsec - e->last_report.tv_nsec) / 1000000 < 200)
+			return;
+		e->last_report = now;
+	}
+	pthread_mutex_lock(&e->mu);
+	e->prog.bytes_added = e->bytes_added_workers;
+	e->prog.total_files = e->scan_files;
+	e->prog.total_bytes = e->scan_bytes;
+	e->prog.total_known = e->scan_done;
+	pthread_mutex_unlock(&e->mu);
+	e->prog.elapsed = since(&e->t0);
+	e->o->progress(&e->prog, final, e->o->progress_arg);
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/* Length of the parent part of an absolute path ("/a/b" -> 2, "/a" -> 0). */
+static size_t
+parent_len(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? (size_t)(s - path) : 0;
+}
+
+/* ---------- tree entries from file system entries ---------- */
+
+static int
+entry_from_fsent(struct tree_entry *t, const struct fsent_entry *f)
+{
+	static const uint8_t kinds[] = {
+		[FSENT_FILE] = TREE_FILE, [FSENT_DIR] = TREE_DIR,
+		[FSENT_SYMLINK] = TREE_SYMLINK, [FSENT_HARDLINK] = TREE_HARDLINK,
+		[FSENT_CHR] = TREE_CHR, [FSENT_BLK] = TREE_BLK,
+		[FSENT_FIFO] = TREE_FIFO, [FSENT_SOCK] = TREE_SOCK,
+	};
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	if ((unsigned)f->type >= sizeof(kinds) || !kinds[f->type])
+		return BW_ERR_INVAL;
+	t->kind = kinds[f->type];
+	t->name = xstrdup(base_name(f->path));
+	t->mode = f->mode;
+	t->uid = f->uid;
+	t->gid = f->gid;
+	t->uname = xstrdup(f->uname);
+	t->gname = xstrdup(f->gname);
+	t->mtime_sec = f->mtime_sec;
+	t->mtime_nsec = f->mtime_nsec;
+	/* access times are not recorded: reading changes them, so every
+	 * backup would store new trees (restore sets atime to mtime) */
+	t->size = f->type == FSENT_FILE ? f->size : 0;
+	t->rdev = f->rdev;
+	t->link = xstrdup(f->link);
+	t->acl_access = xstrdup(f->acl_access);
+	t->acl_default = xstrdup(f->acl_default);
+	if (f->nxattrs) {
+		if ((t->xattrs = calloc(f->nxattrs, sizeof(*t->xattrs))) == NULL)
+			return BW_ERR_NOMEM;
+		t->nxattrs = f->nxattrs;
+		for (i = 0; i < f->nxattrs; i++) {
+			t->xattrs[i].name = xstrdup(f->xattrs[i].name);
+			t->xattrs[i].len = f->xattrs[i].len;
+			if ((t->xattrs[i].value = malloc(f->xattrs[i].len + 1)) == NULL)
+				return BW_ERR_NOMEM;
+			memcpy(t->xattrs[i].value, f->xattrs[i].value, f->xattrs[i].len);
+		}
+	}
+	if (f->nregions) {
+		if ((t->regions = calloc(f->nregions, sizeof(*t->regions))) == NULL)
+			return BW_ERR_NOMEM;
+		t->nregions = f->nregions;
+		for (i = 0; i < f->nregions; i++) {
+			t->regions[i].off = f->regions[i].off;
+			t->regions[i].len = f->regions[i].len;
+		}
+	}
+	if (!t->name)
+		return BW_ERR_NOMEM;
+	return 0;
+}
+
+/* ---------- workers ---------- */
+
+static void *
+worker(void *arg)
+{
+	struct engine *e = arg;
+	struct job *j;
+	uint64_t added;
+	int rc;
+
+	for (;;) {
+		pthread_mutex_lock(&e->mu);
+		while (!e->work_head && !e->quit)
+			pthread_cond_wait(&e->work_cv, &e->mu);
+		if (!e->work_head) {
+			pthread_mutex_unlock(&e->mu);
+			return NULL;
+		}
+		j = e->work_head;
+		if ((e->work_head = j->next) == NULL)
+			e->work_tail = NULL;
+		rc = e->fatal;
+		pthread_mutex_unlock(&e->mu);
+
+		added = 0;
+		if (rc == 0 && j->store)
+			rc = repo_writer_put(e->w, j->type, j->data, j->len, NULL, j->id, &added);
+		else if (rc == 0)
+			repo_object_id(e->repo, j->type, j->data, j->len, j->id);
+
+		pthread_mutex_lock(&e->mu);
+		if (rc && !e->fatal)
+			e->fatal = rc;
+		e->inflight -= j->len;
+		e->bytes_added_workers += added;
+		j->owner->outstanding--;
+		free(j->data);
+		j->data = NULL;
+		pthread_cond_broadcast(&e->done_cv);
+		pthread_mutex_unlock(&e->mu);
+	}
+}
+
+static int
+job_add(struct job ***list, uint32_t *n, uint32_t *cap, struct job *j)
+{
+	struct job **nl;
+
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 4;
+		if ((nl = realloc(*list, *cap * sizeof(*nl))) == NULL)
+			return BW_ERR_NOMEM;
+		*list = nl;
+	}
+	(*list)[(*n)++] = j;
+	return 0;
+}
+
+/* Hands a chunk (or a piece of a delta) to the workers; the buffer's
+ * memory moves to the job.  With store == 0 only its id is computed. */
+static int
+submit(struct engine *e, struct act *a, struct buf *chunk, enum obj_type type, int store)
+{
+	struct job *j;
+	int rc;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return BW_ERR_NOMEM;
+	rc = type == OBJ_DELTA ? job_add(&a->djobs, &a->ndjobs, &a->capdjobs, j) :
+	    job_add(&a->jobs, &a->njobs, &a->capjobs, j);
+	if (rc) {
+		free(j);
+		return rc;
+	}
+	j->owner = a;
+	j->type = type;
+	j->store = store;
+	j->data = buf_steal(chunk, &j->len);
+
+	pthread_mutex_lock(&e->mu);
+	a->outstanding++;
+	e->inflight += j->len;
+	if (e->work_tail)
+		e->work_tail->next = j;
+	else
+		e->work_head = j;
+	e->work_tail = j;
+	pthread_cond_signal(&e->work_cv);
+	pthread_mutex_unlock(&e->mu);
+	return 0;
+}
+
+/* Waits until the workers are done with every job of a, then drops them. */
+static int
+forget_jobs(struct engine *e, struct act *a)
+{
+	uint32_t i;
+	int rc;
+
+	pthread_mutex_lock(&e->mu);
+	while (a->outstanding && !e->fatal)
+		pthread_cond_wait(&e->done_cv, &e->mu);
+	rc = e->fatal;
+	pthread_mutex_unlock(&e->mu);
+	if (rc)
+		return rc;
+	for (i = 0; i < a->njobs; i++)
+		free(a->jobs[i]);
+	for (i = 0; i < a->ndjobs; i++)
+		free(a->djobs[i]);
+	a->njobs = a->ndjobs = 0;
+	return 0;
+}
+
+static void cache_record(struct engine *e, struct act *a);
+
+/* ---------- applying actions in order ---------- */
+
+static int
+level_push(struct engine *e, struct tree_entry *te)
+{
+	struct level *l;
+
+	if (e->depth == e->lcap) {
+		size_t cap = e->lcap ? e->lcap * 2 : 16;
+
+		if ((l = realloc(e->levels, cap * sizeof(*l))) == NULL)
+			return BW_ERR_NOMEM;
+		e->levels = l;
+		e->lcap = cap;
+	}
+	l = &e->levels[e->depth++];
+	memset(l, 0, sizeof(*l));
+	if (te) {
+		l->te = *te;
+		memset(te, 0, sizeof(*te));
+	}
+	return 0;
+}
+
+static int
+level_add(struct engine *e, const struct tree_entry *te)
+{
+	struct level *l = &e->levels[e->depth - 1];
+	int rc;
+
+	if ((rc = tree_entry_encode(&l->entries, te)) != 0)
+		return rc;
+	l->count++;
+	return 0;
+}
+
+/* Closes the innermost level: stores its tree and adds it to its parent
+ * (or records the root). */
+static int
+level_pop(struct engine *e)
+{
+	struct level *l = &e->levels[e->depth - 1];
+	struct buf tree = { 0 };
+	uint8_t id[32];
+	uint64_t added = 0;
+	int rc;
+
+	rc = tree_finish(&tree, l->count, l->entries.data, l->entries.len);
+	if (rc == 0)
+		rc = repo_writer_put(e->w, OBJ_TREE, tree.data, tree.len, NULL, id, &added);
+	buf_free(&tree);
+	buf_free(&l->entries);
+	if (rc == 0) {
+		pthread_mutex_lock(&e->mu);
+		e->bytes_added_workers += added;
+		pthread_mutex_unlock(&e->mu);
+		e->depth--;
+		if (e->depth == 0) {
+			memcpy(e->root, id, 32);
+		} else {
+			memcpy(l->te.subtree, id, 32);
+			rc = level_add(e, &l->te);
+		}
+	}
+	tree_entry_clear(&l->te);
+	return rc;
+}
+
+/* The file hash (docs/FORMAT.md): keyed hash of "file" and the chunk ids. */
+static void
+file_hash(struct engine *e, const struct tree_content *c, uint8_t out[32])
+{
+	struct bwcrypto_hasher *h = bwcrypto_hasher_new(repo_id_key(e->repo));
+
+	bwcrypto_hasher_update(h, "file", 4);
+	if (c->nids)
+		bwcrypto_hasher_update(h, c->ids, (size_t)c->nids * 32);
+	bwcrypto_hasher_final(h, out);
+	bwcrypto_hasher_free(h);
+}
+
+static void
+act_free(struct act *a)
+{
+	uint32_t i;
+
+	if (!a)
+		return;
+	tree_entry_clear(&a->te);
+	for (i = 0; i < a->njobs; i++) {
+		free(a->jobs[i]->data);
+		free(a->jobs[i]);
+	}
+	free(a->jobs);
+	for (i = 0; i < a->ndjobs; i++) {
+		free(a->djobs[i]->data);
+		free(a->djobs[i]);
+	}
+	free(a->djobs);
+	tree_content_clear(&a->delta_base);
+	buf_free(&a->sig);
+	free(a->path);
+	if (a->fe)
+		fsent_entry_free(a->fe);
+	free(a);
+}
+
+static int
+apply(struct engine *e, struct act *a)
+{
+	struct tree_content *c = &a->te.content;
+	uint32_t i;
+	int rc = 0;
+
+	switch (a->kind) {
+	case ACT_ENTER:
+		return level_push(e, &a->te);
+	case ACT_LEAVE:
+		return level_pop(e);
+	case ACT_ENTRY:
+		break;
+	}
+	if (a->failed)
+		return 0;
+	if (a->te.kind == TREE_FILE && !a->from_cache) {
+		c->kind = 0;
+		c->nids = a->njobs;
+		if (a->njobs && (c->ids = malloc((size_t)a->njobs * 32)) == NULL)
+			return BW_ERR_NOMEM;
+		for (i = 0; i < a->njobs; i++)
+			memcpy(c->ids[i], a->jobs[i]->id, 32);
+		/* the hash is over the chunk ids whatever the encoding */
+		file_hash(e, c, a->te.hash);
+		if (a->delta) {
+			free(c->ids);
+			c->ids = NULL;
+			c->kind = 1;
+			c->nids = a->ndjobs;
+			if ((c->base = malloc(sizeof(*c->base))) == NULL ||
+			    (a->ndjobs && (c->ids = malloc((size_t)a->ndjobs * 32)) == NULL))
+				return BW_ERR_NOMEM;
+			*c->base = a->delta_base;
+			memset(&a->delta_base, 0, sizeof(a->delta_base));
+			c->depth = c->base->depth + 1;
+			for (i = 0; i < a->ndjobs; i++)
+				memcpy(c->ids[i], a->djobs[i]->id, 32);
+		}
+		if (e->cache)
+			cache_record(e, a);
+		if (a->changed)
+			e->prog.files_changed++;
+		else
+			e->prog.files_new++;
+	} else if (a->te.kind == TREE_FILE) {
+		if (e->cache)
+			fcache_put_hit(e->cache, a->path, &a->hit);
+		e->prog.files_unchanged++;
+	}
+	rc = level_add(e, &a->te);
+	return rc;
+}
+
+/* Applies every completed action at the head of the queue.  With wait,
+ * blocks until the queue is shorter than limit (or empty when limit is 0). */
+static int
+drain(struct engine *e, size_t limit)
+{
+	struct act *a;
+	int rc;
+
+	for (;;) {
+		pthread_mutex_lock(&e->mu);
+		for (;;) {
+			if (e->fatal) {
+				rc = e->fatal;
+				pthread_mutex_unlock(&e->mu);
+				return rc;
+			}
+			a = e->q_head;
+			if (a && a->outstanding == 0)
+				break;
+			if (e->q_len <= limit && e->inflight < MAX_INFLIGHT) {
+				pthread_mutex_unlock(&e->mu);
+				return 0;
+			}
+			pthread_cond_wait(&e->done_cv, &e->mu);
+		}
+		if ((e->q_head = a->next) == NULL)
+			e->q_tail = NULL;
+		e->q_len--;
+		pthread_mutex_unlock(&e->mu);
+		rc = apply(e, a);
+		act_free(a);
+		if (rc)
+			return rc;
+	}
+}
+
+static struct act *
+act_new(enum act_kind kind)
+{
+	struct act *a = calloc(1, sizeof(*a));
+
+	if (a)
+		a->kind = kind;
+	return a;
+}
+
+static int
+enqueue(struct engine *e, struct act *a)
+{
+	pthread_mutex_lock(&e->mu);
+	if (e->q_tail)
+		e->q_tail->next = a;
+	else
+		e->q_head = a;
+	e->q_tail = a;
+	e->q_len++;
+	pthread_mutex_unlock(&e->mu);
+	return drain(e, MAX_QUEUE);
+}
+
+/* ---------- the walk side ---------- */
+
+static int
+wpush(struct engine *e, const char *path)
+{
+	if (e->wdepth == e->wcap) {
+		size_t cap = e->wcap ? e->wcap * 2 : 16;
+		char **n = realloc(e->wstack, cap * sizeof(*n));
+
+		if (!n)
+			return BW_ERR_NOMEM;
+		e->wstack = n;
+		e->wcap = cap;
+	}
+	if ((e->wstack[e->wdepth] = strdup(path)) == NULL)
+		return BW_ERR_NOMEM;
+	e->wdepth++;
+	return 0;
+}
+
+/* Leaves open directories until the innermost one is dir (a prefix). */
+static int
+leave_until(struct engine *e, const char *dir, size_t dlen)
+{
+	int rc;
+
+	while (e->wdepth > 1) {
+		const char *top = e->wstack[e->wdepth - 1];
+
+		if (strlen(top) == dlen && memcmp(top, dir, dlen) == 0)
+			break;
+		free(e->wstack[--e->wdepth]);
+		if ((rc = enqueue(e, act_new(ACT_LEAVE))) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+enter_dir(struct engine *e, const struct fsent_entry *f)
+{
+	struct act *a = act_new(ACT_ENTER);
+	int rc;
+
+	if (!a)
+		return BW_ERR_NOMEM;
+	if ((rc = entry_from_fsent(&a->te, f)) != 0 || (rc = wpush(e, f->path)) != 0) {
+		act_free(a);
+		return rc;
+	}
+	e->prog.dirs++;
+	return enqueue(e, a);
+}
+
+/* Opens the ancestors of root that are not open yet (their metadata comes
+ * from the file system: a snapshot of /srv/www holds srv with its owner). */
+static int
+enter_ancestors(struct engine *e, const char *root)
+{
+	char *p = strdup(root);
+	size_t plen = parent_len(root), i;
+	struct fsent_entry *f = NULL;
+	int rc = 0;
+
+	if (!p)
+		return BW_ERR_NOMEM;
+	/* leave what is not a prefix of root's parent */
+	while (e->wdepth > 1) {
+		const char *top = e->wstack[e->wdepth - 1];
+		size_t tl = strlen(top);
+
+		if (tl <= plen && memcmp(top, root, tl) == 0 && (root[tl] == '/'))
+			break;
+		free(e->wstack[--e->wdepth]);
+		if ((rc = enqueue(e, act_new(ACT_LEAVE))) != 0)
+			goto out;
+	}
+	/* enter each missing ancestor in order */
+	for (i = strlen(e->wstack[e->wdepth - 1]) + 1; i < plen; i++) {
+		if (p[i] != '/' || i == 0)
+			continue;
+		p[i] = 0;
+		if ((rc = fsent_stat(p, &f)) != 0)
+			goto out;
+		rc = enter_dir(e, f);
+		fsent_entry_free(f);
+		f = NULL;
+		p[i] = '/';
+		if (rc)
+			goto out;
+	}
+	if (plen > 0 && strlen(e->wstack[e->wdepth - 1]) < plen) {
+		p[plen] = 0;
+		if ((rc = fsent_stat(p, &f)) != 0)
+			goto out;
+		rc = enter_dir(e, f);
+		fsent_entry_free(f);
+	}
+out:
+	free(p);
+	return rc;
+}
+
+/*
+ * Reads a new or changed file.  Its chunks always go to the workers: stored
+ * (the plain case) or only hashed (delta mode, where the file hash still
+ * needs the chunk ids).  Files of DELTA_MIN bytes or more also get a new
+ * rsync signature for the cache.
+ *
+ * Delta mode (old is the previous version's cache entry, with a signature):
+ * the rsync delta against the old signature is built alongside; if it stays
+ * small (under DELTA_CAP) and most of the old file was reused, the delta is
+ * stored instead of the chunks.  Otherwise the file is read a second time
+ * the plain way.  A delta is always smaller than the chunks it replaces;
+ * the chain is capped (TREE_DELTA_DEPTH_MAX) so restores stay cheap.
+ */
+static int read_pass(struct engine *e, struct fsent_walk *w, struct act *a,
+    struct delta_sig *old_sig, uint64_t old_size);
+
+static int
+read_file(struct engine *e, struct fsent_walk *w, struct act *a, const struct fcache_hit *old)
+{
+	struct delta_sig *sig = NULL;
+	struct buf raw = { 0 };
+	struct bufr r;
+	uint8_t hash[32];
+	int rc;
+
+	e->prog.current = a->path;
+	if (old && old->sig_len && a->te.size >= DELTA_MIN &&
+	    fcache_sig_read(e->cache, old, &raw) == 0 &&
+	    delta_sig_load(raw.data, raw.len, &sig) == 0) {
+		bufr_init(&r, old->content, old->content_len);
+		if (bufr_copy(&r, hash, 32) != 0 ||
+		    tree_content_decode(&r, &a->delta_base, TREE_DELTA_DEPTH_MAX) != 0 ||
+		    a->delta_base.depth >= TREE_DELTA_DEPTH_MAX) {
+			delta_sig_free(sig);
+			sig = NULL;
+		} else {
+			uint32_t i;
+
+			/* the base must still be stored */
+			for (i = 0; i < a->delta_base.nids && sig; i++)
+				if (!repo_writer_has(e->w, a->delta_base.ids[i])) {
+					delta_sig_free(sig);
+					sig = NULL;
+				}
+		}
+	}
+	buf_free(&raw);
+	if (sig) {
+		rc = read_pass(e, w, a, sig, old->meta.size);
+		delta_sig_free(sig);
+		if (rc != 1)
+			goto out;
+		/* the delta did not pay: read again and store chunks */
+		a->delta = 0;
+		tree_content_clear(&a->delta_base);
+		buf_reset(&a->sig);
+		if ((rc = forget_jobs(e, a)) != 0)
+			goto out;
+	}
+	tree_content_clear(&a->delta_base);
+	rc = read_pass(e, w, a, NULL, 0);
+out:
+	e->prog.current = NULL;
+	return rc;
+}
+
+/* One pass over the file's data.  Returns 0, a negative code, or 1 when a
+ * delta was tried and abandoned. */
+static int
+read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_sig *old_sig,
+    uint64_t old_size)
+{
+	struct buf chunk = { 0 }, dbuf = { 0 };
+	struct delta_sig_job *sj = NULL;
+	struct delta_job *dj = NULL;
+	uint64_t off, in = 0, literal = 0;
+	int delta = old_sig != NULL, store = !delta;
+	long n;
+	size_t k;
+	int cut, rc;
+
+	if ((rc = fsent_open_data(w)) != 0)
+		goto unreadable;
+	cdc_reset(e->cdc);
+	if (a->te.size >= DELTA_MIN && (sj = delta_sig_start(a->te.size)) == NULL) {
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	if (delta && (dj = delta_start(old_sig)) == NULL) {
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	for (;;) {
+		const uint8_t *p = e->rbuf;
+
+		if (e->o->stop && *e->o->stop) {
+			rc = BW_ERR_INTR;
+			goto out;
+		}
+		n = fsent_read(w, e->rbuf, READ_SIZE, &off);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			rc = (int)n;
+			goto unreadable;
+		}
+		e->prog.bytes_read += (uint64_t)n;
+		in += (uint64_t)n;
+		if (sj && (rc = delta_sig_feed(sj, p, (size_t)n)) != 0)
+			goto out;
+		if (dj) {
+			if ((rc = delta_feed(dj, p, (size_t)n, &dbuf)) != 0)
+				goto out;
+			if (dbuf.len > DELTA_CAP) {
+				rc = 1;	/* a rewrite, not an edit */
+				goto out;
+			}
+		}
+		while (n > 0) {
+			k = cdc_next(e->cdc, p, (size_t)n, &cut);
+			if ((rc = buf_put(&chunk, p, k)) != 0)
+				goto out;
+			p += k;
+			n -= (long)k;
+			if (cut && (rc = submit(e, a, &chunk, OBJ_DATA, store)) != 0)
+				goto out;
+		}
+		/* keep the walker from running far ahead of the workers */
+		if ((rc = drain(e, MAX_QUEUE)) != 0)
+			goto out;
+		report(e, 0);
+	}
+	if (chunk.len && (rc = submit(e, a, &chunk, OBJ_DATA, store)) != 0)
+		goto out;
+	if (dj) {
+		rc = delta_finish(dj, &dbuf, &literal);
+		dj = NULL;
+		if (rc)
+			goto out;
+		/* worth it only if a good part of the old file was reused */
+		if (dbuf.len > DELTA_CAP || in - (literal < in ? literal : in) < old_size / 4) {
+			rc = 1;
+			goto out;
+		}
+		for (off = 0; off < dbuf.len; off += DELTA_PIECE) {
+			struct buf piece = { 0 };
+			size_t len = dbuf.len - off < DELTA_PIECE ? dbuf.len - off : DELTA_PIECE;
+
+			if ((rc = buf_put(&piece, dbuf.data + off, len)) != 0 ||
+			    (rc = submit(e, a, &piece, OBJ_DELTA, 1)) != 0) {
+				buf_free(&piece);
+				goto out;
+			}
+		}
+		a->delta = 1;
+	}
+	if (sj) {
+		rc = delta_sig_finish(sj, &a->sig);
+		sj = NULL;
+		if (rc)
+			buf_reset(&a->sig);	/* no signature: next change is stored plain */
+	}
+	rc = 0;
+	goto out;
+unreadable:
+	/* already logged by fsent with the path and reason */
+	a->failed = 1;
+	rc = add_error(e, a->path, bw_strerror(rc));
+out:
+	if (sj)
+		delta_sig_abort(sj);
+	if (dj)
+		delta_abort(dj);
+	buf_free(&dbuf);
+	buf_free(&chunk);
+	return rc;
+}
+
+/* ---------- the files cache ---------- */
+
+/*
+ * The engine's blob in the files cache: the file hash, then the content
+ * descriptor exactly as in a tree entry (docs/FORMAT.md).
+ */
+static void
+meta_from_fsent(struct fcache_meta *m, const struct fsent_entry *f)
+{
+	m->dev = f->dev;
+	m->ino = f->ino;
+	m->size = f->size;
+	m->mtime_ns = f->mtime_sec * 1000000000LL + f->mtime_nsec;
+	m->ctime_ns = f->ctime_sec * 1000000000LL + f->ctime_nsec;
+}
+
+/* 1 if the file is unchanged since the last backup and every object it
+ * needs is still stored: then a->te has its content and hash. */
+static int
+cache_lookup(struct engine *e, struct act *a)
+{
+	struct bufr r;
+	uint32_t i;
+
+	if (fcache_lookup(e->cache, a->path, &a->meta, &a->hit) != 0)
+		return 0;
+	bufr_init(&r, a->hit.content, a->hit.content_len);
+	if (bufr_copy(&r, a->te.hash, 32) != 0 ||
+	    tree_content_decode(&r, &a->te.content, TREE_DELTA_DEPTH_MAX) != 0 ||
+	    bufr_done(&r) != 0)
+		goto miss;
+	for (i = 0; i < a->te.content.nids; i++)
+		if (!repo_writer_has(e->w, a->te.content.ids[i]))
+			goto miss;
+	return 1;
+miss:
+	tree_content_clear(&a->te.content);
+	return 0;
+}
+
+static void
+cache_record(struct engine *e, struct act *a)
+{
+	struct buf b = { 0 };
+
+	buf_put(&b, a->te.hash, 32);
+	if (tree_content_encode(&b, &a->te.content) == 0 && !b.err)
+		fcache_put(e->cache, a->path, &a->meta, b.data, b.len, a->sig.data, a->sig.len);
+	buf_free(&b);
+}
+
+static int
+add_entry(struct engine *e, struct fsent_walk *w, struct fsent_entry *f)
+{
+	struct act *a = act_new(ACT_ENTRY);
+	struct fcache_hit old;
+	int rc, hit = 0, have_old = 0;
+
+	if (!a)
+		return BW_ERR_NOMEM;
+	if ((rc = entry_from_fsent(&a->te, f)) != 0 || (a->path = strdup(f->path)) == NULL) {
+		act_free(a);
+		return rc ? rc : BW_ERR_NOMEM;
+	}
+	if (f->type == FSENT_FILE) {
+		e->prog.files++;
+		e->prog.bytes += f->size;
+		if (e->cache) {
+			meta_from_fsent(&a->meta, f);
+			hit = cache_lookup(e, a);
+			if (!hit && fcache_find(e->cache, f->path, &old) == 0) {
+				a->changed = 1;
+				have_old = 1;
+			}
+		}
+		a->fe = f;
+		if (hit) {
+			a->from_cache = 1;
+		} else if ((rc = read_file(e, w, a, have_old ? &old : NULL)) != 0) {
+			act_free(a);
+			return rc;
+		}
+	} else {
+		fsent_entry_free(f);
+	}
+	return enqueue(e, a);
+}
+
+/* ---------- roots ---------- */
+
+static int
+cmp_components(const void *pa, const void *pb)
+{
+	const unsigned char *a = *(const unsigned char *const *)pa;
+	const unsigned char *b = *(const unsigned char *const *)pb;
+
+	/* '/' sorts before every other byte, so "/a/b" < "/a-b" */
+	for (; *a && *a == *b; a++, b++)
+		;
+	if (*a == *b)
+		return 0;
+	if (*a == '/')
+		return *b ? -1 : 1;
+	if (*b == '/')
+		return *a ? 1 : -1;
+	return *a < *b ? -1 : 1;
+}
+
+int
+backup_roots_normalise(char **paths, size_t n, size_t *nout)
+{
+	size_t i, j, out = 0;
+
+	for (i = 0; i < n; i++) {
+		const char *p = paths[i];
+		size_t len = strlen(p);
+
+		if (p[0] != '/' || strstr(p, "//") || strstr(p, "/./") || strstr(p, "/../") ||
+		    (len > 1 && p[len - 1] == '/') ||
+		    (len >= 2 && !strcmp(p + len - 2, "/.")) ||
+		    (len >= 3 && !strcmp(p + len - 3, "/.."))) {
+			log_error("backup path %s: must be absolute and normalised (no '.', '..' "
+			    "or repeated or trailing '/')", p);
+			return BW_ERR_INVAL;
+		}
+	}
+	qsort(paths, n, sizeof(*paths), cmp_components);
+	for (i = 0; i < n; i++) {
+		int inside = 0;
+
+		for (j = 0; j < out && !inside; j++) {
+			size_t l = strlen(paths[j]);
+
+			if (!strcmp(paths[j], "/") ||
+			    (!strncmp(paths[i], paths[j], l) && (paths[i][l] == '/' || !paths[i][l])))
+				inside = 1;
+		}
+		if (inside)
+			free(paths[i]);
+		else
+			paths[out++] = paths[i];
+	}
+	*nout = out;
+	return 0;
+}
+
+static int
+walk_root(struct engine *e, const char *root)
+{
+	struct fsent_walk_opts wo = {
+		.excludes = e->o->excludes, .nexcludes = e->o->nexcludes,
+		.one_file_system = e->o->one_file_system,
+		.exclude_caches = e->o->exclude_caches,
+	};
+	struct fsent_walk *w = NULL;
+	struct fsent_entry *f;
+	int rc;
+
+	if (strcmp(root, "/") && (rc = enter_ancestors(e, root)) != 0)
+		return rc;
+	if ((rc = fsent_walk_open(root, &wo, &w)) != 0) {
+		if (rc == BW_ERR_NOENT || rc == BW_ERR_PERM)
+			return add_error(e, root, bw_strerror(rc));
+		return rc;
+	}
+	for (;;) {
+		if (e->o->stop && *e->o->stop) {
+			rc = BW_ERR_INTR;
+			break;
+		}
+		rc = fsent_walk_next(w, &f);
+		if (rc == 1) {
+			rc = 0;
+			break;
+		}
+		if (rc < 0) {
+			const char *p = fsent_walk_error_path(w);
+
+			if (rc == BW_ERR_NOMEM || (rc = add_error(e, p ? p : root,
+			    bw_strerror(rc))) != 0)
+				break;
+			continue;
+		}
+		if (!strcmp(f->path, "/")) {	/* backing up "/": the root level */
+			fsent_entry_free(f);
+			continue;
+		}
+		if ((rc = leave_until(e, f->path, parent_len(f->path) ? parent_len(f->path) : 1)) != 0) {
+			fsent_entry_free(f);
+			break;
+		}
+		if (f->type == FSENT_DIR) {
+			rc = enter_dir(e, f);
+			fsent_entry_free(f);
+		} else {
+			rc = add_entry(e, w, f);
+		}
+		if (rc)
+			break;
+		report(e, 0);
+	}
+	fsent_walk_free(w);
+	return rc;
+}
+
+/* ---------- the pre-scan (for the progress estimate only) ---------- */
+
+static void *
+prescan(void *arg)
+{
+	struct engine *e = arg;
+	struct fsent_walk_opts wo = {
+		.excludes = e->o->excludes, .nexcludes = e->o->nexcludes,
+		.one_file_system = e->o->one_file_system,
+		.exclude_caches = e->o->exclude_caches,
+	};
+	size_t i;
+
+	log_thread_mute(1);
+	for (i = 0; i < e->nroots; i++) {
+		struct fsent_walk *w = NULL;
+		struct fsent_entry *f;
+		int rc;
+
+		if (fsent_walk_open(e->roots[i], &wo, &w) != 0)
+			continue;
+		while ((rc = fsent_walk_next(w, &f)) != 1) {
+			if (__atomic_load_n(&e->quit, __ATOMIC_RELAXED) ||
+			    (e->o->stop && *e->o->stop)) {
+				fsent_entry_free(f);
+				break;
+			}
+			if (rc < 0)
+				continue;
+			if (f->type == FSENT_FILE) {
+				pthread_mutex_lock(&e->mu);
+				e->scan_files++;
+				e->scan_bytes += f->size;
+				pthread_mutex_unlock(&e->mu);
+			}
+			fsent_entry_free(f);
+		}
+		fsent_walk_free(w);
+	}
+	pthread_mutex_lock(&e->mu);
+	e->scan_done = 1;
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+/* ---------- the run ---------- */
+
+static void
+fill_snapshot(struct engine *e, struct snap_info *s, int64_t start)
+{
+	const struct backup_opts *o = e->o;
+	char host[256] = "";
+	struct passwd *pw = getpwuid(geteuid());
+	size_t i;
+
+	gethostname(host, sizeof(host) - 1);
+	s->time_ns = start;
+	s->end_ns = now_ns();
+	s->host = strdup(host);
+	s->user = pw ? strdup(pw->pw_name) : NULL;
+	if (!s->user && (s->user = malloc(24)) != NULL)
+		snprintf(s->user, 24, "%lu", (unsigned long)geteuid());
+	s->set = xstrdup(o->set);
+	s->paths = calloc(o->npaths ? o->npaths : 1, sizeof(char *));
+	for (i = 0; s->paths && i < o->npaths; i++)
+		s->paths[i] = strdup(o->paths[i]);
+	s->npaths = s->paths ? o->npaths : 0;
+	s->tags = calloc(o->ntags ? o->ntags : 1, sizeof(char *));
+	for (i = 0; s->tags && i < o->ntags; i++)
+		s->tags[i] = strdup(o->tags[i]);
+	s->ntags = s->tags ? o->ntags : 0;
+	s->files = e->prog.files;
+	s->dirs = e->prog.dirs;
+	s->bytes = e->prog.bytes;
+	s->files_new = e->prog.files_new;
+	s->files_changed = e->prog.files_changed;
+	s->files_unchanged = e->prog.files_unchanged;
+	s->bytes_read = e->prog.bytes_read;
+	s->bytes_added = e->bytes_added_workers;
+	s->nerrors = (uint32_t)e->nerrors;
+	s->have_body = 1;
+	memcpy(s->root, e->root, 32);
+	s->errors = e->errors;
+	s->nerrors_list = e->nerrors;
+	e->errors = NULL;
+	e->nerrors = 0;
+}
+
+int
+backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
+{
+	struct engine e;
+	struct cdc_params cp;
+	uint8_t seed[32];
+	char **roots = NULL;
+	size_t nroots = 0, i;
+	int64_t start = o->start_ns ? o->start_ns : now_ns();
+	unsigned nw;
+	int rc, rc2;
+
+	memset(&e, 0, sizeof(e));
+	memset(snap, 0, sizeof(*snap));
+	e.repo = r;
+	e.o = o;
+	pthread_mutex_init(&e.mu, NULL);
+	pthread_cond_init(&e.work_cv, NULL);
+	pthread_cond_init(&e.done_cv, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &e.t0);
+
+	if (o->npaths == 0) {
+		log_error("nothing to back up: give at least one path");
+		rc = BW_ERR_INVAL;
+		goto out;
+	}
+	if ((roots = calloc(o->npaths, sizeof(*roots))) == NULL) {
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < o->npaths; i++)
+		if ((roots[nroots++] = strdup(o->paths[i])) == NULL) {
+			rc = BW_ERR_NOMEM;
+			goto out;
+		}
+	if ((rc = backup_roots_normalise(roots, nroots, &nroots)) != 0)
+		goto out;
+	e.roots = roots;
+	e.nroots = nroots;
+
+	repo_chunk_params(r, &cp.min, &cp.avg, &cp.max);
+	repo_gear_seed(r, seed);
+	e.cdc = cdc_new(seed, &cp);
+	bwcrypto_wipe(seed, sizeof(seed));
+	e.rbuf = malloc(READ_SIZE);
+	if (!e.cdc || !e.rbuf) {
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = repo_writer_start(r, &e.w)) != 0)
+		goto out;
+	if (o->cache_dir) {
+		char idhex[2 * REPO_ID_LEN + 1];
+
+		hex_encode(idhex, repo_id(r), REPO_ID_LEN);
+		if (fcache_open(o->cache_dir, idhex, repo_generation(r), &e.cache) != 0)
+			e.cache = NULL;	/* logged; back up without the cache */
+	}
+
+	nw = o->workers ? o->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nw < 1)
+		nw = 1;
+	if (nw > MAX_WORKERS)
+		nw = MAX_WORKERS;
+	for (e.nthreads = 0; e.nthreads < nw; e.nthreads++)
+		if (pthread_create(&e.threads[e.nthreads], NULL, worker, &e) != 0)
+			break;
+	if (e.nthreads == 0) {
+		log_error("cannot start worker threads: %s", strerror(errno));
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+
+	/* a second walk counts what there is, for the time estimate; it only
+	 * reads metadata, and its errors are the main walk's to report */
+	if (o->progress && pthread_create(&e.scan_thread, NULL, prescan, &e) == 0)
+		e.scanning = 1;
+
+	/* the root level: "/" */
+	if ((rc = wpush(&e, "/")) != 0 || (rc = level_push(&e, NULL)) != 0)
+		goto stop;
+	for (i = 0; i < nroots && rc == 0; i++)
+		rc = walk_root(&e, roots[i]);
+	while (rc == 0 && e.wdepth > 1) {
+		free(e.wstack[--e.wdepth]);
+		rc = enqueue(&e, act_new(ACT_LEAVE));
+	}
+	if (rc == 0)
+		rc = drain(&e, 0);
+	if (rc == 0)
+		rc = level_pop(&e);	/* the root tree */
+stop:
+	pthread_mutex_lock(&e.mu);
+	e.quit = 1;
+	if (rc && !e.fatal)
+		e.fatal = rc;	/* workers skip what is left */
+	pthread_cond_broadcast(&e.work_cv);
+	pthread_mutex_unlock(&e.mu);
+	for (i = 0; i < e.nthreads; i++)
+		pthread_join(e.threads[i], NULL);
+	if (e.scanning) {
+		pthread_join(e.scan_thread, NULL);
+		e.scanning = 0;
+	}
+	if (rc)
+		goto out;
+
+	fill_snapshot(&e, snap, start);
+	if ((rc = repo_writer_commit(e.w, snap)) != 0)
+		goto out;
+	if (e.cache && (rc2 = fcache_commit(e.cache, start)) != 0)
+		log_warn("files cache not saved (%s); the next backup reads every file",
+		    bw_strerror(rc2));
+	e.prog.bytes_added = snap->bytes_added = e.bytes_added_workers;
+	report(&e, 1);
+	rc = snap->nerrors ? BW_ERR_PARTIAL : 0;
+out:
+	if (e.scanning) {
+		pthread_mutex_lock(&e.mu);
+		e.quit = 1;
+		pthread_mutex_unlock(&e.mu);
+		pthread_join(e.scan_thread, NULL);
+	}
+	if (rc && rc != BW_ERR_PARTIAL)
+		snap_info_clear(snap);
+	while (e.q_head) {
+		struct act *a = e.q_head;
+
+		e.q_head = a->next;
+		act_free(a);
+	}
+	while (e.depth > 0) {
+		buf_free(&e.levels[e.depth - 1].entries);
+		tree_entry_clear(&e.levels[--e.depth].te);
+	}
+	free(e.levels);
+	for (i = 0; i < e.wdepth; i++)
+		free(e.wstack[i]);
+	free(e.wstack);
+	for (i = 0; i < e.nerrors; i++)
+		free(e.errors[i]);
+	free(e.errors);
+	for (i = 0; i < nroots; i++)
+		free(roots[i]);
+	free(roots);
+	fcache_free(e.cache);
+	repo_writer_free(e.w);
+	cdc_free(e.cdc);
+	free(e.rbuf);
+	pthread_mutex_destroy(&e.mu);
+	pthread_cond_destroy(&e.work_cv);
+	pthread_cond_destroy(&e.done_cv);
+	return rc;
+}

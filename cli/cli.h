@@ -1,0 +1,125 @@
+/*
+ * Shared plumbing of the bulwark command: global options, passphrases,
+ * opening the repository, exit codes, JSON output and audit records.
+ * Each subcommand lives in its own cli/cmd_*.c behind the table in main.c.
+ */
+#ifndef BW_CLI_CLI_H
+#define BW_CLI_CLI_H
+
+#include <stdio.h>
+
+#include "config/config.h"
+#include "lib/repo/repo.h"
+
+/* Exit codes (documented in README.md and bulwark --help). */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,		/* any other failure */
+	EXIT_USAGE = 2,		/* bad command line or configuration */
+	EXIT_PARTIAL = 3,	/* backup done but some files were unreadable */
+	EXIT_NOTFOUND = 4,	/* repository, snapshot or path not found */
+	EXIT_AUTH = 5,		/* wrong passphrase or key, or lacking capability */
+	EXIT_DAMAGED = 6,	/* repository damaged (check failed, bad object) */
+	EXIT_IO = 7,		/* I/O error, disk full */
+	EXIT_LOCKED = 8,	/* repository locked by a live process */
+	EXIT_INTERRUPTED = 130
+};
+
+struct cli {
+	const char *prog;
+	const char *config_path;	/* -c FILE */
+	int config_given;
+	struct config *cfg;		/* loaded lazily, may stay NULL */
+	const char *repo_path;		/* --repo, BULWARK_REPO, or the config */
+	const char *pass_file;		/* --passphrase-file */
+	int json;
+	int quiet;
+	int verbose;
+	int tty;			/* stderr is a terminal: progress lines */
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(struct cli *c, int argc, char **argv);
+	const char *summary;
+};
+
+/* Maps a BW_ERR_* code to an exit code. */
+int cli_exit(int err);
+
+/* Loads the configuration if -c was given or the default file exists.
+ * Returns 0, or an exit code after the errors were printed. */
+int cli_load_config(struct cli *c);
+/* The repository path: --repo, BULWARK_REPO, or [repository] path.
+ * NULL after printing an error saying how to give one. */
+const char *cli_repo_path(struct cli *c);
+
+/* Reads a passphrase: BULWARK_PASSPHRASE, --passphrase-file, the config's
+ * passphrase_file, or a prompt on the terminal (twice when confirm).
+ * Returned in guarded memory: free with cli_pass_free. */
+int cli_passphrase(struct cli *c, const char *prompt, int confirm, char **out, size_t *len);
+void cli_pass_free(char *p, size_t len);
+/* Like cli_passphrase but for a second secret (a new key's): from the
+ * environment variable env, the file given, or a prompt. */
+int cli_new_passphrase(struct cli *c, const char *env, const char *file, const char *prompt,
+    char **out, size_t *len);
+
+/* Opens the repository with the passphrase; returns 0 or an exit code. */
+int cli_open_repo(struct cli *c, struct repo **out);
+
+/* Appends an audit record (failure to audit is reported, not fatal). */
+void cli_audit(struct cli *c, const char *action, const char *object, const char *outcome,
+    const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Where the audit log lives: BULWARK_AUDIT_DIR, [audit] dir, or the default. */
+const char *cli_audit_dir(struct cli *c);
+
+/* Parses --kdf interactive|moderate|sensitive into Argon2id costs. */
+int cli_parse_kdf(const char *s, struct repo_kdf *k);
+
+/* Formatting helpers. */
+void cli_human_bytes(char *out, size_t n, unsigned long long bytes);
+void cli_time_utc(char *out, size_t n, long long ns);	/* 2026-11-24 13:51:46 */
+void cli_id_short(char *out, const unsigned char id[32]);	/* 8 hex digits */
+
+/* JSON output (strings escaped per RFC 8259). */
+void json_str(FILE *f, const char *s);
+void json_kv_str(FILE *f, const char *k, const char *v, int comma);
+void json_kv_u64(FILE *f, const char *k, unsigned long long v, int comma);
+
+/* Subcommands. */
+int cmd_init(struct cli *c, int argc, char **argv);
+int cmd_backup(struct cli *c, int argc, char **argv);
+int cmd_snapshots(struct cli *c, int argc, char **argv);
+int cmd_check(struct cli *c, int argc, char **argv);
+int cmd_forget(struct cli *c, int argc, char **argv);
+int cmd_prune(struct cli *c, int argc, char **argv);
+int cmd_stats(struct cli *c, int argc, char **argv);
+int cmd_key(struct cli *c, int argc, char **argv);
+int cmd_audit(struct cli *c, int argc, char **argv);
+int cmd_config(struct cli *c, int argc, char **argv);
+
+#endif
+
+/* Options every subcommand accepts (before or after its name). */
+#include <getopt.h>
+#define CLI_OPT_REPO 1001
+#define CLI_OPT_PASSFILE 1002
+#define CLI_OPT_JSON 1003
+#define CLI_COMMON_LONGOPTS \
+	{ "repo", required_argument, NULL, CLI_OPT_REPO }, \
+	{ "passphrase-file", required_argument, NULL, CLI_OPT_PASSFILE }, \
+	{ "json", no_argument, NULL, CLI_OPT_JSON }, \
+	{ "config", required_argument, NULL, 'c' }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "help", no_argument, NULL, 'h' }
+#define CLI_COMMON_SHORTOPTS "c:r:qvh"
+/* Handles a common option; returns 1 if it was one, 0 if not. */
+int cli_common_opt(struct cli *c, int ch, const char *arg);
+/* Prints "bulwark CMD: ..." usage text and returns EXIT_USAGE or EXIT_OK. */
+int cli_usage(FILE *f, const char *text, int rc);
+
+/* Collects the ids every snapshot uses (cmd_prune.c).  0 or BW_ERR_*. */
+#include "lib/repo/idset.h"
+int prune_live_set(struct repo *r, struct idset *live);

@@ -1,0 +1,103 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "lib/util/err.h"
+
+static const char help[] =
+    "usage: bulwark snapshots [--repo DIR] [--json]\n\n"
+    "Lists the snapshots, oldest first: id, time (UTC), host, backup set and\n"
+    "tags, paths, files and size.  Works with any key, including a write-only\n"
+    "one.  A snapshot whose signature does not verify is reported, not listed.\n";
+
+int
+cmd_snapshots(struct cli *c, int argc, char **argv)
+{
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	struct snap_info *s = NULL;
+	struct repo *r = NULL;
+	size_t n = 0, bad = 0, i, j;
+	char when[32], id[65], size[32];
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
+		if (ch == 'h')
+			return cli_usage(stdout, help, EXIT_OK);
+		if (!cli_common_opt(c, ch, optarg))
+			return cli_usage(stderr, help, EXIT_USAGE);
+	}
+	if (optind != argc)
+		return cli_usage(stderr, help, EXIT_USAGE);
+	if ((rc = cli_open_repo(c, &r)) != 0)
+		return rc;
+	if ((rc = repo_snapshots(r, &s, &n, &bad)) != 0) {
+		repo_free(r);
+		return cli_exit(rc);
+	}
+	if (c->json) {
+		printf("[");
+		for (i = 0; i < n; i++) {
+			hex_encode(id, s[i].id, 32);
+			cli_time_utc(when, sizeof(when), s[i].time_ns);
+			printf("%s{", i ? "," : "");
+			json_kv_str(stdout, "id", id, 0);
+			json_kv_str(stdout, "time", when, 1);
+			printf(",\"time_ns\":%lld", (long long)s[i].time_ns);
+			json_kv_str(stdout, "host", s[i].host, 1);
+			json_kv_str(stdout, "user", s[i].user, 1);
+			json_kv_str(stdout, "set", s[i].set, 1);
+			printf(",\"paths\":[");
+			for (j = 0; j < s[i].npaths; j++) {
+				if (j)
+					putchar(',');
+				json_str(stdout, s[i].paths[j]);
+			}
+			printf("],\"tags\":[");
+			for (j = 0; j < s[i].ntags; j++) {
+				if (j)
+					putchar(',');
+				json_str(stdout, s[i].tags[j]);
+			}
+			printf("]");
+			json_kv_u64(stdout, "files", s[i].files, 1);
+			json_kv_u64(stdout, "dirs", s[i].dirs, 1);
+			json_kv_u64(stdout, "bytes", s[i].bytes, 1);
+			json_kv_u64(stdout, "bytes_added", s[i].bytes_added, 1);
+			json_kv_u64(stdout, "unreadable", s[i].nerrors, 1);
+			printf(",\"partial\":%s}", s[i].nerrors ? "true" : "false");
+		}
+		printf("]\n");
+	} else {
+		printf("%-8s  %-19s  %-16s  %-16s  %8s  %10s  %s\n", "ID", "TIME (UTC)", "HOST",
+		    "SET/TAGS", "FILES", "SIZE", "PATHS");
+		for (i = 0; i < n; i++) {
+			char tags[64] = "";
+
+			cli_id_short(id, s[i].id);
+			cli_time_utc(when, sizeof(when), s[i].time_ns);
+			cli_human_bytes(size, sizeof(size), s[i].bytes);
+			if (s[i].set)
+				snprintf(tags, sizeof(tags), "%s", s[i].set);
+			for (j = 0; j < s[i].ntags; j++)
+				snprintf(tags + strlen(tags), sizeof(tags) - strlen(tags), "%s%s",
+				    *tags ? "," : "", s[i].tags[j]);
+			printf("%-8s  %-19s  %-16.16s  %-16.16s  %8llu  %10s  ", id, when, s[i].host,
+			    tags, (unsigned long long)s[i].files, size);
+			for (j = 0; j < s[i].npaths; j++)
+				printf("%s%s", j ? " " : "", s[i].paths[j]);
+			printf("%s\n", s[i].nerrors ? "  (partial)" : "");
+		}
+		if (!c->quiet)
+			printf("%zu snapshot%s\n", n, n == 1 ? "" : "s");
+	}
+	snap_list_free(s, n);
+	repo_free(r);
+	if (bad) {
+		fprintf(stderr, "bulwark: %zu snapshot%s failed verification; run "
+		    "'bulwark check'\n", bad, bad == 1 ? "" : "s");
+		return EXIT_DAMAGED;
+	}
+	return EXIT_OK;
+}

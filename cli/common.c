@@ -1,0 +1,401 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "lib/audit/audit.h"
+#include "lib/crypto/bwcrypto.h"
+#include "lib/util/err.h"
+#include "lib/util/log.h"
+
+#define PASS_MAX 1024
+
+int
+cli_exit(int err)
+{
+	switch (err) {
+	case BW_OK: return EXIT_OK;
+	case BW_ERR_INVAL: return EXIT_USAGE;
+	case BW_ERR_PARTIAL: return EXIT_PARTIAL;
+	case BW_ERR_NOENT: case BW_ERR_NOTREPO: return EXIT_NOTFOUND;
+	case BW_ERR_AUTH: case BW_ERR_PERM: return EXIT_AUTH;
+	case BW_ERR_CORRUPT: case BW_ERR_VERSION: return EXIT_DAMAGED;
+	case BW_ERR_IO: case BW_ERR_NOSPC: return EXIT_IO;
+	case BW_ERR_LOCKED: return EXIT_LOCKED;
+	case BW_ERR_INTR: return EXIT_INTERRUPTED;
+	}
+	return EXIT_ERROR;
+}
+
+int
+cli_load_config(struct cli *c)
+{
+	int rc;
+
+	if (c->cfg)
+		return 0;
+	if (!c->config_given && access(c->config_path, F_OK) != 0)
+		return 0;	/* no config: everything comes from the command line */
+	if ((rc = config_load(c->config_path, &c->cfg)) != 0)
+		return rc == BW_ERR_NOENT ? EXIT_NOTFOUND : EXIT_USAGE;
+	return 0;
+}
+
+const char *
+cli_repo_path(struct cli *c)
+{
+	const char *env = getenv("BULWARK_REPO");
+
+	if (c->repo_path)
+		return c->repo_path;
+	if (env && *env)
+		return c->repo_path = env;
+	if (cli_load_config(c) == 0 && c->cfg && c->cfg->has_repo)
+		return c->repo_path = c->cfg->repo.path;
+	log_error("no repository given: use --repo DIR, set BULWARK_REPO, or set "
+	    "[repository] path in %s", c->config_path);
+	return NULL;
+}
+
+void
+cli_pass_free(char *p, size_t len)
+{
+	(void)len;
+	bwcrypto_secfree(p);
+}
+
+static int
+read_pass_file(const char *path, char **out, size_t *len)
+{
+	struct stat st;
+	char *p = NULL;
+	ssize_t n;
+	int fd, rc = BW_ERR_IO;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		log_error("passphrase file %s: %s", path, strerror(errno));
+		return bw_err_from_errno(errno);
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
+		log_error("passphrase file %s is readable by group or others; "
+		    "run 'chmod 600 %s'", path, path);
+		rc = BW_ERR_PERM;
+		goto out;
+	}
+	if ((p = bwcrypto_secalloc(PASS_MAX + 1)) == NULL) {
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	if ((n = read(fd, p, PASS_MAX)) < 0) {
+		log_error("passphrase file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	p[n] = 0;
+	/* the first line is the passphrase */
+	p[strcspn(p, "\r\n")] = 0;
+	*len = strlen(p);
+	*out = p;
+	p = NULL;
+	rc = 0;
+out:
+	bwcrypto_secfree(p);
+	close(fd);
+	return rc;
+}
+
+static int
+prompt_tty(const char *prompt, char *buf, size_t max)
+{
+	struct termios old, quiet;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	size_t n = 0;
+	char ch;
+	int rc = 0;
+
+	if (fd < 0)
+		return BW_ERR_NOENT;
+	if (write(fd, prompt, strlen(prompt)) < 0)
+		rc = BW_ERR_IO;
+	tcgetattr(fd, &old);
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	while (rc == 0 && read(fd, &ch, 1) == 1 && ch != '\n' && ch != '\r')
+		if (n < max - 1)
+			buf[n++] = ch;
+	buf[n] = 0;
+	tcsetattr(fd, TCSAFLUSH, &old);
+	if (write(fd, "\n", 1) < 0)
+		rc = BW_ERR_IO;
+	close(fd);
+	return rc;
+}
+
+static int
+ask(const char *prompt, int confirm, char **out, size_t *len)
+{
+	char *a = bwcrypto_secalloc(PASS_MAX), *b = NULL;
+	int rc;
+
+	if (!a)
+		return BW_ERR_NOMEM;
+	if ((rc = prompt_tty(prompt, a, PASS_MAX)) != 0)
+		goto fail;
+	if (confirm) {
+		if ((b = bwcrypto_secalloc(PASS_MAX)) == NULL) {
+			rc = BW_ERR_NOMEM;
+			goto fail;
+		}
+		if ((rc = prompt_tty("enter it again: ", b, PASS_MAX)) != 0)
+			goto fail;
+		if (strcmp(a, b) != 0) {
+			log_error("the two passphrases differ; nothing was changed");
+			rc = BW_ERR_INVAL;
+			goto fail;
+		}
+		bwcrypto_secfree(b);
+	}
+	*out = a;
+	*len = strlen(a);
+	return 0;
+fail:
+	bwcrypto_secfree(a);
+	bwcrypto_secfree(b);
+	return rc;
+}
+
+static int
+from_env(const char *name, char **out, size_t *len)
+{
+	const char *v = getenv(name);
+	size_t n;
+
+	if (!v)
+		return 1;
+	n = strlen(v);
+	if ((*out = bwcrypto_secalloc(n + 1)) == NULL)
+		return BW_ERR_NOMEM;
+	memcpy(*out, v, n + 1);
+	*len = n;
+	return 0;
+}
+
+int
+cli_passphrase(struct cli *c, const char *prompt, int confirm, char **out, size_t *len)
+{
+	int rc;
+
+	if ((rc = from_env("BULWARK_PASSPHRASE", out, len)) <= 0)
+		return rc;
+	if (c->pass_file)
+		return read_pass_file(c->pass_file, out, len);
+	if (cli_load_config(c) == 0 && c->cfg && c->cfg->has_repo && c->cfg->repo.passphrase_file)
+		return read_pass_file(c->cfg->repo.passphrase_file, out, len);
+	if (!isatty(STDIN_FILENO) && !isatty(STDERR_FILENO)) {
+		log_error("no passphrase: set BULWARK_PASSPHRASE, use --passphrase-file FILE, "
+		    "or run on a terminal");
+		return BW_ERR_INVAL;
+	}
+	if ((rc = ask(prompt, confirm, out, len)) == BW_ERR_NOENT)
+		log_error("no passphrase: no terminal to ask on; set BULWARK_PASSPHRASE or "
+		    "use --passphrase-file FILE");
+	return rc;
+}
+
+int
+cli_new_passphrase(struct cli *c, const char *env, const char *file, const char *prompt,
+    char **out, size_t *len)
+{
+	int rc;
+
+	(void)c;
+	if ((rc = from_env(env, out, len)) <= 0)
+		return rc;
+	if (file)
+		return read_pass_file(file, out, len);
+	if ((rc = ask(prompt, 1, out, len)) == BW_ERR_NOENT)
+		log_error("no new passphrase: set %s, give a passphrase file, or run on a "
+		    "terminal", env);
+	return rc;
+}
+
+int
+cli_open_repo(struct cli *c, struct repo **out)
+{
+	const char *path = cli_repo_path(c);
+	char *pass = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!path)
+		return EXIT_USAGE;
+	if ((rc = cli_passphrase(c, "repository passphrase: ", 0, &pass, &len)) != 0)
+		return cli_exit(rc);
+	rc = repo_open(path, pass, len, out);
+	cli_pass_free(pass, len);
+	return rc ? cli_exit(rc) : 0;
+}
+
+const char *
+cli_audit_dir(struct cli *c)
+{
+	static char buf[4096];
+	const char *env = getenv("BULWARK_AUDIT_DIR"), *home;
+
+	if (env && *env)
+		return env;
+	if (cli_load_config(c) == 0 && c->cfg && c->cfg->audit.dir)
+		return c->cfg->audit.dir;
+	if (geteuid() == 0)
+		return LOCALSTATEDIR "/lib/bulwark/audit";
+	if ((home = getenv("HOME")) == NULL)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%s/.local/state/bulwark/audit", home);
+	return buf;
+}
+
+static int
+mkdirs(const char *path)
+{
+	char tmp[4096];
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, path, n + 1);
+	for (i = 1; i <= n; i++)
+		if (tmp[i] == '/' || tmp[i] == 0) {
+			char save = tmp[i];
+
+			tmp[i] = 0;
+			if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+				return -1;
+			tmp[i] = save;
+		}
+	return 0;
+}
+
+void
+cli_audit(struct cli *c, const char *action, const char *object, const char *outcome,
+    const char *fmt, ...)
+{
+	const char *dir = cli_audit_dir(c);
+	struct audit *a = NULL;
+	char detail[1024] = "";
+	va_list ap;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+	}
+	if (!dir || mkdirs(dir) != 0 || audit_open(dir, &a) != 0 ||
+	    audit_append(a, action, object, outcome, fmt ? detail : NULL) != 0)
+		log_warn("audit record for %s of %s not written (audit log %s); "
+		    "check that directory", action, object, dir ? dir : "(none)");
+	audit_free(a);
+}
+
+void
+cli_human_bytes(char *out, size_t n, unsigned long long b)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)b;
+	int u = 0;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, n, "%llu B", b);
+	else
+		snprintf(out, n, "%.1f %s", v, unit[u]);
+}
+
+void
+cli_time_utc(char *out, size_t n, long long ns)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void
+cli_id_short(char *out, const unsigned char id[32])
+{
+	hex_encode(out, id, 4);
+}
+
+void
+json_str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+
+	fputc('"', f);
+	for (; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else if (*p >= 0x80) {
+			/* names are bytes: pass valid UTF-8, escape the rest */
+			int len = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 :
+			    (*p & 0xf8) == 0xf0 ? 4 : 0, i;
+
+			for (i = 1; i < len && (p[i] & 0xc0) == 0x80; i++)
+				;
+			if (len && i == len) {
+				fwrite(p, 1, (size_t)len, f);
+				p += len - 1;
+			} else {
+				fprintf(f, "\\ufffd");
+			}
+		} else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+void
+json_kv_str(FILE *f, const char *k, const char *v, int comma)
+{
+	fprintf(f, "%s\"%s\":", comma ? "," : "", k);
+	if (v)
+		json_str(f, v);
+	else
+		fputs("null", f);
+}
+
+void
+json_kv_u64(FILE *f, const char *k, unsigned long long v, int comma)
+{
+	fprintf(f, "%s\"%s\":%llu", comma ? "," : "", k, v);
+}
+
+int
+cli_parse_kdf(const char *s, struct repo_kdf *k)
+{
+	if (!strcmp(s, "interactive"))
+		*k = (struct repo_kdf){ 2, 64ULL << 20 };
+	else if (!strcmp(s, "moderate"))
+		*k = (struct repo_kdf){ 3, 256ULL << 20 };
+	else if (!strcmp(s, "sensitive"))
+		*k = (struct repo_kdf){ 4, 1024ULL << 20 };
+	else {
+		log_error("--kdf %s: expected interactive (64 MiB), moderate (256 MiB, the "
+		    "default) or sensitive (1 GiB)", s);
+		return BW_ERR_INVAL;
+	}
+	return 0;
+}

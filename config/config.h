@@ -1,0 +1,87 @@
+/*
+ * bulwark.conf: INI sections parsed with libinih, then validated.
+ * Every key is documented in config/bulwark.conf.sample and bulwark.conf(5).
+ * A config is built whole and immutable; reload builds a new one and swaps.
+ *
+ * Errors name "FILE:LINE: [section] key: what is wrong; what is expected"
+ * and are reported through log_error; config_load returns BW_ERR_INVAL if
+ * there was any (all are reported, not just the first).
+ */
+#ifndef BW_CONFIG_CONFIG_H
+#define BW_CONFIG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/bulwark/bulwark.conf"
+
+struct config_repository {
+	char *path;			/* required */
+	char *passphrase_file;		/* optional; mode must be 0600 or stricter */
+	char *cache_dir;		/* default /var/cache/bulwark */
+	int compression_level;		/* zstd level, 1..19, default 3 */
+	uint32_t pack_size_mib;		/* target pack size, default 16 */
+};
+
+/* A parsed "schedule" value. */
+enum config_sched_kind {
+	CONFIG_SCHED_NONE = 0,		/* no schedule: backups run on demand */
+	CONFIG_SCHED_HOURLY,		/* "hourly" */
+	CONFIG_SCHED_DAILY,		/* "daily HH:MM" */
+	CONFIG_SCHED_WEEKLY,		/* "weekly DAY HH:MM" */
+	CONFIG_SCHED_EVERY		/* "every Nm" or "every Nh" */
+};
+
+struct config_schedule {
+	enum config_sched_kind kind;
+	int weekday;			/* WEEKLY: 0 = Sunday .. 6 = Saturday (as tm_wday) */
+	int minute;			/* DAILY, WEEKLY: minutes after midnight, 0..1439 */
+	unsigned interval_min;		/* EVERY: minutes, 1..1440 */
+};
+
+struct config_backup {		/* [backup NAME] */
+	char *name;
+	char **paths;			/* absolute, at least one */
+	size_t npaths;
+	char **excludes;
+	size_t nexcludes;
+	char **tags;
+	size_t ntags;
+	int one_file_system;		/* default 0 */
+	int exclude_caches;		/* default 1 */
+	char *schedule;			/* "hourly", "daily 02:30", "every 15m"; NULL = none */
+	struct config_schedule sched;	/* schedule, parsed; the string above is its
+					 * canonical spelling ("weekly mon 02:30") */
+	/* retention: 0 = not set */
+	unsigned keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
+};
+
+struct config_audit {
+	char *dir;			/* default LOCALSTATEDIR/lib/bulwark/audit */
+};
+
+struct config {
+	char *file;			/* the path it was read from */
+	struct config_repository repo;
+	int has_repo;
+	struct config_backup *backups;
+	size_t nbackups;
+	struct config_audit audit;
+};
+
+/* Parses and validates path.  0 and *out, BW_ERR_NOENT (logged) if the file
+ * is missing, BW_ERR_INVAL after logging every problem. */
+int config_load(const char *path, struct config **out);
+/* Same, from memory (name is used in messages). */
+int config_load_mem(const char *name, const char *text, size_t len, struct config **out);
+void config_free(struct config *c);
+/* The [backup NAME] section, or NULL. */
+const struct config_backup *config_backup_find(const struct config *c, const char *name);
+
+/* Parses a "schedule" value (grammar in bulwark.conf(5)): 0 and *out, or
+ * BW_ERR_INVAL without logging.  If canon is not NULL it receives the
+ * canonical spelling (at most CONFIG_SCHED_CANON_MAX bytes with the NUL). */
+#define CONFIG_SCHED_CANON_MAX 24
+int config_schedule_parse(const char *s, struct config_schedule *out, char *canon);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * Walking a snapshot's trees (needs READ): used by check (to name the files
+ * a damaged object belongs to), prune (to find live objects), ls and
+ * restore.  Trees are fetched and verified through repo_get.
+ */
+#ifndef BW_REPO_WALK_H
+#define BW_REPO_WALK_H
+
+#include "lib/repo/idset.h"
+#include "lib/repo/repo.h"
+#include "lib/repo/tree.h"
+
+/*
+ * Called for every entry, parents before children, with the entry's
+ * absolute path in the snapshot.  Return 0 to go on, 1 to skip a
+ * directory's contents, or a negative code to stop the walk with it.
+ */
+typedef int walk_fn(const char *path, const struct tree_entry *e, void *arg);
+/* Called when a tree cannot be fetched or parsed: path is the directory
+ * it belongs to.  Return 0 to go on (the subtree is skipped). */
+typedef int walk_err_fn(const char *path, const uint8_t id[32], int err, void *arg);
+
+struct walk_opts {
+	walk_fn *fn;
+	walk_err_fn *err;
+	void *arg;
+	/* Trees whose ids are in this set are not descended (and are added
+	 * to it once walked): walks of many snapshots visit shared subtrees
+	 * once.  May be NULL. */
+	struct idset *seen;
+};
+
+/* Walks the tree root (the snapshot's "/").  Returns 0, or the first
+ * negative code returned by a callback, or a repository error when err is
+ * NULL. */
+int walk_tree(struct repo *r, const uint8_t root[static 32], const struct walk_opts *o);
+
+#endif

@@ -1,0 +1,200 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/crypto/bwcrypto.h"
+#include "lib/repo/repo.h"
+#include "lib/repo/repo_internal.h"
+#include "lib/util/err.h"
+#include "lib/util/log.h"
+
+/*
+ * A write session.  repo_writer_put runs on several worker threads: the id,
+ * compression and encryption are computed without any lock; only the dedup
+ * lookup/insert and the append to the current pack hold w->mu.  Lock order:
+ * w->mu, then r->mu.  After any write error the session is failed for good
+ * (the caller must start a new one), because objects of the abandoned pack
+ * were already counted as stored.
+ */
+
+struct repo_writer {
+	struct repo *r;
+	pthread_mutex_t mu;
+	uint8_t e_pk[BWC_BOX_PK];
+	uint8_t *key;			/* session key, guarded memory */
+	struct idset *session;		/* ids stored by this session */
+	struct repo_packw *pw;
+	int failed;
+};
+
+int
+repo_writer_start(struct repo *r, struct repo_writer **out)
+{
+	struct repo_writer *w = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = repo_need(r, REPO_CAP_WRITE, "store new objects")) != 0)
+		return rc;
+	if ((rc = repo_load_index(r)) != 0)
+		return rc;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return BW_ERR_NOMEM;
+	w->r = r;
+	pthread_mutex_init(&w->mu, NULL);
+	if ((w->key = bwcrypto_secalloc(BWC_KEY)) == NULL || (w->session = idset_new()) == NULL) {
+		rc = BW_ERR_NOMEM;
+		goto fail;
+	}
+	if ((rc = bwcrypto_session_new(w->e_pk, w->key, r->k->read_pk)) != 0) {
+		log_error("repository %s: the read public key in the config is unusable", r->path);
+		goto fail;
+	}
+	*out = w;
+	return 0;
+fail:
+	repo_writer_free(w);
+	return rc;
+}
+
+/* Caller holds w->mu. */
+static int
+known(struct repo_writer *w, const uint8_t id[static OBJ_ID_LEN])
+{
+	int has;
+
+	if (idset_get(w->session, id, NULL))
+		return 1;
+	pthread_mutex_lock(&w->r->mu);
+	has = w->r->idx && idset_get(w->r->idx, id, NULL);
+	pthread_mutex_unlock(&w->r->mu);
+	return has;
+}
+
+/* Caller holds w->mu. */
+static int
+finish_pack(struct repo_writer *w)
+{
+	struct repo_packw *pw = w->pw;
+	int rc;
+
+	w->pw = NULL;
+	if (!pw)
+		return 0;
+	if (repo_packw_count(pw) == 0) {
+		repo_packw_abort(pw);
+		return 0;
+	}
+	if ((rc = repo_packw_finish(pw)) != 0)
+		w->failed = rc;
+	return rc;
+}
+
+int
+repo_writer_put(struct repo_writer *w, enum obj_type type, const void *p, size_t n,
+    const uint8_t *id, uint8_t id_out[static OBJ_ID_LEN], uint64_t *added)
+{
+	struct repo *r = w->r;
+	struct buf blob = { 0 };
+	uint8_t oid[OBJ_ID_LEN];
+	int rc = 0;
+
+	if (added)
+		*added = 0;
+	if (n > REPO_MAX_OBJECT || type < OBJ_DATA || type > OBJ_DELTA) {
+		log_error("repository %s: object of %zu bytes (type %d) refused: the limit is %u "
+		    "bytes", r->path, n, (int)type, REPO_MAX_OBJECT);
+		return BW_ERR_INVAL;
+	}
+	if (id)
+		memcpy(oid, id, OBJ_ID_LEN);
+	else
+		repo_object_id(r, type, p, n, oid);
+	memcpy(id_out, oid, OBJ_ID_LEN);
+
+	pthread_mutex_lock(&w->mu);
+	rc = w->failed;
+	if (!rc && known(w, oid)) {
+		pthread_mutex_unlock(&w->mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (rc)
+		return rc;
+
+	if ((rc = repo_blob_seal(&blob, w->key, r->cfg.zstd_level, type, oid, p, n)) != 0)
+		goto out;
+
+	pthread_mutex_lock(&w->mu);
+	if ((rc = w->failed) != 0 || known(w, oid))
+		goto unlock;
+	if (!w->pw && (rc = repo_packw_new(r, w->e_pk, w->key, &w->pw)) != 0) {
+		w->failed = rc;
+		goto unlock;
+	}
+	if ((rc = repo_packw_add(w->pw, type, oid, blob.data, blob.len, (uint32_t)n)) != 0 ||
+	    (rc = idset_put(w->session, oid, 1, NULL)) != 0) {
+		w->failed = rc;
+		goto unlock;
+	}
+	if (added)
+		*added = blob.len;
+	if (repo_packw_size(w->pw) >= r->pack_target)
+		rc = finish_pack(w);
+unlock:
+	pthread_mutex_unlock(&w->mu);
+out:
+	buf_free(&blob);
+	return rc;
+}
+
+int
+repo_writer_has(struct repo_writer *w, const uint8_t id[static OBJ_ID_LEN])
+{
+	int has;
+
+	pthread_mutex_lock(&w->mu);
+	has = known(w, id);
+	pthread_mutex_unlock(&w->mu);
+	return has;
+}
+
+int
+repo_writer_flush(struct repo_writer *w)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	if ((rc = w->failed) == 0)
+		rc = finish_pack(w);
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int
+repo_writer_commit(struct repo_writer *w, struct snap_info *s)
+{
+	int rc;
+
+	if ((rc = repo_writer_flush(w)) != 0)
+		return rc;
+	pthread_mutex_lock(&w->mu);
+	rc = repo_snap_write(w->r, w->e_pk, w->key, s);
+	if (rc)
+		w->failed = rc;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+void
+repo_writer_free(struct repo_writer *w)
+{
+	if (!w)
+		return;
+	repo_packw_abort(w->pw);
+	idset_free(w->session);
+	bwcrypto_secfree(w->key);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}

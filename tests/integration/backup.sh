@@ -1,0 +1,91 @@
+#!/bin/sh
+# End to end through the real bulwark binary: init, backup, incremental,
+# snapshots, check, forget, prune, capabilities, bad input, audit.
+. "${top_srcdir:-.}/tests/integration/lib.sh"
+
+src="$T/src"
+mkdir -p "$src/www/img" "$src/etc"
+printf 'hello\n' > "$src/www/index.html"
+head -c 3000000 /dev/urandom > "$src/www/img/big.bin"
+cp "$src/www/img/big.bin" "$src/www/img/copy.bin"
+printf 'x' > "$src/etc/conf"
+ln -s index.html "$src/www/home.html"
+: > "$src/www/$(printf 'new\nline')"
+
+expect 0 "$BW" init --kdf interactive
+expect 4 "$BW" snapshots --repo "$T/nope"
+grep_err "nope"
+mkdir "$T/notrepo"; touch "$T/notrepo/x"
+expect 4 "$BW" snapshots --repo "$T/notrepo"
+grep_err "not a Bulwark repository|bulwark init"
+BULWARK_PASSPHRASE=wrong expect 5 "$BW" snapshots
+expect 2 "$BW" frobnicate
+grep_err "unknown command"
+
+expect 0 "$BW" backup --json "$src"
+grep_out '"files":5'
+grep_out '"files_new":5'
+expect 0 "$BW" backup --json "$src"
+grep_out '"files":5'
+printf 'changed\n' >> "$src/etc/conf"
+expect 0 "$BW" backup "$src"
+grep_out 'snapshot [0-9a-f]{8} saved'
+expect 0 "$BW" snapshots --json
+[ "$(grep -o '"id"' "$T/out" | wc -l)" -eq 3 ] || fail "3 snapshots expected"
+expect 0 "$BW" check --read-data
+grep_out "no problems found"
+expect 0 "$BW" stats --json
+grep_out '"snapshots":3'
+
+# dedup: the two 3 MB copies are stored once
+size=$(du -sb "$T/repo" | cut -f1)
+[ "$size" -lt 4500000 ] || fail "repository is $size bytes; the copies were not deduplicated"
+
+# a write-only key backs up but cannot read or forget
+BULWARK_NEW_PASSPHRASE=hostpw expect 0 "$BW" key add --name web1 --cap write --kdf interactive
+BULWARK_PASSPHRASE=hostpw expect 0 "$BW" backup "$src/etc"
+BULWARK_PASSPHRASE=hostpw expect 0 "$BW" snapshots
+BULWARK_PASSPHRASE=hostpw expect 5 "$BW" check --read-data
+grep_err "cannot read"
+BULWARK_PASSPHRASE=hostpw expect 5 "$BW" forget --keep-last 1
+grep_err "admin"
+BULWARK_PASSPHRASE=hostpw expect 5 "$BW" prune
+expect 0 "$BW" key list
+grep_out "web1"
+
+# forget by policy, then prune; the rest still checks
+expect 0 "$BW" forget --keep-last 2 --dry-run
+grep_out "would forget"
+expect 0 "$BW" forget --keep-last 1 --prune
+expect 0 "$BW" snapshots --json
+expect 0 "$BW" check --read-data
+
+# damage: flip one byte of a pack; check names the object and the file
+pack=$(find "$T/repo/data" -type f -size +1000k | head -1)
+[ -n "$pack" ] || fail "no pack found"
+printf '\377' | dd of="$pack" bs=1 seek=5000 conv=notrunc status=none
+expect 6 "$BW" check --read-data
+grep_err "object [0-9a-f]+"
+grep_err "big.bin|copy.bin"
+
+# config errors name file:line
+cat > "$T/bad.conf" <<'CONF'
+[repository]
+path = relative/path
+[backup www]
+paths = /srv/www
+keep_daily = seven
+CONF
+expect 2 "$BW" config check "$T/bad.conf"
+grep_err "bad.conf:2"
+grep_err "bad.conf:5"
+
+# the audit log holds every action and verifies
+expect 0 "$BW" audit show
+grep_out "backup"
+grep_out "forget"
+grep_out "key add"
+expect 0 "$BW" audit verify
+sed -i '3s/backup/restore/' "$T/audit/log"
+expect 6 "$BW" audit verify
+finish

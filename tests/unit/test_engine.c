@@ -1,0 +1,387 @@
+/*
+ * The backup engine against a real repository in a fresh directory: what
+ * was stored must read back equal to the source, bytes and metadata; an
+ * unchanged tree is not read again; identical data is stored once.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backupd/engine.h"
+#include "lib/chunk/delta.h"
+#include "lib/crypto/bwcrypto.h"
+#include "lib/repo/walk.h"
+#include "lib/util/err.h"
+
+static char top[256], src[300], repodir[300], cachedir[300];
+static const struct repo_kdf cheap = { BWC_PWHASH_OPS_MIN, BWC_PWHASH_MEM_MIN };
+
+static void
+write_file(const char *rel, const void *p, size_t n)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", src, rel);
+	ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+	ck_assert_uint_eq(fwrite(p, 1, n, f), n);
+	fclose(f);
+}
+
+static void
+make_tree(void)
+{
+	uint8_t *big = malloc(3 << 20);
+	char path[512];
+
+	bwcrypto_random(big, 3 << 20);
+	ck_assert_int_eq(mkdir(src, 0755), 0);
+	snprintf(path, sizeof(path), "%s/sub", src);
+	ck_assert_int_eq(mkdir(path, 0750), 0);
+	write_file("hello.txt", "hello, city portal\n", 19);
+	write_file("empty", "", 0);
+	write_file("big.bin", big, 3 << 20);
+	write_file("sub/copy.bin", big, 3 << 20);	/* same bytes: stored once */
+	write_file("sub/x", "x", 1);
+	snprintf(path, sizeof(path), "%s/link", src);
+	ck_assert_int_eq(symlink("hello.txt", path), 0);
+	free(big);
+}
+
+static void
+setup(void)
+{
+	strcpy(top, "/tmp/bw-engine-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	snprintf(src, sizeof(src), "%s/src", top);
+	snprintf(repodir, sizeof(repodir), "%s/repo", top);
+	snprintf(cachedir, sizeof(cachedir), "%s/cache", top);
+	make_tree();
+	ck_assert_int_eq(repo_init(repodir, "test", "pw", 2, &cheap), 0);
+}
+
+static void
+teardown(void)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+struct cmp { struct repo *r; int files, links, dirs; };
+
+static int
+compare(const char *path, const struct tree_entry *e, void *arg)
+{
+	struct cmp *c = arg;
+	struct stat st;
+	struct buf data = { 0 }, obj = { 0 };
+	uint32_t i;
+	uint8_t *want;
+	size_t n;
+	FILE *f;
+
+	if (strncmp(path, src, strlen(src)) != 0)
+		return 0;	/* the ancestors of src */
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert_uint_eq(e->mode, st.st_mode & 07777);
+	ck_assert_int_eq(e->mtime_sec, st.st_mtim.tv_sec);
+	ck_assert_uint_eq(e->mtime_nsec, st.st_mtim.tv_nsec);
+	ck_assert_uint_eq(e->uid, st.st_uid);
+	if (e->kind == TREE_DIR) {
+		c->dirs++;
+		return 0;
+	}
+	if (e->kind == TREE_SYMLINK) {
+		c->links++;
+		ck_assert_str_eq(e->link, "hello.txt");
+		return 0;
+	}
+	ck_assert_int_eq(e->kind, TREE_FILE);
+	c->files++;
+	for (i = 0; i < e->content.nids; i++) {
+		buf_reset(&obj);
+		ck_assert_int_eq(repo_get(c->r, OBJ_DATA, e->content.ids[i], &obj), 0);
+		buf_put(&data, obj.data, obj.len);
+	}
+	ck_assert_uint_eq(data.len, (size_t)st.st_size);
+	want = malloc(st.st_size + 1);
+	ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+	n = fread(want, 1, st.st_size, f);
+	fclose(f);
+	ck_assert_uint_eq(n, (size_t)st.st_size);
+	ck_assert(n == 0 || memcmp(want, data.data, n) == 0);
+	free(want);
+	buf_free(&data);
+	buf_free(&obj);
+	return 0;
+}
+
+static int
+run(struct repo *r, int64_t start, struct snap_info *s)
+{
+	const char *paths[] = { src };
+	struct backup_opts o = {
+		.paths = paths, .npaths = 1, .cache_dir = cachedir, .workers = 2,
+		.exclude_caches = 1, .start_ns = start,
+	};
+
+	memset(s, 0, sizeof(*s));
+	return backup_run(r, &o, s);
+}
+
+START_TEST(backup_reads_back_equal)
+{
+	struct repo *r;
+	struct snap_info s, full;
+	struct cmp c = { 0 };
+	struct walk_opts wo = { compare, NULL, &c, NULL };
+	struct repo_check_stats st;
+
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	c.r = r;
+	ck_assert_int_eq(run(r, 0, &s), 0);
+	ck_assert_uint_eq(s.files, 5);
+	ck_assert_uint_eq(s.files_new, 5);
+	ck_assert_uint_eq(s.nerrors, 0);
+	/* 3 MiB stored once although two files hold it */
+	ck_assert_uint_lt(s.bytes_added, (3u << 20) + (256u << 10));
+	memset(&full, 0, sizeof(full));
+	ck_assert_int_eq(repo_snapshot_load(r, s.id, &full), 0);
+	ck_assert_int_eq(walk_tree(r, full.root, &wo), 0);
+	ck_assert_int_eq(c.files, 5);
+	ck_assert_int_eq(c.links, 1);
+	ck_assert_int_ge(c.dirs, 2);
+	memset(&st, 0, sizeof(st));
+	ck_assert_int_eq(repo_check_store(r, 1, NULL, NULL, &st), 0);
+	snap_info_clear(&full);
+	snap_info_clear(&s);
+	repo_free(r);
+}
+END_TEST
+
+START_TEST(unchanged_files_are_not_read_again)
+{
+	struct repo *r;
+	struct snap_info s1, s2, s3;
+	struct timespec ts;
+	int64_t later;
+	uint8_t more[4096];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* the first backup "started" well after the files were written, so the
+	 * racy-file rule does not force a re-read (no sleeping in tests) */
+	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(run(r, later, &s1), 0);
+	ck_assert_int_eq(run(r, later + 1000000000LL, &s2), 0);
+	ck_assert_uint_eq(s2.files_unchanged, 5);
+	ck_assert_uint_eq(s2.bytes_read, 0);
+	/* only the trees of the changed ancestors (the test's own directory) */
+	ck_assert_uint_lt(s2.bytes_added, 8192);
+
+	memset(more, 'm', sizeof(more));
+	write_file("sub/x", more, sizeof(more));
+	ck_assert_int_eq(run(r, later + 2000000000LL, &s3), 0);
+	ck_assert_uint_eq(s3.files_unchanged, 4);
+	ck_assert_uint_eq(s3.files_changed, 1);
+	ck_assert_uint_eq(s3.bytes_read, sizeof(more));
+	snap_info_clear(&s1);
+	snap_info_clear(&s2);
+	snap_info_clear(&s3);
+	repo_free(r);
+}
+END_TEST
+
+START_TEST(write_only_key_backs_up)
+{
+	struct repo *admin, *w;
+	struct snap_info s;
+	struct buf b = { 0 };
+	char slot[17];
+
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &admin), 0);
+	ck_assert_int_eq(repo_key_add(admin, "host", REPO_CAP_WRITE, "wpw", 3, &cheap, slot), 0);
+	ck_assert_int_eq(repo_open(repodir, "wpw", 3, &w), 0);
+	ck_assert_int_eq(run(w, 0, &s), 0);
+	ck_assert_uint_eq(s.files, 5);
+	/* it cannot read back what it wrote */
+	ck_assert_int_eq(repo_get(w, OBJ_TREE, s.root, &b), BW_ERR_PERM);
+	/* but an admin can */
+	ck_assert_int_eq(repo_get(admin, OBJ_TREE, s.root, &b), 0);
+	buf_free(&b);
+	snap_info_clear(&s);
+	repo_free(w);
+	repo_free(admin);
+}
+END_TEST
+
+START_TEST(roots_are_normalised)
+{
+	char *p[] = { strdup("/a/b-x"), strdup("/a/b/c"), strdup("/a/b"), strdup("/z"),
+	    strdup("/a/b/c/d") };
+	char *bad[] = { strdup("/a/../b") };
+	size_t n;
+
+	ck_assert_int_eq(backup_roots_normalise(p, 5, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(p[0], "/a/b");
+	ck_assert_str_eq(p[1], "/a/b-x");
+	ck_assert_str_eq(p[2], "/z");
+	for (size_t i = 0; i < n; i++)
+		free(p[i]);
+	ck_assert_int_eq(backup_roots_normalise(bad, 1, &n), BW_ERR_INVAL);
+	free(bad[0]);
+}
+END_TEST
+
+/* Reassembles a file's content from the repository (chunks, or a delta
+ * applied to its base), as a restore will. */
+struct mem { const uint8_t *p; size_t n; };
+
+static long
+read_mem(void *arg, uint64_t pos, void *buf, size_t len)
+{
+	struct mem *m = arg;
+
+	if (pos >= m->n)
+		return 0;
+	if (len > m->n - pos)
+		len = m->n - pos;
+	memcpy(buf, m->p + pos, len);
+	return (long)len;
+}
+
+static int
+write_buf(void *arg, const void *p, size_t n)
+{
+	return buf_put(arg, p, n);
+}
+
+static void
+content_bytes(struct repo *r, const struct tree_content *c, struct buf *out)
+{
+	struct buf obj = { 0 }, base = { 0 }, delta = { 0 };
+	uint32_t i;
+
+	for (i = 0; i < c->nids; i++) {
+		buf_reset(&obj);
+		ck_assert_int_eq(repo_get(r, c->kind ? OBJ_DELTA : OBJ_DATA, c->ids[i], &obj), 0);
+		buf_put(c->kind ? &delta : out, obj.data, obj.len);
+	}
+	if (c->kind == 1) {
+		struct mem m;
+
+		content_bytes(r, c->base, &base);
+		m.p = base.data;
+		m.n = base.len;
+		ck_assert_int_eq(delta_apply(delta.data, delta.len, read_mem, &m, write_buf, out), 0);
+	}
+	buf_free(&obj);
+	buf_free(&base);
+	buf_free(&delta);
+}
+
+struct find { const char *want; struct tree_entry copy; int found; };
+
+static int
+find_entry(const char *path, const struct tree_entry *e, void *arg)
+{
+	struct find *f = arg;
+	struct buf b = { 0 };
+	struct bufr r;
+
+	if (strcmp(path, f->want) != 0)
+		return 0;
+	/* deep copy of the content through its codec */
+	ck_assert_int_eq(tree_content_encode(&b, &e->content), 0);
+	bufr_init(&r, b.data, b.len);
+	ck_assert_int_eq(tree_content_decode(&r, &f->copy.content, TREE_DELTA_DEPTH_MAX), 0);
+	buf_free(&b);
+	f->found = 1;
+	return 0;
+}
+
+START_TEST(in_place_edit_is_stored_as_a_delta)
+{
+	struct repo *r;
+	struct snap_info s1, s2, full;
+	struct timespec ts;
+	struct find fe = { 0 };
+	struct walk_opts wo = { find_entry, NULL, &fe, NULL };
+	struct buf got = { 0 };
+	char path[512];
+	uint8_t patch[4096], *want;
+	int64_t later;
+	FILE *f;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(run(r, later, &s1), 0);
+	/* overwrite 4 KiB in the middle of the 3 MiB file, in place */
+	bwcrypto_random(patch, sizeof(patch));
+	snprintf(path, sizeof(path), "%s/big.bin", src);
+	ck_assert_ptr_nonnull(f = fopen(path, "r+b"));
+	fseek(f, 1500000, SEEK_SET);
+	fwrite(patch, 1, sizeof(patch), f);
+	fclose(f);
+	ck_assert_int_eq(run(r, later + 1000000000LL, &s2), 0);
+	ck_assert_uint_eq(s2.files_changed, 1);
+	/* the edit costs about its own size, not a 1 MiB chunk */
+	ck_assert_uint_lt(s2.bytes_added, 3 * sizeof(patch));
+
+	memset(&full, 0, sizeof(full));
+	ck_assert_int_eq(repo_snapshot_load(r, s2.id, &full), 0);
+	fe.want = path;
+	ck_assert_int_eq(walk_tree(r, full.root, &wo), 0);
+	ck_assert(fe.found);
+	ck_assert_int_eq(fe.copy.content.kind, 1);
+	ck_assert_int_eq(fe.copy.content.depth, 1);
+	content_bytes(r, &fe.copy.content, &got);
+	ck_assert_uint_eq(got.len, 3u << 20);
+	want = malloc(3u << 20);
+	ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+	ck_assert_uint_eq(fread(want, 1, 3u << 20, f), 3u << 20);
+	fclose(f);
+	ck_assert(memcmp(want, got.data, got.len) == 0);
+	free(want);
+	buf_free(&got);
+	tree_content_clear(&fe.copy.content);
+	snap_info_clear(&full);
+	snap_info_clear(&s1);
+	snap_info_clear(&s2);
+	repo_free(r);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	bwcrypto_init();
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, backup_reads_back_equal);
+	tcase_add_test(tc, unchanged_files_are_not_read_again);
+	tcase_add_test(tc, write_only_key_backs_up);
+	tcase_add_test(tc, roots_are_normalised);
+	tcase_add_test(tc, in_place_edit_is_stored_as_a_delta);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
