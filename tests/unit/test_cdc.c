@@ -132,7 +132,7 @@ END_TEST
 
 START_TEST(test_split_invariance)
 {
-	size_t len = 4 << 20, *ref, *got, nref, ngot, i;
+	size_t len = 2 << 20, *ref, *got, nref, ngot, i;
 	uint8_t *data = random_data(42, len);
 	uint8_t seed[32];
 	struct cdc *c;
