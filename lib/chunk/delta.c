@@ -92,10 +92,19 @@ delta_lib_init(void)
 	rs_trace_set_level(RS_LOG_ERR);
 }
 
+/* Errors parsing stored bytes mean damage; errors making a signature or a
+ * delta from local data can only be librsync's own trouble. */
 static int
 delta_err(rs_result r)
 {
 	return r == RS_MEM_ERROR ? BW_ERR_NOMEM : BW_ERR_CORRUPT;
+}
+
+static int
+delta_gen_err(const char *what, rs_result r)
+{
+	log_error("%s: librsync failed: %s", what, rs_strerror(r));
+	return r == RS_MEM_ERROR ? BW_ERR_NOMEM : BW_ERR_INVAL;
 }
 
 /*
@@ -166,10 +175,8 @@ delta_sig_feed(struct delta_sig_job *j, const void *p, size_t n)
 {
 	rs_result r = delta_pump(j->job, p, n, 0, &j->out);
 
-	if (r != RS_BLOCKED && r != RS_DONE) {
-		log_error("rsync signature: %s", rs_strerror(r));
-		return delta_err(r);
-	}
+	if (r != RS_BLOCKED && r != RS_DONE)
+		return delta_gen_err("rsync signature", r);
 	return 0;
 }
 
@@ -180,8 +187,7 @@ delta_sig_finish(struct delta_sig_job *j, struct buf *out)
 	int err = 0;
 
 	if (r != RS_DONE) {
-		log_error("rsync signature: %s", rs_strerror(r));
-		err = delta_err(r);
+		err = delta_gen_err("rsync signature", r);
 	} else if (buf_put(out, j->out.data, j->out.len)) {
 		log_error("rsync signature: out of memory");
 		err = BW_ERR_NOMEM;
@@ -238,7 +244,8 @@ delta_sig_load(const void *p, size_t n, struct delta_sig **out)
 	 * parameters; also the RabinKarp variant and the powers of two a
 	 * later version might choose, so switching the writer to them does
 	 * not orphan stored signatures. */
-	if ((magic != RS_BLAKE2_SIG_MAGIC && magic != RS_RK_BLAKE2_SIG_MAGIC) || bl < 64 || bl > (16u << 20) || (bl & (bl - 1)) ||
+	if ((magic != RS_BLAKE2_SIG_MAGIC && magic != RS_RK_BLAKE2_SIG_MAGIC) ||
+	    bl < 64 || bl > (16u << 20) || (bl & (bl - 1)) != 0 ||
 	    sl < DELTA_STRONG_LEN || sl > 32 || bufr_left(&r) % (4 + sl) != 0) {
 		log_error("rsync signature: bad header (magic %#x, block %u, strong %u, "
 		    "%zu bytes); the object is damaged: run 'bulwark check --read-data'",
@@ -257,8 +264,11 @@ delta_sig_load(const void *p, size_t n, struct delta_sig **out)
 		rr = RS_CORRUPT;
 	if (rr != RS_DONE) {
 		err = delta_err(rr);
-		log_error("rsync signature: %s; the object is damaged: run 'bulwark "
-		    "check --read-data'", rs_strerror(rr));
+		if (err == BW_ERR_NOMEM)
+			log_error("rsync signature: out of memory");
+		else
+			log_error("rsync signature: %s; the object is damaged: run "
+			    "'bulwark check --read-data'", rs_strerror(rr));
 		goto out;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -316,10 +326,8 @@ delta_feed(struct delta_job *j, const void *p, size_t n, struct buf *out)
 {
 	rs_result r = delta_pump(j->job, p, n, 0, out);
 
-	if (r != RS_BLOCKED && r != RS_DONE) {
-		log_error("rsync delta: %s", rs_strerror(r));
-		return delta_err(r);
-	}
+	if (r != RS_BLOCKED && r != RS_DONE)
+		return delta_gen_err("rsync delta", r);
 	return 0;
 }
 
@@ -330,8 +338,7 @@ delta_finish(struct delta_job *j, struct buf *out, uint64_t *literal)
 	int err = 0;
 
 	if (r != RS_DONE) {
-		log_error("rsync delta: %s", rs_strerror(r));
-		err = delta_err(r);
+		err = delta_gen_err("rsync delta", r);
 	} else if (literal) {
 		*literal = (uint64_t)rs_job_statistics(j->job)->lit_bytes;
 	}

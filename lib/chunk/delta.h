@@ -28,7 +28,8 @@ int delta_sig_feed(struct delta_sig_job *j, const void *p, size_t n);
 int delta_sig_finish(struct delta_sig_job *j, struct buf *out);
 void delta_sig_abort(struct delta_sig_job *j);
 
-/* A loaded signature, ready to compute deltas against. */
+/* A loaded signature, ready to compute deltas against.  It serves one
+ * delta job at a time: librsync keeps match statistics inside it. */
 struct delta_sig;
 /* Parses signature bytes (untrusted: bounds-checked); BW_ERR_CORRUPT. */
 int delta_sig_load(const void *p, size_t n, struct delta_sig **out);

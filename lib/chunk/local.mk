@@ -12,8 +12,8 @@ tests_unit_test_delta_SOURCES = tests/unit/test_delta.c
 tests_unit_test_delta_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_delta_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
 
-# Throughput of chunking and deltas; build with -O2 and run by hand.
-# built on demand: make bench/micro_chunk
+# Throughput of chunking and deltas: make bench/micro_chunk (with -O2) and
+# run it by hand.
 EXTRA_PROGRAMS += bench/micro_chunk
 bench_micro_chunk_SOURCES = bench/micro_chunk.c
 bench_micro_chunk_LDADD = lib/libbwcore.a $(BW_CORE_LIBS)

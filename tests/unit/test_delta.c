@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/chunk/delta.h"
+#include "lib/crypto/bwcrypto.h"
 #include "lib/util/buf.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
@@ -133,7 +134,9 @@ quiet(enum log_level lvl, const char *msg, void *arg)
 }
 
 /* Signature of old, delta of new, apply to old: must give new.  Returns the
- * literal bytes. */
+ * literal bytes; the delta's size goes to last_delta_len. */
+static size_t last_delta_len;
+
 static uint64_t
 round_trip(const uint8_t *old, size_t on, const uint8_t *new, size_t nn, uint64_t rng)
 {
@@ -146,7 +149,8 @@ round_trip(const uint8_t *old, size_t on, const uint8_t *new, size_t nn, uint64_
 	ck_assert_uint_eq(out.len, nn);
 	ck_assert(nn == 0 || memcmp(out.data, new, nn) == 0);
 	/* The delta costs about its literal bytes: commands are small. */
-	ck_assert_uint_le(delta.len, literal + 64 + nn / 100);
+	ck_assert_uint_le(delta.len, literal + 64 + nn / 1000);
+	last_delta_len = delta.len;
 	buf_free(&sig);
 	buf_free(&delta);
 	buf_free(&out);
@@ -174,6 +178,28 @@ START_TEST(test_overwrite_middle)
 	memcpy(b, a, TEN_MIB);
 	fill(b + TEN_MIB / 2 + 123, 4096, 99);	/* not block-aligned */
 	lit = round_trip(a, TEN_MIB, b, TEN_MIB, 0);
+	ck_assert_uint_ge(lit, 4096);
+	ck_assert_uint_le(lit, 4096 + 2 * bl);
+	/* What is stored: the literal plus a few commands. */
+	ck_assert_uint_le(last_delta_len, 4096 + 2 * bl + 64);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_large_file)
+{
+	/* Past 64 MiB the block length grows: the same bound must hold. */
+	size_t n = 72u << 20;
+	uint8_t *a = random_data(12, n), *b = malloc(n);
+	uint32_t bl = delta_block_len(n);
+	uint64_t lit;
+
+	ck_assert_uint_gt(bl, 512);
+	ck_assert_ptr_nonnull(b);
+	memcpy(b, a, n);
+	fill(b + n / 3 + 1, 4096, 98);
+	lit = round_trip(a, n, b, n, 0);
 	ck_assert_uint_ge(lit, 4096);
 	ck_assert_uint_le(lit, 4096 + 2 * bl);
 	free(a);
@@ -453,6 +479,28 @@ START_TEST(test_corrupt_sig)
 }
 END_TEST
 
+START_TEST(test_golden_signature)
+{
+	/* Stored signatures must stay loadable and deltas against them
+	 * appliable: pin the bytes this version writes (librsync 2.3). */
+	static const uint8_t hdr[12] = { 0x72, 0x73, 0x01, 0x37, 0, 0, 0x02, 0, 0, 0, 0, 8 };
+	uint8_t d[5000], h[BWC_ID];
+	struct buf sig = { 0 };
+	char hex[2 * BWC_ID + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(d); i++)
+		d[i] = (uint8_t)(i * 7 + (i >> 8));
+	make_sig(d, sizeof(d), 0, &sig);
+	ck_assert_uint_eq(sig.len, 12 + 10 * (4 + 8));
+	ck_assert_mem_eq(sig.data, hdr, sizeof(hdr));
+	bwcrypto_hash_plain(h, sig.data, sig.len);
+	hex_encode(hex, h, sizeof(h));
+	ck_assert_str_eq(hex, "97e4ceaabdc4e03be2cdc288c7b00d4ba6eebe0a8290074f2ccae6639a33b4b2");
+	buf_free(&sig);
+}
+END_TEST
+
 START_TEST(test_block_len)
 {
 	static const uint64_t sizes[] = { 0, 1, 1 << 20, 64ULL << 20, (64ULL << 20) + 1,
@@ -482,6 +530,7 @@ delta_suite(void)
 
 	tcase_add_test(tc, test_identical);
 	tcase_add_test(tc, test_overwrite_middle);
+	tcase_add_test(tc, test_large_file);
 	tcase_add_test(tc, test_append);
 	tcase_add_test(tc, test_truncate);
 	tcase_add_test(tc, test_rewrite);
@@ -491,6 +540,7 @@ delta_suite(void)
 	tcase_add_test(tc, test_past_basis);
 	tcase_add_test(tc, test_io_errors_pass_through);
 	tcase_add_test(tc, test_corrupt_sig);
+	tcase_add_test(tc, test_golden_signature);
 	tcase_add_test(tc, test_block_len);
 	suite_add_tcase(s, tc);
 	return s;
@@ -499,9 +549,12 @@ delta_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(delta_suite());
+	SRunner *sr;
 	int failed;
 
+	if (bwcrypto_init() != 0)
+		return 99;
+	sr = srunner_create(delta_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
