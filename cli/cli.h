@@ -117,6 +117,9 @@ int cmd_config(struct cli *c, int argc, char **argv);
 #define CLI_COMMON_SHORTOPTS "c:r:qvh"
 /* Handles a common option; returns 1 if it was one, 0 if not. */
 int cli_common_opt(struct cli *c, int ch, const char *arg);
+/* Parses the options of a command that has only the common ones.  Returns
+ * -1 to go on (optind at the first operand), or an exit code to return. */
+int cli_parse_common(struct cli *c, int argc, char **argv, const char *help);
 /* Prints "bulwark CMD: ..." usage text and returns EXIT_USAGE or EXIT_OK. */
 int cli_usage(FILE *f, const char *text, int rc);
 

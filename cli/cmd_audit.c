@@ -45,18 +45,13 @@ show_one(const struct audit_record *r, void *arg)
 int
 cmd_audit(struct cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	const char *dir, *sub;
 	struct audit *a = NULL;
 	uint64_t n = 0;
 	int ch, x;
 
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
-		if (ch == 'h')
-			return cli_usage(stdout, help, EXIT_OK);
-		if (!cli_common_opt(c, ch, optarg))
-			return cli_usage(stderr, help, EXIT_USAGE);
-	}
+	if ((ch = cli_parse_common(c, argc, argv, help)) >= 0)
+		return ch;
 	if (optind + 1 != argc)
 		return cli_usage(stderr, help, EXIT_USAGE);
 	sub = argv[optind];

@@ -14,17 +14,12 @@ static const char help[] =
 int
 cmd_config(struct cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	struct config *cfg = NULL;
 	const char *path;
 	int ch, x;
 
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
-		if (ch == 'h')
-			return cli_usage(stdout, help, EXIT_OK);
-		if (!cli_common_opt(c, ch, optarg))
-			return cli_usage(stderr, help, EXIT_USAGE);
-	}
+	if ((ch = cli_parse_common(c, argc, argv, help)) >= 0)
+		return ch;
 	if (optind >= argc || strcmp(argv[optind], "check") || argc - optind > 2)
 		return cli_usage(stderr, help, EXIT_USAGE);
 	path = argc - optind == 2 ? argv[optind + 1] : c->config_path;

@@ -87,7 +87,6 @@ prune_live_set(struct repo *r, struct idset *set)
 int
 cmd_prune(struct cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	struct repo_prune_stats st;
 	struct idset *live = NULL;
 	struct repo *r = NULL;
@@ -95,12 +94,8 @@ cmd_prune(struct cli *c, int argc, char **argv)
 	int ch, rc, x;
 
 	memset(&st, 0, sizeof(st));
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
-		if (ch == 'h')
-			return cli_usage(stdout, help, EXIT_OK);
-		if (!cli_common_opt(c, ch, optarg))
-			return cli_usage(stderr, help, EXIT_USAGE);
-	}
+	if ((ch = cli_parse_common(c, argc, argv, help)) >= 0)
+		return ch;
 	if (optind != argc)
 		return cli_usage(stderr, help, EXIT_USAGE);
 	if ((rc = cli_open_repo(c, &r)) != 0)

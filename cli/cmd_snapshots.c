@@ -15,19 +15,14 @@ static const char help[] =
 int
 cmd_snapshots(struct cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	struct snap_info *s = NULL;
 	struct repo *r = NULL;
 	size_t n = 0, bad = 0, i, j;
 	char when[32], id[65], size[32];
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
-		if (ch == 'h')
-			return cli_usage(stdout, help, EXIT_OK);
-		if (!cli_common_opt(c, ch, optarg))
-			return cli_usage(stderr, help, EXIT_USAGE);
-	}
+	if ((ch = cli_parse_common(c, argc, argv, help)) >= 0)
+		return ch;
 	if (optind != argc)
 		return cli_usage(stderr, help, EXIT_USAGE);
 	if ((rc = cli_open_repo(c, &r)) != 0)

@@ -30,7 +30,6 @@ add_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
 int
 cmd_stats(struct cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	struct snap_info *s = NULL;
 	struct repo *r = NULL;
 	size_t n = 0, bad = 0, i;
@@ -38,12 +37,8 @@ cmd_stats(struct cli *c, int argc, char **argv)
 	char a[32], b[32], d[32];
 	int ch, rc, x;
 
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
-		if (ch == 'h')
-			return cli_usage(stdout, help, EXIT_OK);
-		if (!cli_common_opt(c, ch, optarg))
-			return cli_usage(stderr, help, EXIT_USAGE);
-	}
+	if ((ch = cli_parse_common(c, argc, argv, help)) >= 0)
+		return ch;
 	if (optind != argc)
 		return cli_usage(stderr, help, EXIT_USAGE);
 	if ((rc = cli_open_repo(c, &r)) != 0)

@@ -56,6 +56,21 @@ cli_usage(FILE *f, const char *text, int rc)
 }
 
 int
+cli_parse_common(struct cli *c, int argc, char **argv, const char *help)
+{
+	static const struct option lo[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
+		if (ch == 'h')
+			return cli_usage(stdout, help, EXIT_OK);
+		if (!cli_common_opt(c, ch, optarg))
+			return cli_usage(stderr, help, EXIT_USAGE);
+	}
+	return -1;
+}
+
+int
 cli_common_opt(struct cli *c, int ch, const char *arg)
 {
 	switch (ch) {
