@@ -87,6 +87,28 @@ cache_dir(struct cli *c)
 	return p;
 }
 
+/* An exclude pattern matching exactly path (glob characters escaped). */
+static char *
+exact_pattern(const char *path)
+{
+	char *real = realpath(path, NULL), *out, *o;
+	const char *p;
+
+	/* a cache directory may not exist yet: it is made during the backup */
+	if (!real && (path[0] != '/' || (real = strdup(path)) == NULL))
+		return NULL;
+	if ((out = malloc(2 * strlen(real) + 1)) != NULL) {
+		for (p = real, o = out; *p; p++) {
+			if (strchr("*?[]\\", *p))
+				*o++ = '\\';
+			*o++ = *p;
+		}
+		*o = 0;
+	}
+	free(real);
+	return out;
+}
+
 static void
 print_summary(struct cli *c, const struct snap_info *s, int rc)
 {
@@ -151,7 +173,7 @@ cmd_backup(struct cli *c, int argc, char **argv)
 	struct snap_info snap;
 	struct repo *r = NULL;
 	struct sigaction sa;
-	char *cdir = NULL, *rp = NULL;
+	char *cdir = NULL, *rp = NULL, *own[2] = { NULL, NULL };
 	int ch, rc, no_cache = 0, x;
 
 	memset(&snap, 0, sizeof(snap));
@@ -228,6 +250,12 @@ cmd_backup(struct cli *c, int argc, char **argv)
 	if ((rc = cli_open_repo(c, &r)) != 0)
 		goto out;
 	rp = strdup(repo_path(r));
+	/* never back up the repository or the cache into themselves */
+	if ((own[0] = exact_pattern(rp)) != NULL)
+		excl[nexcl++] = own[0];
+	if (cdir && (own[1] = exact_pattern(cdir)) != NULL)
+		excl[nexcl++] = own[1];
+	o.nexcludes = nexcl;
 	if ((x = repo_lock(r, 0)) != 0) {
 		rc = cli_exit(x);
 		goto out;
@@ -262,6 +290,8 @@ cmd_backup(struct cli *c, int argc, char **argv)
 out:
 	snap_info_clear(&snap);
 	repo_free(r);
+	free(own[0]);
+	free(own[1]);
 	free(rp);
 	free(cdir);
 	free(excl);

@@ -68,6 +68,32 @@ expect 6 "$BW" check --read-data
 grep_err "object [0-9a-f]+"
 grep_err "big.bin|copy.bin"
 
+# a configured backup set with excludes and tags; the repository inside a
+# backed-up path is never backed up into itself
+mkdir -p "$src/www/tmp"
+printf 'scratch' > "$src/www/tmp/junk"
+cat > "$T/good.conf" <<CONF
+[repository]
+path = $T/repo
+[backup www]
+paths = $src/www
+exclude = */tmp
+tags = web
+CONF
+expect 0 "$BW" -c "$T/good.conf" config check
+expect 0 "$BW" -c "$T/good.conf" backup --json --tag nightly www
+grep_out '"files":4'
+expect 0 "$BW" snapshots --json
+grep_out '"set":"www"'
+grep_out '"tags":\["nightly","web"\]|"tags":\["web","nightly"\]'
+mkdir -p "$T/inner"
+printf 'data' > "$T/inner/file"
+BULWARK_REPO="$T/inner/repo" expect 0 "$BW" init --kdf interactive
+BULWARK_REPO="$T/inner/repo" expect 0 "$BW" backup --json "$T/inner"
+grep_out '"files":1,'
+BULWARK_REPO="$T/inner/repo" expect 0 "$BW" backup --json "$T/inner"
+grep_out '"files":1,'
+
 # config errors name file:line
 cat > "$T/bad.conf" <<'CONF'
 [repository]
