@@ -74,6 +74,12 @@ struct act {
 	int delta;			/* content is a delta on delta_base */
 	struct tree_content delta_base;
 	struct buf sig;			/* new rsync signature for the cache */
+	struct buf root_sig;		/* the delta chain's root's signature */
+	int sigs_ready;			/* sig holds the cache's blob as is */
+	int have_old;			/* the previous version, from the cache: */
+	uint8_t old_hash[32];
+	struct tree_content old_content;
+	struct buf old_sigs;		/* its signatures, as stored */
 	uint32_t outstanding;		/* jobs not yet stored (under lock) */
 	int from_cache;			/* content and hash already set */
 	struct fcache_hit hit;		/* from_cache: the entry to carry forward */
@@ -86,6 +92,7 @@ struct level {			/* a directory being built */
 	struct tree_entry te;
 	struct buf entries;
 	uint32_t count;
+	char *path;			/* NULL for the root */
 };
 
 struct engine {
@@ -391,7 +398,7 @@ static void cache_record(struct engine *e, struct act *a);
 /* ---------- applying actions in order ---------- */
 
 static int
-level_push(struct engine *e, struct tree_entry *te)
+level_push(struct engine *e, struct tree_entry *te, char *path)
 {
 	struct level *l;
 
@@ -405,6 +412,7 @@ level_push(struct engine *e, struct tree_entry *te)
 	}
 	l = &e->levels[e->depth++];
 	memset(l, 0, sizeof(*l));
+	l->path = path;
 	if (te) {
 		l->te = *te;
 		memset(te, 0, sizeof(*te));
@@ -424,6 +432,9 @@ level_add(struct engine *e, const struct tree_entry *te)
 	return 0;
 }
 
+static int store_tree(struct engine *e, const char *path, const struct buf *tree,
+    const uint8_t id[32], struct tree_content *desc);
+
 /* Closes the innermost level: stores its tree and adds it to its parent
  * (or records the root). */
 static int
@@ -432,18 +443,16 @@ level_pop(struct engine *e)
 	struct level *l = &e->levels[e->depth - 1];
 	struct buf tree = { 0 };
 	uint8_t id[32];
-	uint64_t added = 0;
 	int rc;
 
 	rc = tree_finish(&tree, l->count, l->entries.data, l->entries.len);
-	if (rc == 0)
-		rc = repo_writer_put(e->w, OBJ_TREE, tree.data, tree.len, NULL, id, &added);
-	buf_free(&tree);
 	buf_free(&l->entries);
 	if (rc == 0) {
-		pthread_mutex_lock(&e->mu);
-		e->bytes_added_workers += added;
-		pthread_mutex_unlock(&e->mu);
+		repo_object_id(e->repo, OBJ_TREE, tree.data, tree.len, id);
+		rc = store_tree(e, l->path, &tree, id, &l->te.content);
+	}
+	buf_free(&tree);
+	if (rc == 0) {
 		e->depth--;
 		if (e->depth == 0) {
 			memcpy(e->root, id, 32);
@@ -453,6 +462,8 @@ level_pop(struct engine *e)
 		}
 	}
 	tree_entry_clear(&l->te);
+	free(l->path);
+	l->path = NULL;
 	return rc;
 }
 
@@ -488,7 +499,10 @@ act_free(struct act *a)
 	}
 	free(a->djobs);
 	tree_content_clear(&a->delta_base);
+	tree_content_clear(&a->old_content);
 	buf_free(&a->sig);
+	buf_free(&a->root_sig);
+	buf_free(&a->old_sigs);
 	free(a->path);
 	if (a->fe)
 		fsent_entry_free(a->fe);
@@ -504,7 +518,9 @@ apply(struct engine *e, struct act *a)
 
 	switch (a->kind) {
 	case ACT_ENTER:
-		return level_push(e, &a->te);
+		rc = level_push(e, &a->te, a->path);
+		a->path = NULL;
+		return rc;
 	case ACT_LEAVE:
 		return level_pop(e);
 	case ACT_ENTRY:
@@ -521,7 +537,17 @@ apply(struct engine *e, struct act *a)
 			memcpy(c->ids[i], a->jobs[i]->id, 32);
 		/* the hash is over the chunk ids whatever the encoding */
 		file_hash(e, c, a->te.hash);
-		if (a->delta) {
+		if (a->have_old && !memcmp(a->te.hash, a->old_hash, 32)) {
+			/* read again (e.g. touched) but the same bytes: keep the
+			 * stored version, its place in the chain and its sigs */
+			tree_content_clear(c);
+			*c = a->old_content;
+			memset(&a->old_content, 0, sizeof(a->old_content));
+			a->delta = 0;
+			buf_reset(&a->sig);
+			buf_put(&a->sig, a->old_sigs.data, a->old_sigs.len);
+			a->sigs_ready = 1;
+		} else if (a->delta) {
 			free(c->ids);
 			c->ids = NULL;
 			c->kind = 1;
@@ -656,9 +682,10 @@ enter_dir(struct engine *e, const struct fsent_entry *f)
 
 	if (!a)
 		return BW_ERR_NOMEM;
-	if ((rc = entry_from_fsent(&a->te, f)) != 0 || (rc = wpush(e, f->path)) != 0) {
+	if ((rc = entry_from_fsent(&a->te, f)) != 0 || (rc = wpush(e, f->path)) != 0 ||
+	    (a->path = strdup(f->path)) == NULL) {
 		act_free(a);
-		return rc;
+		return rc ? rc : BW_ERR_NOMEM;
 	}
 	e->prog.dirs++;
 	return enqueue(e, a);
@@ -729,37 +756,107 @@ out:
 static int read_pass(struct engine *e, struct fsent_walk *w, struct act *a,
     struct delta_sig *old_sig, uint64_t old_size);
 
+/*
+ * The signatures kept in the files cache for a file: the newest version's
+ * (deltas chain from it) and the chain's root's (the chunked version at the
+ * bottom of the chain; empty when the newest version is that root):
+ *   u32 n | newest[n] | u32 m | root[m]
+ * When a chain reaches TREE_DELTA_DEPTH_MAX the next version is a delta
+ * against the root, so an edited file never has to be stored whole again
+ * unless most of it changed.
+ */
+static int
+sigs_split(const struct buf *blob, const uint8_t **newest, size_t *nn, const uint8_t **root,
+    size_t *nr)
+{
+	struct bufr r;
+
+	bufr_init(&r, blob->data, blob->len);
+	*newest = bufr_str(&r, blob->len, nn);
+	*root = bufr_str(&r, blob->len, nr);
+	return bufr_done(&r);
+}
+
+static int
+sigs_join(struct buf *out, const void *newest, size_t nn, const void *root, size_t nr)
+{
+	buf_reset(out);
+	buf_put_str(out, newest, nn);
+	return buf_put_str(out, root, nr);
+}
+
+/* Deep copy of a content descriptor. */
+static int
+content_dup(struct tree_content *dst, const struct tree_content *src)
+{
+	struct buf b = { 0 };
+	struct bufr r;
+	int rc;
+
+	if ((rc = tree_content_encode(&b, src)) == 0) {
+		bufr_init(&r, b.data, b.len);
+		rc = tree_content_decode(&r, dst, TREE_DELTA_DEPTH_MAX);
+	}
+	buf_free(&b);
+	return rc;
+}
+
+static int
+all_stored(struct engine *e, const struct tree_content *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->nids; i++)
+		if (!repo_writer_has(e->w, c->ids[i]))
+			return 0;
+	return c->base ? all_stored(e, c->base) : 1;
+}
+
 static int
 read_file(struct engine *e, struct fsent_walk *w, struct act *a, const struct fcache_hit *old)
 {
 	struct delta_sig *sig = NULL;
-	struct buf raw = { 0 };
 	struct bufr r;
-	uint8_t hash[32];
+	const uint8_t *newest = NULL, *root = NULL;
+	const struct tree_content *base;
+	size_t nn = 0, nr = 0;
 	int rc;
 
 	e->prog.current = a->path;
-	if (old && old->sig_len && a->te.size >= DELTA_MIN &&
-	    fcache_sig_read(e->cache, old, &raw) == 0 &&
-	    delta_sig_load(raw.data, raw.len, &sig) == 0) {
+	if (old) {
+		/* the previous version: its hash (to notice an unchanged file
+		 * read again) and descriptor */
 		bufr_init(&r, old->content, old->content_len);
-		if (bufr_copy(&r, hash, 32) != 0 ||
-		    tree_content_decode(&r, &a->delta_base, TREE_DELTA_DEPTH_MAX) != 0 ||
-		    a->delta_base.depth >= TREE_DELTA_DEPTH_MAX) {
+		if (bufr_copy(&r, a->old_hash, 32) == 0 &&
+		    tree_content_decode(&r, &a->old_content, TREE_DELTA_DEPTH_MAX) == 0 &&
+		    bufr_done(&r) == 0 && all_stored(e, &a->old_content))
+			a->have_old = 1;
+		else
+			tree_content_clear(&a->old_content);
+	}
+	if (a->have_old && old->sig_len && a->te.size >= DELTA_MIN &&
+	    fcache_sig_read(e->cache, old, &a->old_sigs) == 0 &&
+	    sigs_split(&a->old_sigs, &newest, &nn, &root, &nr) == 0) {
+		if (a->old_content.depth < TREE_DELTA_DEPTH_MAX) {
+			base = &a->old_content;		/* chain on */
+			if (delta_sig_load(newest, nn, &sig) != 0)
+				sig = NULL;
+			/* the root stays the root (or becomes it) */
+			if (buf_put(&a->root_sig, nr ? root : newest, nr ? nr : nn) != 0)
+				sig = NULL;
+		} else {
+			for (base = &a->old_content; base->base; base = base->base)
+				;			/* rebase on the root */
+			if (nr == 0 || delta_sig_load(root, nr, &sig) != 0)
+				sig = NULL;
+			else if (buf_put(&a->root_sig, root, nr) != 0)
+				sig = NULL;
+		}
+		if (sig && content_dup(&a->delta_base, base) != 0) {
 			delta_sig_free(sig);
 			sig = NULL;
-		} else {
-			uint32_t i;
-
-			/* the base must still be stored */
-			for (i = 0; i < a->delta_base.nids && sig; i++)
-				if (!repo_writer_has(e->w, a->delta_base.ids[i])) {
-					delta_sig_free(sig);
-					sig = NULL;
-				}
 		}
 	}
-	buf_free(&raw);
 	if (sig) {
 		rc = read_pass(e, w, a, sig, old->meta.size);
 		delta_sig_free(sig);
@@ -767,12 +864,12 @@ read_file(struct engine *e, struct fsent_walk *w, struct act *a, const struct fc
 			goto out;
 		/* the delta did not pay: read again and store chunks */
 		a->delta = 0;
-		tree_content_clear(&a->delta_base);
 		buf_reset(&a->sig);
 		if ((rc = forget_jobs(e, a)) != 0)
 			goto out;
 	}
 	tree_content_clear(&a->delta_base);
+	buf_reset(&a->root_sig);
 	rc = read_pass(e, w, a, NULL, 0);
 out:
 	e->prog.current = NULL;
@@ -934,12 +1031,180 @@ miss:
 static void
 cache_record(struct engine *e, struct act *a)
 {
-	struct buf b = { 0 };
+	struct buf b = { 0 }, sigs = { 0 };
 
+	if (a->sig.len && !a->sigs_ready) {
+		/* a plain version is its own root */
+		sigs_join(&sigs, a->sig.data, a->sig.len, a->delta ? a->root_sig.data : NULL,
+		    a->delta ? a->root_sig.len : 0);
+		buf_reset(&a->sig);
+		buf_put(&a->sig, sigs.data, sigs.len);
+		buf_free(&sigs);
+	}
 	buf_put(&b, a->te.hash, 32);
 	if (tree_content_encode(&b, &a->te.content) == 0 && !b.err)
 		fcache_put(e->cache, a->path, &a->meta, b.data, b.len, a->sig.data, a->sig.len);
 	buf_free(&b);
+}
+
+/*
+ * Stores a directory's tree.  Like a file, a changed tree is stored as an
+ * rsync delta against the previous version's signature (kept in the files
+ * cache under the directory's path with a trailing '/'), so one changed
+ * entry in a directory of thousands costs about a block, not the whole
+ * tree.  An unchanged tree costs nothing.  The root tree is always stored
+ * whole.  desc receives how the tree is stored.
+ */
+#define TREE_DELTA_MIN (8u << 10)
+
+static int
+put_sync(struct engine *e, enum obj_type type, const void *p, size_t n, uint8_t id[32])
+{
+	uint64_t added = 0;
+	int rc = repo_writer_put(e->w, type, p, n, NULL, id, &added);
+
+	pthread_mutex_lock(&e->mu);
+	e->bytes_added_workers += added;
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+static int
+tree_delta(struct engine *e, const struct buf *tree, const uint8_t *sigp, size_t sign,
+    struct buf *out)
+{
+	struct delta_sig *sig = NULL;
+	struct delta_job *dj;
+	uint64_t literal;
+	int rc;
+
+	if ((rc = delta_sig_load(sigp, sign, &sig)) != 0)
+		return rc;
+	if ((dj = delta_start(sig)) == NULL)
+		rc = BW_ERR_NOMEM;
+	else if ((rc = delta_feed(dj, tree->data, tree->len, out)) != 0)
+		delta_abort(dj);
+	else
+		rc = delta_finish(dj, out, &literal);
+	delta_sig_free(sig);
+	return rc;
+}
+
+static int
+store_tree(struct engine *e, const char *path, const struct buf *tree, const uint8_t id[32],
+    struct tree_content *desc)
+{
+	struct fcache_hit old;
+	struct fcache_meta meta = { 0 };
+	struct tree_content old_desc = { 0 };
+	struct buf key = { 0 }, sigs = { 0 }, newsig = { 0 }, delta = { 0 }, blob = { 0 };
+	const uint8_t *newest = NULL, *rootsig = NULL;
+	const struct tree_content *base = NULL;
+	size_t nn = 0, nr = 0;
+	uint8_t old_id[32];
+	struct bufr r;
+	int rc = 0, have_old = 0;
+
+	memset(desc, 0, sizeof(*desc));
+	if (path && e->cache) {
+		buf_put(&key, path, strlen(path));
+		buf_put(&key, "/", 2);	/* with the NUL */
+		if (key.err)
+			return key.err;
+		if (fcache_find(e->cache, (char *)key.data, &old) == 0) {
+			bufr_init(&r, old.content, old.content_len);
+			if (bufr_copy(&r, old_id, 32) == 0 &&
+			    tree_content_decode(&r, &old_desc, TREE_DELTA_DEPTH_MAX) == 0 &&
+			    bufr_done(&r) == 0 && all_stored(e, &old_desc))
+				have_old = 1;
+			else
+				tree_content_clear(&old_desc);
+		}
+	}
+	if (have_old && !memcmp(old_id, id, 32)) {
+		/* unchanged: same storage, same signatures */
+		*desc = old_desc;
+		memset(&old_desc, 0, sizeof(old_desc));
+		if (old.sig_len)
+			fcache_sig_read(e->cache, &old, &sigs);
+		goto record;
+	}
+	if (path && e->cache && tree->len >= TREE_DELTA_MIN) {
+		struct delta_sig_job *sj = delta_sig_start(tree->len);
+
+		if (sj && delta_sig_feed(sj, tree->data, tree->len) != 0) {
+			delta_sig_abort(sj);
+			sj = NULL;
+		}
+		if (!sj || delta_sig_finish(sj, &newsig) != 0)
+			buf_reset(&newsig);
+	}
+	if (have_old && old.sig_len && newsig.len && fcache_sig_read(e->cache, &old, &sigs) == 0 &&
+	    sigs_split(&sigs, &newest, &nn, &rootsig, &nr) == 0) {
+		const uint8_t *sp = newest;
+		size_t sn = nn;
+
+		base = &old_desc;
+		if (old_desc.depth >= TREE_DELTA_DEPTH_MAX) {
+			while (base->base)
+				base = base->base;
+			sp = rootsig;
+			sn = nr;
+		}
+		if (sn && tree_delta(e, tree, sp, sn, &delta) == 0 && delta.len < tree->len / 2) {
+			uint32_t i, n = (uint32_t)((delta.len + DELTA_PIECE - 1) / DELTA_PIECE);
+
+			desc->kind = 1;
+			if ((desc->base = calloc(1, sizeof(*desc->base))) == NULL ||
+			    (desc->ids = calloc(n ? n : 1, 32)) == NULL ||
+			    (rc = content_dup(desc->base, base)) != 0) {
+				rc = rc ? rc : BW_ERR_NOMEM;
+				goto out;
+			}
+			desc->depth = desc->base->depth + 1;
+			for (i = 0; i < n; i++) {
+				size_t off = (size_t)i * DELTA_PIECE;
+				size_t len = delta.len - off < DELTA_PIECE ? delta.len - off : DELTA_PIECE;
+
+				if ((rc = put_sync(e, OBJ_DELTA, delta.data + off, len, desc->ids[i])) != 0)
+					goto out;
+				desc->nids++;
+			}
+			/* the chain's root keeps its signature */
+			rc = sigs_join(&blob, newsig.data, newsig.len, nr ? rootsig : newest,
+			    nr ? nr : nn);
+			buf_reset(&sigs);
+			buf_put(&sigs, blob.data, blob.len);
+			buf_reset(&blob);
+			goto record;
+		}
+	}
+	/* stored whole */
+	tree_content_clear(desc);
+	desc->kind = 0;
+	desc->nids = 1;
+	if ((desc->ids = malloc(32)) == NULL)
+		return BW_ERR_NOMEM;
+	if ((rc = put_sync(e, OBJ_TREE, tree->data, tree->len, desc->ids[0])) != 0)
+		goto out;
+	buf_reset(&sigs);
+	if (newsig.len)
+		sigs_join(&sigs, newsig.data, newsig.len, NULL, 0);
+record:
+	if (path && e->cache) {
+		buf_put(&blob, id, 32);
+		if (tree_content_encode(&blob, desc) == 0 && !blob.err)
+			fcache_put(e->cache, (char *)key.data, &meta, blob.data, blob.len,
+			    sigs.data, sigs.len);
+	}
+out:
+	tree_content_clear(&old_desc);
+	buf_free(&key);
+	buf_free(&sigs);
+	buf_free(&newsig);
+	buf_free(&delta);
+	buf_free(&blob);
+	return rc;
 }
 
 static int
@@ -1263,7 +1528,7 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 		e.scanning = 1;
 
 	/* the root level: "/" */
-	if ((rc = wpush(&e, "/")) != 0 || (rc = level_push(&e, NULL)) != 0)
+	if ((rc = wpush(&e, "/")) != 0 || (rc = level_push(&e, NULL, NULL)) != 0)
 		goto stop;
 	for (i = 0; i < nroots && rc == 0; i++)
 		rc = walk_root(&e, roots[i]);

@@ -36,9 +36,8 @@ on_entry(const char *path, const struct tree_entry *e, void *arg)
 	struct live *l = arg;
 
 	(void)path;
-	if (e->kind == TREE_DIR)
-		return add_id(e->subtree, OBJ_TREE, l);
-	if (e->kind == TREE_FILE)
+	/* a directory's tree object, or its delta chain */
+	if (e->kind == TREE_DIR || e->kind == TREE_FILE)
 		return tree_content_each_id(&e->content, add_id, l);
 	return 0;
 }

@@ -77,6 +77,8 @@ tree_entry_encode(struct buf *b, const struct tree_entry *e)
 	}
 	if (e->kind == TREE_DIR) {
 		buf_put(b, e->subtree, 32);
+		if (tree_content_encode(b, &e->content))
+			return BW_ERR_INVAL;
 	} else if (e->kind == TREE_FILE) {
 		buf_put(b, e->hash, 32);
 		if (tree_content_encode(b, &e->content))
@@ -243,6 +245,10 @@ decode_entry(struct bufr *r, struct tree_entry *e)
 	}
 	if (e->kind == TREE_DIR) {
 		bufr_copy(r, e->subtree, 32);
+		if (!r->err && tree_content_decode(r, &e->content, TREE_DELTA_DEPTH_MAX))
+			return BW_ERR_CORRUPT;
+		if (e->content.kind == 0 && e->content.nids != 1)
+			return BW_ERR_CORRUPT;
 	} else if (e->kind == TREE_FILE) {
 		bufr_copy(r, e->hash, 32);
 		if (!r->err && tree_content_decode(r, &e->content, TREE_DELTA_DEPTH_MAX))

@@ -14,7 +14,7 @@
 
 #define TREE_NAME_MAX 4095
 #define TREE_LINK_MAX 65535
-#define TREE_DELTA_DEPTH_MAX 4
+#define TREE_DELTA_DEPTH_MAX 8
 
 enum tree_kind {
 	TREE_FILE = 1, TREE_DIR, TREE_SYMLINK, TREE_HARDLINK,
@@ -24,9 +24,11 @@ enum tree_kind {
 struct tree_xattr { char *name; uint8_t *value; size_t len; };
 struct tree_region { uint64_t off, len; };
 
-/* A file's content: chunks, or an rsync delta on top of a base. */
+/* A file's content (or a directory's tree): stored objects, or an rsync
+ * delta on top of a base.  For a file, kind 0 lists data chunks; for a
+ * directory, kind 0 names the one tree object (nids == 1). */
 struct tree_content {
-	uint8_t kind;			/* 0 chunks, 1 delta */
+	uint8_t kind;			/* 0 objects, 1 delta */
 	uint8_t depth;			/* deltas in the chain (0 for chunks) */
 	struct tree_content *base;	/* delta only */
 	uint8_t (*ids)[32];		/* data chunks, or delta objects */
@@ -48,9 +50,9 @@ struct tree_entry {
 	char *acl_access, *acl_default;	/* "" when none */
 	struct tree_region *regions;
 	size_t nregions;
-	uint8_t subtree[32];		/* directory */
+	uint8_t subtree[32];		/* directory: id of its tree's plaintext */
 	uint8_t hash[32];		/* file */
-	struct tree_content content;	/* file */
+	struct tree_content content;	/* file, and directory (how its tree is stored) */
 };
 
 struct tree {

@@ -3,11 +3,78 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/chunk/delta.h"
 #include "lib/repo/walk.h"
 #include "lib/util/err.h"
 
+struct mem { const uint8_t *p; size_t n; };
+
+static long
+read_mem(void *arg, uint64_t pos, void *buf, size_t len)
+{
+	struct mem *m = arg;
+
+	if (pos >= m->n)
+		return 0;
+	if (len > m->n - pos)
+		len = m->n - pos;
+	memcpy(buf, m->p + pos, len);
+	return (long)len;
+}
+
 static int
-walk_dir(struct repo *r, const uint8_t id[32], struct buf *path, const struct walk_opts *o)
+write_buf(void *arg, const void *p, size_t n)
+{
+	return buf_put(arg, p, n);
+}
+
+/* The plaintext of a tree stored as desc (NULL: the object id itself). */
+static int
+tree_bytes(struct repo *r, const uint8_t id[32], const struct tree_content *desc,
+    struct buf *out)
+{
+	struct buf base = { 0 }, delta = { 0 };
+	struct mem m;
+	uint32_t i;
+	int rc = 0;
+
+	if (!desc || desc->kind == 0)
+		return repo_get(r, OBJ_TREE, desc ? desc->ids[0] : id, out);
+	for (i = 0; i < desc->nids && rc == 0; i++)
+		rc = repo_get(r, OBJ_DELTA, desc->ids[i], &delta);
+	if (rc == 0)
+		rc = tree_bytes(r, NULL, desc->base, &base);
+	if (rc == 0) {
+		m.p = base.data;
+		m.n = base.len;
+		rc = delta_apply(delta.data, delta.len, read_mem, &m, write_buf, out);
+	}
+	buf_free(&base);
+	buf_free(&delta);
+	return rc;
+}
+
+/* Fetches a directory's tree and checks it is the one the entry names. */
+static int
+tree_fetch(struct repo *r, const uint8_t id[32], const struct tree_content *desc,
+    struct buf *out)
+{
+	uint8_t got[32];
+	int rc;
+
+	if ((rc = tree_bytes(r, id, desc, out)) != 0)
+		return rc;
+	if (desc && desc->kind == 1) {
+		repo_object_id(r, OBJ_TREE, out->data, out->len, got);
+		if (memcmp(got, id, 32) != 0)
+			return BW_ERR_CORRUPT;
+	}
+	return 0;
+}
+
+static int
+walk_dir(struct repo *r, const uint8_t id[32], const struct tree_content *desc,
+    struct buf *path, const struct walk_opts *o)
 {
 	struct buf obj = { 0 };
 	struct tree *t = NULL;
@@ -20,7 +87,7 @@ walk_dir(struct repo *r, const uint8_t id[32], struct buf *path, const struct wa
 		if ((rc = idset_put(o->seen, id, 0, &added)) != 0)
 			return rc;
 	}
-	rc = repo_get(r, OBJ_TREE, id, &obj);
+	rc = tree_fetch(r, id, desc, &obj);
 	if (rc == 0 && (rc = tree_decode(obj.data, obj.len, &t)) != 0)
 		rc = BW_ERR_CORRUPT;
 	buf_free(&obj);
@@ -46,7 +113,7 @@ walk_dir(struct repo *r, const uint8_t id[32], struct buf *path, const struct wa
 		rc = o->fn ? o->fn((char *)path->data, e, o->arg) : 0;
 		if (rc < 0)
 			break;
-		if (rc == 0 && e->kind == TREE_DIR && (rc = walk_dir(r, e->subtree, path, o)) < 0)
+		if (rc == 0 && e->kind == TREE_DIR && (rc = walk_dir(r, e->subtree, &e->content, path, o)) < 0)
 			break;
 		rc = 0;
 	}
@@ -59,7 +126,7 @@ int
 walk_tree(struct repo *r, const uint8_t root[static 32], const struct walk_opts *o)
 {
 	struct buf path = { 0 };
-	int rc = walk_dir(r, root, &path, o);
+	int rc = walk_dir(r, root, NULL, &path, o);
 
 	buf_free(&path);
 	return rc;
