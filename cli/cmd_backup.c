@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backupd/engine.h"
@@ -189,7 +191,18 @@ cmd_backup(struct cli *c, int argc, char **argv)
 		o.exclude_caches = o.exclude_caches && set->exclude_caches;
 		o.set = set->name;
 	} else {
-		for (i = (size_t)optind; i < (size_t)argc; i++)
+		for (i = (size_t)optind; i < (size_t)argc; i++) {
+			struct stat st;
+
+			/* a mistyped path must not become an empty "partial" snapshot
+			 * (an unreadable one still does: it is recorded there) */
+			if (argv[i][0] == '/' && lstat(argv[i], &st) != 0 &&
+			    (errno == ENOENT || errno == ENOTDIR)) {
+				log_error("backup path %s does not exist; check the path (no snapshot "
+				    "was saved)", argv[i]);
+				rc = EXIT_NOTFOUND;
+				goto out;
+			}
 			if (argv[i][0] != '/') {
 				/* stored as absolute paths: resolve relative ones */
 				char *abs = realpath(argv[i], NULL);
@@ -202,6 +215,7 @@ cmd_backup(struct cli *c, int argc, char **argv)
 				}
 				argv[i] = abs;	/* leaked deliberately: lives until exit */
 			}
+		}
 		o.paths = (const char *const *)argv + optind;
 		o.npaths = (size_t)(argc - optind);
 	}
