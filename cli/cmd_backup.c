@@ -79,6 +79,21 @@ cache_dir(struct cli *c)
 	return p;
 }
 
+/* Names come from the backed-up tree, which others may control: control
+ * bytes are shown as \xNN so that a name can neither start a new line of
+ * output nor send escape sequences to the terminal. */
+static void
+put_quoted(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '\\')
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+}
+
 static void
 print_summary(struct cli *c, const struct snap_info *s, int rc)
 {
@@ -108,8 +123,11 @@ print_summary(struct cli *c, const struct snap_info *s, int rc)
 		printf("]}\n");
 		return;
 	}
-	for (i = 0; i < s->nerrors_list; i++)
-		fprintf(stderr, "bulwark: unreadable: %s\n", s->errors[i]);
+	for (i = 0; i < s->nerrors_list; i++) {
+		fputs("bulwark: unreadable: ", stderr);
+		put_quoted(stderr, s->errors[i]);
+		fputc('\n', stderr);
+	}
 	if (c->quiet)
 		return;
 	cli_human_bytes(rd, sizeof(rd), s->bytes_read);
