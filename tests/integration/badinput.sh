@@ -232,6 +232,27 @@ grep_err "$src/d/big1: object [0-9a-f]{16} is (missing|damaged)"
 rm -rf "$T/dmg"
 intact $snaps
 
+say "== damaged and lost key slots"
+expect 0 "$BW" key export
+grep_out "BEGIN BULWARK KEY [0-9a-f]{16}"
+cp "$T/out" "$T/paper.txt"
+rm -rf "$T/dmg"
+cp -a "$REPO" "$T/dmg"
+slot=$(ls "$T/dmg/keys")
+sz=$(stat -c %s "$T/dmg/keys/$slot")
+printf '\377' | dd of="$T/dmg/keys/$slot" bs=1 seek=$((sz - 10)) conv=notrunc status=none
+# no passphrase can open it: say that, not "check the passphrase"
+expect 6 "$BW" snapshots --repo "$T/dmg"
+grep_err "key slot $slot is damaged"
+grep_err "every key slot is damaged.*bulwark key import"
+rm "$T/dmg/keys/$slot"
+expect 6 "$BW" snapshots --repo "$T/dmg"
+grep_err "has no key slot.*bulwark key import"
+expect 0 "$BW" key import --repo "$T/dmg" "$T/paper.txt"
+expect 0 "$BW" check --repo "$T/dmg" --read-data
+grep_out "checked $snaps snapshots.*no problems found"
+rm -rf "$T/dmg"
+
 say "== malformed configuration"
 cat >"$T/bad.conf" <<CONF
 [repository]
