@@ -1235,6 +1235,15 @@ add_entry(struct engine *e, struct fsent_walk *w, struct fsent_entry *f)
 		if (hit) {
 			a->from_cache = 1;
 		} else if ((rc = read_file(e, w, a, have_old ? &old : NULL)) != 0) {
+			/* the workers may still hold jobs of this file (stopped or
+			 * failed mid-way): make them skip the rest, and wait until
+			 * none is left before freeing the jobs they point into */
+			pthread_mutex_lock(&e->mu);
+			if (!e->fatal)
+				e->fatal = rc;
+			while (a->outstanding)
+				pthread_cond_wait(&e->done_cv, &e->mu);
+			pthread_mutex_unlock(&e->mu);
 			act_free(a);
 			return rc;
 		}

@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backupd/engine.h"
@@ -109,6 +111,21 @@ exact_pattern(const char *path)
 	return out;
 }
 
+/* Names come from the backed-up tree, which others may control: control
+ * bytes are shown as \xNN so that a name can neither start a new line of
+ * output nor send escape sequences to the terminal. */
+static void
+put_quoted(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '\\')
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+}
+
 static void
 print_summary(struct cli *c, const struct snap_info *s, int rc)
 {
@@ -138,8 +155,11 @@ print_summary(struct cli *c, const struct snap_info *s, int rc)
 		printf("]}\n");
 		return;
 	}
-	for (i = 0; i < s->nerrors_list; i++)
-		fprintf(stderr, "bulwark: unreadable: %s\n", s->errors[i]);
+	for (i = 0; i < s->nerrors_list; i++) {
+		fputs("bulwark: unreadable: ", stderr);
+		put_quoted(stderr, s->errors[i]);
+		fputc('\n', stderr);
+	}
 	if (c->quiet)
 		return;
 	cli_human_bytes(rd, sizeof(rd), s->bytes_read);
@@ -221,7 +241,18 @@ cmd_backup(struct cli *c, int argc, char **argv)
 		o.exclude_caches = o.exclude_caches && set->exclude_caches;
 		o.set = set->name;
 	} else {
-		for (i = (size_t)optind; i < (size_t)argc; i++)
+		for (i = (size_t)optind; i < (size_t)argc; i++) {
+			struct stat st;
+
+			/* a mistyped path must not become an empty "partial" snapshot
+			 * (an unreadable one still does: it is recorded there) */
+			if (argv[i][0] == '/' && lstat(argv[i], &st) != 0 &&
+			    (errno == ENOENT || errno == ENOTDIR)) {
+				log_error("backup path %s does not exist; check the path (no snapshot "
+				    "was saved)", argv[i]);
+				rc = EXIT_NOTFOUND;
+				goto out;
+			}
 			if (argv[i][0] != '/') {
 				/* stored as absolute paths: resolve relative ones */
 				char *abs = realpath(argv[i], NULL);
@@ -234,6 +265,7 @@ cmd_backup(struct cli *c, int argc, char **argv)
 				}
 				argv[i] = abs;	/* leaked deliberately: lives until exit */
 			}
+		}
 		o.paths = (const char *const *)argv + optind;
 		o.npaths = (size_t)(argc - optind);
 	}

@@ -10,7 +10,37 @@ static const char help[] =
     "usage: bulwark snapshots [--repo DIR] [--json]\n\n"
     "Lists the snapshots, oldest first: id, time (UTC), host, backup set and\n"
     "tags, paths, files and size.  Works with any key, including a write-only\n"
-    "one.  A snapshot whose signature does not verify is reported, not listed.\n";
+    "one.  A snapshot whose signature does not verify is reported, not listed.\n"
+    "With --json, \"errors\" lists the files a partial snapshot could not read\n"
+    "(null when the key cannot read snapshot contents, as a write-only key).\n";
+
+/* The unreadable files recorded in a partial snapshot, as a JSON array;
+ * null when this key cannot read the snapshot's body. */
+static void
+json_errors(struct repo *r, const struct snap_info *s)
+{
+	struct snap_info full;
+	size_t i;
+
+	if (s->nerrors == 0) {
+		printf("[]");
+		return;
+	}
+	memset(&full, 0, sizeof(full));
+	if (!(repo_caps(r) & REPO_CAP_READ) || repo_snapshot_load(r, s->id, &full) != 0) {
+		printf("null");
+		snap_info_clear(&full);
+		return;
+	}
+	putchar('[');
+	for (i = 0; i < full.nerrors_list; i++) {
+		if (i)
+			putchar(',');
+		json_str(stdout, full.errors[i]);
+	}
+	putchar(']');
+	snap_info_clear(&full);
+}
 
 int
 cmd_snapshots(struct cli *c, int argc, char **argv)
@@ -61,7 +91,9 @@ cmd_snapshots(struct cli *c, int argc, char **argv)
 			json_kv_u64(stdout, "bytes", s[i].bytes, 1);
 			json_kv_u64(stdout, "bytes_added", s[i].bytes_added, 1);
 			json_kv_u64(stdout, "unreadable", s[i].nerrors, 1);
-			printf(",\"partial\":%s}", s[i].nerrors ? "true" : "false");
+			printf(",\"partial\":%s,\"errors\":", s[i].nerrors ? "true" : "false");
+			json_errors(r, &s[i]);
+			putchar('}');
 		}
 		printf("]\n");
 	} else {

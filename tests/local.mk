@@ -2,3 +2,5 @@
 # modules' local.mk).  They need the built binaries.
 TESTS += tests/integration/backup.sh
 EXTRA_DIST += tests/integration/lib.sh tests/integration/backup.sh
+TESTS += tests/integration/badinput.sh
+EXTRA_DIST += tests/integration/badinput.sh

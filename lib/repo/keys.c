@@ -442,6 +442,8 @@ repo_key_export(struct repo *r, const char *slot, FILE *f)
 
 	if ((rc = repo_need(r, REPO_CAP_ADMIN, "export keys")) != 0)
 		return rc;
+	if (slot == NULL)
+		slot = r->slot;
 	if (!valid_slot_name(slot)) {
 		log_error("repository %s: '%s' is not a key slot (see 'bulwark key list')",
 		    r->path, slot ? slot : "");

@@ -455,6 +455,14 @@ repo_open(const char *path, const char *pass, size_t passlen, struct repo **out)
 			memcpy(r->slot, names[i], sizeof(r->slot));
 		}
 	}
+	if (rc == BW_ERR_AUTH && (size_t)damaged == nn) {
+		/* no passphrase can help: say so instead of blaming it */
+		log_error("repository %s: %s; restore %s from a copy, or run 'bulwark key import "
+		    "FILE' with the paper key", path, nn ? "every key slot is damaged" :
+		    "has no key slot", dir);
+		rc = BW_ERR_CORRUPT;
+		goto out;
+	}
 	if (rc == BW_ERR_AUTH) {
 		log_error("repository %s: no key slot accepts this passphrase (%zu slots tried%s); "
 		    "check the passphrase", path, nn, damaged ? ", some damaged" : "");

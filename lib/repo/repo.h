@@ -84,7 +84,8 @@ int repo_key_remove(struct repo *r, const char *slot);
 int repo_key_passwd(struct repo *r, const char *pass, size_t passlen,
     const struct repo_kdf *kdf);
 /* Writes a paper backup of a slot file (lines of base64 with per-line
- * checksums, and how to restore it) to f. */
+ * checksums, and how to restore it) to f.  slot NULL: the slot this handle
+ * was opened with. */
 int repo_key_export(struct repo *r, const char *slot, FILE *f);
 /* Reads a paper backup back into the repository's keys/ directory. */
 int repo_key_import(const char *path, FILE *f);
