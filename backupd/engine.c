@@ -75,7 +75,7 @@ struct act {
 	struct tree_content delta_base;
 	struct buf sig;			/* new rsync signature for the cache */
 	struct buf root_sig;		/* the delta chain's root's signature */
-	int sigs_ready;			/* sig holds the cache's blob as is */
+	int same_as_old;		/* re-read, same bytes: old descriptor and sigs kept */
 	int have_old;			/* the previous version, from the cache: */
 	uint8_t old_hash[32];
 	struct tree_content old_content;
@@ -546,7 +546,7 @@ apply(struct engine *e, struct act *a)
 			a->delta = 0;
 			buf_reset(&a->sig);
 			buf_put(&a->sig, a->old_sigs.data, a->old_sigs.len);
-			a->sigs_ready = 1;
+			a->same_as_old = 1;
 		} else if (a->delta) {
 			free(c->ids);
 			c->ids = NULL;
@@ -563,7 +563,9 @@ apply(struct engine *e, struct act *a)
 		}
 		if (e->cache)
 			cache_record(e, a);
-		if (a->changed)
+		if (a->same_as_old)	/* read again, same bytes */
+			e->prog.files_unchanged++;
+		else if (a->changed)
 			e->prog.files_changed++;
 		else
 			e->prog.files_new++;
@@ -1033,7 +1035,7 @@ cache_record(struct engine *e, struct act *a)
 {
 	struct buf b = { 0 }, sigs = { 0 };
 
-	if (a->sig.len && !a->sigs_ready) {
+	if (a->sig.len && !a->same_as_old) {
 		/* a plain version is its own root */
 		sigs_join(&sigs, a->sig.data, a->sig.len, a->delta ? a->root_sig.data : NULL,
 		    a->delta ? a->root_sig.len : 0);

@@ -77,6 +77,9 @@ const char *cli_audit_dir(struct cli *c);
 /* Parses --kdf interactive|moderate|sensitive into Argon2id costs. */
 int cli_parse_kdf(const char *s, struct repo_kdf *k);
 
+/* mkdir -p: missing parents 0755, the directory itself 0700; 0 or -1. */
+int cli_mkdirs(const char *path);
+
 /* Formatting helpers. */
 void cli_human_bytes(char *out, size_t n, unsigned long long bytes);
 void cli_time_utc(char *out, size_t n, long long ns);	/* 2026-11-24 13:51:46 */

@@ -276,8 +276,13 @@ cmd_backup(struct cli *c, int argc, char **argv)
 	o.progress = progress;
 	o.progress_arg = c;
 	o.stop = &stop_int;
-	if (!no_cache)
-		o.cache_dir = cdir = cache_dir(c);
+	if (!no_cache && (cdir = cache_dir(c)) != NULL) {
+		if (cli_mkdirs(cdir) == 0)
+			o.cache_dir = cdir;
+		else
+			log_warn("files cache %s cannot be created (%s): every file will be read; "
+			    "fix it or set BULWARK_CACHE_DIR", cdir, strerror(errno));
+	}
 
 	if ((rc = cli_open_repo(c, &r)) != 0)
 		goto out;

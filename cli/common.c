@@ -262,8 +262,8 @@ cli_audit_dir(struct cli *c)
 	return buf;
 }
 
-static int
-mkdirs(const char *path)
+int
+cli_mkdirs(const char *path)
 {
 	char tmp[4096];
 	size_t i, n = strlen(path);
@@ -276,7 +276,8 @@ mkdirs(const char *path)
 			char save = tmp[i];
 
 			tmp[i] = 0;
-			if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+			/* parents as usual, the directory itself private */
+			if (mkdir(tmp, save ? 0755 : 0700) != 0 && errno != EEXIST)
 				return -1;
 			tmp[i] = save;
 		}
@@ -297,7 +298,7 @@ cli_audit(struct cli *c, const char *action, const char *object, const char *out
 		vsnprintf(detail, sizeof(detail), fmt, ap);
 		va_end(ap);
 	}
-	if (!dir || mkdirs(dir) != 0 || audit_open(dir, &a) != 0 ||
+	if (!dir || cli_mkdirs(dir) != 0 || audit_open(dir, &a) != 0 ||
 	    audit_append(a, action, object, outcome, fmt ? detail : NULL) != 0)
 		log_warn("audit record for %s of %s not written (audit log %s); "
 		    "check that directory", action, object, dir ? dir : "(none)");
