@@ -38,7 +38,7 @@
 #include "lib/util/err.h"
 #include "lib/util/log.h"
 
-#define MAX_INFLIGHT (24u << 20)
+#define MAX_INFLIGHT (16u << 20)
 #define MAX_QUEUE 4096
 #define READ_SIZE (1u << 20)
 #define MAX_WORKERS 8
@@ -61,6 +61,17 @@ struct job {
 	uint8_t id[32];
 };
 
+/* Work for the signature thread: bytes of one file, in order. */
+enum sig_op { SIG_FEED, SIG_FINISH, SIG_ABORT };
+struct sigwork {
+	struct sigwork *next;
+	enum sig_op op;
+	struct act *owner;
+	struct delta_sig_job *job;
+	uint8_t *data;
+	size_t len;
+};
+
 struct act {
 	struct act *next;
 	enum act_kind kind;
@@ -75,6 +86,7 @@ struct act {
 	struct tree_content delta_base;
 	struct buf sig;			/* new rsync signature for the cache */
 	struct buf root_sig;		/* the delta chain's root's signature */
+	int sig_failed;			/* set by the signature thread only */
 	int same_as_old;		/* re-read, same bytes: old descriptor and sigs kept */
 	int have_old;			/* the previous version, from the cache: */
 	uint8_t old_hash[32];
@@ -100,6 +112,7 @@ struct engine {
 	struct repo_writer *w;
 	const struct backup_opts *o;
 	struct cdc *cdc;
+	uint32_t chunk_max;
 	struct fcache *cache;
 
 	pthread_mutex_t mu;
@@ -111,6 +124,13 @@ struct engine {
 	int fatal;			/* first storage error, or 0 */
 	pthread_t threads[MAX_WORKERS];
 	unsigned nthreads;
+	/* rsync signatures are computed by their own thread, in file order,
+	 * from copies of what the walker reads: hashing every block of every
+	 * large file would otherwise slow the walker, which feeds the workers */
+	pthread_t sig_thread;
+	int sig_running;
+	struct sigwork *sig_head, *sig_tail;
+	pthread_cond_t sig_cv;
 
 	struct act *q_head, *q_tail;
 	size_t q_len;
@@ -390,6 +410,89 @@ forget_jobs(struct engine *e, struct act *a)
 	for (i = 0; i < a->ndjobs; i++)
 		free(a->djobs[i]);
 	a->njobs = a->ndjobs = 0;
+	return 0;
+}
+
+static void *
+sig_worker(void *arg)
+{
+	struct engine *e = arg;
+	struct sigwork *w;
+	int rc;
+
+	for (;;) {
+		pthread_mutex_lock(&e->mu);
+		while (!e->sig_head && !e->quit)
+			pthread_cond_wait(&e->sig_cv, &e->mu);
+		if (!e->sig_head) {
+			pthread_mutex_unlock(&e->mu);
+			return NULL;
+		}
+		w = e->sig_head;
+		if ((e->sig_head = w->next) == NULL)
+			e->sig_tail = NULL;
+		pthread_mutex_unlock(&e->mu);
+
+		switch (w->op) {
+		case SIG_FEED:
+			if (delta_sig_feed(w->job, w->data, w->len) != 0)
+				w->owner->sig_failed = 1;	/* only this thread */
+			break;
+		case SIG_FINISH:
+			if (w->owner->sig_failed) {
+				delta_sig_abort(w->job);
+				buf_reset(&w->owner->sig);
+			} else if ((rc = delta_sig_finish(w->job, &w->owner->sig)) != 0) {
+				buf_reset(&w->owner->sig);	/* stored plain next time */
+			}
+			break;
+		case SIG_ABORT:
+			delta_sig_abort(w->job);
+			break;
+		}
+		pthread_mutex_lock(&e->mu);
+		e->inflight -= w->len;
+		if (w->op != SIG_FEED)
+			w->owner->outstanding--;
+		pthread_cond_broadcast(&e->done_cv);
+		pthread_mutex_unlock(&e->mu);
+		free(w->data);
+		free(w);
+	}
+}
+
+/* Queues signature work; FEED copies p.  FINISH and ABORT count as an
+ * outstanding job of the act, so it is applied only once they are done. */
+static int
+sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, enum sig_op op,
+    const void *p, size_t n)
+{
+	struct sigwork *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return BW_ERR_NOMEM;
+	w->op = op;
+	w->owner = a;
+	w->job = job;
+	if (op == SIG_FEED) {
+		if ((w->data = malloc(n ? n : 1)) == NULL) {
+			free(w);
+			return BW_ERR_NOMEM;
+		}
+		memcpy(w->data, p, n);
+		w->len = n;
+	}
+	pthread_mutex_lock(&e->mu);
+	e->inflight += w->len;
+	if (op != SIG_FEED)
+		a->outstanding++;
+	if (e->sig_tail)
+		e->sig_tail->next = w;
+	else
+		e->sig_head = w;
+	e->sig_tail = w;
+	pthread_cond_signal(&e->sig_cv);
+	pthread_mutex_unlock(&e->mu);
 	return 0;
 }
 
@@ -920,7 +1023,7 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 		}
 		e->prog.bytes_read += (uint64_t)n;
 		in += (uint64_t)n;
-		if (sj && (rc = delta_sig_feed(sj, p, (size_t)n)) != 0)
+		if (sj && (rc = sig_submit(e, a, sj, SIG_FEED, p, (size_t)n)) != 0)
 			goto out;
 		if (dj) {
 			if ((rc = delta_feed(dj, p, (size_t)n, &dbuf)) != 0)
@@ -932,6 +1035,14 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 		}
 		while (n > 0) {
 			k = cdc_next(e->cdc, p, (size_t)n, &cut);
+			/* a chunk's buffer is sized once (growing it by doubling
+			 * fragments the heap): up to the rest of the file, at most
+			 * the largest chunk */
+			if (chunk.len == 0 && chunk.cap == 0) {
+				uint64_t rest = a->te.size > in - (uint64_t)n ? a->te.size - (in - (uint64_t)n) : 0;
+
+				buf_reserve(&chunk, rest < k ? k : rest > e->chunk_max ? e->chunk_max : rest);
+			}
 			if ((rc = buf_put(&chunk, p, k)) != 0)
 				goto out;
 			p += k;
@@ -969,10 +1080,10 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 		a->delta = 1;
 	}
 	if (sj) {
-		rc = delta_sig_finish(sj, &a->sig);
-		sj = NULL;
+		rc = sig_submit(e, a, sj, SIG_FINISH, NULL, 0);
 		if (rc)
-			buf_reset(&a->sig);	/* no signature: next change is stored plain */
+			goto out;
+		sj = NULL;
 	}
 	rc = 0;
 	goto out;
@@ -982,7 +1093,7 @@ unreadable:
 	rc = add_error(e, a->path, bw_strerror(rc));
 out:
 	if (sj)
-		delta_sig_abort(sj);
+		(void)sig_submit(e, a, sj, SIG_ABORT, NULL, 0);	/* fails only without memory */
 	if (dj)
 		delta_abort(dj);
 	buf_free(&dbuf);
@@ -1479,6 +1590,7 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 	pthread_mutex_init(&e.mu, NULL);
 	pthread_cond_init(&e.work_cv, NULL);
 	pthread_cond_init(&e.done_cv, NULL);
+	pthread_cond_init(&e.sig_cv, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &e.t0);
 
 	if (o->npaths == 0) {
@@ -1503,6 +1615,7 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 	repo_chunk_params(r, &cp.min, &cp.avg, &cp.max);
 	repo_gear_seed(r, seed);
 	e.cdc = cdc_new(seed, &cp);
+	e.chunk_max = cp.max;
 	bwcrypto_wipe(seed, sizeof(seed));
 	e.rbuf = malloc(READ_SIZE);
 	if (!e.cdc || !e.rbuf) {
@@ -1527,12 +1640,13 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 	for (e.nthreads = 0; e.nthreads < nw; e.nthreads++)
 		if (pthread_create(&e.threads[e.nthreads], NULL, worker, &e) != 0)
 			break;
-	if (e.nthreads == 0) {
-		log_error("cannot start worker threads: %s", strerror(errno));
+	if (e.nthreads > 0 && pthread_create(&e.sig_thread, NULL, sig_worker, &e) == 0)
+		e.sig_running = 1;
+	if (e.nthreads == 0 || !e.sig_running) {
+		log_error("cannot start the backup's threads: %s", strerror(errno));
 		rc = BW_ERR_NOMEM;
-		goto out;
+		goto stop;	/* joins those that started */
 	}
-
 	/* a second walk counts what there is, for the time estimate; it only
 	 * reads metadata, and its errors are the main walk's to report */
 	if (o->progress && pthread_create(&e.scan_thread, NULL, prescan, &e) == 0)
@@ -1557,9 +1671,14 @@ stop:
 	if (rc && !e.fatal)
 		e.fatal = rc;	/* workers skip what is left */
 	pthread_cond_broadcast(&e.work_cv);
+	pthread_cond_broadcast(&e.sig_cv);
 	pthread_mutex_unlock(&e.mu);
 	for (i = 0; i < e.nthreads; i++)
 		pthread_join(e.threads[i], NULL);
+	if (e.sig_running) {
+		pthread_join(e.sig_thread, NULL);
+		e.sig_running = 0;
+	}
 	if (e.scanning) {
 		pthread_join(e.scan_thread, NULL);
 		e.scanning = 0;
@@ -1612,5 +1731,6 @@ out:
 	pthread_mutex_destroy(&e.mu);
 	pthread_cond_destroy(&e.work_cv);
 	pthread_cond_destroy(&e.done_cv);
+	pthread_cond_destroy(&e.sig_cv);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <locale.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,11 @@ main(int argc, char **argv)
 	int ch, rc;
 
 	setlocale(LC_CTYPE, "");
+	/* glibc raises its mmap threshold after freeing a large block, so the
+	 * 1-4 MiB chunk buffers of a backup would then pile up, fragmented, in
+	 * every thread's heap: a fixed threshold took the peak memory of a
+	 * 58,000-file backup from 114 to 81 MB for 6% more time. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	signal(SIGPIPE, SIG_IGN);
 	log_set_prog("bulwark");
 	c.tty = isatty(STDERR_FILENO);

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
 
@@ -72,10 +73,13 @@ struct bwcrypto_hasher {
 	int keyed;
 };
 
+/* Plain heap memory, wiped on free: hashers are made per file, and guarded
+ * pages (sodium_malloc) cost an mmap, two mprotects and a TLB shootdown
+ * across every thread each time. */
 struct bwcrypto_hasher *
 bwcrypto_hasher_new(const uint8_t *key)
 {
-	struct bwcrypto_hasher *h = sodium_malloc(sizeof(*h));
+	struct bwcrypto_hasher *h = malloc(sizeof(*h));
 
 	if (!h)
 		return NULL;
@@ -108,8 +112,10 @@ bwcrypto_hasher_final(struct bwcrypto_hasher *h, uint8_t out[static BWC_ID])
 void
 bwcrypto_hasher_free(struct bwcrypto_hasher *h)
 {
-	if (h)
-		sodium_free(h);	/* wipes */
+	if (h) {
+		sodium_memzero(h, sizeof(*h));
+		free(h);
+	}
 }
 
 void
