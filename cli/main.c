@@ -34,7 +34,7 @@ usage(FILE *f)
 	size_t i;
 
 	fprintf(f,
-	    "usage: bulwark [-c FILE] [--repo DIR] [--passphrase-file FILE] [--json] [-q|-v]\n"
+	    "usage: bulwark [-c FILE] [--repo DIR] [--passphrase-file FILE] [--json] [-q|-v] [--version]\n"
 	    "               COMMAND [ARGS...]\n\n"
 	    "commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -104,7 +104,9 @@ cli_common_opt(struct cli *c, int ch, const char *arg)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS, { "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 }
+	};
 	struct cli c = { .prog = "bulwark", .config_path = CONFIG_DEFAULT_PATH };
 	size_t i;
 	int ch, rc;
@@ -121,6 +123,11 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			usage(stdout);
+			return EXIT_OK;
+		}
+		if (ch == 'V') {
+			printf("bulwark %s (repository format %d)\n", PACKAGE_VERSION,
+			    REPO_FORMAT_VERSION);
 			return EXIT_OK;
 		}
 		if (!cli_common_opt(&c, ch, optarg)) {
