@@ -1078,6 +1078,8 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 			}
 		}
 		a->delta = 1;
+		log_debug("%s: stored as a delta of %zu bytes (%llu literal) on a depth-%u base",
+		    a->path, dbuf.len, (unsigned long long)literal, (unsigned)a->delta_base.depth);
 	}
 	if (sj) {
 		rc = sig_submit(e, a, sj, SIG_FINISH, NULL, 0);
@@ -1275,6 +1277,8 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 				goto out;
 			}
 			desc->depth = desc->base->depth + 1;
+			log_debug("%s/: tree of %zu bytes stored as a delta of %zu bytes (depth %u)",
+			    path, tree->len, delta.len, (unsigned)desc->depth);
 			for (i = 0; i < n; i++) {
 				size_t off = (size_t)i * DELTA_PIECE;
 				size_t len = delta.len - off < DELTA_PIECE ? delta.len - off : DELTA_PIECE;
@@ -1293,6 +1297,7 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 		}
 	}
 	/* stored whole */
+	log_debug("%s/: tree of %zu bytes stored whole", path ? path : "", tree->len);
 	tree_content_clear(desc);
 	desc->kind = 0;
 	desc->nids = 1;
@@ -1711,8 +1716,11 @@ out:
 		act_free(a);
 	}
 	while (e.depth > 0) {
-		buf_free(&e.levels[e.depth - 1].entries);
-		tree_entry_clear(&e.levels[--e.depth].te);
+		struct level *l = &e.levels[--e.depth];
+
+		buf_free(&l->entries);
+		tree_entry_clear(&l->te);
+		free(l->path);
 	}
 	free(e.levels);
 	for (i = 0; i < e.wdepth; i++)
