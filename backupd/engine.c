@@ -48,6 +48,7 @@
 /* A delta larger than this is abandoned for plain chunks (a rewrite). */
 #define DELTA_CAP (8u << 20)
 #define DELTA_PIECE (4u << 20)
+#define SMALL_DELTA (64u << 10)
 
 enum act_kind { ACT_ENTER = 1, ACT_ENTRY, ACT_LEAVE };
 
@@ -86,6 +87,7 @@ struct act {
 	struct tree_content delta_base;
 	struct buf sig;			/* new rsync signature for the cache */
 	struct buf root_sig;		/* the delta chain's root's signature */
+	struct buf small_delta;		/* a small delta, stored at apply time */
 	int sig_failed;			/* set by the signature thread only */
 	int same_as_old;		/* re-read, same bytes: old descriptor and sigs kept */
 	int have_old;			/* the previous version, from the cache: */
@@ -497,6 +499,8 @@ sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, enum sig_
 }
 
 static void cache_record(struct engine *e, struct act *a);
+static int put_sync(struct engine *e, enum obj_type type, const void *p, size_t n,
+    uint8_t id[32]);
 
 /* ---------- applying actions in order ---------- */
 
@@ -605,6 +609,7 @@ act_free(struct act *a)
 	tree_content_clear(&a->old_content);
 	buf_free(&a->sig);
 	buf_free(&a->root_sig);
+	buf_free(&a->small_delta);
 	buf_free(&a->old_sigs);
 	free(a->path);
 	if (a->fe)
@@ -663,6 +668,15 @@ apply(struct engine *e, struct act *a)
 			c->depth = c->base->depth + 1;
 			for (i = 0; i < a->ndjobs; i++)
 				memcpy(c->ids[i], a->djobs[i]->id, 32);
+			if (a->small_delta.len) {
+				free(c->ids);
+				c->nids = 1;
+				if ((c->ids = malloc(32)) == NULL)
+					return BW_ERR_NOMEM;
+				if ((rc = put_sync(e, OBJ_DELTA, a->small_delta.data,
+				    a->small_delta.len, c->ids[0])) != 0)
+					return rc;
+			}
 		}
 		if (e->cache)
 			cache_record(e, a);
@@ -1067,7 +1081,15 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 			rc = 1;
 			goto out;
 		}
-		for (off = 0; off < dbuf.len; off += DELTA_PIECE) {
+		if (dbuf.len <= SMALL_DELTA) {
+			/* kept until the entry is applied: if the file turns
+			 * out to hold the same bytes (re-read because it was
+			 * touched), nothing is stored at all */
+			buf_reset(&a->small_delta);
+			if ((rc = buf_put(&a->small_delta, dbuf.data, dbuf.len)) != 0)
+				goto out;
+		}
+		for (off = 0; off < dbuf.len && !a->small_delta.len; off += DELTA_PIECE) {
 			struct buf piece = { 0 };
 			size_t len = dbuf.len - off < DELTA_PIECE ? dbuf.len - off : DELTA_PIECE;
 
@@ -1170,7 +1192,12 @@ cache_record(struct engine *e, struct act *a)
  * tree.  An unchanged tree costs nothing.  The root tree is always stored
  * whole.  desc receives how the tree is stored.
  */
-#define TREE_DELTA_MIN (8u << 10)
+#define TREE_DELTA_MIN 512u
+/* Tree entries are records of a few hundred bytes: small blocks keep a delta
+ * close to the entries that changed (128 measured best: at 64, repeated
+ * bytes make the matcher jump between equal blocks and the copy commands
+ * outweigh the saved literal; files likewise keep 512). */
+#define TREE_SIG_BLOCK 128u
 
 static int
 put_sync(struct engine *e, enum obj_type type, const void *p, size_t n, uint8_t id[32])
@@ -1245,7 +1272,7 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 		goto record;
 	}
 	if (path && e->cache && tree->len >= TREE_DELTA_MIN) {
-		struct delta_sig_job *sj = delta_sig_start(tree->len);
+		struct delta_sig_job *sj = delta_sig_start_block(tree->len, TREE_SIG_BLOCK);
 
 		if (sj && delta_sig_feed(sj, tree->data, tree->len) != 0) {
 			delta_sig_abort(sj);

@@ -153,8 +153,19 @@ struct delta_sig_job {
 struct delta_sig_job *
 delta_sig_start(uint64_t file_size)
 {
+	return delta_sig_start_block(file_size, delta_block_len(file_size));
+}
+
+struct delta_sig_job *
+delta_sig_start_block(uint64_t file_size, uint32_t bl)
+{
 	struct delta_sig_job *j;
-	uint32_t bl = delta_block_len(file_size);
+
+	if (bl < 64 || bl > (1u << 20) || (bl & (bl - 1))) {
+		log_error("rsync signature: block length %u is not a power of two from 64 "
+		    "to 1 MiB", bl);
+		return NULL;
+	}
 
 	pthread_once(&delta_once, delta_lib_init);
 	if ((j = calloc(1, sizeof(*j))) == NULL) {

@@ -23,6 +23,9 @@ uint32_t delta_block_len(uint64_t file_size);
 /* Signature of a file, built incrementally from its bytes as they are read. */
 struct delta_sig_job;
 struct delta_sig_job *delta_sig_start(uint64_t file_size);
+/* The same with an explicit block length (a power of two, 64 to 1 MiB):
+ * small blocks suit small, dense records such as directory trees. */
+struct delta_sig_job *delta_sig_start_block(uint64_t file_size, uint32_t block_len);
 int delta_sig_feed(struct delta_sig_job *j, const void *p, size_t n);
 /* Finishes and appends the signature bytes to out.  Frees the job. */
 int delta_sig_finish(struct delta_sig_job *j, struct buf *out);
