@@ -961,15 +961,19 @@ read_file(struct engine *e, struct fsent_walk *w, struct act *a, const struct fc
 			if (delta_sig_load(newest, nn, &sig) != 0)
 				sig = NULL;
 			/* the root stays the root (or becomes it) */
-			if (buf_put(&a->root_sig, nr ? root : newest, nr ? nr : nn) != 0)
+			if (sig && buf_put(&a->root_sig, nr ? root : newest, nr ? nr : nn) != 0) {
+				delta_sig_free(sig);
 				sig = NULL;
+			}
 		} else {
 			for (base = &a->old_content; base->base; base = base->base)
 				;			/* rebase on the root */
-			if (nr == 0 || delta_sig_load(root, nr, &sig) != 0)
+			if (nr == 0 || delta_sig_load(root, nr, &sig) != 0) {
 				sig = NULL;
-			else if (buf_put(&a->root_sig, root, nr) != 0)
+			} else if (buf_put(&a->root_sig, root, nr) != 0) {
+				delta_sig_free(sig);
 				sig = NULL;
+			}
 		}
 		if (sig && content_dup(&a->delta_base, base) != 0) {
 			delta_sig_free(sig);
@@ -986,6 +990,7 @@ read_file(struct engine *e, struct fsent_walk *w, struct act *a, const struct fc
 		buf_reset(&a->sig);
 		if ((rc = forget_jobs(e, a)) != 0)
 			goto out;
+		a->sig_failed = 0;	/* the signature thread is done with a */
 	}
 	tree_content_clear(&a->delta_base);
 	buf_reset(&a->root_sig);
