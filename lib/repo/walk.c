@@ -38,8 +38,12 @@ tree_bytes(struct repo *r, const uint8_t id[32], const struct tree_content *desc
 	uint32_t i;
 	int rc = 0;
 
-	if (!desc || desc->kind == 0)
-		return repo_get(r, OBJ_TREE, desc ? desc->ids[0] : id, out);
+	if (!desc)
+		return repo_get(r, OBJ_TREE, id, out);
+	/* a chain's base is untrusted too: one tree object, nothing else */
+	if (desc->kind == 0)
+		return desc->nids == 1 ? repo_get(r, OBJ_TREE, desc->ids[0], out) :
+		    BW_ERR_CORRUPT;
 	for (i = 0; i < desc->nids && rc == 0; i++)
 		rc = repo_get(r, OBJ_DELTA, desc->ids[i], &delta);
 	if (rc == 0)

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "lib/repo/tree.h"
+#include "lib/repo/walk.h"
 #include "lib/util/err.h"
+#include "tests/unit/repo_testutil.h"
 
 static struct tree_entry
 file_entry(const char *name)
@@ -156,6 +158,61 @@ START_TEST(delta_depth_is_capped)
 }
 END_TEST
 
+/* A hostile writer stores a root tree whose directory entry is a delta on
+ * a base naming no tree object at all: the walk reports that directory as
+ * corrupt, never reads past the descriptor. */
+static int
+walk_err_count(const char *path, const uint8_t id[32], int err, void *arg)
+{
+	(void)path;
+	(void)id;
+	ck_assert_int_eq(err, BW_ERR_CORRUPT);
+	(*(int *)arg)++;
+	return 0;
+}
+
+START_TEST(walk_refuses_delta_on_empty_base)
+{
+	struct tree_content base = { 0 }, delta = { 0 };
+	struct tree_entry e;
+	struct repo_writer *w = NULL;
+	struct repo *r = NULL;
+	struct snap_info s;
+	struct walk_opts wo = { NULL, walk_err_count, NULL, NULL };
+	struct buf tree = { 0 };
+	uint8_t root[32];
+	char *tmp, *rp;
+	int errs = 0;
+
+	ck_assert_int_eq(bwcrypto_init(), 0);
+	quiet_logs();
+	tmp = make_tmp(&rp);
+	ck_assert_int_eq(repo_init(rp, "admin", "pw", 2, &test_kdf), 0);
+	ck_assert_int_eq(repo_open(rp, "pw", 2, &r), 0);
+	delta.kind = 1;
+	delta.depth = 1;
+	delta.base = &base;	/* kind 0 with no ids */
+	memset(&e, 0, sizeof(e));
+	e.name = "d";
+	e.kind = TREE_DIR;
+	e.content = delta;
+	encode(&tree, &e, 1);
+	ck_assert_int_eq(repo_writer_start(r, &w), 0);
+	ck_assert_int_eq(repo_writer_put(w, OBJ_TREE, tree.data, tree.len, NULL, root, NULL), 0);
+	fill_snap(&s, root, 1);
+	ck_assert_int_eq(repo_writer_commit(w, &s), 0);
+	repo_writer_free(w);
+	wo.arg = &errs;
+	ck_assert_int_eq(walk_tree(r, root, &wo), 0);
+	ck_assert_int_eq(errs, 1);
+	buf_free(&tree);
+	repo_free(r);
+	rm_rf(tmp);
+	free(tmp);
+	free(rp);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -169,6 +226,7 @@ main(void)
 	tcase_add_test(tc, refuses_slash_names_on_encode);
 	tcase_add_test(tc, every_truncation_and_bit_flip_is_safe);
 	tcase_add_test(tc, delta_depth_is_capped);
+	tcase_add_test(tc, walk_refuses_delta_on_empty_base);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
