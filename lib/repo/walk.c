@@ -66,6 +66,10 @@ tree_fetch(struct repo *r, const uint8_t id[32], const struct tree_content *desc
 	uint8_t got[32];
 	int rc;
 
+	/* a whole tree is named twice (docs/FORMAT.md): both must agree, or a
+	 * walk with a seen set would skip one tree for another */
+	if (desc && desc->kind == 0 && desc->nids == 1 && memcmp(desc->ids[0], id, 32) != 0)
+		return BW_ERR_CORRUPT;
 	if ((rc = tree_bytes(r, id, desc, out)) != 0)
 		return rc;
 	if (desc && desc->kind == 1) {

@@ -158,8 +158,9 @@ START_TEST(delta_depth_is_capped)
 }
 END_TEST
 
-/* A hostile writer stores a root tree whose directory entry is a delta on
- * a base naming no tree object at all: the walk reports that directory as
+/* A hostile writer stores a root tree whose directory entries are a delta
+ * on a base naming no tree object at all, and a whole tree stored under
+ * another id than the entry's: the walk reports both directories as
  * corrupt, never reads past the descriptor. */
 static int
 walk_err_count(const char *path, const uint8_t id[32], int err, void *arg)
@@ -171,16 +172,16 @@ walk_err_count(const char *path, const uint8_t id[32], int err, void *arg)
 	return 0;
 }
 
-START_TEST(walk_refuses_delta_on_empty_base)
+START_TEST(walk_refuses_bad_directory_descriptors)
 {
 	struct tree_content base = { 0 }, delta = { 0 };
-	struct tree_entry e;
+	struct tree_entry e[2];
 	struct repo_writer *w = NULL;
 	struct repo *r = NULL;
 	struct snap_info s;
 	struct walk_opts wo = { NULL, walk_err_count, NULL, NULL };
 	struct buf tree = { 0 };
-	uint8_t root[32];
+	uint8_t root[32], sub[32];
 	char *tmp, *rp;
 	int errs = 0;
 
@@ -189,22 +190,32 @@ START_TEST(walk_refuses_delta_on_empty_base)
 	tmp = make_tmp(&rp);
 	ck_assert_int_eq(repo_init(rp, "admin", "pw", 2, &test_kdf), 0);
 	ck_assert_int_eq(repo_open(rp, "pw", 2, &r), 0);
+	ck_assert_int_eq(repo_writer_start(r, &w), 0);
+	/* an empty tree, stored */
+	encode(&tree, NULL, 0);
+	ck_assert_int_eq(repo_writer_put(w, OBJ_TREE, tree.data, tree.len, NULL, sub, NULL), 0);
+	buf_reset(&tree);
 	delta.kind = 1;
 	delta.depth = 1;
 	delta.base = &base;	/* kind 0 with no ids */
-	memset(&e, 0, sizeof(e));
-	e.name = "d";
-	e.kind = TREE_DIR;
-	e.content = delta;
-	encode(&tree, &e, 1);
-	ck_assert_int_eq(repo_writer_start(r, &w), 0);
+	memset(e, 0, sizeof(e));
+	e[0].name = "d";
+	e[0].kind = TREE_DIR;
+	e[0].content = delta;
+	/* a whole tree under an id that is not its own */
+	e[1].name = "e";
+	e[1].kind = TREE_DIR;
+	e[1].subtree[0] = 1;
+	e[1].content.nids = 1;
+	e[1].content.ids = &sub;
+	encode(&tree, e, 2);
 	ck_assert_int_eq(repo_writer_put(w, OBJ_TREE, tree.data, tree.len, NULL, root, NULL), 0);
 	fill_snap(&s, root, 1);
 	ck_assert_int_eq(repo_writer_commit(w, &s), 0);
 	repo_writer_free(w);
 	wo.arg = &errs;
 	ck_assert_int_eq(walk_tree(r, root, &wo), 0);
-	ck_assert_int_eq(errs, 1);
+	ck_assert_int_eq(errs, 2);
 	buf_free(&tree);
 	repo_free(r);
 	rm_rf(tmp);
@@ -226,7 +237,7 @@ main(void)
 	tcase_add_test(tc, refuses_slash_names_on_encode);
 	tcase_add_test(tc, every_truncation_and_bit_flip_is_safe);
 	tcase_add_test(tc, delta_depth_is_capped);
-	tcase_add_test(tc, walk_refuses_delta_on_empty_base);
+	tcase_add_test(tc, walk_refuses_bad_directory_descriptors);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
