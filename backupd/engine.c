@@ -660,7 +660,7 @@ apply(struct engine *e, struct act *a)
 			c->ids = NULL;
 			c->kind = 1;
 			c->nids = a->ndjobs;
-			if ((c->base = malloc(sizeof(*c->base))) == NULL ||
+			if ((c->base = calloc(1, sizeof(*c->base))) == NULL ||
 			    (a->ndjobs && (c->ids = malloc((size_t)a->ndjobs * 32)) == NULL))
 				return BW_ERR_NOMEM;
 			*c->base = a->delta_base;
