@@ -744,6 +744,8 @@ act_new(enum act_kind kind)
 static int
 enqueue(struct engine *e, struct act *a)
 {
+	if (!a)
+		return BW_ERR_NOMEM;	/* act_new() failed */
 	pthread_mutex_lock(&e->mu);
 	if (e->q_tail)
 		e->q_tail->next = a;
