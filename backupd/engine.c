@@ -1154,7 +1154,6 @@ static int
 cache_lookup(struct engine *e, struct act *a)
 {
 	struct bufr r;
-	uint32_t i;
 
 	if (fcache_lookup(e->cache, a->path, &a->meta, &a->hit) != 0)
 		return 0;
@@ -1163,9 +1162,9 @@ cache_lookup(struct engine *e, struct act *a)
 	    tree_content_decode(&r, &a->te.content, TREE_DELTA_DEPTH_MAX) != 0 ||
 	    bufr_done(&r) != 0)
 		goto miss;
-	for (i = 0; i < a->te.content.nids; i++)
-		if (!repo_writer_has(e->w, a->te.content.ids[i]))
-			goto miss;
+	/* a delta's bases too: reusing the descriptor reuses its whole chain */
+	if (!all_stored(e, &a->te.content))
+		goto miss;
 	return 1;
 miss:
 	tree_content_clear(&a->te.content);
