@@ -1144,8 +1144,10 @@ meta_from_fsent(struct fcache_meta *m, const struct fsent_entry *f)
 	m->dev = f->dev;
 	m->ino = f->ino;
 	m->size = f->size;
-	m->mtime_ns = f->mtime_sec * 1000000000LL + f->mtime_nsec;
-	m->ctime_ns = f->ctime_sec * 1000000000LL + f->ctime_nsec;
+	/* unsigned arithmetic: times past 2262 wrap instead of overflowing
+	 * (the value is only compared for equality) */
+	m->mtime_ns = (int64_t)((uint64_t)f->mtime_sec * 1000000000u + f->mtime_nsec);
+	m->ctime_ns = (int64_t)((uint64_t)f->ctime_sec * 1000000000u + f->ctime_nsec);
 }
 
 /* 1 if the file is unchanged since the last backup and every object it
@@ -1619,7 +1621,7 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 	size_t nroots = 0, i;
 	int64_t start = o->start_ns ? o->start_ns : now_ns();
 	unsigned nw;
-	int rc, rc2;
+	int rc, rc2, x = 0;
 
 	memset(&e, 0, sizeof(e));
 	memset(snap, 0, sizeof(*snap));
@@ -1675,13 +1677,13 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 		nw = 1;
 	if (nw > MAX_WORKERS)
 		nw = MAX_WORKERS;
-	for (e.nthreads = 0; e.nthreads < nw; e.nthreads++)
-		if (pthread_create(&e.threads[e.nthreads], NULL, worker, &e) != 0)
+	for (e.nthreads = 0, x = 0; e.nthreads < nw; e.nthreads++)
+		if ((x = pthread_create(&e.threads[e.nthreads], NULL, worker, &e)) != 0)
 			break;
-	if (e.nthreads > 0 && pthread_create(&e.sig_thread, NULL, sig_worker, &e) == 0)
+	if (e.nthreads > 0 && (x = pthread_create(&e.sig_thread, NULL, sig_worker, &e)) == 0)
 		e.sig_running = 1;
 	if (e.nthreads == 0 || !e.sig_running) {
-		log_error("cannot start the backup's threads: %s", strerror(errno));
+		log_error("cannot start the backup's threads: %s", strerror(x));
 		rc = BW_ERR_NOMEM;
 		goto stop;	/* joins those that started */
 	}
@@ -1705,7 +1707,7 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 		rc = level_pop(&e);	/* the root tree */
 stop:
 	pthread_mutex_lock(&e.mu);
-	e.quit = 1;
+	__atomic_store_n(&e.quit, 1, __ATOMIC_RELAXED);
 	if (rc && !e.fatal)
 		e.fatal = rc;	/* workers skip what is left */
 	pthread_cond_broadcast(&e.work_cv);
@@ -1736,7 +1738,7 @@ stop:
 out:
 	if (e.scanning) {
 		pthread_mutex_lock(&e.mu);
-		e.quit = 1;
+		__atomic_store_n(&e.quit, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&e.mu);
 		pthread_join(e.scan_thread, NULL);
 	}

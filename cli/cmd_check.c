@@ -64,6 +64,10 @@ on_entry(const char *path, const struct tree_entry *e, void *arg)
 	if (e->kind == TREE_FILE) {
 		x.k->files++;
 		tree_content_each_id(&e->content, check_id, &x);
+	} else if (e->kind == TREE_DIR) {
+		/* the directory's own objects: a tree already walked under the
+		 * same id through another descriptor is not fetched again */
+		tree_content_each_id(&e->content, check_id, &x);
 	}
 	return 0;
 }
@@ -150,7 +154,11 @@ cmd_check(struct cli *c, int argc, char **argv)
 			 * then every snapshot is walked whole to name every file */
 			if (idset_count(k.bad) == 0)
 				wo.seen = seen;
-			walk_tree(k.r, full.root, &wo);
+			if ((x = walk_tree(k.r, full.root, &wo)) != 0) {
+				log_error("snapshot %s: the walk stopped early (%s); not every "
+				    "file was checked", sid, bw_strerror(x));
+				k.problems++;
+			}
 			snap_info_clear(&full);
 		}
 	} else if (!c->quiet) {

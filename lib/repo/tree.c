@@ -35,7 +35,8 @@ tree_content_encode(struct buf *b, const struct tree_content *c)
 		if (!c->base || c->depth == 0 || c->depth > TREE_DELTA_DEPTH_MAX)
 			return BW_ERR_INVAL;
 		buf_put_u8(b, c->depth);
-		tree_content_encode(b, c->base);
+		if (tree_content_encode(b, c->base) != 0)
+			return BW_ERR_INVAL;
 	}
 	buf_put_u32(b, c->nids);
 	return buf_put(b, c->ids, (size_t)c->nids * 32);

@@ -22,10 +22,20 @@ read_mem(void *arg, uint64_t pos, void *buf, size_t len)
 	return (long)len;
 }
 
+/* A rebuilt tree is held in memory: a hostile delta must not inflate it
+ * without bound (real trees are far below this). */
+#define WALK_TREE_MAX (256u << 20)
+/* Deeper nesting than any file system allows is a hostile repository. */
+#define WALK_DEPTH_MAX 4096
+
 static int
 write_buf(void *arg, const void *p, size_t n)
 {
-	return buf_put(arg, p, n);
+	struct buf *b = arg;
+
+	if (n > WALK_TREE_MAX - b->len)
+		return BW_ERR_CORRUPT;
+	return buf_put(b, p, n);
 }
 
 /* The plaintext of a tree stored as desc (NULL: the object id itself). */
@@ -82,13 +92,19 @@ tree_fetch(struct repo *r, const uint8_t id[32], const struct tree_content *desc
 
 static int
 walk_dir(struct repo *r, const uint8_t id[32], const struct tree_content *desc,
-    struct buf *path, const struct walk_opts *o)
+    struct buf *path, const struct walk_opts *o, int depth)
 {
 	struct buf obj = { 0 };
 	struct tree *t = NULL;
 	size_t base = path->len, i;
 	int rc, added = 0;
 
+	if (depth > WALK_DEPTH_MAX) {
+		buf_put_u8(path, 0);
+		rc = o->err ? o->err((char *)path->data, id, BW_ERR_CORRUPT, o->arg) : BW_ERR_CORRUPT;
+		path->len = base;
+		return rc;
+	}
 	if (o->seen) {
 		if (idset_get(o->seen, id, NULL))
 			return 0;
@@ -121,7 +137,7 @@ walk_dir(struct repo *r, const uint8_t id[32], const struct tree_content *desc,
 		rc = o->fn ? o->fn((char *)path->data, e, o->arg) : 0;
 		if (rc < 0)
 			break;
-		if (rc == 0 && e->kind == TREE_DIR && (rc = walk_dir(r, e->subtree, &e->content, path, o)) < 0)
+		if (rc == 0 && e->kind == TREE_DIR && (rc = walk_dir(r, e->subtree, &e->content, path, o, depth + 1)) < 0)
 			break;
 		rc = 0;
 	}
@@ -134,7 +150,7 @@ int
 walk_tree(struct repo *r, const uint8_t root[static 32], const struct walk_opts *o)
 {
 	struct buf path = { 0 };
-	int rc = walk_dir(r, root, NULL, &path, o);
+	int rc = walk_dir(r, root, NULL, &path, o, 0);
 
 	buf_free(&path);
 	return rc;
