@@ -58,17 +58,24 @@ int
 prune_live_set(struct repo *r, struct idset *set)
 {
 	struct live l = { set, 0 };
-	struct walk_opts wo = { on_entry, on_err, &l, NULL };
+	/* a subtree shared by many snapshots is walked once: its objects are
+	 * in the live set after the first time */
+	struct walk_opts wo = { on_entry, on_err, &l, idset_new() };
 	struct snap_info *s = NULL, full;
 	size_t n = 0, bad = 0, i;
 	int rc;
 
-	if ((rc = repo_snapshots(r, &s, &n, &bad)) != 0)
+	if (!wo.seen)
+		return BW_ERR_NOMEM;
+	if ((rc = repo_snapshots(r, &s, &n, &bad)) != 0) {
+		idset_free(wo.seen);
 		return rc;
+	}
 	if (bad) {
 		log_error("%zu snapshot(s) failed verification; refusing to prune (run "
 		    "'bulwark check')", bad);
 		snap_list_free(s, n);
+		idset_free(wo.seen);
 		return BW_ERR_CORRUPT;
 	}
 	for (i = 0; i < n && rc == 0; i++) {
@@ -80,6 +87,7 @@ prune_live_set(struct repo *r, struct idset *set)
 		snap_info_clear(&full);
 	}
 	snap_list_free(s, n);
+	idset_free(wo.seen);
 	return rc;
 }
 
