@@ -78,7 +78,6 @@ struct act {
 	enum act_kind kind;
 	struct tree_entry te;		/* ENTER/ENTRY */
 	char *path;			/* for messages and the files cache */
-	struct fsent_entry *fe;		/* kept for the files cache */
 	struct job **jobs;		/* file chunks in order */
 	uint32_t njobs, capjobs;
 	struct job **djobs;		/* delta objects, when stored as a delta */
@@ -115,6 +114,7 @@ struct engine {
 	const struct backup_opts *o;
 	struct cdc *cdc;
 	uint32_t chunk_max;
+	struct bwcrypto_hasher *hasher;	/* file hashes (walking thread only) */
 	struct fcache *cache;
 
 	pthread_mutex_t mu;
@@ -574,17 +574,16 @@ level_pop(struct engine *e)
 	return rc;
 }
 
-/* The file hash (docs/FORMAT.md): keyed hash of "file" and the chunk ids. */
+/* The file hash (docs/FORMAT.md): keyed hash of "file" and the chunk ids.
+ * Only the walking thread applies actions, so one hasher serves them all. */
 static void
 file_hash(struct engine *e, const struct tree_content *c, uint8_t out[32])
 {
-	struct bwcrypto_hasher *h = bwcrypto_hasher_new(repo_id_key(e->repo));
-
-	bwcrypto_hasher_update(h, "file", 4);
+	bwcrypto_hasher_reset(e->hasher);
+	bwcrypto_hasher_update(e->hasher, "file", 4);
 	if (c->nids)
-		bwcrypto_hasher_update(h, c->ids, (size_t)c->nids * 32);
-	bwcrypto_hasher_final(h, out);
-	bwcrypto_hasher_free(h);
+		bwcrypto_hasher_update(e->hasher, c->ids, (size_t)c->nids * 32);
+	bwcrypto_hasher_final(e->hasher, out);
 }
 
 static void
@@ -612,8 +611,6 @@ act_free(struct act *a)
 	buf_free(&a->small_delta);
 	buf_free(&a->old_sigs);
 	free(a->path);
-	if (a->fe)
-		fsent_entry_free(a->fe);
 	free(a);
 }
 
@@ -943,7 +940,6 @@ read_file(struct engine *e, struct fsent_walk *w, struct act *a, const struct fc
 	size_t nn = 0, nr = 0;
 	int rc;
 
-	e->prog.current = a->path;
 	if (old) {
 		/* the previous version: its hash (to notice an unchanged file
 		 * read again) and descriptor */
@@ -998,7 +994,6 @@ read_file(struct engine *e, struct fsent_walk *w, struct act *a, const struct fc
 	buf_reset(&a->root_sig);
 	rc = read_pass(e, w, a, NULL, 0);
 out:
-	e->prog.current = NULL;
 	return rc;
 }
 
@@ -1272,12 +1267,12 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 		}
 	}
 	if (have_old && !memcmp(old_id, id, 32)) {
-		/* unchanged: same storage, same signatures */
+		/* unchanged: same storage; the cache entry (and its signatures,
+		 * streamed) is carried forward as it is */
 		*desc = old_desc;
 		memset(&old_desc, 0, sizeof(old_desc));
-		if (old.sig_len)
-			fcache_sig_read(e->cache, &old, &sigs);
-		goto record;
+		fcache_put_hit(e->cache, (char *)key.data, &old);
+		goto out;
 	}
 	if (path && e->cache && tree->len >= TREE_DELTA_MIN) {
 		struct delta_sig_job *sj = delta_sig_start_block(tree->len, TREE_SIG_BLOCK);
@@ -1360,6 +1355,8 @@ out:
 	return rc;
 }
 
+/* Queues one non-directory entry, reading a file's data if the cache does
+ * not vouch for it.  Takes f. */
 static int
 add_entry(struct engine *e, struct fsent_walk *w, struct fsent_entry *f)
 {
@@ -1367,11 +1364,13 @@ add_entry(struct engine *e, struct fsent_walk *w, struct fsent_entry *f)
 	struct fcache_hit old;
 	int rc, hit = 0, have_old = 0;
 
-	if (!a)
-		return BW_ERR_NOMEM;
+	if (!a) {
+		rc = BW_ERR_NOMEM;
+		goto fail;
+	}
 	if ((rc = entry_from_fsent(&a->te, f)) != 0 || (a->path = strdup(f->path)) == NULL) {
-		act_free(a);
-		return rc ? rc : BW_ERR_NOMEM;
+		rc = rc ? rc : BW_ERR_NOMEM;
+		goto fail;
 	}
 	if (f->type == FSENT_FILE) {
 		e->prog.files++;
@@ -1384,7 +1383,6 @@ add_entry(struct engine *e, struct fsent_walk *w, struct fsent_entry *f)
 				have_old = 1;
 			}
 		}
-		a->fe = f;
 		if (hit) {
 			a->from_cache = 1;
 		} else if ((rc = read_file(e, w, a, have_old ? &old : NULL)) != 0) {
@@ -1397,13 +1395,15 @@ add_entry(struct engine *e, struct fsent_walk *w, struct fsent_entry *f)
 			while (a->outstanding)
 				pthread_cond_wait(&e->done_cv, &e->mu);
 			pthread_mutex_unlock(&e->mu);
-			act_free(a);
-			return rc;
+			goto fail;
 		}
-	} else {
-		fsent_entry_free(f);
 	}
+	fsent_entry_free(f);
 	return enqueue(e, a);
+fail:
+	act_free(a);
+	fsent_entry_free(f);
+	return rc;
 }
 
 /* ---------- roots ---------- */
@@ -1464,14 +1464,22 @@ backup_roots_normalise(char **paths, size_t n, size_t *nout)
 	return 0;
 }
 
+static struct fsent_walk_opts
+walk_opts(const struct backup_opts *o)
+{
+	struct fsent_walk_opts wo = {
+		.excludes = o->excludes, .nexcludes = o->nexcludes,
+		.one_file_system = o->one_file_system,
+		.exclude_caches = o->exclude_caches,
+	};
+
+	return wo;
+}
+
 static int
 walk_root(struct engine *e, const char *root)
 {
-	struct fsent_walk_opts wo = {
-		.excludes = e->o->excludes, .nexcludes = e->o->nexcludes,
-		.one_file_system = e->o->one_file_system,
-		.exclude_caches = e->o->exclude_caches,
-	};
+	struct fsent_walk_opts wo = walk_opts(e->o);
 	struct fsent_walk *w = NULL;
 	struct fsent_entry *f;
 	int rc;
@@ -1529,11 +1537,7 @@ static void *
 prescan(void *arg)
 {
 	struct engine *e = arg;
-	struct fsent_walk_opts wo = {
-		.excludes = e->o->excludes, .nexcludes = e->o->nexcludes,
-		.one_file_system = e->o->one_file_system,
-		.exclude_caches = e->o->exclude_caches,
-	};
+	struct fsent_walk_opts wo = walk_opts(e->o);
 	size_t i;
 
 	log_thread_mute(1);
@@ -1658,7 +1662,8 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 	e.chunk_max = cp.max;
 	bwcrypto_wipe(seed, sizeof(seed));
 	e.rbuf = malloc(READ_SIZE);
-	if (!e.cdc || !e.rbuf) {
+	e.hasher = bwcrypto_hasher_new(repo_id_key(r));
+	if (!e.cdc || !e.rbuf || !e.hasher) {
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}
@@ -1770,6 +1775,7 @@ out:
 	fcache_free(e.cache);
 	repo_writer_free(e.w);
 	cdc_free(e.cdc);
+	bwcrypto_hasher_free(e.hasher);
 	free(e.rbuf);
 	pthread_mutex_destroy(&e.mu);
 	pthread_cond_destroy(&e.work_cv);

@@ -24,7 +24,6 @@ struct backup_progress {
 	double elapsed;				/* seconds since start */
 	uint64_t total_files, total_bytes;	/* from a concurrent pre-scan */
 	int total_known;			/* the pre-scan has finished */
-	const char *current;			/* path being read, or NULL */
 };
 /* Called from the calling thread, at most about five times a second, and
  * once more at the end with final = 1. */
