@@ -71,8 +71,14 @@ int cli_open_repo(struct cli *c, struct repo **out);
 void cli_audit(struct cli *c, const char *action, const char *object, const char *outcome,
     const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* Where the audit log lives: BULWARK_AUDIT_DIR, [audit] dir, or the default. */
-const char *cli_audit_dir(struct cli *c);
+/* A local directory of this host: the environment variable env, else the
+ * configured value, else root_default for root, else $xdg/leaf or
+ * $HOME/home_rel/leaf.  Malloc'd (caller frees), or NULL. */
+char *cli_local_dir(const char *env, const char *configured, const char *root_default,
+    const char *xdg, const char *home_rel, const char *leaf);
+/* Where the audit log lives: BULWARK_AUDIT_DIR, [audit] dir, or the default.
+ * Caller frees. */
+char *cli_audit_dir(struct cli *c);
 
 /* Parses --kdf interactive|moderate|sensitive into Argon2id costs. */
 int cli_parse_kdf(const char *s, struct repo_kdf *k);

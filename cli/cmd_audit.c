@@ -45,7 +45,8 @@ show_one(const struct audit_record *r, void *arg)
 int
 cmd_audit(struct cli *c, int argc, char **argv)
 {
-	const char *dir, *sub;
+	const char *sub;
+	char *dir = NULL;
 	struct audit *a = NULL;
 	uint64_t n = 0;
 	int ch, x;
@@ -60,10 +61,13 @@ cmd_audit(struct cli *c, int argc, char **argv)
 	if ((dir = cli_audit_dir(c)) == NULL || access(dir, F_OK) != 0) {
 		log_error("no audit log at %s (nothing recorded yet, or set BULWARK_AUDIT_DIR)",
 		    dir ? dir : "(unknown)");
+		free(dir);
 		return EXIT_NOTFOUND;
 	}
-	if ((x = audit_open(dir, &a)) != 0)
+	if ((x = audit_open(dir, &a)) != 0) {
+		free(dir);
 		return cli_exit(x);
+	}
 	if (!strcmp(sub, "show")) {
 		if (c->json)
 			printf("[");
@@ -80,5 +84,6 @@ cmd_audit(struct cli *c, int argc, char **argv)
 			    "(see above)\n", dir);
 	}
 	audit_free(a);
+	free(dir);
 	return cli_exit(x);
 }

@@ -68,25 +68,9 @@ progress(const struct backup_progress *p, int final, void *arg)
 static char *
 cache_dir(struct cli *c)
 {
-	const char *env = getenv("BULWARK_CACHE_DIR"), *home;
-	char *p = NULL;
-
-	if (env && *env)
-		return strdup(env);
-	if (c->cfg && c->cfg->has_repo && c->cfg->repo.cache_dir)
-		return strdup(c->cfg->repo.cache_dir);
-	if (geteuid() == 0)
-		return strdup(LOCALSTATEDIR "/cache/bulwark");
-	if ((env = getenv("XDG_CACHE_HOME")) && *env) {
-		if (asprintf(&p, "%s/bulwark", env) < 0)
-			return NULL;
-		return p;
-	}
-	if ((home = getenv("HOME")) == NULL)
-		return NULL;
-	if (asprintf(&p, "%s/.cache/bulwark", home) < 0)
-		return NULL;
-	return p;
+	return cli_local_dir("BULWARK_CACHE_DIR",
+	    c->cfg && c->cfg->has_repo ? c->cfg->repo.cache_dir : NULL,
+	    LOCALSTATEDIR "/cache/bulwark", "XDG_CACHE_HOME", ".cache", "bulwark");
 }
 
 /* An exclude pattern matching exactly path (glob characters escaped). */

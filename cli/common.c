@@ -244,22 +244,36 @@ cli_open_repo(struct cli *c, struct repo **out)
 	return rc ? cli_exit(rc) : 0;
 }
 
-const char *
+char *
+cli_local_dir(const char *env, const char *configured, const char *root_default,
+    const char *xdg, const char *home_rel, const char *leaf)
+{
+	const char *v = getenv(env), *base;
+	char *p = NULL;
+
+	if (v && *v)
+		return strdup(v);
+	if (configured)
+		return strdup(configured);
+	if (geteuid() == 0)
+		return strdup(root_default);
+	if ((base = getenv(xdg)) && *base) {
+		if (asprintf(&p, "%s/%s", base, leaf) < 0)
+			return NULL;
+	} else if ((base = getenv("HOME")) != NULL) {
+		if (asprintf(&p, "%s/%s/%s", base, home_rel, leaf) < 0)
+			return NULL;
+	}
+	return p;
+}
+
+char *
 cli_audit_dir(struct cli *c)
 {
-	static char buf[4096];
-	const char *env = getenv("BULWARK_AUDIT_DIR"), *home;
-
-	if (env && *env)
-		return env;
-	if (cli_load_config(c) == 0 && c->cfg && c->cfg->audit.dir)
-		return c->cfg->audit.dir;
-	if (geteuid() == 0)
-		return LOCALSTATEDIR "/lib/bulwark/audit";
-	if ((home = getenv("HOME")) == NULL)
-		return NULL;
-	snprintf(buf, sizeof(buf), "%s/.local/state/bulwark/audit", home);
-	return buf;
+	return cli_local_dir("BULWARK_AUDIT_DIR",
+	    cli_load_config(c) == 0 && c->cfg ? c->cfg->audit.dir : NULL,
+	    LOCALSTATEDIR "/lib/bulwark/audit", "XDG_STATE_HOME", ".local/state",
+	    "bulwark/audit");
 }
 
 int
@@ -288,7 +302,7 @@ void
 cli_audit(struct cli *c, const char *action, const char *object, const char *outcome,
     const char *fmt, ...)
 {
-	const char *dir = cli_audit_dir(c);
+	char *dir = cli_audit_dir(c);
 	struct audit *a = NULL;
 	char detail[1024] = "";
 	va_list ap;
@@ -303,6 +317,7 @@ cli_audit(struct cli *c, const char *action, const char *object, const char *out
 		log_warn("audit record for %s of %s not written (audit log %s); "
 		    "check that directory", action, object, dir ? dir : "(none)");
 	audit_free(a);
+	free(dir);
 }
 
 void
