@@ -260,7 +260,10 @@ cmd_backup(struct cli *c, int argc, char **argv)
 	o.progress = progress;
 	o.progress_arg = c;
 	o.stop = &stop_int;
-	if (!no_cache && (cdir = cache_dir(c)) != NULL) {
+	if (!no_cache && (cdir = cache_dir(c)) == NULL)
+		log_warn("no place for the files cache (no HOME): every file will be read; "
+		    "set BULWARK_CACHE_DIR");
+	if (cdir) {
 		if (cli_mkdirs(cdir) == 0)
 			o.cache_dir = cdir;
 		else
