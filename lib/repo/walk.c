@@ -155,3 +155,99 @@ walk_tree(struct repo *r, const uint8_t root[static 32], const struct walk_opts 
 	buf_free(&path);
 	return rc;
 }
+
+int
+walk_subtree(struct repo *r, const char *path, const struct tree_entry *dir,
+    const struct walk_opts *o)
+{
+	struct buf p = { 0 };
+	int rc;
+
+	if (dir->kind != TREE_DIR)
+		return BW_ERR_INVAL;
+	if (strcmp(path, "/") != 0 && buf_put(&p, path, strlen(path)) != 0)
+		return BW_ERR_NOMEM;
+	rc = walk_dir(r, dir->subtree, &dir->content, &p, o, 0);
+	buf_free(&p);
+	return rc;
+}
+
+int
+walk_load(struct repo *r, const uint8_t id[static 32], const struct tree_content *desc,
+    struct tree **out)
+{
+	struct buf obj = { 0 };
+	int rc;
+
+	*out = NULL;
+	rc = tree_fetch(r, id, desc, &obj);
+	if (rc == 0 && tree_decode(obj.data, obj.len, out) != 0)
+		rc = BW_ERR_CORRUPT;
+	buf_free(&obj);
+	return rc;
+}
+
+static int
+name_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct tree_entry *)elem)->name);
+}
+
+int
+walk_lookup(struct repo *r, const uint8_t root[static 32], const char *path,
+    struct tree **parent, size_t *idx)
+{
+	struct tree *t = NULL, *next;
+	const struct tree_entry *e = NULL;
+	char name[TREE_NAME_MAX + 1];
+	const char *p = path, *end;
+	size_t len;
+	int rc;
+
+	*parent = NULL;
+	*idx = 0;
+	if (path[0] != '/')
+		return BW_ERR_INVAL;
+	if ((rc = walk_load(r, root, NULL, &t)) != 0)
+		return rc;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		if (e) {
+			/* descend into the entry found last */
+			if (e->kind != TREE_DIR) {
+				rc = BW_ERR_NOENT;
+				goto out;
+			}
+			if ((rc = walk_load(r, e->subtree, &e->content, &next)) != 0)
+				goto out;
+			tree_free(t);
+			t = next;
+		}
+		end = strchr(p, '/');
+		len = end ? (size_t)(end - p) : strlen(p);
+		if (len > TREE_NAME_MAX) {
+			rc = BW_ERR_NOENT;
+			goto out;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		e = bsearch(name, t->e, t->n, sizeof(*t->e), name_cmp);
+		if (!e) {
+			rc = BW_ERR_NOENT;
+			goto out;
+		}
+		p += len;
+	}
+	if (e) {
+		*parent = t;
+		*idx = (size_t)(e - t->e);
+		t = NULL;
+	}
+	rc = 0;
+out:
+	tree_free(t);
+	return rc;
+}

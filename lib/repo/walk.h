@@ -34,5 +34,25 @@ struct walk_opts {
  * negative code returned by a callback, or a repository error when err is
  * NULL. */
 int walk_tree(struct repo *r, const uint8_t root[static 32], const struct walk_opts *o);
+/* Walks the contents of the directory entry dir found at path (as given
+ * by walk_lookup); callbacks see paths below path.  BW_ERR_INVAL if dir is
+ * not a directory. */
+int walk_subtree(struct repo *r, const char *path, const struct tree_entry *dir,
+    const struct walk_opts *o);
+
+/* Loads and verifies one directory's tree: the root (desc NULL) or a
+ * directory entry's (e->subtree, &e->content).  Caller frees *out with
+ * tree_free.  Repository errors as repo_get; BW_ERR_CORRUPT if it does not
+ * parse. */
+int walk_load(struct repo *r, const uint8_t id[static 32], const struct tree_content *desc,
+    struct tree **out);
+/* Finds an absolute path ("/srv/www", repeated slashes allowed) in the
+ * snapshot whose root tree is root.  On success *parent is the tree that
+ * holds it (caller frees) and (*parent)->e[*idx] is its entry; for "/"
+ * itself *parent is NULL (the root has no entry).  BW_ERR_NOENT if a
+ * component is missing or not a directory; BW_ERR_INVAL if path is not
+ * absolute; repository errors otherwise. */
+int walk_lookup(struct repo *r, const uint8_t root[static 32], const char *path,
+    struct tree **parent, size_t *idx);
 
 #endif
