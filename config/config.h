@@ -60,6 +60,66 @@ struct config_audit {
 	char *dir;			/* default LOCALSTATEDIR/lib/bulwark/audit */
 };
 
+/* [cluster]: what Bulwark needs of corosync, and failoverd's own settings. */
+struct config_cluster {
+	char *name;			/* corosync cluster_name, default "bulwark" */
+	unsigned token_ms;		/* totem token, default 1000 (coefficient 0) */
+	char *authkey;			/* default /etc/corosync/authkey */
+	char *qdevice;			/* corosync-qnetd host used as tie-breaker, or NULL */
+	int force_two_node;		/* run two nodes without a tie-breaker: default 0 */
+	char *socket;			/* control socket, default /run/bulwark/failoverd.sock */
+	char *state_dir;		/* default LOCALSTATEDIR/lib/bulwark/failover */
+};
+
+struct config_node {		/* [node NAME] */
+	char *name;			/* as corosync knows it (nodelist name) */
+	uint32_t nodeid;		/* required, 1..65535, unique */
+	char **addrs;			/* corosync link addresses (ring0_addr, ...), 1..8 */
+	size_t naddrs;
+	int witness;			/* votes but never serves a site: default 0 */
+};
+
+enum config_check_kind { CONFIG_CHECK_HTTP = 1, CONFIG_CHECK_TCP, CONFIG_CHECK_COMMAND };
+
+struct config_check {		/* one "check = ..." line of a site */
+	enum config_check_kind kind;
+	char *url;			/* HTTP: http://HOST[:PORT]/PATH (HOST an address) */
+	unsigned expect_status;		/* HTTP: default 200 */
+	char *expect_body;		/* HTTP: substring the body must hold, or NULL */
+	char *host;			/* TCP: address */
+	uint16_t port;			/* TCP */
+	char *command;			/* COMMAND: run by /bin/sh -c; exit 0 is healthy */
+};
+
+enum config_site_mode { CONFIG_SITE_AUTOMATIC = 0, CONFIG_SITE_CONFIRM, CONFIG_SITE_MANUAL };
+
+struct config_site_prio { char *node; int priority; };
+
+struct config_site {		/* [site NAME] */
+	char *name;
+	char *start, *stop, *status;	/* shell commands; or: */
+	char *unit;			/* a systemd unit (start/stop/is-active) */
+	char *address;			/* "192.0.2.10/24" or "2001:db8::10/64", or NULL */
+	char *interface;		/* required with address */
+	unsigned announce_count;	/* gratuitous ARP / unsolicited NA: default 3 */
+	unsigned announce_interval_ms;	/* default 200 */
+	char *after_take, *after_release;	/* hooks, or NULL */
+	struct config_check *checks;
+	size_t nchecks;
+	unsigned check_interval_ms;	/* default 1000 */
+	unsigned check_timeout_ms;	/* default 2000 */
+	unsigned rise, fall;		/* default 2, 3 */
+	struct config_site_prio *prios;	/* "priority = NODE:N ..."; unlisted nodes 0 */
+	size_t nprios;
+	unsigned max_data_age_s;	/* 0: not checked */
+	char *backup_set;		/* whose replication age counts, or NULL */
+	enum config_site_mode mode;	/* default automatic */
+	unsigned confirm_timeout_s;	/* default 300 */
+	int confirm_default_take;	/* what happens when nobody answers: default 0 (stay) */
+	unsigned action_timeout_ms;	/* start/stop/address/hook bound: default 10000 */
+	unsigned damp_s;		/* no health-driven move within this after a move: default 60 */
+};
+
 struct config {
 	char *file;			/* the path it was read from */
 	struct config_repository repo;
@@ -67,6 +127,12 @@ struct config {
 	struct config_backup *backups;
 	size_t nbackups;
 	struct config_audit audit;
+	struct config_cluster cluster;
+	int has_cluster;
+	struct config_node *nodes;
+	size_t nnodes;
+	struct config_site *sites;
+	size_t nsites;
 };
 
 /* Parses and validates path.  0 and *out, BW_ERR_NOENT (logged) if the file
