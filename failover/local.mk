@@ -1,0 +1,1 @@
+# failover/: bulwark-failoverd (corosync membership, placement, sites)

@@ -1,0 +1,1 @@
+# restore/: the restore engine and the restore wizard
