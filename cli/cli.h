@@ -80,6 +80,18 @@ char *cli_local_dir(const char *env, const char *configured, const char *root_de
  * Caller frees. */
 char *cli_audit_dir(struct cli *c);
 
+/* Splits "SNAPSHOT[:PATH]" at the first ":/" (times hold colons, paths are
+ * absolute); no PATH gives "/".  *spec and *path are malloc'd (caller
+ * frees).  Returns 0, or an exit code after printing the error. */
+int cli_split_snapspec(const char *arg, char **spec, char **path);
+/* Resolves a snapshot spec (lib/repo/snapsel.h: 'latest', a hex id prefix,
+ * or a time meaning the newest at or before it) among the snapshots in set
+ * and with tag (NULL: any) into id.  Returns 0, or an exit code after the
+ * error was printed: EXIT_USAGE (malformed spec, ambiguous prefix),
+ * EXIT_NOTFOUND (nothing matches), others from the repository. */
+int cli_snapshot_arg(struct cli *c, struct repo *r, const char *spec, const char *set,
+    const char *tag, uint8_t id[32]);
+
 /* Parses --kdf interactive|moderate|sensitive into Argon2id costs. */
 int cli_parse_kdf(const char *s, struct repo_kdf *k);
 

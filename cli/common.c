@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "lib/audit/audit.h"
 #include "lib/crypto/bwcrypto.h"
+#include "lib/repo/snapsel.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
 
@@ -414,4 +415,43 @@ cli_parse_kdf(const char *s, struct repo_kdf *k)
 		return BW_ERR_INVAL;
 	}
 	return 0;
+}
+
+int
+cli_split_snapspec(const char *arg, char **spec, char **path)
+{
+	const char *sep = strstr(arg, ":/");
+	size_t n = sep ? (size_t)(sep - arg) : strlen(arg);
+
+	*spec = NULL;
+	*path = NULL;
+	if (n == 0) {
+		log_error("'%s': no snapshot before the path; give SNAPSHOT[:PATH], e.g. "
+		    "latest:/etc", arg);
+		return EXIT_USAGE;
+	}
+	if ((*spec = strndup(arg, n)) == NULL || (*path = strdup(sep ? sep + 1 : "/")) == NULL) {
+		free(*spec);
+		*spec = NULL;
+		log_error("out of memory");
+		return EXIT_ERROR;
+	}
+	return 0;
+}
+
+int
+cli_snapshot_arg(struct cli *c, struct repo *r, const char *spec, const char *set,
+    const char *tag, uint8_t id[32])
+{
+	struct snap_info *v = NULL;
+	size_t n = 0, idx;
+	int rc;
+
+	(void)c;
+	if ((rc = repo_snapshots(r, &v, &n, NULL)) != 0)
+		return cli_exit(rc);
+	if ((rc = snapsel_pick(v, n, spec, set, tag, &idx)) == 0)
+		memcpy(id, v[idx].id, OBJ_ID_LEN);
+	snap_list_free(v, n);
+	return cli_exit(rc);
 }

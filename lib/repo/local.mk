@@ -8,6 +8,13 @@ lib_libbwcore_a_SOURCES += \
 	%reldir%/lock.c %reldir%/check.c %reldir%/prune.c
 lib_libbwcore_a_SOURCES += %reldir%/tree.c %reldir%/tree.h
 lib_libbwcore_a_SOURCES += %reldir%/walk.c %reldir%/walk.h
+lib_libbwcore_a_SOURCES += %reldir%/snapsel.c %reldir%/snapsel.h
+
+check_PROGRAMS += tests/unit/test_snapsel
+TESTS += tests/unit/test_snapsel
+tests_unit_test_snapsel_SOURCES = tests/unit/test_snapsel.c
+tests_unit_test_snapsel_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_snapsel_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/unit/test_idset
 TESTS += tests/unit/test_idset
