@@ -19,6 +19,7 @@ static const struct cli_cmd commands[] = {
 	{ "init", cmd_init, "create a new encrypted repository" },
 	{ "backup", cmd_backup, "back up paths or a configured backup set" },
 	{ "snapshots", cmd_snapshots, "list snapshots" },
+	{ "ls", cmd_ls, "list the files in a snapshot" },
 	{ "check", cmd_check, "verify the repository (--read-data: every byte)" },
 	{ "forget", cmd_forget, "remove snapshots by a retention policy or by id" },
 	{ "prune", cmd_prune, "remove data no snapshot uses any more" },
