@@ -144,6 +144,8 @@ int cmd_key(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
 int cmd_ls(struct cli *c, int argc, char **argv);
+int cmd_find(struct cli *c, int argc, char **argv);
+int cmd_diff(struct cli *c, int argc, char **argv);
 
 #endif
 

@@ -20,6 +20,8 @@ static const struct cli_cmd commands[] = {
 	{ "backup", cmd_backup, "back up paths or a configured backup set" },
 	{ "snapshots", cmd_snapshots, "list snapshots" },
 	{ "ls", cmd_ls, "list the files in a snapshot" },
+	{ "find", cmd_find, "find which snapshots hold files matching a pattern" },
+	{ "diff", cmd_diff, "what changed between two snapshots" },
 	{ "check", cmd_check, "verify the repository (--read-data: every byte)" },
 	{ "forget", cmd_forget, "remove snapshots by a retention policy or by id" },
 	{ "prune", cmd_prune, "remove data no snapshot uses any more" },
