@@ -492,8 +492,10 @@ cmd_find(struct cli *c, int argc, char **argv)
 		putchar('[');
 	for (i = 0; i < f.nrecs; i = j) {
 		for (j = i; j < f.nrecs && strcmp(f.recs[j].path, f.recs[i].path) == 0; j++)
-			if (!held[f.recs[j].snap]++)
+			if (!held[f.recs[j].snap]) {
+				held[f.recs[j].snap] = 1;
 				nheld++;
+			}
 		print_path(&f, s, &f.recs[i], j - i, c->json, paths == 0, &nver);
 		paths++;
 	}
