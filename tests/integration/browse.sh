@@ -169,7 +169,7 @@ while [ -z "$dup" ] && [ $n -lt 17 ]; do
 done
 [ -n "$dup" ] || fail "no two snapshot ids share a first digit"
 expect 2 "$BW" ls "$dup"
-grep_err "the id prefix matches [0-9]+ snapshots \($dup[0-9a-f]{15} [0-9-]+ [0-9:]+, $dup"
+grep_err "the id prefix matches [0-9]+ snapshots \($dup[0-9a-f]{15} [0-9-]+ [0-9:]+Z, $dup"
 grep_err "more digits"
 
 # a damaged directory tree is named and exits 6: the first backup's pack
