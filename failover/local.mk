@@ -1,1 +1,9 @@
 # failover/: bulwark-failoverd (corosync membership, placement, sites)
+noinst_LIBRARIES += failover/libbwfailover.a
+failover_libbwfailover_a_SOURCES = %reldir%/loop.c %reldir%/loop.h
+
+check_PROGRAMS += tests/unit/test_loop
+TESTS += tests/unit/test_loop
+tests_unit_test_loop_SOURCES = tests/unit/test_loop.c
+tests_unit_test_loop_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_loop_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
