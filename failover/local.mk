@@ -15,3 +15,17 @@ TESTS += tests/unit/test_service
 tests_unit_test_service_SOURCES = tests/unit/test_service.c
 tests_unit_test_service_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_service_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+
+failover_libbwfailover_a_SOURCES += %reldir%/health.c %reldir%/health.h
+check_PROGRAMS += tests/unit/test_health
+TESTS += tests/unit/test_health
+tests_unit_test_health_SOURCES = tests/unit/test_health.c
+tests_unit_test_health_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_health_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_http
+tests_fuzz_fuzz_http_SOURCES = tests/fuzz/fuzz_http.c
+tests_fuzz_fuzz_http_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS)
+tests_fuzz_fuzz_http_LDFLAGS = -fsanitize=fuzzer,address,undefined
+endif
