@@ -6,3 +6,5 @@ TESTS += tests/integration/badinput.sh
 EXTRA_DIST += tests/integration/badinput.sh
 TESTS += tests/integration/browse.sh
 EXTRA_DIST += tests/integration/browse.sh
+TESTS += tests/integration/addr.sh
+EXTRA_DIST += tests/integration/addr.sh
