@@ -36,3 +36,5 @@ tests_unit_test_corosync_conf_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_corosync_conf_LDADD = failover/libbwfailover.a config/libbwconfig.a \
 	lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
 EXTRA_DIST += tests/unit/corosync.conf.golden
+
+EXTRA_DIST += docs/FAILOVER.md

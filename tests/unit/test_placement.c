@@ -926,6 +926,31 @@ START_TEST(test_four_nodes)
 }
 END_TEST
 
+/* Two nodes with plain votequorum (no two_node, no qdevice): one alone has
+ * no majority, so it holds nothing; together they serve.  (failoverd
+ * refuses to run this without a tie-breaker: config_cluster_tiebreak.) */
+START_TEST(test_two_nodes)
+{
+	static const char two[] =
+	    "[node a]\nnodeid = 1\naddress = 10.0.0.1\n"
+	    "[node b]\nnodeid = 2\naddress = 10.0.0.2\n"
+	    "[site www]\nunit = www.service\npriority = b:1\n";
+
+	sim_start(two, 2);
+	run(3000);
+	SERVES(0, 1);
+	S.n[1].part = 1;
+	topology();
+	run(3000);
+	SERVES(0, -1);			/* neither half has a majority */
+	S.n[1].part = 0;
+	topology();
+	run(3000);
+	ck_assert_int_ge(server(0), 0);
+	sim_end();
+}
+END_TEST
+
 /* A service that does not start: the next node takes the site. */
 START_TEST(test_start_fails)
 {
@@ -1097,6 +1122,7 @@ placement_suite(void)
 	tcase_add_test(tc, test_data_age);
 	tcase_add_test(tc, test_four_nodes);
 	tcase_add_test(tc, test_start_fails);
+	tcase_add_test(tc, test_two_nodes);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_random);
 	suite_add_tcase(s, tc);
