@@ -146,6 +146,7 @@ int cmd_config(struct cli *c, int argc, char **argv);
 int cmd_ls(struct cli *c, int argc, char **argv);
 int cmd_find(struct cli *c, int argc, char **argv);
 int cmd_diff(struct cli *c, int argc, char **argv);
+int cmd_failover(struct cli *c, int argc, char **argv);
 
 #endif
 

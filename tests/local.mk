@@ -8,3 +8,5 @@ TESTS += tests/integration/browse.sh
 EXTRA_DIST += tests/integration/browse.sh
 TESTS += tests/integration/addr.sh
 EXTRA_DIST += tests/integration/addr.sh
+TESTS += tests/integration/corosync_conf.sh
+EXTRA_DIST += tests/integration/corosync_conf.sh
