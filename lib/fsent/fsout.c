@@ -172,11 +172,20 @@ quote(const char *s, char *buf, size_t cap)
 
 #define Q(s)	quote((s), (char[1024]){0}, 1024)
 
+/* A refused entry: one line with the path, the reason and a hint. */
 static void
 refuse(const char *rel, const char *why)
 {
-	log_error("%s: refused: %s; entry skipped (damaged or hostile "
-	    "repository?)", Q(rel), why);
+	log_error("%s: refused: %s; entry skipped (a damaged or hostile "
+	    "snapshot?)", Q(rel), why);
+}
+
+static void
+refuse_dir(const char *rel, const char *why)
+{
+	log_error("%s: refused: %s; entry skipped (nothing is written "
+	    "through a symlink, whether it came from the snapshot or was in "
+	    "the target: check it)", Q(rel), why);
 }
 
 int
@@ -311,14 +320,15 @@ fail:
 }
 
 /*
- * Opens directory dir (relative to the target, len bytes of rel) without
+ * Opens directory dir (relative to the target: the parent of path) without
  * following any symlink; with create, makes missing components (0700).
  * 0 and *out, BW_ERR_NOENT (missing, not logged), BW_ERR_INVAL (a symlink
  * or non-directory on the way: refused and logged), or an error (logged).
+ * Messages name the entry rel; path differs for a hard link's target.
  */
 static int
-resolve(struct fsout *o, const char *rel, const char *dir, int create,
-    int *out)
+resolve(struct fsout *o, const char *rel, const char *path, const char *dir,
+    int create, int *out)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
@@ -373,11 +383,13 @@ resolve(struct fsout *o, const char *rel, const char *dir, int create,
 				    AT_SYMLINK_NOFOLLOW) == 0 &&
 				    S_ISLNK(st.st_mode);
 
-				snprintf(why, sizeof(why), "%s '%.*s' is %s",
-				    lnk ? "beneath a symlink:" :
-				    "beneath a non-directory:", (int)(p - dir),
+				snprintf(why, sizeof(why), "%s%s%s '%.*s' is %s",
+				    path != rel ? "hard link target " : "",
+				    path != rel ? Q(path) : "",
+				    lnk ? " beneath a symlink:" :
+				    " beneath a non-directory:", (int)(p - dir),
 				    dir, lnk ? "a symlink" : "not a directory");
-				refuse(rel, Q(why));
+				refuse_dir(rel, why + (path == rel));
 				r = BW_ERR_INVAL;
 			} else {
 				log_error("%s: cannot open directory %s: %s",
@@ -399,9 +411,11 @@ out:
 	return (int)r;
 }
 
-/* The verified parent directory of rel (a reference: pdir_unref). */
+/* The verified parent directory of rel (a reference: pdir_unref);
+ * messages name who (rel itself when NULL). */
 static int
-parent_get(struct fsout *o, const char *rel, int create, struct pdir **out)
+parent_get(struct fsout *o, const char *rel, const char *who, int create,
+    struct pdir **out)
 {
 	const char *slash = strrchr(rel, '/');
 	size_t len = slash ? (size_t)(slash - rel) : 0;
@@ -426,7 +440,7 @@ parent_get(struct fsout *o, const char *rel, int create, struct pdir **out)
 	d->len = len;
 	d->refs = 1;
 	d->fd = -1;
-	if ((rc = resolve(o, rel, d->path, create, &fd)) != 0) {
+	if ((rc = resolve(o, who ? who : rel, rel, d->path, create, &fd)) != 0) {
 		free(d);
 		return rc;
 	}
@@ -839,7 +853,7 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 	struct stat st;
 	int rc, e2, isdir = 0;
 
-	if ((rc = parent_get(o, rel, 1, &pd)) != 0)
+	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
 		return rc;
 	if (fstatat(pd->fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (o->opts.overwrite == FSOUT_NEVER) {
@@ -927,7 +941,7 @@ link_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 		refuse(rel, buf);
 		return BW_ERR_INVAL;
 	}
-	if ((rc = parent_get(o, e->link, 0, &spd)) != 0) {
+	if ((rc = parent_get(o, e->link, rel, 0, &spd)) != 0) {
 		if (rc == BW_ERR_NOENT) {
 			snprintf(buf, sizeof(buf), "hard link target %s is "
 			    "gone", Q(e->link));
@@ -944,7 +958,7 @@ link_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 		rc = BW_ERR_INVAL;
 		goto out;
 	}
-	if ((rc = parent_get(o, rel, 1, &dpd)) != 0)
+	if ((rc = parent_get(o, rel, NULL, 1, &dpd)) != 0)
 		goto out;
 	if (fstatat(dpd->fd, base_of(rel), &dst, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    dst.st_dev == sst.st_dev && dst.st_ino == sst.st_ino) {
@@ -986,7 +1000,7 @@ special_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 		refuse(rel, "symlink without a target");
 		return BW_ERR_INVAL;
 	}
-	if ((rc = parent_get(o, rel, 1, &pd)) != 0)
+	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
 		return rc;
 	if ((rc = policy(o, pd, rel, e, &rm)) != 0 ||
 	    (rc = remove_old(pd, rel, rm)) != 0)
@@ -1381,7 +1395,7 @@ fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur)
 		refuse(rel, why);
 		return BW_ERR_INVAL;
 	}
-	if ((rc = parent_get(o, rel, 0, &pd)) != 0)
+	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0)
 		return rc == BW_ERR_NOENT ? 0 : rc;
 	if (fstatat(pd->fd, base_of(rel), &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		rc = errno == ENOENT ? 0 : bw_err_from_errno(errno);
@@ -1473,7 +1487,7 @@ fsout_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
 	}
 	if (o->ar)
 		return arch_file_open(o, rel, e, out);
-	if ((rc = parent_get(o, rel, 1, &pd)) != 0)
+	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
 		return rc;
 	if ((rc = policy(o, pd, rel, e, &rm)) != 0)
 		goto out;
@@ -1681,7 +1695,7 @@ fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg)
 		refuse(rel, why);
 		return BW_ERR_INVAL;
 	}
-	if ((rc = parent_get(o, rel, 0, &pd)) != 0) {
+	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0) {
 		if (rc == BW_ERR_NOENT)
 			log_error("%s: not in the target", Q(rel));
 		return rc;
@@ -1749,7 +1763,7 @@ dirs_apply(struct fsout *o)
 		struct defdir *d = &o->dirs[i];
 
 		/* Still the directory we made or reused? */
-		if (parent_get(o, d->rel, 0, &pd) != 0)
+		if (parent_get(o, d->rel, NULL, 0, &pd) != 0)
 			continue;
 		r = fstatat(pd->fd, base_of(d->rel), &st, AT_SYMLINK_NOFOLLOW);
 		pdir_unref(o, pd);
