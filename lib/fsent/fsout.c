@@ -111,6 +111,7 @@ struct fsout {
 	struct archive_entry *ae;
 	struct wrote **wt;
 	size_t nwt, wtcap;
+	uint64_t wtseed;
 	struct defdir *dirs;
 	size_t ndirs, dircap;
 	int *syncfd;		/* one descriptor per file system written */
@@ -335,7 +336,7 @@ resolve(struct fsout *o, const char *rel, const char *path, const char *dir,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 		    RESOLVE_NO_MAGICLINKS,
 	};
-	char name[NAME_MAX + 1], why[NAME_MAX + PATH_MAX + 64];
+	char name[NAME_MAX + 1], why[PATH_MAX + 2048];
 	const char *s, *p;
 	struct stat st;
 	size_t n;
@@ -383,12 +384,15 @@ resolve(struct fsout *o, const char *rel, const char *path, const char *dir,
 				    AT_SYMLINK_NOFOLLOW) == 0 &&
 				    S_ISLNK(st.st_mode);
 
-				snprintf(why, sizeof(why), "%s%s%s '%.*s' is %s",
+				/* The component in the way, quoted. */
+				memcpy(why, dir, (size_t)(p - dir));
+				why[p - dir] = '\0';
+				snprintf(why, sizeof(why), "%s%s%s '%s' is %s",
 				    path != rel ? "hard link target " : "",
 				    path != rel ? Q(path) : "",
 				    lnk ? " beneath a symlink:" :
-				    " beneath a non-directory:", (int)(p - dir),
-				    dir, lnk ? "a symlink" : "not a directory");
+				    " beneath a non-directory:", Q(why),
+				    lnk ? "a symlink" : "not a directory");
 				refuse_dir(rel, why + (path == rel));
 				r = BW_ERR_INVAL;
 			} else {
@@ -457,10 +461,11 @@ parent_get(struct fsout *o, const char *rel, const char *who, int create,
 
 /* ---- what this handle wrote (hard link targets) ---- */
 
+/* Seeded, so that a hostile snapshot cannot pick colliding names. */
 static size_t
-wt_hash(const char *s, size_t cap)
+wt_hash(const char *s, uint64_t seed, size_t cap)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
 
 	while (*s)
 		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
@@ -474,7 +479,7 @@ wt_find(struct fsout *o, const char *rel)
 
 	if (o->wtcap == 0)
 		return NULL;
-	for (w = o->wt[wt_hash(rel, o->wtcap)]; w; w = w->next)
+	for (w = o->wt[wt_hash(rel, o->wtseed, o->wtcap)]; w; w = w->next)
 		if (strcmp(w->path, rel) == 0)
 			return w;
 	return NULL;
@@ -498,7 +503,7 @@ wt_add(struct fsout *o, const char *rel, uint64_t dev, uint64_t ino)
 		for (i = 0; i < o->wtcap; i++)
 			for (w = o->wt[i]; w; w = next) {
 				next = w->next;
-				h = wt_hash(w->path, cap);
+				h = wt_hash(w->path, o->wtseed, cap);
 				w->next = nb[h];
 				nb[h] = w;
 			}
@@ -511,7 +516,7 @@ wt_add(struct fsout *o, const char *rel, uint64_t dev, uint64_t ino)
 	strcpy(w->path, rel);
 	w->dev = dev;
 	w->ino = ino;
-	h = wt_hash(rel, o->wtcap);
+	h = wt_hash(rel, o->wtseed, o->wtcap);
 	w->next = o->wt[h];
 	o->wt[h] = w;
 	o->nwt++;
@@ -641,11 +646,7 @@ ar_result(struct archive *a, int r, const char *rel, const char *what)
 	}
 	e = archive_errno(a);
 	log_error("%s: cannot %s: %s", Q(rel), what, msg ? msg : "unknown error");
-	if (e == ENOSPC || e == EDQUOT)
-		return BW_ERR_NOSPC;
-	if (e == EPERM || e == EACCES)
-		return BW_ERR_PERM;
-	return BW_ERR_IO;
+	return e > 0 ? bw_err_from_errno(e) : BW_ERR_IO;
 }
 
 static struct archive *
@@ -655,8 +656,11 @@ disk_new(struct fsout *o)
 
 	if ((a = archive_write_disk_new()) == NULL)
 		return NULL;
+	/* Without a lookup, libarchive takes the ids: numeric_owner then
+	 * also holds for the users and groups named in ACLs. */
 	if (archive_write_disk_set_options(a, o->flags) != ARCHIVE_OK ||
-	    archive_write_disk_set_standard_lookup(a) != ARCHIVE_OK) {
+	    (!o->opts.numeric_owner &&
+	    archive_write_disk_set_standard_lookup(a) != ARCHIVE_OK)) {
 		archive_write_free(a);
 		return NULL;
 	}
@@ -916,6 +920,27 @@ out:
 	return rc;
 }
 
+/* The inode at path (a target-relative path), through verified parents;
+ * messages name rel.  0 and *st, BW_ERR_NOENT (not logged), or a code. */
+static int
+stat_at(struct fsout *o, const char *path, const char *rel, struct pdir **pd,
+    struct stat *st)
+{
+	int rc;
+
+	if ((rc = parent_get(o, path, rel, 0, pd)) != 0)
+		return rc;
+	if (fstatat((*pd)->fd, base_of(path), st, AT_SYMLINK_NOFOLLOW) != 0)
+		return BW_ERR_NOENT;
+	return 0;
+}
+
+/*
+ * A hard link is made only to a path this handle wrote, checked to be
+ * the same inode still.  On a second run the link may already be there:
+ * NEVER keeps whatever is at rel, IF_CHANGED keeps a link to the same
+ * inode, without the target having been written this time.
+ */
 static int
 link_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 {
@@ -924,7 +949,7 @@ link_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 	struct stat sst, dst;
 	const char *why;
 	char buf[PATH_MAX + 64];
-	int rc, rm = 0, e2;
+	int rc, rm = 0, e2, have_dst;
 
 	if (e->link == NULL) {
 		refuse(rel, "hard link without a target");
@@ -935,33 +960,42 @@ link_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 		refuse(rel, buf);
 		return BW_ERR_INVAL;
 	}
-	if ((w = wt_find(o, e->link)) == NULL) {
-		snprintf(buf, sizeof(buf), "hard link target %s was not "
-		    "written by this restore", Q(e->link));
-		refuse(rel, buf);
-		return BW_ERR_INVAL;
-	}
-	if ((rc = parent_get(o, e->link, rel, 0, &spd)) != 0) {
-		if (rc == BW_ERR_NOENT) {
-			snprintf(buf, sizeof(buf), "hard link target %s is "
-			    "gone", Q(e->link));
-			refuse(rel, buf);
-			rc = BW_ERR_INVAL;
-		}
+	if ((rc = parent_get(o, rel, NULL, 1, &dpd)) != 0)
+		goto out;
+	have_dst = fstatat(dpd->fd, base_of(rel), &dst, AT_SYMLINK_NOFOLLOW) ==
+	    0;
+	if (have_dst && o->opts.overwrite == FSOUT_NEVER) {
+		rc = 1;
 		goto out;
 	}
-	if (fstatat(spd->fd, base_of(e->link), &sst, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    (uint64_t)sst.st_dev != w->dev || (uint64_t)sst.st_ino != w->ino) {
-		snprintf(buf, sizeof(buf), "hard link target %s changed since "
-		    "this restore wrote it", Q(e->link));
+	if ((w = wt_find(o, e->link)) == NULL) {
+		if (have_dst && o->opts.overwrite == FSOUT_IF_CHANGED) {
+			rc = stat_at(o, e->link, rel, &spd, &sst);
+			if (rc == BW_ERR_INVAL)
+				goto out;
+			if (rc == 0 && sst.st_dev == dst.st_dev &&
+			    sst.st_ino == dst.st_ino && !S_ISDIR(sst.st_mode)) {
+				rc = 1;
+				goto out;
+			}
+		}
+		snprintf(buf, sizeof(buf), "hard link target %s was not "
+		    "written by this restore", Q(e->link));
 		refuse(rel, buf);
 		rc = BW_ERR_INVAL;
 		goto out;
 	}
-	if ((rc = parent_get(o, rel, NULL, 1, &dpd)) != 0)
+	if ((rc = stat_at(o, e->link, rel, &spd, &sst)) == BW_ERR_INVAL)
 		goto out;
-	if (fstatat(dpd->fd, base_of(rel), &dst, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    dst.st_dev == sst.st_dev && dst.st_ino == sst.st_ino) {
+	if (rc != 0 || (uint64_t)sst.st_dev != w->dev ||
+	    (uint64_t)sst.st_ino != w->ino) {
+		snprintf(buf, sizeof(buf), "hard link target %s %s since this "
+		    "restore wrote it", Q(e->link), rc ? "is gone" : "changed");
+		refuse(rel, buf);
+		rc = BW_ERR_INVAL;
+		goto out;
+	}
+	if (have_dst && dst.st_dev == sst.st_dev && dst.st_ino == sst.st_ino) {
 		rc = 1;		/* already this link */
 		goto out;
 	}
@@ -1347,6 +1381,7 @@ fsout_open(const struct fsout_opts *opts, struct fsout **out)
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
 		seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 	o->rnd = seed | 1;
+	o->wtseed = seed * 0x9e3779b97f4a7c15ULL;
 	if ((o->ae = archive_entry_new()) == NULL)
 		goto out;
 	if (opts->archive) {

@@ -896,6 +896,38 @@ START_TEST(test_overwrite)
 }
 END_TEST
 
+/* A second run over a finished restore: what is there is kept, hard
+ * links included; ALWAYS makes them again. */
+START_TEST(test_resume)
+{
+	static const enum fsout_overwrite ow[] = {
+		FSOUT_ALWAYS, FSOUT_NEVER, FSOUT_IF_CHANGED, FSOUT_ALWAYS
+	};
+	struct fsent_entry *f = ent(FSENT_FILE, 0644), *h;
+	struct fsout *o;
+	struct stat a, b;
+	size_t i;
+
+	f->nlink = 2;
+	h = ent_link(FSENT_HARDLINK, "d/h1");
+	for (i = 0; i < 4; i++) {
+		o = open_target(ow[i], 0);
+		ck_assert_int_eq(write_file(o, "d/h1", f, "linked", 6),
+		    i == 1 || i == 2);
+		ck_assert_int_eq(fsout_entry(o, "e/h2", h), i == 1 || i == 2);
+		ck_assert_int_eq(fsout_close(o), 0);
+		fsout_free(o);
+		ck_assert_int_eq(stat(at("t/d/h1"), &a), 0);
+		ck_assert_int_eq(stat(at("t/e/h2"), &b), 0);
+		ck_assert_uint_eq(a.st_ino, b.st_ino);
+		ck_assert_uint_eq(a.st_nlink, 2);
+	}
+	ck_assert_msg(log_error_count() == 0, "%s", logged);
+	fsent_entry_free(f);
+	fsent_entry_free(h);
+}
+END_TEST
+
 START_TEST(test_owner)
 {
 	struct fsout *o;
@@ -949,10 +981,19 @@ START_TEST(test_owner)
 	e->gid = 4322;
 	e->uname = strdup("nobody");
 	e->gname = gr ? strdup("nogroup") : NULL;
+	e->acl_access = strdup("user::rwx,user:nobody:r--:4444,group::r-x,"
+	    "mask::r-x,other::r-x");
 	ck_assert_int_eq(write_file(o, "numeric", e, "n", 1), 0);
 	fsent_entry_free(e);
 	ck_assert_int_eq(fsout_close(o), 0);
 	fsout_free(o);
+	ck_assert_int_eq(fsent_stat(at("t/numeric"), &e), 0);
+	ck_assert_ptr_nonnull(e->acl_access);
+	/* The id, not nobody's: no name lookups with numeric_owner. */
+	ck_assert_msg(strstr(e->acl_access, "user:4444:r--"), "%s",
+	    e->acl_access);
+	ck_assert_ptr_null(strstr(e->acl_access, "nobody"));
+	fsent_entry_free(e);
 	ck_assert_int_eq(lstat(at("t/numeric"), &st), 0);
 	ck_assert_uint_eq(st.st_uid, 4321);
 	ck_assert_uint_eq(st.st_gid, 4322);
@@ -1311,6 +1352,7 @@ suite(void)
 	tcase_add_test(tc, test_planted_symlink);
 	tcase_add_test(tc, test_temp_rename_abort);
 	tcase_add_test(tc, test_overwrite);
+	tcase_add_test(tc, test_resume);
 	tcase_add_test(tc, test_owner);
 	tcase_add_test(tc, test_devices);
 	tcase_add_test(tc, test_sparse_and_read);
