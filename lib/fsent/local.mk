@@ -15,3 +15,4 @@ TESTS += tests/unit/test_fsout
 tests_unit_test_fsout_SOURCES = tests/unit/test_fsout.c
 tests_unit_test_fsout_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_fsout_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+EXTRA_DIST += docs/RESTORE-SAFETY.md
