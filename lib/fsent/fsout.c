@@ -1090,6 +1090,21 @@ arch_zeros(struct fsout_file *f, uint64_t n)
 	return 0;
 }
 
+/*
+ * A stream cannot take a member back: the rest of it is filled with zeros
+ * so that the archive stays readable (if libarchive itself failed, the
+ * archive is lost anyway and fsout_close says so).
+ */
+static void
+arch_abandon(struct fsout_file *f)
+{
+	f->o->member = NULL;
+	log_warn("%s: abandoned; the rest of its member in archive %s is "
+	    "filled with zeros", Q(f->rel), Q(f->o->apath));
+	if (arch_zeros(f, f->size - f->pos) == 0)
+		archive_write_finish_entry(f->o->ar);
+}
+
 static int
 arch_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 {
@@ -1637,13 +1652,12 @@ fsout_file_commit(struct fsout_file *f)
 	int rc, r, e, dead = 0;
 
 	if (f->a == NULL) {		/* archive member */
-		o->member = NULL;
 		if (f->failed) {
-			log_error("%s: an earlier write failed; the archive "
-			    "is not usable", Q(f->rel));
+			arch_abandon(f);
 			rc = BW_ERR_IO;
 			goto out;
 		}
+		o->member = NULL;
 		if ((rc = arch_zeros(f, f->size - f->pos)) != 0)
 			goto out;
 		r = archive_write_finish_entry(o->ar);
@@ -1690,13 +1704,7 @@ fsout_file_abort(struct fsout_file *f)
 		return;
 	o = f->o;
 	if (f->a == NULL) {
-		/* A stream cannot take a member back: it is completed with
-		 * zeros so that the rest of the archive stays readable. */
-		o->member = NULL;
-		log_warn("%s: abandoned; its member in archive %s is filled "
-		    "with zeros", Q(f->rel), Q(o->apath));
-		if (!f->failed && arch_zeros(f, f->size - f->pos) == 0)
-			archive_write_finish_entry(o->ar);
+		arch_abandon(f);
 		file_free(f);
 		return;
 	}

@@ -1210,6 +1210,16 @@ write_archive(const char *name)
 	ck_assert_int_eq(fsout_file_write(f, 1 << 20, big, sizeof(big)), 0);
 	ck_assert_int_eq(fsout_file_commit(f), 0);
 	fsent_entry_free(e);
+	/* Abandoned members are filled up: the archive stays readable. */
+	e = ent(FSENT_FILE, 0600);
+	e->size = 100;
+	ck_assert_int_eq(fsout_file_open(o, "srv/abandoned", e, &f), 0);
+	ck_assert_int_eq(fsout_file_write(f, 0, "zz", 2), 0);
+	fsout_file_abort(f);
+	ck_assert_int_eq(fsout_file_open(o, "srv/too-long", e, &f), 0);
+	ck_assert_int_eq(fsout_file_write(f, 90, big, 20), BW_ERR_CORRUPT);
+	ck_assert_int_eq(fsout_file_commit(f), BW_ERR_IO);
+	fsent_entry_free(e);
 	e = ent_link(FSENT_SYMLINK, "index.html");
 	ck_assert_int_eq(fsout_entry(o, "srv/link", e), 0);
 	fsent_entry_free(e);
@@ -1264,6 +1274,11 @@ START_TEST(test_archive_tar)
 	ck_assert_msg(strstr(out, "srv/link 0o777 2 0 1500000000.111"), "%s",
 	    out);
 	ck_assert_msg(strstr(out, " index.html - 0"), "%s", out);
+	ck_assert_msg(strstr(out, "srv/abandoned 0o600 0 100 1500000000.111"),
+	    "%s", out);
+	ck_assert_msg(strstr(out, " - - 2 "), "%s", out);
+	ck_assert_msg(strstr(out, "srv/too-long 0o600 0 100 1500000000.111"),
+	    "%s", out);
 	ck_assert_msg(strstr(out, "srv/hard 0o777 1 0 1500000000.111"), "%s",
 	    out);
 	ck_assert_msg(strstr(out, " srv/index.html - 0"), "%s", out);
