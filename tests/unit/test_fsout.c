@@ -1149,6 +1149,10 @@ START_TEST(test_readonly)
 	e = ent(FSENT_FILE, 0400);
 	ck_assert_int_eq(write_file(o, "ro/closed/inside", e, "in", 2), 0);
 	fsent_entry_free(e);
+	e = ent(FSENT_DIR, 0751);
+	e->mtime_nsec = 7;
+	ck_assert_int_eq(fsout_entry(o, "ro/closed/sub", e), 0);
+	fsent_entry_free(e);
 	ck_assert_int_eq(fsout_close(o), 0);
 	fsout_free(o);
 	ck_assert_int_eq(stat(at("t/ro"), &st), 0);
@@ -1158,6 +1162,11 @@ START_TEST(test_readonly)
 	ck_assert_uint_eq(st.st_mode & 07777, 0555);
 	ck_assert_int_eq(stat(at("t/ro/closed"), &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0);
+	if (geteuid() == 0) {	/* others cannot look into a mode 0 dir */
+		ck_assert_int_eq(stat(at("t/ro/closed/sub"), &st), 0);
+		ck_assert_uint_eq(st.st_mode & 07777, 0751);
+		ck_assert_int_eq(st.st_mtim.tv_nsec, 7);
+	}
 	ck_assert_int_eq(stat(at("t/ro/sub/locked"), &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0);
 	ck_assert_int_eq(st.st_size, 6);
