@@ -295,6 +295,11 @@ struct rs {
 	struct pool pool;
 	int pool_on;
 	struct idset *lost;		/* files not restored (hard links copy them) */
+	/* a hard link whose first path is not restored becomes a copy; the
+	 * inode's later paths link to that copy: first path -> its rel */
+	struct idset *copies;
+	char **copy_rel;
+	size_t ncopies;
 	char **bad_dirs;		/* directories whose tree failed */
 	size_t nbad_dirs;
 	int fatal;			/* stops the walk: INTR, NOSPC, NOMEM */
@@ -1064,6 +1069,7 @@ do_link(struct rs *s, const char *path, const char *rel, const struct tree_entry
 	int rc, ex;
 
 	if ((ex = existing(s, rel, &cur)) > 0 && cur.type == TREE_FILE &&
+	    s->o->overwrite != RESTORE_OVERWRITE_ALWAYS &&
 	    existing(s, first_rel, &first) > 0 && first.dev == cur.dev && first.ino == cur.ino) {
 		report(s, path, rel, RESTORE_UNCHANGED, e, "already restored");
 		return 0;
@@ -1101,10 +1107,30 @@ do_link(struct rs *s, const char *path, const char *rel, const struct tree_entry
 }
 
 static int
+copy_add(struct rs *s, const uint8_t k[32], const char *rel)
+{
+	char **n;
+
+	if ((n = realloc(s->copy_rel, (s->ncopies + 1) * sizeof(*n))) == NULL)
+		return fatal(s, BW_ERR_NOMEM);
+	s->copy_rel = n;
+	if ((n[s->ncopies] = strdup(rel)) == NULL)
+		return fatal(s, BW_ERR_NOMEM);
+	if (idset_put(s->copies, k, s->ncopies, NULL) != 0) {
+		free(n[s->ncopies]);
+		return fatal(s, BW_ERR_NOMEM);
+	}
+	s->ncopies++;
+	return 0;
+}
+
+static int
 do_hardlink(struct rs *s, const char *path, const char *rel, const struct tree_entry *e)
 {
 	struct tree *parent = NULL;
 	char *first_rel = NULL;
+	uint8_t k[32], k2[32];
+	uint64_t ci;
 	size_t idx;
 	int rc;
 
@@ -1130,11 +1156,18 @@ do_hardlink(struct rs *s, const char *path, const char *rel, const struct tree_e
 		return s->fatal;
 	}
 	first_rel = dest_of(s, e->link);
+	bwcrypto_hash_plain(k, e->link, strlen(e->link));
 	if (first_rel && walk_before(e->link, path) && link_restored(s, e->link)) {
 		rc = do_link(s, path, rel, e, first_rel);
+	} else if (idset_get(s->copies, k, &ci)) {
+		rc = do_link(s, path, rel, e, s->copy_rel[ci]);
 	} else {
-		/* the first path is not restored here: a full copy of its content */
+		/* the first path is not restored here: a full copy of its
+		 * content, which the inode's later paths then link to */
 		rc = do_file(s, path, rel, &parent->e[idx], e);
+		bwcrypto_hash_plain(k2, path, strlen(path));
+		if (rc == 0 && !s->fatal && !idset_get(s->lost, k2, NULL))
+			rc = copy_add(s, k, rel);
 	}
 	free(first_rel);
 	tree_free(parent);
@@ -1158,10 +1191,12 @@ do_other(struct rs *s, const char *path, const char *rel, const struct tree_entr
 			return 0;
 		}
 		ex = existing(s, rel, &cur);
-		if (ex > 0 && e->kind == TREE_DIR && cur.type == TREE_DIR)
+		if (ex > 0 && e->kind == TREE_DIR && cur.type == TREE_DIR) {
+			s->st->dirs++;		/* its metadata is applied again */
 			return 0;
+		}
 		if (ex > 0 && e->kind == TREE_SYMLINK && cur.type == TREE_SYMLINK &&
-		    strcmp(cur.link, e->link) == 0) {
+		    s->o->overwrite != RESTORE_OVERWRITE_ALWAYS && strcmp(cur.link, e->link) == 0) {
 			report(s, path, rel, RESTORE_UNCHANGED, e, "already restored");
 			return 0;
 		}
@@ -1171,8 +1206,9 @@ do_other(struct rs *s, const char *path, const char *rel, const struct tree_entr
 		}
 		report(s, path, rel, ex > 0 ? RESTORE_REPLACED : RESTORE_NEW, e, NULL);
 	} else {
-		if (e->kind == TREE_SYMLINK && (ex = existing(s, rel, &cur)) > 0 &&
-		    cur.type == TREE_SYMLINK && strcmp(cur.link, e->link) == 0) {
+		if ((ex = existing(s, rel, &cur)) > 0 && e->kind == TREE_SYMLINK &&
+		    cur.type == TREE_SYMLINK && s->o->overwrite != RESTORE_OVERWRITE_ALWAYS &&
+		    strcmp(cur.link, e->link) == 0) {
 			report(s, path, rel, RESTORE_UNCHANGED, e, "already restored");
 			return 0;
 		}
@@ -1182,7 +1218,9 @@ do_other(struct rs *s, const char *path, const char *rel, const struct tree_entr
 		rc = fsout_entry(s->out, rel, &fe);
 		free(xa);
 		if (rc == 1) {
-			if (e->kind != TREE_DIR)
+			if (e->kind == TREE_DIR)
+				s->st->dirs++;
+			else
 				report(s, path, rel, RESTORE_SKIPPED_EXISTS, e,
 				    "exists (--overwrite never)");
 			return 0;
@@ -1198,7 +1236,7 @@ do_other(struct rs *s, const char *path, const char *rel, const struct tree_entr
 			s->any_io = 1;
 			return e->kind == TREE_DIR ? 1 : 0;
 		}
-		if (ex > 0)
+		if (ex > 0 && !(e->kind == TREE_DIR && cur.type == TREE_DIR))
 			report(s, path, rel, RESTORE_REPLACED, e, "replaced");
 	}
 	switch (e->kind) {
@@ -1289,8 +1327,8 @@ walk_all(struct rs *s)
 		return walk_tree(s->r, s->root, &wo);
 	if ((rc = walk_lookup(s->r, s->root, s->base, &parent, &idx)) != 0) {
 		if (rc == BW_ERR_NOENT)
-			log_error("restore: %s: no such path in the snapshot; list it with "
-			    "'bulwark ls'", s->base);
+			log_error("restore: %s: no such path in the snapshot (paths are "
+			    "absolute, as backed up: see 'bulwark snapshots')", s->base);
 		return rc;
 	}
 	if (parent->e[idx].kind == TREE_DIR) {
@@ -1367,7 +1405,8 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 		goto out;
 	}
 	memcpy(s.root, si.root, 32);
-	if ((rc = verifier_init(&s.v, r)) != 0 || (s.lost = idset_new()) == NULL) {
+	if ((rc = verifier_init(&s.v, r)) != 0 || (s.lost = idset_new()) == NULL ||
+	    (s.copies = idset_new()) == NULL) {
 		rc = rc ? rc : BW_ERR_NOMEM;
 		goto out;
 	}
@@ -1428,6 +1467,10 @@ out:
 	st->elapsed_ns = elapsed_ns(&s);
 	verifier_fini(&s.v);
 	idset_free(s.lost);
+	idset_free(s.copies);
+	for (i = 0; i < s.ncopies; i++)
+		free(s.copy_rel[i]);
+	free(s.copy_rel);
 	for (i = 0; i < s.nbad_dirs; i++)
 		free(s.bad_dirs[i]);
 	free(s.bad_dirs);

@@ -488,7 +488,8 @@ START_TEST(overwrite_modes)
 	ck_assert_int_eq(restore_run(r, &o, &st), 0);
 	ck_assert_uint_eq(st.files, 6);
 	ck_assert_uint_eq(st.verified, 6);
-	ck_assert_uint_eq(st.unchanged, 1);	/* the symlink */
+	ck_assert_uint_eq(st.unchanged, 0);
+	ck_assert_uint_eq(st.links, 2);
 	snap_info_clear(&s);
 	repo_free(r);
 }
