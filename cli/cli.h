@@ -107,6 +107,18 @@ int cmd_stats(struct cli *c, int argc, char **argv);
 int cmd_key(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
+int cmd_restore(struct cli *c, int argc, char **argv);
+
+/* Runs a restore (or with o->dry_run its plan) and reports it: a live
+ * progress line on a terminal, the skipped, refused and damaged items (all
+ * of them in a dry run), a one-line summary or JSON (c->json), and an
+ * audit record carrying cmdline_summary.  SIGINT and SIGTERM stop it
+ * cleanly while it runs (o->stop is replaced).  Returns the exit code:
+ * EXIT_OK, EXIT_DAMAGED (damaged or unsafe entries; the rest restored),
+ * EXIT_NOTFOUND, EXIT_AUTH, EXIT_IO, EXIT_INTERRUPTED. */
+struct restore_opts;
+int cli_restore_exec(struct cli *c, struct repo *r, const struct restore_opts *o,
+    const char *cmdline_summary);
 
 #endif
 
