@@ -15,8 +15,9 @@
 static const char help[] =
     "usage: bulwark restore [--repo DIR] SNAPSHOT[:PATH] --target DIR [options]\n"
     "       bulwark restore [--repo DIR] SNAPSHOT[:PATH] --to-archive FILE [options]\n\n"
-    "Restores a snapshot (\"latest\" or an id prefix), or one PATH of it, into\n"
-    "a directory or an archive file (.tar, .tar.zst, .zip).  Without PATH every\n"
+    "Restores a snapshot (\"latest\", an id prefix, or a time: the newest at or\n"
+    "before it), or one PATH of it, into a directory or an archive file (.tar,\n"
+    ".tar.zst, .zip).  Without PATH every\n"
     "backed-up path is recreated under DIR with its full path; with PATH its\n"
     "contents land directly in DIR (latest:/srv/www --target /tmp/www gives\n"
     "/tmp/www/index.html; a single file lands as DIR/NAME).  --target /\n"
@@ -35,6 +36,8 @@ static const char help[] =
     "  -n, --dry-run           list what would happen, with totals; write nothing\n"
     "      --verify            read every restored file back and compare again\n"
     "      --numeric-owner     set owners by id only, ignoring names\n"
+    "      --set NAME          pick the snapshot among this backup set's\n"
+    "      --tag TAG           pick the snapshot among those with this tag\n"
     "      --threads N         decode threads (default 2)\n"
     "      --json              statistics and items as JSON\n\n"
     "Exit codes: 0 restored; 2 usage; 4 snapshot or path not found; 5 the key\n"
@@ -367,13 +370,16 @@ cmd_restore(struct cli *c, int argc, char **argv)
 		{ "verify", no_argument, NULL, 'V' },
 		{ "numeric-owner", no_argument, NULL, 'N' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "set", required_argument, NULL, 'S' },
+		{ "tag", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char **inc = NULL, **exc = NULL;
 	size_t ninc = 0, nexc = 0;
 	struct restore_opts o;
 	struct repo *r = NULL;
-	char *spec = NULL, *path, summary[512];
+	char *spec = NULL, *path = NULL, summary[512];
+	const char *set = NULL, *tag = NULL;
 	int ch, rc, x, locked = 0;
 
 	memset(&o, 0, sizeof(o));
@@ -395,6 +401,8 @@ cmd_restore(struct cli *c, int argc, char **argv)
 		case 'V': o.verify = 1; break;
 		case 'N': o.numeric_owner = 1; break;
 		case 'T': o.threads = atoi(optarg); break;
+		case 'S': set = optarg; break;
+		case 'G': tag = optarg; break;
 		case 'O':
 			if (strcmp(optarg, "never") == 0)
 				o.overwrite = RESTORE_OVERWRITE_NEVER;
@@ -431,27 +439,19 @@ cmd_restore(struct cli *c, int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if ((spec = strdup(argv[optind])) == NULL) {
-		rc = EXIT_ERROR;
-		goto out;
-	}
 	/* times contain colons: the path starts at the first ":/" */
-	if ((path = strstr(spec, ":/")) != NULL) {
-		*path = '\0';
-		o.path = path + 1;
-	} else {
-		o.path = "/";
-	}
+	if ((rc = cli_split_snapspec(argv[optind], &spec, &path)) != 0)
+		goto out;
+	o.path = path;
 	o.includes = inc;
 	o.nincludes = ninc;
 	o.excludes = exc;
 	o.nexcludes = nexc;
 	if ((rc = cli_open_repo(c, &r)) != 0)
 		goto out;
-	if ((x = repo_snapshot_resolve(r, spec, o.snapshot)) != 0) {
-		rc = cli_exit(x);
+	if ((rc = cli_need_read(r, "restore")) != 0 ||
+	    (rc = cli_snapshot_arg(c, r, spec, set, tag, o.snapshot)) != 0)
 		goto out;
-	}
 	/* a prune must not remove objects while they are read */
 	if ((x = repo_lock(r, 0)) != 0) {
 		rc = cli_exit(x);
@@ -469,6 +469,7 @@ out:
 		repo_unlock(r);
 	repo_free(r);
 	free(spec);
+	free(path);
 	free(inc);
 	free(exc);
 	return rc;
