@@ -3,7 +3,8 @@ bin_PROGRAMS += cli/bulwark
 cli_bulwark_SOURCES = cli/main.c cli/cli.h cli/common.c \
 	cli/cmd_init.c cli/cmd_backup.c cli/cmd_snapshots.c cli/cmd_check.c \
 	cli/cmd_forget.c cli/cmd_prune.c cli/cmd_stats.c cli/cmd_key.c \
-	cli/cmd_audit.c cli/cmd_config.c
+	cli/cmd_audit.c cli/cmd_config.c \
+	cli/cmd_ls.c cli/cmd_find.c cli/cmd_diff.c
 cli_bulwark_LDADD = backupd/libbwbackup.a config/libbwconfig.a lib/libbwcore.a $(BW_CORE_LIBS)
 
 # The restore wizard's logic (cli/wiz.c) is tested apart from the terminal.
