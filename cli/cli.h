@@ -158,6 +158,11 @@ int cmd_restore(struct cli *c, int argc, char **argv);
 struct restore_opts;
 int cli_restore_exec(struct cli *c, struct repo *r, const struct restore_opts *o,
     const char *cmdline_summary);
+/* The guided restore wizard (cli/wizard.c): `bulwark restore` on a
+ * terminal without a snapshot.  Asks, shows a dry run's summary, restores
+ * through cli_restore_exec after a typed "yes".  Returns its exit code, or
+ * EXIT_INTERRUPTED when the operator stopped it (nothing written). */
+int cmd_restore_wizard(struct cli *c, int argc, char **argv);
 
 #endif
 

@@ -423,6 +423,11 @@ cmd_restore(struct cli *c, int argc, char **argv)
 			}
 		}
 	}
+	if (optind >= argc && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+		/* an operator at a terminal without a snapshot: the guided wizard */
+		rc = cmd_restore_wizard(c, 1, argv);
+		goto out;
+	}
 	if (optind >= argc) {
 		log_error("restore: which snapshot? give SNAPSHOT[:PATH] (e.g. latest or "
 		    "latest:/srv/www; list them with 'bulwark snapshots') and --target DIR");

@@ -235,7 +235,7 @@ step_set(struct wz *z)
 		for (i = 0; i < nsets; i++) {
 			local_time(when, sizeof(when), sets[i].newest_ns);
 			printf("  %zu) %-20s %4zu snapshot%s, newest %s\n", i + 1,
-			    set_name(sets[i].name), sets[i].count, sets[i].count == 1 ? " " : "s",
+			    set_name(sets[i].name), sets[i].count, sets[i].count == 1 ? "" : "s",
 			    when);
 		}
 		if ((rc = ask_number("Which backup set?", 1, (unsigned)nsets, explain, &pick)) != 0) {
@@ -546,7 +546,9 @@ step_where(struct wz *z)
 				printf("  %s exists: what is in it follows the next question\n",
 				    z->target);
 		} else {
+			/* an archive is checked as it is written; nothing to read back */
 			z->w.archive = z->target;
+			z->w.verify = 0;
 		}
 		return 0;
 	}
@@ -642,9 +644,11 @@ step_summary(struct wz *z, struct buf *cmd)
 	}
 	printf("  to           %s%s\n", z->w.archive ? "archive " : "",
 	    !strcmp(z->target, "/") ? "/ (IN PLACE, over the live files)" : z->target);
-	printf("  files        %llu files (%s), %llu directories, %llu links, %llu others\n",
-	    (unsigned long long)st.files, size, (unsigned long long)st.dirs,
-	    (unsigned long long)st.links, (unsigned long long)st.specials);
+	printf("  files        %llu file%s (%s), %llu director%s, %llu link%s, %llu other%s\n",
+	    (unsigned long long)st.files, st.files == 1 ? "" : "s", size,
+	    (unsigned long long)st.dirs, st.dirs == 1 ? "y" : "ies",
+	    (unsigned long long)st.links, st.links == 1 ? "" : "s",
+	    (unsigned long long)st.specials, st.specials == 1 ? "" : "s");
 	if (!z->w.archive)
 		printf("  existing     %llu would be overwritten, %llu skipped (kept), "
 		    "%llu already identical\n", (unsigned long long)st.replaced,
@@ -663,9 +667,38 @@ step_summary(struct wz *z, struct buf *cmd)
 	wiz_duration(est, sizeof(est), wiz_estimate_sec(st.bytes,
 	    st.files + st.dirs + st.links + st.specials));
 	printf("  time         %s (an estimate at 150 MB/s and 5,000 files/s)\n", est);
-	printf("  verification every restored file is read back and compared\n");
+	if (z->w.archive)
+		printf("  verification each file is checked against its recorded hash as it is "
+		    "written\n");
+	else
+		printf("  verification every restored file is read back and compared\n");
 	printf("  command      %s\n", (const char *)cmd->data);
 	return 0;
+}
+
+/* ---- step 8's last line: the audit record just written ---- */
+
+static int
+last_record(const struct audit_record *rec, void *arg)
+{
+	char *line = arg;
+
+	snprintf(line, 512, "audit record %llu at %s: %s %s", (unsigned long long)rec->seq,
+	    rec->time, rec->action, rec->outcome);
+	return 0;
+}
+
+static void
+show_audit_record(struct cli *c)
+{
+	struct audit *a = NULL;
+	char *dir = cli_audit_dir(c), line[512] = "";
+
+	if (dir && access(dir, R_OK) == 0 && audit_open(dir, &a) == 0 &&
+	    audit_each(a, last_record, line) == 0 && *line)
+		printf("%s (see 'bulwark audit show')\n", line);
+	audit_free(a);
+	free(dir);
 }
 
 /* ---- the whole wizard ---- */
@@ -678,11 +711,11 @@ cmd_restore_wizard(struct cli *c, int argc, char **argv)
 	    "  without writing anything.\n";
 	struct sigaction sa, old_int, old_term;
 	struct wz z;
-	struct buf cmd = { 0 };
+	struct buf cmd = { 0 }, summary = { 0 };
 	struct restore_opts o;
 	size_t bad = 0;
 	char *a = NULL;
-	int rc, x;
+	int rc, x, locked = 0;
 
 	if (argc > 1) {
 		optind = 0;
@@ -733,15 +766,21 @@ cmd_restore_wizard(struct cli *c, int argc, char **argv)
 		goto out;
 	memcpy(z.w.snap, z.s[z.pick].id, OBJ_ID_LEN);
 	if ((x = step_what(&z)) != 0 || (x = step_where(&z)) != 0 ||
-	    (x = step_overwrite(&z)) != 0 || (x = step_summary(&z, &cmd)) != 0)
+	    (x = step_overwrite(&z)) != 0)
+		goto out;
+	/* as the restore command: a prune must not remove objects while they are read */
+	if ((x = repo_lock(z.r, 0)) != 0)
+		goto out;
+	locked = 1;
+	if ((x = step_summary(&z, &cmd)) != 0)
 		goto out;
 	printf("\nStep 7: confirm\n");
 	if ((x = ask("Type yes to restore, anything else cancels", "no", explain_yes, &a)) != 0)
 		goto out;
 	if (strcmp(a, "yes") != 0) {
-		printf("cancelled: nothing was restored\n");
-		x = WZ_QUIT;
-		goto out;
+		printf("cancelled: nothing was written\n");
+		rc = EXIT_INTERRUPTED;
+		goto out_rc;
 	}
 	if (z.w.target && strcmp(z.w.target, "/") && access(z.w.target, F_OK) != 0 &&
 	    cli_mkdirs(z.w.target) != 0) {
@@ -757,7 +796,18 @@ cmd_restore_wizard(struct cli *c, int argc, char **argv)
 	sigaction(SIGTERM, &old_term, NULL);
 	memset(&o, 0, sizeof(o));
 	wiz_restore_opts(&z.w, &o);
-	rc = cli_restore_exec(c, z.r, &o, (const char *)cmd.data);
+	if (buf_put(&summary, "wizard; ", 8) == 0 && buf_put(&summary, cmd.data, cmd.len) == 0)
+		rc = cli_restore_exec(c, z.r, &o, (const char *)summary.data);
+	else
+		rc = EXIT_ERROR;
+	if (rc == EXIT_OK)
+		printf("verification: %s\n", z.w.archive ? "every file matched its recorded hash "
+		    "as it was written" : "every restored file was read back and matches the "
+		    "snapshot");
+	else if (rc != EXIT_INTERRUPTED)
+		printf("the restore did not finish cleanly (exit code %d): see the messages "
+		    "above\n", rc);
+	show_audit_record(c);
 	goto out_free;
 out:
 	if (x == WZ_QUIT) {
@@ -771,8 +821,11 @@ out_free:
 	fflush(stdout);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	if (locked)
+		repo_unlock(z.r);
 	free(a);
 	buf_free(&cmd);
+	buf_free(&summary);
 	wiz_choice_clear(&z.w);
 	wiz_proofs_clear(&z.proofs);
 	free(z.idx);

@@ -8,6 +8,8 @@ skipped):
   expect TEXT    wait until TEXT appears in the output after the previous match
   send TEXT      type TEXT and Enter (send with nothing after it: just Enter)
   raw ESCAPED    write bytes given with Python escapes, e.g. raw \\x03 (Ctrl-C)
+  noecho         wait until the program has turned echo off (a passphrase
+                 prompt): what is typed before that may be flushed away
   exit CODE      wait for the program to end and check its exit code
 Nothing depends on timing: each expect waits up to the timeout, then fails
 with the screen printed.  The whole screen goes to --log FILE.
@@ -20,6 +22,7 @@ import pty
 import select
 import signal
 import sys
+import termios
 import time
 
 
@@ -68,6 +71,17 @@ class Session:
                     self.pos = at + len(text)
                     return True
                 return self.fail("the program ended before %r appeared" % text)
+
+    def noecho(self):
+        deadline = time.monotonic() + self.timeout
+        while termios.tcgetattr(self.fd)[3] & termios.ECHO:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return self.fail("echo was never turned off")
+            # a state, not a delay: look again whenever output comes or soon
+            if not self._read(min(left, 0.05)):
+                return self.fail("the program ended before turning echo off")
+        return True
 
     def send(self, data):
         os.write(self.fd, data)
@@ -138,6 +152,8 @@ def main(args):
                 s.send(rest.encode() + b"\r")
             elif word == "raw":
                 s.send(codecs.escape_decode(rest.encode())[0])
+            elif word == "noecho":
+                ok = s.noecho()
             elif word == "exit":
                 ok = s.wait_exit(int(rest))
             else:

@@ -54,6 +54,7 @@ expect 2 "$BW" restore </dev/null
 # (a) a whole restore, passphrase typed on the terminal
 cat > "$T/a.steps" <<STEPS
 expect repository passphrase:
+noecho
 send $BULWARK_PASSPHRASE
 expect Which backup set? [1]:
 send
@@ -98,6 +99,7 @@ expect Step 8
 exit 0
 STEPS
 drive a env -u BULWARK_PASSPHRASE "$BW" restore --repo "$T/repo"
+screen_lacks a "$BULWARK_PASSPHRASE"
 screen_has a "3 files"
 screen_has a "0 would be overwritten"
 screen_has a "free space"
@@ -185,7 +187,7 @@ expect Archive file [/var/tmp/restore-
 send $T/c.tar
 expect Type yes to restore
 send no
-expect cancelled: nothing was restored
+expect cancelled: nothing was written
 exit 130
 STEPS
 drive c "$BW" restore

@@ -395,6 +395,8 @@ START_TEST(test_parse_time)
 	ck_assert_int_eq(wiz_parse_time("2026-11-24 13:05:09", &ns), 0);
 	ck_assert_int_eq(ns, (INT64_C(1795478400) + 13 * 3600 + 5 * 60 + 9) * NS);
 	ck_assert_int_eq(wiz_parse_time("2028-02-29", &ns), 0);
+	ck_assert_int_eq(wiz_parse_time("2999-01-01 12:00", &ns), 0);
+	ck_assert_int_eq(ns, INT64_MAX);
 	/* local time: two hours east of UTC; Z still means UTC */
 	use_tz("XXX-2");
 	ck_assert_int_eq(wiz_parse_time("2026-11-24 13:05", &ns), 0);
@@ -485,7 +487,19 @@ START_TEST(test_verified)
 	ck_assert_int_eq(wiz_verified(&p, &snaps[2]), WIZ_VERIFY_NO);	/* 3000 s */
 	/* a verified restore of snapshot 3 (ids 0x30...) proves that one only */
 	wiz_proof_note(&p, repo, "1970-01-01T02:00:00.000Z", "restore", repo, "ok",
-	    "snapshot 30303030, verified, 0 damaged");
+	    "by uid 0; snapshot 4040404040404040404040404040404040404040404040404040404040404040 "
+	    "path / to target /r; 1 files, 1 bytes, 0 damaged, 0 refused, 0 failed; "
+	    "overwrite never");
+	ck_assert_int_eq(wiz_verified(&p, &snaps[3]), WIZ_VERIFY_NO);
+	wiz_proof_note(&p, repo, "1970-01-01T02:00:00.000Z", "restore", repo, "interrupted",
+	    "by uid 0; snapshot 3030303030303030303030303030303030303030303030303030303030303030 "
+	    "path / to target /r; 1 files, 1 bytes, 0 damaged, 0 refused, 0 failed; "
+	    "overwrite never, verify");
+	ck_assert_int_eq(wiz_verified(&p, &snaps[2]), WIZ_VERIFY_NO);
+	wiz_proof_note(&p, repo, "1970-01-01T02:00:00.000Z", "restore", repo, "ok",
+	    "by uid 0; snapshot 3030303030303030303030303030303030303030303030303030303030303030 "
+	    "path / to target /r; 1 files, 1 bytes, 0 damaged, 0 refused, 0 failed; "
+	    "overwrite never, verify");
 	ck_assert_int_eq(wiz_verified(&p, &snaps[2]), WIZ_VERIFY_YES);
 	ck_assert_int_eq(wiz_verified(&p, &snaps[3]), WIZ_VERIFY_NO);
 	p.unreadable = 1;
