@@ -1427,7 +1427,9 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 		fo.owner = geteuid() == 0;
 		if ((rc = fsout_open(&fo, &s.out)) != 0)
 			goto out;
-		nthr = o->threads > 0 ? o->threads : 2;
+		nthr = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+		if (nthr < 1)
+			nthr = 2;
 		if (nthr > 16)
 			nthr = 16;
 		if ((rc = pool_start(&s.pool, r, nthr)) != 0) {
