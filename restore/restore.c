@@ -578,10 +578,11 @@ sink_write(void *arg, const void *p, size_t n)
 	return 0;
 }
 
-/* Chunks through the decode workers, in order.  A chunk that fails makes
- * the file damaged (BW_ERR_CORRUPT / NOENT / AUTH returned). */
+/* Decodes chunks through the workers and hands them to out in order (a
+ * restored file, or a delta chain's base in a temporary file).  A chunk
+ * that fails makes the file damaged (BW_ERR_CORRUPT / NOENT / AUTH). */
 static int
-write_chunks(struct rs *s, const struct tree_content *c, struct sink *k)
+write_chunks(struct rs *s, const struct tree_content *c, delta_write_fn *out, void *arg)
 {
 	struct pool *p = &s->pool;
 	struct slot *sl;
@@ -596,7 +597,7 @@ write_chunks(struct rs *s, const struct tree_content *c, struct sink *k)
 			if (stopped(s))
 				rc = BW_ERR_INTR;
 			else if ((rc = repo_get(s->r, OBJ_DATA, c->ids[i], &b)) == 0)
-				rc = sink_write(k, b.data, b.len);
+				rc = out(arg, b.data, b.len);
 			buf_reset(&b);
 		}
 		buf_free(&b);
@@ -621,7 +622,7 @@ write_chunks(struct rs *s, const struct tree_content *c, struct sink *k)
 		if (rc == 0 && stopped(s))
 			rc = BW_ERR_INTR;
 		if (rc == 0)
-			rc = sink_write(k, sl->data.data, sl->data.len);
+			rc = out(arg, sl->data.data, sl->data.len);
 		buf_free(&sl->data);
 		pthread_mutex_lock(&p->mu);
 		sl->state = SLOT_FREE;
@@ -713,24 +714,6 @@ fetch_delta(struct rs *s, const struct tree_content *c, struct buf *d)
 	return rc;
 }
 
-static int
-chunks_to_fd(struct rs *s, const struct tree_content *c, int fd)
-{
-	struct buf b = { 0 };
-	uint32_t i;
-	int rc = 0;
-
-	for (i = 0; i < c->nids && rc == 0; i++) {
-		buf_reset(&b);
-		if (stopped(s))
-			rc = BW_ERR_INTR;
-		else if ((rc = repo_get(s->r, OBJ_DATA, c->ids[i], &b)) == 0)
-			rc = write_fd(&fd, b.data, b.len);
-	}
-	buf_free(&b);
-	return rc;
-}
-
 /* The content c describes, in an unlinked temporary file (a delta's basis). */
 static int
 content_to_fd(struct rs *s, const struct tree_content *c, int depth, int *out)
@@ -744,7 +727,7 @@ content_to_fd(struct rs *s, const struct tree_content *c, int depth, int *out)
 	if ((fd = tmp_fd()) < 0)
 		return fd;
 	if (c->kind == 0) {
-		rc = chunks_to_fd(s, c, fd);
+		rc = write_chunks(s, c, write_fd, &fd);
 	} else if ((rc = content_to_fd(s, c->base, depth + 1, &base)) == 0 &&
 	    (rc = fetch_delta(s, c, &d)) == 0) {
 		rc = delta_apply(d.data, d.len, read_fd, &base, write_fd, &fd);
@@ -769,7 +752,7 @@ write_content(struct rs *s, const struct tree_entry *e, struct sink *k)
 	int base = -1, rc;
 
 	if (c->kind == 0)
-		rc = write_chunks(s, c, k);
+		rc = write_chunks(s, c, sink_write, k);
 	else if (!c->base || c->depth > TREE_DELTA_DEPTH_MAX)
 		rc = BW_ERR_CORRUPT;
 	else if ((rc = content_to_fd(s, c->base, 1, &base)) == 0 &&
