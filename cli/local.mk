@@ -4,5 +4,5 @@ cli_bulwark_SOURCES = cli/main.c cli/cli.h cli/common.c \
 	cli/cmd_init.c cli/cmd_backup.c cli/cmd_snapshots.c cli/cmd_check.c \
 	cli/cmd_forget.c cli/cmd_prune.c cli/cmd_stats.c cli/cmd_key.c \
 	cli/cmd_audit.c cli/cmd_config.c \
-	cli/cmd_ls.c cli/cmd_find.c cli/cmd_diff.c
-cli_bulwark_LDADD = backupd/libbwbackup.a config/libbwconfig.a lib/libbwcore.a $(BW_CORE_LIBS)
+	cli/cmd_ls.c cli/cmd_find.c cli/cmd_diff.c cli/cmd_restore.c
+cli_bulwark_LDADD = restore/libbwrestore.a backupd/libbwbackup.a config/libbwconfig.a lib/libbwcore.a $(BW_CORE_LIBS)

@@ -491,15 +491,16 @@ to_fsent(const char *path, const struct tree_entry *t, struct fsent_entry *f,
 	f->atime_nsec = t->mtime_nsec;
 	f->size = t->size;
 	f->rdev = t->rdev;
-	f->nlink = 1;
+	f->nlink = 0;		/* unknown: later paths of the inode may link to it */
 	f->link = t->link && *t->link ? t->link : NULL;
-	for (i = 0; i < t->nxattrs; i++) {
+	/* xa (room for t->nxattrs) NULL: no xattrs wanted */
+	for (i = 0; xa && i < t->nxattrs; i++) {
 		xa[i].name = t->xattrs[i].name;
 		xa[i].value = t->xattrs[i].value;
 		xa[i].len = t->xattrs[i].len;
 	}
-	f->xattrs = t->nxattrs ? xa : NULL;
-	f->nxattrs = t->nxattrs;
+	f->xattrs = xa && t->nxattrs ? xa : NULL;
+	f->nxattrs = xa ? t->nxattrs : 0;
 	f->acl_access = t->acl_access && *t->acl_access ? t->acl_access : NULL;
 	f->acl_default = t->acl_default && *t->acl_default ? t->acl_default : NULL;
 	f->regions = (struct fsent_region *)t->regions;
@@ -889,13 +890,42 @@ fatal(struct rs *s, int rc)
 	return rc;
 }
 
+/* Reports what the writer said when it did not write an entry; returns
+ * 0 to go on, or the code that stops the run. */
+static int
+not_written(struct rs *s, const char *path, const char *rel, const struct tree_entry *e,
+    int rc)
+{
+	switch (rc) {
+	case 1:
+		report(s, path, rel, RESTORE_SKIPPED_EXISTS, e, "exists (--overwrite never)");
+		return 0;
+	case BW_ERR_INVAL:
+		report(s, path, rel, RESTORE_REFUSED, e, "unsafe path, name or link (see the log)");
+		return 0;
+	case BW_ERR_EXIST:
+		report(s, path, rel, RESTORE_SKIPPED_EXISTS, e, "a directory is in the way");
+		return 0;
+	case BW_ERR_UNSUPP:
+		report(s, path, rel, RESTORE_FAILED, e,
+		    "the archive format cannot hold it (use .tar or .tar.zst)");
+		return 0;
+	case BW_ERR_NOSPC:
+	case BW_ERR_NOMEM:
+		return fatal(s, rc);
+	}
+	report(s, path, rel, RESTORE_FAILED, e, bw_strerror(rc));
+	s->any_io = 1;
+	return 0;
+}
+
 /* A regular file (e may be the first path's entry for a copied hard link). */
 static int
 do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry *e,
     const struct tree_entry *meta)
 {
 	struct fsent_xattr *xa = NULL;
-	struct fsent_entry fe;
+	struct fsent_entry fe, m;
 	struct sink k;
 	struct cur cur;
 	enum restore_what what = RESTORE_NEW;
@@ -940,33 +970,31 @@ do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry
 		s->st->bytes += e->size;
 		return 0;
 	}
-	if (meta->nxattrs && (xa = calloc(meta->nxattrs, sizeof(*xa))) == NULL)
+	if (e->nxattrs && (xa = calloc(e->nxattrs, sizeof(*xa))) == NULL)
 		return fatal(s, BW_ERR_NOMEM);
-	to_fsent(path, meta, &fe, xa);
+	/* a hard link's data, xattrs and ACLs are its first path's (fsent.h) */
+	to_fsent(path, e, &fe, xa);
+	to_fsent(path, meta, &m, NULL);
+	fe.mode = m.mode;
+	fe.uid = m.uid;
+	fe.gid = m.gid;
+	fe.uname = m.uname;
+	fe.gname = m.gname;
+	fe.mtime_sec = m.mtime_sec;
+	fe.mtime_nsec = m.mtime_nsec;
+	fe.atime_sec = m.atime_sec;
+	fe.atime_nsec = m.atime_nsec;
 	fe.type = FSENT_FILE;
-	fe.size = e->size;
-	/* data, xattrs and ACLs are the first path's (fsent.h) */
-	fe.regions = (struct fsent_region *)e->regions;
-	fe.nregions = e->nregions;
+	fe.link = NULL;
 	memset(&k, 0, sizeof(k));
 	k.s = s;
 	k.e = e;
 	k.want = content_len(e);
 	rc = fsout_file_open(s->out, rel, &fe, &k.f);
 	free(xa);
-	if (rc == 1) {
-		report(s, path, rel, RESTORE_SKIPPED_EXISTS, meta, "exists (--overwrite never)");
-		return lost_add(s, path);
-	}
-	if (rc == BW_ERR_INVAL) {
-		report(s, path, rel, RESTORE_REFUSED, meta, "unsafe path or name (see the log)");
-		return lost_add(s, path);
-	}
-	if (rc == BW_ERR_NOSPC || rc == BW_ERR_NOMEM)
-		return fatal(s, rc);
 	if (rc) {
-		report(s, path, rel, RESTORE_FAILED, meta, bw_strerror(rc));
-		s->any_io = 1;
+		if ((rc = not_written(s, path, rel, meta, rc)) != 0)
+			return rc;
 		return lost_add(s, path);
 	}
 	verifier_start(&s->v);
@@ -1067,8 +1095,6 @@ do_link(struct rs *s, const char *path, const char *rel, const struct tree_entry
 		return 0;
 	}
 	to_fsent(path, e, &fe, NULL);
-	fe.xattrs = NULL;
-	fe.nxattrs = 0;
 	fe.type = FSENT_HARDLINK;
 	fe.link = first_rel;
 	rc = fsout_entry(s->out, rel, &fe);
@@ -1076,17 +1102,11 @@ do_link(struct rs *s, const char *path, const char *rel, const struct tree_entry
 		s->st->links++;
 		if (ex > 0)
 			report(s, path, rel, RESTORE_REPLACED, e, "replaced");
-	} else if (rc == 1) {
-		report(s, path, rel, RESTORE_SKIPPED_EXISTS, e, "exists (--overwrite never)");
-	} else if (rc == BW_ERR_INVAL) {
-		report(s, path, rel, RESTORE_REFUSED, e, "unsafe path or link (see the log)");
-	} else if (rc == BW_ERR_NOSPC || rc == BW_ERR_NOMEM) {
-		return fatal(s, rc);
-	} else {
-		report(s, path, rel, RESTORE_FAILED, e, bw_strerror(rc));
-		s->any_io = 1;
+		return 0;
 	}
-	return 0;
+	if (rc == BW_ERR_UNSUPP)
+		return rc;	/* zip: the caller stores a copy instead */
+	return not_written(s, path, rel, e, rc);
 }
 
 static int
@@ -1140,11 +1160,12 @@ do_hardlink(struct rs *s, const char *path, const char *rel, const struct tree_e
 	}
 	first_rel = dest_of(s, e->link);
 	bwcrypto_hash_plain(k, e->link, strlen(e->link));
-	if (first_rel && walk_before(e->link, path) && link_restored(s, e->link)) {
+	rc = BW_ERR_UNSUPP;
+	if (first_rel && walk_before(e->link, path) && link_restored(s, e->link))
 		rc = do_link(s, path, rel, e, first_rel);
-	} else if (idset_get(s->copies, k, &ci)) {
+	else if (idset_get(s->copies, k, &ci))
 		rc = do_link(s, path, rel, e, s->copy_rel[ci]);
-	} else {
+	if (rc == BW_ERR_UNSUPP) {
 		/* the first path is not restored here: a full copy of its
 		 * content, which the inode's later paths then link to */
 		rc = do_file(s, path, rel, &parent->e[idx], e);
@@ -1200,23 +1221,13 @@ do_other(struct rs *s, const char *path, const char *rel, const struct tree_entr
 		to_fsent(path, e, &fe, xa);
 		rc = fsout_entry(s->out, rel, &fe);
 		free(xa);
-		if (rc == 1) {
-			if (e->kind == TREE_DIR)
-				s->st->dirs++;
-			else
-				report(s, path, rel, RESTORE_SKIPPED_EXISTS, e,
-				    "exists (--overwrite never)");
+		if (rc == 1 && e->kind == TREE_DIR) {
+			s->st->dirs++;
 			return 0;
 		}
-		if (rc == BW_ERR_INVAL) {
-			report(s, path, rel, RESTORE_REFUSED, e, "unsafe path or link (see the log)");
-			return e->kind == TREE_DIR ? 1 : 0;
-		}
-		if (rc == BW_ERR_NOSPC || rc == BW_ERR_NOMEM)
-			return fatal(s, rc);
 		if (rc) {
-			report(s, path, rel, RESTORE_FAILED, e, bw_strerror(rc));
-			s->any_io = 1;
+			if ((rc = not_written(s, path, rel, e, rc)) != 0)
+				return rc;
 			return e->kind == TREE_DIR ? 1 : 0;
 		}
 		if (ex > 0 && !(e->kind == TREE_DIR && cur.type == TREE_DIR))
@@ -1408,18 +1419,18 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 		fo.overwrite = o->overwrite == RESTORE_OVERWRITE_NEVER ? FSOUT_NEVER : FSOUT_ALWAYS;
 		fo.numeric_owner = o->numeric_owner;
 		fo.owner = geteuid() == 0;
-		if ((rc = fsout_open(&fo, &s.out)) != 0)
-			goto out;
+		/* the workers start first: the writer moves its own thread's
+		 * working directory during its calls (fsout.h) */
 		nthr = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 		if (nthr < 1)
 			nthr = 2;
 		if (nthr > 16)
 			nthr = 16;
-		if ((rc = pool_start(&s.pool, r, nthr)) != 0) {
-			pool_stop(&s.pool);
-			goto out;
-		}
 		s.pool_on = 1;
+		if ((rc = pool_start(&s.pool, r, nthr)) != 0)
+			goto out;
+		if ((rc = fsout_open(&fo, &s.out)) != 0)
+			goto out;
 	}
 	rc = walk_all(&s);
 	if (s.fatal)
@@ -1427,7 +1438,9 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 	if (s.pool_on)
 		pool_stop(&s.pool);
 	s.pool_on = 0;
-	if (s.out) {
+	/* a target keeps (and syncs) what was restored; an archive cut short
+	 * is removed by fsout_free rather than left looking whole */
+	if (s.out && (!o->archive || rc == 0)) {
 		int rc2 = fsout_close(s.out);
 
 		if (rc == 0 && rc2)
