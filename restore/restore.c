@@ -325,6 +325,26 @@ stopped(const struct rs *s)
 	return s->o->stop && *s->o->stop;
 }
 
+/* Names come from the repository: control bytes are shown as \xNN so that
+ * a name can neither start a new log line nor drive a terminal. */
+static char *
+quote(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	char *out, *o;
+
+	if ((out = malloc(4 * strlen(p) + 1)) == NULL)
+		return NULL;
+	for (o = out; *u; u++) {
+		if (*u < 0x20 || *u == 0x7f || *u == '\\')
+			o += sprintf(o, "\\x%02x", *u);
+		else
+			*o++ = (char)*u;
+	}
+	*o = '\0';
+	return out;
+}
+
 static void
 report(struct rs *s, const char *path, const char *dest, enum restore_what what,
     const struct tree_entry *e, const char *reason)
@@ -340,9 +360,13 @@ report(struct rs *s, const char *path, const char *dest, enum restore_what what,
 	case RESTORE_FAILED: s->st->failed++; break;
 	default: break;
 	}
-	if (what == RESTORE_REFUSED || what == RESTORE_DAMAGED)
-		log_error("restore: %s: %s: %s", path, what == RESTORE_REFUSED ?
-		    "refused" : "damaged", reason ? reason : "");
+	if (what == RESTORE_REFUSED || what == RESTORE_DAMAGED) {
+		char *q = quote(path);
+
+		log_error("restore: %s: %s: %s", q ? q : "(out of memory)",
+		    what == RESTORE_REFUSED ? "refused" : "damaged", reason ? reason : "");
+		free(q);
+	}
 	if (!s->o->item || (what == RESTORE_NEW && !s->plan))
 		return;
 	memset(&it, 0, sizeof(it));
@@ -385,7 +409,7 @@ pat_match(const char *pat, const char *path)
 
 /* Does path or one of its ancestors (below "/") match one of pats? */
 static int
-match_any_prefix(const char *const *pats, size_t n, const char *path, int self_only)
+match_any_prefix(const char *const *pats, size_t n, const char *path)
 {
 	char *tmp;
 	size_t i, len = strlen(path), k;
@@ -393,11 +417,6 @@ match_any_prefix(const char *const *pats, size_t n, const char *path, int self_o
 
 	if (!n)
 		return 0;
-	if (self_only) {
-		for (i = 0; i < n && !hit; i++)
-			hit = pat_match(pats[i], path);
-		return hit;
-	}
 	if ((tmp = strdup(path)) == NULL)
 		return 0;
 	for (k = 1; k <= len && !hit; k++) {
@@ -431,7 +450,7 @@ selected(const struct rs *s, const char *path, int is_dir)
 	size_t i;
 	int inside = 0, above = 0;
 
-	if (o->nexcludes && match_any_prefix(o->excludes, o->nexcludes, path, 0))
+	if (o->nexcludes && match_any_prefix(o->excludes, o->nexcludes, path))
 		return -1;
 	if (o->nselect) {
 		for (i = 0; i < o->nselect; i++) {
@@ -443,7 +462,7 @@ selected(const struct rs *s, const char *path, int is_dir)
 		if (!inside)
 			return above ? 0 : -1;
 	}
-	if (o->nincludes && !match_any_prefix(o->includes, o->nincludes, path, 0))
+	if (o->nincludes && !match_any_prefix(o->includes, o->nincludes, path))
 		return is_dir ? 0 : -1;
 	return 1;
 }
