@@ -644,6 +644,8 @@ write_chunks(struct rs *s, const struct tree_content *c, delta_write_fn *out, vo
 		if (rc == 0)
 			rc = out(arg, sl->data.data, sl->data.len);
 		buf_free(&sl->data);
+		if (rc == 0 && out == sink_write)
+			progress(s);	/* a big file moves the line too */
 		pthread_mutex_lock(&p->mu);
 		sl->state = SLOT_FREE;
 		next++;
