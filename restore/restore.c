@@ -325,6 +325,26 @@ stopped(const struct rs *s)
 	return s->o->stop && *s->o->stop;
 }
 
+/* Names come from the repository: control bytes are shown as \xNN so that
+ * a name can neither start a new log line nor drive a terminal. */
+static char *
+quote(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	char *out, *o;
+
+	if ((out = malloc(4 * strlen(p) + 1)) == NULL)
+		return NULL;
+	for (o = out; *u; u++) {
+		if (*u < 0x20 || *u == 0x7f || *u == '\\')
+			o += sprintf(o, "\\x%02x", *u);
+		else
+			*o++ = (char)*u;
+	}
+	*o = '\0';
+	return out;
+}
+
 static void
 report(struct rs *s, const char *path, const char *dest, enum restore_what what,
     const struct tree_entry *e, const char *reason)
@@ -340,9 +360,13 @@ report(struct rs *s, const char *path, const char *dest, enum restore_what what,
 	case RESTORE_FAILED: s->st->failed++; break;
 	default: break;
 	}
-	if (what == RESTORE_REFUSED || what == RESTORE_DAMAGED)
-		log_error("restore: %s: %s: %s", path, what == RESTORE_REFUSED ?
-		    "refused" : "damaged", reason ? reason : "");
+	if (what == RESTORE_REFUSED || what == RESTORE_DAMAGED) {
+		char *q = quote(path);
+
+		log_error("restore: %s: %s: %s", q ? q : "(out of memory)",
+		    what == RESTORE_REFUSED ? "refused" : "damaged", reason ? reason : "");
+		free(q);
+	}
 	if (!s->o->item || (what == RESTORE_NEW && !s->plan))
 		return;
 	memset(&it, 0, sizeof(it));
@@ -385,7 +409,7 @@ pat_match(const char *pat, const char *path)
 
 /* Does path or one of its ancestors (below "/") match one of pats? */
 static int
-match_any_prefix(const char *const *pats, size_t n, const char *path, int self_only)
+match_any_prefix(const char *const *pats, size_t n, const char *path)
 {
 	char *tmp;
 	size_t i, len = strlen(path), k;
@@ -393,11 +417,6 @@ match_any_prefix(const char *const *pats, size_t n, const char *path, int self_o
 
 	if (!n)
 		return 0;
-	if (self_only) {
-		for (i = 0; i < n && !hit; i++)
-			hit = pat_match(pats[i], path);
-		return hit;
-	}
 	if ((tmp = strdup(path)) == NULL)
 		return 0;
 	for (k = 1; k <= len && !hit; k++) {
@@ -431,7 +450,7 @@ selected(const struct rs *s, const char *path, int is_dir)
 	size_t i;
 	int inside = 0, above = 0;
 
-	if (o->nexcludes && match_any_prefix(o->excludes, o->nexcludes, path, 0))
+	if (o->nexcludes && match_any_prefix(o->excludes, o->nexcludes, path))
 		return -1;
 	if (o->nselect) {
 		for (i = 0; i < o->nselect; i++) {
@@ -443,7 +462,7 @@ selected(const struct rs *s, const char *path, int is_dir)
 		if (!inside)
 			return above ? 0 : -1;
 	}
-	if (o->nincludes && !match_any_prefix(o->includes, o->nincludes, path, 0))
+	if (o->nincludes && !match_any_prefix(o->includes, o->nincludes, path))
 		return is_dir ? 0 : -1;
 	return 1;
 }
@@ -491,15 +510,16 @@ to_fsent(const char *path, const struct tree_entry *t, struct fsent_entry *f,
 	f->atime_nsec = t->mtime_nsec;
 	f->size = t->size;
 	f->rdev = t->rdev;
-	f->nlink = 1;
+	f->nlink = 0;		/* unknown: later paths of the inode may link to it */
 	f->link = t->link && *t->link ? t->link : NULL;
-	for (i = 0; i < t->nxattrs; i++) {
+	/* xa (room for t->nxattrs) NULL: no xattrs wanted */
+	for (i = 0; xa && i < t->nxattrs; i++) {
 		xa[i].name = t->xattrs[i].name;
 		xa[i].value = t->xattrs[i].value;
 		xa[i].len = t->xattrs[i].len;
 	}
-	f->xattrs = t->nxattrs ? xa : NULL;
-	f->nxattrs = t->nxattrs;
+	f->xattrs = xa && t->nxattrs ? xa : NULL;
+	f->nxattrs = xa ? t->nxattrs : 0;
 	f->acl_access = t->acl_access && *t->acl_access ? t->acl_access : NULL;
 	f->acl_default = t->acl_default && *t->acl_default ? t->acl_default : NULL;
 	f->regions = (struct fsent_region *)t->regions;
@@ -578,10 +598,11 @@ sink_write(void *arg, const void *p, size_t n)
 	return 0;
 }
 
-/* Chunks through the decode workers, in order.  A chunk that fails makes
- * the file damaged (BW_ERR_CORRUPT / NOENT / AUTH returned). */
+/* Decodes chunks through the workers and hands them to out in order (a
+ * restored file, or a delta chain's base in a temporary file).  A chunk
+ * that fails makes the file damaged (BW_ERR_CORRUPT / NOENT / AUTH). */
 static int
-write_chunks(struct rs *s, const struct tree_content *c, struct sink *k)
+write_chunks(struct rs *s, const struct tree_content *c, delta_write_fn *out, void *arg)
 {
 	struct pool *p = &s->pool;
 	struct slot *sl;
@@ -596,7 +617,7 @@ write_chunks(struct rs *s, const struct tree_content *c, struct sink *k)
 			if (stopped(s))
 				rc = BW_ERR_INTR;
 			else if ((rc = repo_get(s->r, OBJ_DATA, c->ids[i], &b)) == 0)
-				rc = sink_write(k, b.data, b.len);
+				rc = out(arg, b.data, b.len);
 			buf_reset(&b);
 		}
 		buf_free(&b);
@@ -621,8 +642,10 @@ write_chunks(struct rs *s, const struct tree_content *c, struct sink *k)
 		if (rc == 0 && stopped(s))
 			rc = BW_ERR_INTR;
 		if (rc == 0)
-			rc = sink_write(k, sl->data.data, sl->data.len);
+			rc = out(arg, sl->data.data, sl->data.len);
 		buf_free(&sl->data);
+		if (rc == 0 && out == sink_write)
+			progress(s);	/* a big file moves the line too */
 		pthread_mutex_lock(&p->mu);
 		sl->state = SLOT_FREE;
 		next++;
@@ -713,24 +736,6 @@ fetch_delta(struct rs *s, const struct tree_content *c, struct buf *d)
 	return rc;
 }
 
-static int
-chunks_to_fd(struct rs *s, const struct tree_content *c, int fd)
-{
-	struct buf b = { 0 };
-	uint32_t i;
-	int rc = 0;
-
-	for (i = 0; i < c->nids && rc == 0; i++) {
-		buf_reset(&b);
-		if (stopped(s))
-			rc = BW_ERR_INTR;
-		else if ((rc = repo_get(s->r, OBJ_DATA, c->ids[i], &b)) == 0)
-			rc = write_fd(&fd, b.data, b.len);
-	}
-	buf_free(&b);
-	return rc;
-}
-
 /* The content c describes, in an unlinked temporary file (a delta's basis). */
 static int
 content_to_fd(struct rs *s, const struct tree_content *c, int depth, int *out)
@@ -744,7 +749,7 @@ content_to_fd(struct rs *s, const struct tree_content *c, int depth, int *out)
 	if ((fd = tmp_fd()) < 0)
 		return fd;
 	if (c->kind == 0) {
-		rc = chunks_to_fd(s, c, fd);
+		rc = write_chunks(s, c, write_fd, &fd);
 	} else if ((rc = content_to_fd(s, c->base, depth + 1, &base)) == 0 &&
 	    (rc = fetch_delta(s, c, &d)) == 0) {
 		rc = delta_apply(d.data, d.len, read_fd, &base, write_fd, &fd);
@@ -769,7 +774,7 @@ write_content(struct rs *s, const struct tree_entry *e, struct sink *k)
 	int base = -1, rc;
 
 	if (c->kind == 0)
-		rc = write_chunks(s, c, k);
+		rc = write_chunks(s, c, sink_write, k);
 	else if (!c->base || c->depth > TREE_DELTA_DEPTH_MAX)
 		rc = BW_ERR_CORRUPT;
 	else if ((rc = content_to_fd(s, c->base, 1, &base)) == 0 &&
@@ -906,13 +911,42 @@ fatal(struct rs *s, int rc)
 	return rc;
 }
 
+/* Reports what the writer said when it did not write an entry; returns
+ * 0 to go on, or the code that stops the run. */
+static int
+not_written(struct rs *s, const char *path, const char *rel, const struct tree_entry *e,
+    int rc)
+{
+	switch (rc) {
+	case 1:
+		report(s, path, rel, RESTORE_SKIPPED_EXISTS, e, "exists (--overwrite never)");
+		return 0;
+	case BW_ERR_INVAL:
+		report(s, path, rel, RESTORE_REFUSED, e, "unsafe path, name or link (see the log)");
+		return 0;
+	case BW_ERR_EXIST:
+		report(s, path, rel, RESTORE_SKIPPED_EXISTS, e, "a directory is in the way");
+		return 0;
+	case BW_ERR_UNSUPP:
+		report(s, path, rel, RESTORE_FAILED, e,
+		    "the archive format cannot hold it (use .tar or .tar.zst)");
+		return 0;
+	case BW_ERR_NOSPC:
+	case BW_ERR_NOMEM:
+		return fatal(s, rc);
+	}
+	report(s, path, rel, RESTORE_FAILED, e, bw_strerror(rc));
+	s->any_io = 1;
+	return 0;
+}
+
 /* A regular file (e may be the first path's entry for a copied hard link). */
 static int
 do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry *e,
     const struct tree_entry *meta)
 {
 	struct fsent_xattr *xa = NULL;
-	struct fsent_entry fe;
+	struct fsent_entry fe, m;
 	struct sink k;
 	struct cur cur;
 	enum restore_what what = RESTORE_NEW;
@@ -957,33 +991,31 @@ do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry
 		s->st->bytes += e->size;
 		return 0;
 	}
-	if (meta->nxattrs && (xa = calloc(meta->nxattrs, sizeof(*xa))) == NULL)
+	if (e->nxattrs && (xa = calloc(e->nxattrs, sizeof(*xa))) == NULL)
 		return fatal(s, BW_ERR_NOMEM);
-	to_fsent(path, meta, &fe, xa);
+	/* a hard link's data, xattrs and ACLs are its first path's (fsent.h) */
+	to_fsent(path, e, &fe, xa);
+	to_fsent(path, meta, &m, NULL);
+	fe.mode = m.mode;
+	fe.uid = m.uid;
+	fe.gid = m.gid;
+	fe.uname = m.uname;
+	fe.gname = m.gname;
+	fe.mtime_sec = m.mtime_sec;
+	fe.mtime_nsec = m.mtime_nsec;
+	fe.atime_sec = m.atime_sec;
+	fe.atime_nsec = m.atime_nsec;
 	fe.type = FSENT_FILE;
-	fe.size = e->size;
-	/* data, xattrs and ACLs are the first path's (fsent.h) */
-	fe.regions = (struct fsent_region *)e->regions;
-	fe.nregions = e->nregions;
+	fe.link = NULL;
 	memset(&k, 0, sizeof(k));
 	k.s = s;
 	k.e = e;
 	k.want = content_len(e);
 	rc = fsout_file_open(s->out, rel, &fe, &k.f);
 	free(xa);
-	if (rc == 1) {
-		report(s, path, rel, RESTORE_SKIPPED_EXISTS, meta, "exists (--overwrite never)");
-		return lost_add(s, path);
-	}
-	if (rc == BW_ERR_INVAL) {
-		report(s, path, rel, RESTORE_REFUSED, meta, "unsafe path or name (see the log)");
-		return lost_add(s, path);
-	}
-	if (rc == BW_ERR_NOSPC || rc == BW_ERR_NOMEM)
-		return fatal(s, rc);
 	if (rc) {
-		report(s, path, rel, RESTORE_FAILED, meta, bw_strerror(rc));
-		s->any_io = 1;
+		if ((rc = not_written(s, path, rel, meta, rc)) != 0)
+			return rc;
 		return lost_add(s, path);
 	}
 	verifier_start(&s->v);
@@ -1084,8 +1116,6 @@ do_link(struct rs *s, const char *path, const char *rel, const struct tree_entry
 		return 0;
 	}
 	to_fsent(path, e, &fe, NULL);
-	fe.xattrs = NULL;
-	fe.nxattrs = 0;
 	fe.type = FSENT_HARDLINK;
 	fe.link = first_rel;
 	rc = fsout_entry(s->out, rel, &fe);
@@ -1093,17 +1123,11 @@ do_link(struct rs *s, const char *path, const char *rel, const struct tree_entry
 		s->st->links++;
 		if (ex > 0)
 			report(s, path, rel, RESTORE_REPLACED, e, "replaced");
-	} else if (rc == 1) {
-		report(s, path, rel, RESTORE_SKIPPED_EXISTS, e, "exists (--overwrite never)");
-	} else if (rc == BW_ERR_INVAL) {
-		report(s, path, rel, RESTORE_REFUSED, e, "unsafe path or link (see the log)");
-	} else if (rc == BW_ERR_NOSPC || rc == BW_ERR_NOMEM) {
-		return fatal(s, rc);
-	} else {
-		report(s, path, rel, RESTORE_FAILED, e, bw_strerror(rc));
-		s->any_io = 1;
+		return 0;
 	}
-	return 0;
+	if (rc == BW_ERR_UNSUPP)
+		return rc;	/* zip: the caller stores a copy instead */
+	return not_written(s, path, rel, e, rc);
 }
 
 static int
@@ -1157,11 +1181,12 @@ do_hardlink(struct rs *s, const char *path, const char *rel, const struct tree_e
 	}
 	first_rel = dest_of(s, e->link);
 	bwcrypto_hash_plain(k, e->link, strlen(e->link));
-	if (first_rel && walk_before(e->link, path) && link_restored(s, e->link)) {
+	rc = BW_ERR_UNSUPP;
+	if (first_rel && walk_before(e->link, path) && link_restored(s, e->link))
 		rc = do_link(s, path, rel, e, first_rel);
-	} else if (idset_get(s->copies, k, &ci)) {
+	else if (idset_get(s->copies, k, &ci))
 		rc = do_link(s, path, rel, e, s->copy_rel[ci]);
-	} else {
+	if (rc == BW_ERR_UNSUPP) {
 		/* the first path is not restored here: a full copy of its
 		 * content, which the inode's later paths then link to */
 		rc = do_file(s, path, rel, &parent->e[idx], e);
@@ -1217,23 +1242,13 @@ do_other(struct rs *s, const char *path, const char *rel, const struct tree_entr
 		to_fsent(path, e, &fe, xa);
 		rc = fsout_entry(s->out, rel, &fe);
 		free(xa);
-		if (rc == 1) {
-			if (e->kind == TREE_DIR)
-				s->st->dirs++;
-			else
-				report(s, path, rel, RESTORE_SKIPPED_EXISTS, e,
-				    "exists (--overwrite never)");
+		if (rc == 1 && e->kind == TREE_DIR) {
+			s->st->dirs++;
 			return 0;
 		}
-		if (rc == BW_ERR_INVAL) {
-			report(s, path, rel, RESTORE_REFUSED, e, "unsafe path or link (see the log)");
-			return e->kind == TREE_DIR ? 1 : 0;
-		}
-		if (rc == BW_ERR_NOSPC || rc == BW_ERR_NOMEM)
-			return fatal(s, rc);
 		if (rc) {
-			report(s, path, rel, RESTORE_FAILED, e, bw_strerror(rc));
-			s->any_io = 1;
+			if ((rc = not_written(s, path, rel, e, rc)) != 0)
+				return rc;
 			return e->kind == TREE_DIR ? 1 : 0;
 		}
 		if (ex > 0 && !(e->kind == TREE_DIR && cur.type == TREE_DIR))
@@ -1425,16 +1440,18 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 		fo.overwrite = o->overwrite == RESTORE_OVERWRITE_NEVER ? FSOUT_NEVER : FSOUT_ALWAYS;
 		fo.numeric_owner = o->numeric_owner;
 		fo.owner = geteuid() == 0;
-		if ((rc = fsout_open(&fo, &s.out)) != 0)
-			goto out;
-		nthr = o->threads > 0 ? o->threads : 2;
+		/* the workers start first: the writer moves its own thread's
+		 * working directory during its calls (fsout.h) */
+		nthr = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+		if (nthr < 1)
+			nthr = 2;
 		if (nthr > 16)
 			nthr = 16;
-		if ((rc = pool_start(&s.pool, r, nthr)) != 0) {
-			pool_stop(&s.pool);
-			goto out;
-		}
 		s.pool_on = 1;
+		if ((rc = pool_start(&s.pool, r, nthr)) != 0)
+			goto out;
+		if ((rc = fsout_open(&fo, &s.out)) != 0)
+			goto out;
 	}
 	rc = walk_all(&s);
 	if (s.fatal)
@@ -1442,7 +1459,9 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 	if (s.pool_on)
 		pool_stop(&s.pool);
 	s.pool_on = 0;
-	if (s.out) {
+	/* a target keeps (and syncs) what was restored; an archive cut short
+	 * is removed by fsout_free rather than left looking whole */
+	if (s.out && (!o->archive || rc == 0)) {
 		int rc2 = fsout_close(s.out);
 
 		if (rc == 0 && rc2)

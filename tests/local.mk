@@ -6,3 +6,7 @@ TESTS += tests/integration/badinput.sh
 EXTRA_DIST += tests/integration/badinput.sh
 TESTS += tests/integration/browse.sh
 EXTRA_DIST += tests/integration/browse.sh
+TESTS += tests/integration/restore.sh
+EXTRA_DIST += tests/integration/restore.sh tests/integration/treecmp.py
+TESTS += tests/integration/wizard.sh
+EXTRA_DIST += tests/integration/wizard.sh tests/integration/ptydrive.py

@@ -426,11 +426,12 @@ START_TEST(interrupted_restore_finishes_on_a_second_run)
 	c.stop_after = 2;
 	ck_assert_int_eq(restore_run(r, &o, &st), BW_ERR_INTR);
 	ck_assert_uint_eq(st.files, 2);
-	/* no temporary file left behind under any name */
+	/* the two finished files and nothing else: no temporary file left */
 	ck_assert_ptr_nonnull(d = opendir(target));
 	while ((de = readdir(d)) != NULL)
-		ck_assert_ptr_null(strstr(de->d_name, "tmp"));
+		ck_assert_ptr_null(strstr(de->d_name, ".bw-restore"));
 	closedir(d);
+	ck_assert_int_eq(count_entries(target), 2);
 	c.stop = 0;
 	c.stop_after = 1000;
 	c.n = 0;
@@ -440,6 +441,39 @@ START_TEST(interrupted_restore_finishes_on_a_second_run)
 	ck_assert_uint_eq(st.links, 2);		/* the symlink and the hard link */
 	snprintf(where, sizeof(where), "%s", target);
 	ck_assert_int_eq(compare_trees(src, where), 10);
+	snap_info_clear(&s);
+	repo_free(r);
+}
+END_TEST
+
+static void
+stop_mid_file(const struct restore_progress *p, void *arg)
+{
+	struct items *c = arg;
+
+	if (p->files_done == 0 && p->bytes_done > 0)
+		c->stop = 1;
+}
+
+START_TEST(stop_in_the_middle_of_a_file_leaves_nothing_half_written)
+{
+	struct repo *r;
+	struct snap_info s;
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	char path[1024];
+
+	make_src();
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(backup(r, 0, &s), 0);
+	snprintf(path, sizeof(path), "%s/big.bin", src);
+	opts_init(&o, s.id, path, &c);
+	o.progress = stop_mid_file;
+	o.progress_arg = &c;
+	ck_assert_int_eq(restore_run(r, &o, &st), BW_ERR_INTR);
+	ck_assert_uint_eq(st.files, 0);
+	ck_assert_int_eq(count_entries(target), 0);	/* neither big.bin nor a temporary */
 	snap_info_clear(&s);
 	repo_free(r);
 }
@@ -534,6 +568,44 @@ START_TEST(delta_stored_files_restore_exactly)
 	snap_info_clear(&s1);
 	snap_info_clear(&s2);
 	snap_info_clear(&s3);
+	repo_free(r);
+}
+END_TEST
+
+START_TEST(sparse_file_keeps_its_holes)
+{
+	struct repo *r;
+	struct snap_info s;
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	char path[1024];
+	struct stat a, b;
+	int fd;
+
+	ck_assert_int_eq(mkdir(src, 0755), 0);
+	snprintf(path, sizeof(path), "%s/sparse", src);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT, 0644), 0);
+	ck_assert_int_eq(ftruncate(fd, 64 << 20), 0);
+	ck_assert_int_eq(pwrite(fd, "middle", 6, 32 << 20), 6);
+	ck_assert_int_eq(pwrite(fd, "end", 3, (64 << 20) - 3), 3);
+	close(fd);
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(backup(r, 0, &s), 0);
+	opts_init(&o, s.id, src, &c);
+	o.verify = 1;
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	ck_assert_uint_eq(st.verified, 1);
+	ck_assert_int_eq(compare_trees(src, target), 1);
+	ck_assert_int_eq(lstat(path, &a), 0);
+	snprintf(path, sizeof(path), "%s/sparse", target);
+	ck_assert_int_eq(lstat(path, &b), 0);
+	ck_assert_msg(b.st_blocks <= a.st_blocks + 16, "restored dense: %lld blocks, source %lld",
+	    (long long)b.st_blocks, (long long)a.st_blocks);
+	/* and a second run sees it as already there */
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	ck_assert_uint_eq(st.unchanged, 1);
+	snap_info_clear(&s);
 	repo_free(r);
 }
 END_TEST
@@ -776,6 +848,10 @@ START_TEST(hostile_snapshot_writes_nothing_outside)
 	/* the over-long name and the too-deep path are refused */
 	snprintf(p, sizeof(p), "/%s", longname);
 	ck_assert_int_ge(find_item(&c, p, RESTORE_REFUSED), 0);
+	for (i = 0; i < c.n; i++)
+		if (c.what[i] == RESTORE_REFUSED && strstr(c.path[i], "/deep/"))
+			break;
+	ck_assert_msg(i < c.n, "nothing below /deep was refused");
 	ck_assert_uint_ge(st.refused, 4 + 1);
 	ck_assert_uint_eq(st.damaged, 1);
 	ck_assert_uint_eq(st.files, 2);
@@ -799,8 +875,10 @@ suite(void)
 	tcase_add_test(tc, patterns_and_selection);
 	tcase_add_test(tc, dry_run_writes_nothing_and_counts_the_same);
 	tcase_add_test(tc, interrupted_restore_finishes_on_a_second_run);
+	tcase_add_test(tc, stop_in_the_middle_of_a_file_leaves_nothing_half_written);
 	tcase_add_test(tc, overwrite_modes);
 	tcase_add_test(tc, delta_stored_files_restore_exactly);
+	tcase_add_test(tc, sparse_file_keeps_its_holes);
 	tcase_add_test(tc, damaged_object_fails_only_its_files);
 	tcase_add_test(tc, hostile_snapshot_writes_nothing_outside);
 	suite_add_tcase(s, tc);
