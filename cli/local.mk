@@ -14,4 +14,3 @@ TESTS += tests/unit/test_wizard
 tests_unit_test_wizard_SOURCES = tests/unit/test_wizard.c cli/wiz.c cli/wiz.h
 tests_unit_test_wizard_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_wizard_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
-EXTRA_DIST += docs/WIZARD.md
