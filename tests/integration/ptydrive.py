@@ -10,7 +10,8 @@ skipped):
   raw ESCAPED    write bytes given with Python escapes, e.g. raw \\x03 (Ctrl-C)
   noecho         wait until the program has turned echo off (a passphrase
                  prompt): what is typed before that may be flushed away
-  exit CODE      wait for the program to end and check its exit code
+  exit CODE      wait for the program to end and check its exit code; CODE
+                 may list alternatives (130|0); the log ends with the status
 Nothing depends on timing: each expect waits up to the timeout, then fails
 with the screen printed.  The whole screen goes to --log FILE.
 Exit status: 0 when every step passed, 1 otherwise, 2 on a usage error.
@@ -101,8 +102,9 @@ class Session:
                 self.status = os.waitstatus_to_exitcode(st)
         while self._read(0):
             pass
-        if self.status != want:
-            return self.fail("exit status %s, wanted %s" % (self.status, want))
+        if self.status not in want:
+            return self.fail("exit status %s, wanted %s"
+                             % (self.status, " or ".join(map(str, want))))
         return True
 
     def fail(self, why):
@@ -155,7 +157,7 @@ def main(args):
             elif word == "noecho":
                 ok = s.noecho()
             elif word == "exit":
-                ok = s.wait_exit(int(rest))
+                ok = s.wait_exit([int(x) for x in rest.split("|")])
             else:
                 sys.stderr.write("ptydrive: %s:%d: unknown step %r\n" % (args[0], n, word))
                 return 2
@@ -167,6 +169,8 @@ def main(args):
         if log:
             with open(log, "w") as f:
                 f.write(s.screen)
+                if s.status is not None:
+                    f.write("\n[exit status %d]\n" % s.status)
     return 0 if ok else 1
 
 
