@@ -398,6 +398,7 @@ browse(struct wz *z)
 	struct wiz_shell sh;
 	const struct snap_info *s = &z->s[z->pick];
 	char *line = NULL, prompt[64];
+	size_t len;
 	int rc;
 
 	/* start where the data is: the one backed-up path, if there is one */
@@ -406,7 +407,10 @@ browse(struct wz *z)
 	printf("Browse the snapshot: ls, cd, mark, unmark, marked, find, done (help lists "
 	    "them)\n");
 	for (;;) {
-		snprintf(prompt, sizeof(prompt), "browse %.48s> ", sh.cwd);
+		/* deep paths: the end says where one is */
+		len = strlen(sh.cwd);
+		snprintf(prompt, sizeof(prompt), "browse %s%s> ", len > 48 ? "..." : "",
+		    len > 48 ? sh.cwd + len - 45 : sh.cwd);
 		fputs(prompt, stdout);
 		if (read_line(&line) != 0) {
 			rc = WZ_QUIT;
