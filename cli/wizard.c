@@ -16,6 +16,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,12 +49,21 @@ static const char help[] =
     "(exit 130, nothing written).\n";
 
 static volatile sig_atomic_t interrupted;
+static int wake[2] = { -1, -1 };	/* the handler's pipe: wakes a waiting read */
 
 static void
 on_sigint(int sig)
 {
+	int e = errno;
+	ssize_t n = 0;
+
 	(void)sig;
 	interrupted = 1;
+	/* a full pipe already holds a wake-up */
+	if (wake[1] >= 0)
+		n = write(wake[1], "", 1);
+	(void)n;
+	errno = e;
 }
 
 struct wz {
@@ -73,35 +84,48 @@ struct wz {
 
 /*
  * Reads one line from the terminal.  Returns 0 with a malloc'd line
- * (without its newline), or WZ_QUIT on Ctrl-C or end of input.
+ * (without its newline), or WZ_QUIT on Ctrl-C or end of input.  The
+ * signal may be taken by any thread (the lock's heartbeat has one), so
+ * the wait watches the handler's pipe too, not only for EINTR.
  */
 static int
 read_line(char **out)
 {
+	struct pollfd pfd[2] = {
+		{ .fd = STDIN_FILENO, .events = POLLIN },
+		{ .fd = wake[0], .events = POLLIN },
+	};
 	struct buf b = { 0 };
 	ssize_t got;
 	char ch;
+	int rc = WZ_QUIT;
 
 	fflush(stdout);
-	for (;;) {
-		if (interrupted)
+	while (!interrupted) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
-		got = read(STDIN_FILENO, &ch, 1);
-		if (got < 0 && errno == EINTR)
-			continue;	/* the flag says whether it was Ctrl-C */
+		}
+		if (pfd[1].revents)
+			break;
+		if ((got = read(STDIN_FILENO, &ch, 1)) < 0 && errno == EINTR)
+			continue;
 		if (got <= 0)
 			break;
 		if (ch == '\n') {
 			if (buf_put_u8(&b, 0) != 0)
 				break;
 			*out = (char *)b.data;
-			return 0;
+			b.data = NULL;
+			rc = 0;
+			break;
 		}
 		if (ch != '\r')
 			buf_put_u8(&b, (uint8_t)ch);
 	}
 	buf_free(&b);
-	return WZ_QUIT;
+	return rc;
 }
 
 /*
@@ -732,6 +756,10 @@ cmd_restore_wizard(struct cli *c, int argc, char **argv)
 	z.c = c;
 	z.w.verify = 1;
 	interrupted = 0;
+	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_error("restore wizard: cannot make a pipe: %s", strerror(errno));
+		return EXIT_ERROR;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigint;
 	sigemptyset(&sa.sa_mask);
@@ -827,6 +855,9 @@ out_free:
 	sigaction(SIGTERM, &old_term, NULL);
 	if (locked)
 		repo_unlock(z.r);
+	close(wake[0]);
+	close(wake[1]);
+	wake[0] = wake[1] = -1;
 	free(a);
 	buf_free(&cmd);
 	buf_free(&summary);

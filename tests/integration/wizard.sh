@@ -206,6 +206,39 @@ exit 130
 STEPS
 drive d "$BW" restore
 
+# (f) in place: a clear warning and a typed confirmation; a missing file
+# comes back where it was, a live file is kept (overwrite never)
+rm "$src/etc/app.conf"
+printf 'live\n' > "$src/etc/new.conf"
+cat > "$T/f.steps" <<STEPS
+expect Which backup set? [1]:
+send 2
+expect Point in time? [1]:
+send
+expect What? [1]:
+send
+expect Where? [2]:
+send 1
+expect WARNING
+expect to confirm [no]:
+send yes
+expect not confirmed
+expect Where? [2]:
+send 1
+expect to confirm [no]:
+send restore in place
+expect Existing files? [1]:
+send
+expect IN PLACE
+expect --target / --overwrite never
+expect Type yes to restore
+send yes
+exit 0
+STEPS
+drive f "$BW" restore
+[ "$(cat "$src/etc/app.conf" 2>/dev/null)" = conf ] || fail "in place: app.conf did not come back"
+[ "$(cat "$src/etc/new.conf")" = live ] || fail "in place: a live file was touched"
+
 # (e) Ctrl-C while the restore runs: it stops cleanly (no temporary or
 # half-written file; what is there is whole) and the summary's command
 # finishes the job.  Should the restore win the race and end first, the
