@@ -30,6 +30,7 @@ static const struct { const char *path; int kind; uint64_t size; } tree[] = {
 	{ "/etc", TREE_DIR, 0 },
 	{ "/etc/app.conf", TREE_FILE, 10 },
 	{ "/srv", TREE_DIR, 0 },
+	{ "/srv/bad", TREE_DIR, 0 },		/* its tree is damaged */
 	{ "/srv/www", TREE_DIR, 0 },
 	{ "/srv/www/.hidden", TREE_FILE, 1 },
 	{ "/srv/www/img", TREE_DIR, 0 },
@@ -52,6 +53,8 @@ fake_list(void *arg, const char *dir, struct wiz_dirent **out, size_t *n)
 
 	(void)arg;
 	list_calls++;
+	if (!strcmp(dir, "/srv/bad"))
+		return BW_ERR_CORRUPT;
 	ck_assert_ptr_nonnull(d);
 	for (i = 0; i < NTREE; i++) {
 		const char *p = tree[i].path, *slash = strrchr(p, '/');
@@ -263,6 +266,24 @@ START_TEST(test_shell_mark_unmark)
 	ck_assert_uint_eq(sh.nmarks, 1);
 	ck_assert_str_eq(sh.marks[0], "/srv/www/odd[1].txt");
 	run("done", WIZ_SHELL_DONE);
+}
+END_TEST
+
+START_TEST(test_shell_damaged_directory)
+{
+	const char *o;
+
+	/* the directory is named with the problem; the rest stays usable */
+	o = run("cd /srv/bad", WIZ_SHELL_MORE);
+	ck_assert_ptr_nonnull(strstr(o, "/srv/bad: cannot be read ("));
+	ck_assert_str_eq(sh.cwd, "/");
+	o = run("ls /srv", WIZ_SHELL_MORE);
+	ck_assert_ptr_nonnull(strstr(o, "  bad/\n"));
+	o = run("find *.png", WIZ_SHELL_MORE);
+	ck_assert_ptr_nonnull(strstr(o, "2 matches below /"));
+	/* a damaged directory can still be marked: the restore reports it */
+	o = run("mark /srv/bad", WIZ_SHELL_MORE);
+	ck_assert_ptr_nonnull(strstr(o, "marked /srv/bad"));
 }
 END_TEST
 
@@ -587,6 +608,7 @@ wizard_suite(void)
 	tcase_add_test(tc, test_path_join);
 	tcase_add_test(tc, test_shell_cd_ls);
 	tcase_add_test(tc, test_shell_mark_unmark);
+	tcase_add_test(tc, test_shell_damaged_directory);
 	tcase_add_test(tc, test_shell_find);
 	tcase_add_test(tc, test_quote_and_cmdline);
 	tcase_add_test(tc, test_restore_opts);
