@@ -1344,6 +1344,10 @@ walk_all(struct rs *s)
 		if (rc == BW_ERR_NOENT)
 			log_error("restore: %s: no such path in the snapshot (paths are "
 			    "absolute, as backed up: see 'bulwark snapshots')", s->base);
+		else if (is_damage(rc))
+			log_error("restore: %s: a directory on the way to it cannot be read "
+			    "(%s); run 'bulwark check --read-data', or restore it from "
+			    "another snapshot", s->base, bw_strerror(rc));
 		return rc;
 	}
 	if (parent->e[idx].kind == TREE_DIR) {
