@@ -231,6 +231,7 @@ pool_worker(void *arg)
 static int
 pool_start(struct pool *p, struct repo *r, int nthr)
 {
+	sigset_t block, old;
 	uint32_t mn, avg, mx;
 	int i, e;
 
@@ -247,13 +248,21 @@ pool_start(struct pool *p, struct repo *r, int nthr)
 	pthread_cond_init(&p->done, NULL);
 	if ((p->thr = calloc((size_t)nthr, sizeof(*p->thr))) == NULL)
 		return BW_ERR_NOMEM;
+	/* signals go to the writing thread, which checks o->stop; a worker's
+	 * read is never cut short by one */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (i = 0; i < nthr; i++) {
 		if ((e = pthread_create(&p->thr[i], NULL, pool_worker, p)) != 0) {
 			log_error("restore: cannot start a decode thread: %s", strerror(e));
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			return BW_ERR_NOMEM;
 		}
 		p->nthr++;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
 
