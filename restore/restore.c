@@ -1290,9 +1290,9 @@ visit(const char *path, const struct tree_entry *e, void *arg)
 	if ((rel = dest_of(s, path)) == NULL)
 		return 0;	/* the base directory itself: the target */
 	if (s->counting) {
-		if (e->kind == TREE_FILE || e->kind == TREE_HARDLINK) {
+		if (e->kind == TREE_FILE) {
 			s->prog.files_total++;
-			s->prog.bytes_total += e->kind == TREE_FILE ? e->size : 0;
+			s->prog.bytes_total += e->size;
 		}
 		free(rel);
 		return 0;
@@ -1318,10 +1318,9 @@ static int
 walk_failed(const char *path, const uint8_t id[32], int err, void *arg)
 {
 	struct rs *s = arg;
-	char **n;
-	char hex[17];
+	char **n, *rel;
 
-	(void)id;
+	(void)id;	/* repo_get named the object when it failed */
 	if (!is_damage(err))
 		return fatal(s, err);
 	if (s->counting)
@@ -1332,10 +1331,11 @@ walk_failed(const char *path, const uint8_t id[32], int err, void *arg)
 	if ((n[s->nbad_dirs] = strdup(path)) == NULL)
 		return fatal(s, BW_ERR_NOMEM);
 	s->nbad_dirs++;
-	hex_encode(hex, id, 8);
-	report(s, path, path, RESTORE_DAMAGED, NULL, err == BW_ERR_NOENT ?
+	rel = dest_of(s, path);
+	report(s, path, rel ? rel : "", RESTORE_DAMAGED, NULL, err == BW_ERR_NOENT ?
 	    "its directory listing (tree object) is missing: its contents are not restored" :
 	    "its directory listing (tree object) failed to verify: its contents are not restored");
+	free(rel);
 	return 0;
 }
 
