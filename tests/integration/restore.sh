@@ -82,6 +82,8 @@ expect 0 "$BW" restore "latest:$src" --target "$T/r4" --include '*.html' --exclu
 [ -f "$T/r4/www/index.html" ] || fail "--include *.html did not bring index.html"
 [ ! -e "$T/r4/www/hard.html" ] || fail "--exclude hard* restored hard.html"
 [ ! -e "$T/r4/www/img/big.bin" ] || fail "--include *.html restored big.bin"
+[ "$(stat -c %a "$T/r4/www")" = "$(stat -c %a "$src/www")" ] ||
+	fail "a directory on the way to an included file lacks its own mode"
 expect 0 "$BW" restore "latest:$src" --target "$T/r5" --include "$src/www/img"
 [ -f "$T/r5/www/img/copy.bin" ] || fail "an included directory did not bring its contents"
 [ ! -e "$T/r5/etc" ] || fail "--include of a directory restored others"
