@@ -30,8 +30,9 @@
  *
  * Directories are created at once with mode 0700 (so a read-only directory
  * can still be filled, and nobody else looks in before its ACLs are set);
- * their metadata goes through libarchive at fsout_close, whose directory
- * fixups apply modes and ACLs deepest first.  A default ACL set only then
+ * their metadata goes through libarchive at fsout_close, deepest first,
+ * one writer per parent directory (entered as above), whose fixups at
+ * archive_write_close apply modes and ACLs.  A default ACL set only then
  * is not inherited by the restored children, which carry their own.
  *
  * Hard links are made with linkat() between two verified directories, and
@@ -49,9 +50,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,8 +99,20 @@ struct defdir {
 	uint64_t dev, ino;
 };
 
+/* A user or group name looked up on this host (shared by all writers). */
+struct idname {
+	struct idname *next;
+	int group;
+	int found;
+	la_int64_t id;
+	char name[];
+};
+#define IDNAMES_MAX	1024
+
 struct fsout {
 	struct fsout_opts opts;
+	struct idname *ids;
+	size_t nids;
 	char *target;
 	int flags;		/* ARCHIVE_EXTRACT_* */
 	int tfd;		/* the target, O_PATH */
@@ -649,6 +664,58 @@ ar_result(struct archive *a, int r, const char *rel, const char *what)
 	return e > 0 ? bw_err_from_errno(e) : BW_ERR_IO;
 }
 
+/*
+ * libarchive's standard lookup keeps its cache per writer, and a writer
+ * is made per group of directories at fsout_close: one cache for all.
+ */
+static la_int64_t
+lookup(struct fsout *o, int group, const char *name, la_int64_t id)
+{
+	struct idname *n;
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	char buf[16384];
+	size_t len;
+
+	if (name == NULL || *name == '\0')
+		return id;
+	for (n = o->ids; n; n = n->next)
+		if (n->group == group && strcmp(n->name, name) == 0)
+			return n->found ? n->id : id;
+	len = strlen(name);
+	if (group) {
+		if (getgrnam_r(name, &gr, buf, sizeof(buf), &grp) != 0)
+			grp = NULL;
+	} else if (getpwnam_r(name, &pw, buf, sizeof(buf), &pwp) != 0) {
+		pwp = NULL;
+	}
+	if (o->nids < IDNAMES_MAX &&
+	    (n = malloc(sizeof(*n) + len + 1)) != NULL) {
+		n->group = group;
+		n->found = group ? grp != NULL : pwp != NULL;
+		n->id = group ? (grp ? grp->gr_gid : 0) : (pwp ? pwp->pw_uid : 0);
+		memcpy(n->name, name, len + 1);
+		n->next = o->ids;
+		o->ids = n;
+		o->nids++;
+	}
+	if (group)
+		return grp ? (la_int64_t)grp->gr_gid : id;
+	return pwp ? (la_int64_t)pwp->pw_uid : id;
+}
+
+static la_int64_t
+lookup_user(void *arg, const char *name, la_int64_t id)
+{
+	return lookup(arg, 0, name, id);
+}
+
+static la_int64_t
+lookup_group(void *arg, const char *name, la_int64_t id)
+{
+	return lookup(arg, 1, name, id);
+}
+
 static struct archive *
 disk_new(struct fsout *o)
 {
@@ -660,7 +727,10 @@ disk_new(struct fsout *o)
 	 * also holds for the users and groups named in ACLs. */
 	if (archive_write_disk_set_options(a, o->flags) != ARCHIVE_OK ||
 	    (!o->opts.numeric_owner &&
-	    archive_write_disk_set_standard_lookup(a) != ARCHIVE_OK)) {
+	    (archive_write_disk_set_user_lookup(a, o, lookup_user, NULL) !=
+	    ARCHIVE_OK ||
+	    archive_write_disk_set_group_lookup(a, o, lookup_group, NULL) !=
+	    ARCHIVE_OK))) {
 		archive_write_free(a);
 		return NULL;
 	}
@@ -1785,63 +1855,119 @@ out:
 	return rc;
 }
 
-/* Directory metadata, through libarchive from the target with full
- * relative paths: its fixups apply modes and ACLs deepest first. */
+static size_t
+depth_of(const char *rel)
+{
+	size_t n = 0;
+
+	while ((rel = strchr(rel, '/')) != NULL) {
+		rel++;
+		n++;
+	}
+	return n;
+}
+
+static size_t
+parent_len(const char *rel)
+{
+	const char *s = strrchr(rel, '/');
+
+	return s ? (size_t)(s - rel) : 0;
+}
+
+/* Deepest first; siblings next to each other (a common prefix keeps
+ * names together in byte order). */
 static int
-dirs_apply(struct fsout *o)
+defdir_cmp(const void *a, const void *b)
+{
+	const struct defdir *x = a, *y = b;
+	size_t dx = depth_of(x->rel), dy = depth_of(y->rel);
+
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	return strcmp(x->rel, y->rel);
+}
+
+/*
+ * The metadata of the sibling directories dirs[i..j), through one disk
+ * writer whose working directory is their verified parent, so that
+ * libarchive (and its fixups at archive_write_close, which apply modes
+ * and ACLs) only ever resolves a single name.
+ */
+static int
+dirs_group(struct fsout *o, size_t i, size_t j)
 {
 	struct archive *a = NULL;
-	struct pdir *pd;
+	struct pdir *pd = NULL;
 	struct stat st;
-	size_t i;
-	int rc = 0, rc2, r;
+	const char *rel = o->dirs[i].rel;
+	int rc, rc2, r = ARCHIVE_OK;
 
-	if (o->ndirs == 0)
-		return 0;
-	if ((a = disk_new(o)) == NULL) {
-		log_error("target %s: out of memory", Q(o->target));
-		return BW_ERR_NOMEM;
+	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0) {
+		if (rc == BW_ERR_NOENT)
+			log_warn("%s: removed during the restore; its metadata "
+			    "is not applied", Q(rel));
+		return rc == BW_ERR_NOENT ? 0 : rc;
 	}
-	for (i = 0; i < o->ndirs; i++) {
+	if ((a = disk_new(o)) == NULL) {
+		log_error("%s: out of memory (disk writer)", Q(rel));
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = enter(o, pd->fd, rel)) != 0)
+		goto out;
+	for (; i < j && r != ARCHIVE_FATAL; i++) {
 		struct defdir *d = &o->dirs[i];
+		const char *base = base_of(d->rel);
 
 		/* Still the directory we made or reused? */
-		if (parent_get(o, d->rel, NULL, 0, &pd) != 0)
-			continue;
-		r = fstatat(pd->fd, base_of(d->rel), &st, AT_SYMLINK_NOFOLLOW);
-		pdir_unref(o, pd);
-		if (r != 0 || !S_ISDIR(st.st_mode) ||
-		    (uint64_t)st.st_dev != d->dev ||
+		if (fstatat(pd->fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != d->dev ||
 		    (uint64_t)st.st_ino != d->ino) {
 			log_warn("%s: replaced during the restore; its "
 			    "metadata is not applied", Q(d->rel));
 			continue;
 		}
-		to_ae(o, o->ae, d->rel, d->rel, d->meta);
-		if ((rc2 = enter(o, o->tfd, d->rel)) != 0) {
-			rc = rc ? rc : rc2;
-			break;
-		}
+		to_ae(o, o->ae, base, d->rel, d->meta);
 		r = archive_write_header(a, o->ae);
 		if (r >= ARCHIVE_WARN) {
 			ar_result(a, r, d->rel, "restore metadata");
 			r = archive_write_finish_entry(a);
 		}
-		leave(o);
 		if ((rc2 = ar_result(a, r, d->rel, "restore metadata")) != 0 &&
 		    rc == 0)
 			rc = rc2;
-		if (r == ARCHIVE_FATAL)
-			break;
 	}
-	if (enter(o, o->tfd, o->target) == 0) {
-		r = archive_write_close(a);
-		leave(o);
-		if ((rc2 = ar_result(a, r, o->target,
-		    "restore directory metadata")) != 0 && rc == 0)
+	r = archive_write_close(a);
+	leave(o);
+	if ((rc2 = ar_result(a, r, pd->len ? pd->path : o->target,
+	    "restore directory metadata")) != 0 && rc == 0)
+		rc = rc2;
+out:
+	if (a)
+		archive_write_free(a);
+	pdir_unref(o, pd);
+	return rc;
+}
+
+/* Directory metadata, deepest first (see dirs_group). */
+static int
+dirs_apply(struct fsout *o)
+{
+	size_t i, j, plen;
+	int rc = 0, rc2;
+
+	if (o->ndirs > 1)
+		qsort(o->dirs, o->ndirs, sizeof(*o->dirs), defdir_cmp);
+	for (i = 0; i < o->ndirs; i = j) {
+		plen = parent_len(o->dirs[i].rel);
+		for (j = i + 1; j < o->ndirs &&
+		    parent_len(o->dirs[j].rel) == plen &&
+		    memcmp(o->dirs[j].rel, o->dirs[i].rel, plen) == 0; j++)
+			;
+		if ((rc2 = dirs_group(o, i, j)) != 0 && rc == 0)
 			rc = rc2;
 	}
-	archive_write_free(a);
 	return rc;
 }
 
@@ -1896,6 +2022,12 @@ fsout_free(struct fsout *o)
 	free(o->pool);
 	if (o->ae)
 		archive_entry_free(o->ae);
+	while (o->ids) {
+		struct idname *n = o->ids->next;
+
+		free(o->ids);
+		o->ids = n;
+	}
 	for (i = 0; i < o->wtcap; i++)
 		for (w = o->wt[i]; w; w = next) {
 			next = w->next;

@@ -644,14 +644,21 @@ END_TEST
  * outside, and the entry after it is still written. */
 START_TEST(test_hostile)
 {
+	static char longname[300], longpath[PATH_MAX + 16];
 	static const char *const bad[] = {
 		"/tmp/x", "../outside/x", "a/../../outside/x", "./x", "a//x",
+		"x/", longname, longpath,
 	};
 	struct fsout *o = open_target(FSOUT_ALWAYS, 0);
 	struct fsent_entry *e, *f;
 	char rel[64], out[600];
 	size_t i;
 	int k = 0;
+
+	memset(longname, 'n', 256);
+	for (i = 0; i + 2 < sizeof(longpath) - 1; i += 2)
+		memcpy(longpath + i, "d/", 2);
+	longpath[i] = 'f';
 
 	f = ent(FSENT_FILE, 0644);
 	f->nlink = 2;		/* so that a hard link may name it */
@@ -734,7 +741,7 @@ START_TEST(test_hostile)
 	fsent_entry_free(f);
 
 	assert_outside_empty();
-	ck_assert_int_eq(access(at("t/after4"), F_OK), 0);
+	ck_assert_int_eq(access(at("t/after7"), F_OK), 0);
 	ck_assert_int_eq(access(at("t/after-symlink"), F_OK), 0);
 	ck_assert_int_eq(access(at("t/hl-ok"), F_OK), 0);
 	ck_assert_int_eq(access(at("t/hl-planted"), F_OK), -1);
@@ -850,6 +857,13 @@ START_TEST(test_overwrite)
 	ck_assert_int_eq(fsout_existing(o, "nothing", &cur), 0);
 	ck_assert_ptr_null(cur);
 	ck_assert_int_eq(fsout_existing(o, "no/such/dir", &cur), 0);
+	/* lstat semantics: a symlink is reported as itself */
+	ck_assert_int_eq(symlink("/etc/passwd", at("t/sl")), 0);
+	ck_assert_int_eq(fsout_existing(o, "sl", &cur), 1);
+	ck_assert_int_eq(cur->type, FSENT_SYMLINK);
+	ck_assert_str_eq(cur->link, "/etc/passwd");
+	fsent_entry_free(cur);
+	ck_assert_int_eq(fsout_existing(o, "sl/passwd", &cur), BW_ERR_INVAL);
 	ck_assert_int_eq(fsout_existing(o, "../x", &cur), BW_ERR_INVAL);
 	ck_assert_int_eq(fsout_close(o), 0);
 	fsout_free(o);
@@ -1135,6 +1149,10 @@ START_TEST(test_readonly)
 	e = ent(FSENT_FILE, 0400);
 	ck_assert_int_eq(write_file(o, "ro/closed/inside", e, "in", 2), 0);
 	fsent_entry_free(e);
+	e = ent(FSENT_DIR, 0751);
+	e->mtime_nsec = 7;
+	ck_assert_int_eq(fsout_entry(o, "ro/closed/sub", e), 0);
+	fsent_entry_free(e);
 	ck_assert_int_eq(fsout_close(o), 0);
 	fsout_free(o);
 	ck_assert_int_eq(stat(at("t/ro"), &st), 0);
@@ -1144,6 +1162,11 @@ START_TEST(test_readonly)
 	ck_assert_uint_eq(st.st_mode & 07777, 0555);
 	ck_assert_int_eq(stat(at("t/ro/closed"), &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0);
+	if (geteuid() == 0) {	/* others cannot look into a mode 0 dir */
+		ck_assert_int_eq(stat(at("t/ro/closed/sub"), &st), 0);
+		ck_assert_uint_eq(st.st_mode & 07777, 0751);
+		ck_assert_int_eq(st.st_mtim.tv_nsec, 7);
+	}
 	ck_assert_int_eq(stat(at("t/ro/sub/locked"), &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0);
 	ck_assert_int_eq(st.st_size, 6);
