@@ -190,29 +190,15 @@ fmt(char *out, size_t n, const char *f, ...)
 static int cmp_dirs(struct diff *d, const struct tree_entry *a, const struct tree_entry *b,
     const uint8_t *ra, const uint8_t *rb, int depth);
 
-static int
-cmp_entry(struct diff *d, const char *path, const struct tree_entry *a,
-    const struct tree_entry *b, int depth)
+/* Compares two entries of one kind other than a directory. */
+static void
+cmp_leaf(struct diff *d, const char *path, const struct tree_entry *a,
+    const struct tree_entry *b, const char *meta)
 {
-	char detail[8192], sa[32], sb[32], meta[200];
+	char detail[8192], sa[32], sb[32];
 	int content;
 
-	if (a->kind != b->kind) {
-		fmt(detail, sizeof(detail), "%s -> %s", cli_kind_name(a->kind),
-		    cli_kind_name(b->kind));
-		emit(d, 'T', path, a, b, detail);
-		if (a->kind == TREE_DIR)
-			return list_below(d, '-', path, a);
-		if (b->kind == TREE_DIR)
-			return list_below(d, '+', path, b);
-		return 0;
-	}
-	meta_changes(meta, sizeof(meta), a, b);
 	switch (a->kind) {
-	case TREE_DIR:
-		if (*meta)
-			emit(d, 'U', path, a, b, meta);
-		return cmp_dirs(d, a, b, NULL, NULL, depth + 1);
 	case TREE_FILE:
 		content = a->size != b->size || memcmp(a->hash, b->hash, 32) != 0;
 		cli_human_bytes(sa, sizeof(sa), a->size);
@@ -234,7 +220,34 @@ cmp_entry(struct diff *d, const char *path, const struct tree_entry *a,
 		emit(d, 'M', path, a, b, detail);
 	else if (*meta)
 		emit(d, 'U', path, a, b, meta);
-	return 0;
+}
+
+/* Recursive through cmp_dirs: kept small on the stack (the link targets'
+ * buffer is in cmp_leaf), since a tree may nest DIFF_DEPTH_MAX deep. */
+static int
+cmp_entry(struct diff *d, const char *path, const struct tree_entry *a,
+    const struct tree_entry *b, int depth)
+{
+	char detail[64], meta[200];
+
+	if (a->kind != b->kind) {
+		snprintf(detail, sizeof(detail), "%s -> %s", cli_kind_name(a->kind),
+		    cli_kind_name(b->kind));
+		emit(d, 'T', path, a, b, detail);
+		if (a->kind == TREE_DIR)
+			return list_below(d, '-', path, a);
+		if (b->kind == TREE_DIR)
+			return list_below(d, '+', path, b);
+		return 0;
+	}
+	meta_changes(meta, sizeof(meta), a, b);
+	if (a->kind != TREE_DIR) {
+		cmp_leaf(d, path, a, b, meta);
+		return 0;
+	}
+	if (*meta)
+		emit(d, 'U', path, a, b, meta);
+	return cmp_dirs(d, a, b, NULL, NULL, depth + 1);
 }
 
 /* Loads one side's tree; a failure is reported once and counted. */

@@ -261,10 +261,12 @@ visit(struct find *f, const uint8_t id[32], const struct tree_content *desc,
 				goto out;
 		}
 		if (e->kind == TREE_DIR) {
+			/* the key is taken while path ends here: below, the walk
+			 * writes past it */
+			memo_key(f, e->subtree, (char *)path->data, ckey);
 			if ((rc = visit(f, e->subtree, &e->content, path, depth + 1, &cv)) != 0)
 				goto out;
 			if (cv) {
-				memo_key(f, e->subtree, (char *)path->data, ckey);
 				if ((nc = realloc(nd.c, (nd.nc + 1) * sizeof(*nc))) == NULL ||
 				    (nc[nd.nc].name = strdup(e->name)) == NULL) {
 					if (nc)
@@ -492,8 +494,10 @@ cmd_find(struct cli *c, int argc, char **argv)
 		putchar('[');
 	for (i = 0; i < f.nrecs; i = j) {
 		for (j = i; j < f.nrecs && strcmp(f.recs[j].path, f.recs[i].path) == 0; j++)
-			if (!held[f.recs[j].snap]++)
+			if (!held[f.recs[j].snap]) {
+				held[f.recs[j].snap] = 1;
 				nheld++;
+			}
 		print_path(&f, s, &f.recs[i], j - i, c->json, paths == 0, &nver);
 		paths++;
 	}

@@ -265,6 +265,7 @@ cli_restore_exec(struct cli *c, struct repo *r, const struct restore_opts *opts,
 	o.stop = &stop_flag;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;	/* the engine polls the flag; reads go on */
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 

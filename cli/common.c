@@ -493,8 +493,10 @@ cli_load_snapshot(struct cli *c, struct repo *r, const char *spec, const char *s
 	memset(out, 0, sizeof(*out));
 	if ((rc = cli_snapshot_arg(c, r, spec, set, tag, id)) != 0)
 		return rc;
+	/* listed a moment ago: gone is "not found" (forgotten meanwhile),
+	 * failing to verify is damage */
 	if ((rc = repo_snapshot_load(r, id, out)) != 0)
-		return cli_exit(rc);
+		return rc == BW_ERR_NOENT ? EXIT_NOTFOUND : cli_tree_exit(rc);
 	if (!out->have_body) {
 		/* only a key without READ gets no body */
 		snap_info_clear(out);

@@ -231,6 +231,7 @@ pool_worker(void *arg)
 static int
 pool_start(struct pool *p, struct repo *r, int nthr)
 {
+	sigset_t block, old;
 	uint32_t mn, avg, mx;
 	int i, e;
 
@@ -247,13 +248,21 @@ pool_start(struct pool *p, struct repo *r, int nthr)
 	pthread_cond_init(&p->done, NULL);
 	if ((p->thr = calloc((size_t)nthr, sizeof(*p->thr))) == NULL)
 		return BW_ERR_NOMEM;
+	/* signals go to the writing thread, which checks o->stop; a worker's
+	 * read is never cut short by one */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (i = 0; i < nthr; i++) {
 		if ((e = pthread_create(&p->thr[i], NULL, pool_worker, p)) != 0) {
 			log_error("restore: cannot start a decode thread: %s", strerror(e));
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			return BW_ERR_NOMEM;
 		}
 		p->nthr++;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
 
@@ -300,6 +309,11 @@ struct rs {
 	struct idset *copies;
 	char **copy_rel;
 	size_t ncopies;
+	/* directories looked into but not taken themselves (patterns, a
+	 * selection): written with their own metadata once something below
+	 * them is taken */
+	struct pending { char *path; struct tree *t; int done; } *pend;
+	size_t npend, cappend;
 	char **bad_dirs;		/* directories whose tree failed */
 	size_t nbad_dirs;
 	int fatal;			/* stops the walk: INTR, NOSPC, NOMEM */
@@ -1262,6 +1276,79 @@ do_other(struct rs *s, const char *path, const char *rel, const struct tree_entr
 	return 0;
 }
 
+/* ---- directories on the way to what is taken ---- */
+
+/* A copy of one entry (as a one-entry tree) that outlives the walk's. */
+static int
+entry_copy(const struct tree_entry *e, struct tree **out)
+{
+	struct buf b = { 0 }, t = { 0 };
+	int rc;
+
+	if ((rc = tree_entry_encode(&b, e)) == 0 && (rc = tree_finish(&t, 1, b.data, b.len)) == 0)
+		rc = tree_decode(t.data, t.len, out);
+	buf_free(&b);
+	buf_free(&t);
+	return rc;
+}
+
+/* Drops the directories path is not below (their walk is over). */
+static void
+pend_trim(struct rs *s, const char *path)
+{
+	while (s->npend > 0 && !under(path, s->pend[s->npend - 1].path)) {
+		s->npend--;
+		free(s->pend[s->npend].path);
+		tree_free(s->pend[s->npend].t);
+	}
+}
+
+static int
+pend_push(struct rs *s, const char *path, const struct tree_entry *e)
+{
+	struct pending *n;
+	int rc;
+
+	if (s->npend == s->cappend) {
+		size_t cap = s->cappend ? 2 * s->cappend : 16;
+
+		if ((n = realloc(s->pend, cap * sizeof(*n))) == NULL)
+			return fatal(s, BW_ERR_NOMEM);
+		s->pend = n;
+		s->cappend = cap;
+	}
+	n = &s->pend[s->npend];
+	memset(n, 0, sizeof(*n));
+	if ((n->path = strdup(path)) == NULL)
+		return fatal(s, BW_ERR_NOMEM);
+	if ((rc = entry_copy(e, &n->t)) != 0) {
+		free(n->path);
+		return fatal(s, rc == BW_ERR_NOMEM ? rc : BW_ERR_CORRUPT);
+	}
+	s->npend++;
+	return 0;
+}
+
+/* Writes the pending directories above an entry being taken. */
+static int
+pend_write(struct rs *s)
+{
+	char *rel;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < s->npend && rc == 0 && !s->fatal; i++) {
+		if (s->pend[i].done)
+			continue;
+		s->pend[i].done = 1;
+		if ((rel = dest_of(s, s->pend[i].path)) == NULL)
+			continue;	/* the base directory: the target itself */
+		rc = do_other(s, s->pend[i].path, rel, &s->pend[i].t->e[0]);
+		free(rel);
+	}
+	return rc < 0 ? rc : s->fatal;
+}
+
 static int
 visit(const char *path, const struct tree_entry *e, void *arg)
 {
@@ -1274,16 +1361,23 @@ visit(const char *path, const struct tree_entry *e, void *arg)
 	if (s->fatal)
 		return s->fatal;
 	sel = selected(s, path, e->kind == TREE_DIR);
+	if (!s->counting)
+		pend_trim(s, path);
 	if (sel < 0)
 		return 1;
 	if (sel == 0)
-		return 0;
+		return s->counting ? 0 : pend_push(s, path, e);
 	if ((rel = dest_of(s, path)) == NULL)
 		return 0;	/* the base directory itself: the target */
+	if (!s->counting && s->npend && !s->pend[s->npend - 1].done &&
+	    (rc = pend_write(s)) != 0) {
+		free(rel);
+		return rc;
+	}
 	if (s->counting) {
-		if (e->kind == TREE_FILE || e->kind == TREE_HARDLINK) {
+		if (e->kind == TREE_FILE) {
 			s->prog.files_total++;
-			s->prog.bytes_total += e->kind == TREE_FILE ? e->size : 0;
+			s->prog.bytes_total += e->size;
 		}
 		free(rel);
 		return 0;
@@ -1309,10 +1403,9 @@ static int
 walk_failed(const char *path, const uint8_t id[32], int err, void *arg)
 {
 	struct rs *s = arg;
-	char **n;
-	char hex[17];
+	char **n, *rel;
 
-	(void)id;
+	(void)id;	/* repo_get named the object when it failed */
 	if (!is_damage(err))
 		return fatal(s, err);
 	if (s->counting)
@@ -1323,10 +1416,11 @@ walk_failed(const char *path, const uint8_t id[32], int err, void *arg)
 	if ((n[s->nbad_dirs] = strdup(path)) == NULL)
 		return fatal(s, BW_ERR_NOMEM);
 	s->nbad_dirs++;
-	hex_encode(hex, id, 8);
-	report(s, path, path, RESTORE_DAMAGED, NULL, err == BW_ERR_NOENT ?
+	rel = dest_of(s, path);
+	report(s, path, rel ? rel : "", RESTORE_DAMAGED, NULL, err == BW_ERR_NOENT ?
 	    "its directory listing (tree object) is missing: its contents are not restored" :
 	    "its directory listing (tree object) failed to verify: its contents are not restored");
+	free(rel);
 	return 0;
 }
 
@@ -1344,6 +1438,10 @@ walk_all(struct rs *s)
 		if (rc == BW_ERR_NOENT)
 			log_error("restore: %s: no such path in the snapshot (paths are "
 			    "absolute, as backed up: see 'bulwark snapshots')", s->base);
+		else if (is_damage(rc))
+			log_error("restore: %s: a directory on the way to it cannot be read "
+			    "(%s); run 'bulwark check --read-data', or restore it from "
+			    "another snapshot", s->base, bw_strerror(rc));
 		return rc;
 	}
 	if (parent->e[idx].kind == TREE_DIR) {
@@ -1490,6 +1588,8 @@ out:
 	for (i = 0; i < s.ncopies; i++)
 		free(s.copy_rel[i]);
 	free(s.copy_rel);
+	pend_trim(&s, "");
+	free(s.pend);
 	for (i = 0; i < s.nbad_dirs; i++)
 		free(s.bad_dirs[i]);
 	free(s.bad_dirs);

@@ -30,8 +30,9 @@
  *
  * Directories are created at once with mode 0700 (so a read-only directory
  * can still be filled, and nobody else looks in before its ACLs are set);
- * their metadata goes through libarchive at fsout_close, whose directory
- * fixups apply modes and ACLs deepest first.  A default ACL set only then
+ * their metadata goes through libarchive at fsout_close, deepest first,
+ * one writer per parent directory (entered as above), whose fixups at
+ * archive_write_close apply modes and ACLs.  A default ACL set only then
  * is not inherited by the restored children, which carry their own.
  *
  * Hard links are made with linkat() between two verified directories, and
@@ -49,9 +50,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,8 +99,20 @@ struct defdir {
 	uint64_t dev, ino;
 };
 
+/* A user or group name looked up on this host (shared by all writers). */
+struct idname {
+	struct idname *next;
+	int group;
+	int found;
+	la_int64_t id;
+	char name[];
+};
+#define IDNAMES_MAX	1024
+
 struct fsout {
 	struct fsout_opts opts;
+	struct idname *ids;
+	size_t nids;
 	char *target;
 	int flags;		/* ARCHIVE_EXTRACT_* */
 	int tfd;		/* the target, O_PATH */
@@ -111,6 +126,7 @@ struct fsout {
 	struct archive_entry *ae;
 	struct wrote **wt;
 	size_t nwt, wtcap;
+	uint64_t wtseed;
 	struct defdir *dirs;
 	size_t ndirs, dircap;
 	int *syncfd;		/* one descriptor per file system written */
@@ -172,11 +188,20 @@ quote(const char *s, char *buf, size_t cap)
 
 #define Q(s)	quote((s), (char[1024]){0}, 1024)
 
+/* A refused entry: one line with the path, the reason and a hint. */
 static void
 refuse(const char *rel, const char *why)
 {
-	log_error("%s: refused: %s; entry skipped (damaged or hostile "
-	    "repository?)", Q(rel), why);
+	log_error("%s: refused: %s; entry skipped (a damaged or hostile "
+	    "snapshot?)", Q(rel), why);
+}
+
+static void
+refuse_dir(const char *rel, const char *why)
+{
+	log_error("%s: refused: %s; entry skipped (nothing is written "
+	    "through a symlink, whether it came from the snapshot or was in "
+	    "the target: check it)", Q(rel), why);
 }
 
 int
@@ -311,21 +336,22 @@ fail:
 }
 
 /*
- * Opens directory dir (relative to the target, len bytes of rel) without
+ * Opens directory dir (relative to the target: the parent of path) without
  * following any symlink; with create, makes missing components (0700).
  * 0 and *out, BW_ERR_NOENT (missing, not logged), BW_ERR_INVAL (a symlink
  * or non-directory on the way: refused and logged), or an error (logged).
+ * Messages name the entry rel; path differs for a hard link's target.
  */
 static int
-resolve(struct fsout *o, const char *rel, const char *dir, int create,
-    int *out)
+resolve(struct fsout *o, const char *rel, const char *path, const char *dir,
+    int create, int *out)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 		    RESOLVE_NO_MAGICLINKS,
 	};
-	char name[NAME_MAX + 1], why[NAME_MAX + PATH_MAX + 64];
+	char name[NAME_MAX + 1], why[PATH_MAX + 2048];
 	const char *s, *p;
 	struct stat st;
 	size_t n;
@@ -373,11 +399,16 @@ resolve(struct fsout *o, const char *rel, const char *dir, int create,
 				    AT_SYMLINK_NOFOLLOW) == 0 &&
 				    S_ISLNK(st.st_mode);
 
-				snprintf(why, sizeof(why), "%s '%.*s' is %s",
-				    lnk ? "beneath a symlink:" :
-				    "beneath a non-directory:", (int)(p - dir),
-				    dir, lnk ? "a symlink" : "not a directory");
-				refuse(rel, Q(why));
+				/* The component in the way, quoted. */
+				memcpy(why, dir, (size_t)(p - dir));
+				why[p - dir] = '\0';
+				snprintf(why, sizeof(why), "%s%s%s '%s' is %s",
+				    path != rel ? "hard link target " : "",
+				    path != rel ? Q(path) : "",
+				    lnk ? " beneath a symlink:" :
+				    " beneath a non-directory:", Q(why),
+				    lnk ? "a symlink" : "not a directory");
+				refuse_dir(rel, why + (path == rel));
 				r = BW_ERR_INVAL;
 			} else {
 				log_error("%s: cannot open directory %s: %s",
@@ -399,9 +430,11 @@ out:
 	return (int)r;
 }
 
-/* The verified parent directory of rel (a reference: pdir_unref). */
+/* The verified parent directory of rel (a reference: pdir_unref);
+ * messages name who (rel itself when NULL). */
 static int
-parent_get(struct fsout *o, const char *rel, int create, struct pdir **out)
+parent_get(struct fsout *o, const char *rel, const char *who, int create,
+    struct pdir **out)
 {
 	const char *slash = strrchr(rel, '/');
 	size_t len = slash ? (size_t)(slash - rel) : 0;
@@ -426,7 +459,7 @@ parent_get(struct fsout *o, const char *rel, int create, struct pdir **out)
 	d->len = len;
 	d->refs = 1;
 	d->fd = -1;
-	if ((rc = resolve(o, rel, d->path, create, &fd)) != 0) {
+	if ((rc = resolve(o, who ? who : rel, rel, d->path, create, &fd)) != 0) {
 		free(d);
 		return rc;
 	}
@@ -443,10 +476,11 @@ parent_get(struct fsout *o, const char *rel, int create, struct pdir **out)
 
 /* ---- what this handle wrote (hard link targets) ---- */
 
+/* Seeded, so that a hostile snapshot cannot pick colliding names. */
 static size_t
-wt_hash(const char *s, size_t cap)
+wt_hash(const char *s, uint64_t seed, size_t cap)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
 
 	while (*s)
 		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
@@ -460,7 +494,7 @@ wt_find(struct fsout *o, const char *rel)
 
 	if (o->wtcap == 0)
 		return NULL;
-	for (w = o->wt[wt_hash(rel, o->wtcap)]; w; w = w->next)
+	for (w = o->wt[wt_hash(rel, o->wtseed, o->wtcap)]; w; w = w->next)
 		if (strcmp(w->path, rel) == 0)
 			return w;
 	return NULL;
@@ -484,7 +518,7 @@ wt_add(struct fsout *o, const char *rel, uint64_t dev, uint64_t ino)
 		for (i = 0; i < o->wtcap; i++)
 			for (w = o->wt[i]; w; w = next) {
 				next = w->next;
-				h = wt_hash(w->path, cap);
+				h = wt_hash(w->path, o->wtseed, cap);
 				w->next = nb[h];
 				nb[h] = w;
 			}
@@ -497,7 +531,7 @@ wt_add(struct fsout *o, const char *rel, uint64_t dev, uint64_t ino)
 	strcpy(w->path, rel);
 	w->dev = dev;
 	w->ino = ino;
-	h = wt_hash(rel, o->wtcap);
+	h = wt_hash(rel, o->wtseed, o->wtcap);
 	w->next = o->wt[h];
 	o->wt[h] = w;
 	o->nwt++;
@@ -627,11 +661,59 @@ ar_result(struct archive *a, int r, const char *rel, const char *what)
 	}
 	e = archive_errno(a);
 	log_error("%s: cannot %s: %s", Q(rel), what, msg ? msg : "unknown error");
-	if (e == ENOSPC || e == EDQUOT)
-		return BW_ERR_NOSPC;
-	if (e == EPERM || e == EACCES)
-		return BW_ERR_PERM;
-	return BW_ERR_IO;
+	return e > 0 ? bw_err_from_errno(e) : BW_ERR_IO;
+}
+
+/*
+ * libarchive's standard lookup keeps its cache per writer, and a writer
+ * is made per group of directories at fsout_close: one cache for all.
+ */
+static la_int64_t
+lookup(struct fsout *o, int group, const char *name, la_int64_t id)
+{
+	struct idname *n;
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	char buf[16384];
+	size_t len;
+
+	if (name == NULL || *name == '\0')
+		return id;
+	for (n = o->ids; n; n = n->next)
+		if (n->group == group && strcmp(n->name, name) == 0)
+			return n->found ? n->id : id;
+	len = strlen(name);
+	if (group) {
+		if (getgrnam_r(name, &gr, buf, sizeof(buf), &grp) != 0)
+			grp = NULL;
+	} else if (getpwnam_r(name, &pw, buf, sizeof(buf), &pwp) != 0) {
+		pwp = NULL;
+	}
+	if (o->nids < IDNAMES_MAX &&
+	    (n = malloc(sizeof(*n) + len + 1)) != NULL) {
+		n->group = group;
+		n->found = group ? grp != NULL : pwp != NULL;
+		n->id = group ? (grp ? grp->gr_gid : 0) : (pwp ? pwp->pw_uid : 0);
+		memcpy(n->name, name, len + 1);
+		n->next = o->ids;
+		o->ids = n;
+		o->nids++;
+	}
+	if (group)
+		return grp ? (la_int64_t)grp->gr_gid : id;
+	return pwp ? (la_int64_t)pwp->pw_uid : id;
+}
+
+static la_int64_t
+lookup_user(void *arg, const char *name, la_int64_t id)
+{
+	return lookup(arg, 0, name, id);
+}
+
+static la_int64_t
+lookup_group(void *arg, const char *name, la_int64_t id)
+{
+	return lookup(arg, 1, name, id);
 }
 
 static struct archive *
@@ -641,8 +723,14 @@ disk_new(struct fsout *o)
 
 	if ((a = archive_write_disk_new()) == NULL)
 		return NULL;
+	/* Without a lookup, libarchive takes the ids: numeric_owner then
+	 * also holds for the users and groups named in ACLs. */
 	if (archive_write_disk_set_options(a, o->flags) != ARCHIVE_OK ||
-	    archive_write_disk_set_standard_lookup(a) != ARCHIVE_OK) {
+	    (!o->opts.numeric_owner &&
+	    (archive_write_disk_set_user_lookup(a, o, lookup_user, NULL) !=
+	    ARCHIVE_OK ||
+	    archive_write_disk_set_group_lookup(a, o, lookup_group, NULL) !=
+	    ARCHIVE_OK))) {
 		archive_write_free(a);
 		return NULL;
 	}
@@ -839,7 +927,7 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 	struct stat st;
 	int rc, e2, isdir = 0;
 
-	if ((rc = parent_get(o, rel, 1, &pd)) != 0)
+	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
 		return rc;
 	if (fstatat(pd->fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (o->opts.overwrite == FSOUT_NEVER) {
@@ -902,6 +990,27 @@ out:
 	return rc;
 }
 
+/* The inode at path (a target-relative path), through verified parents;
+ * messages name rel.  0 and *st, BW_ERR_NOENT (not logged), or a code. */
+static int
+stat_at(struct fsout *o, const char *path, const char *rel, struct pdir **pd,
+    struct stat *st)
+{
+	int rc;
+
+	if ((rc = parent_get(o, path, rel, 0, pd)) != 0)
+		return rc;
+	if (fstatat((*pd)->fd, base_of(path), st, AT_SYMLINK_NOFOLLOW) != 0)
+		return BW_ERR_NOENT;
+	return 0;
+}
+
+/*
+ * A hard link is made only to a path this handle wrote, checked to be
+ * the same inode still.  On a second run the link may already be there:
+ * NEVER keeps whatever is at rel, IF_CHANGED keeps a link to the same
+ * inode, without the target having been written this time.
+ */
 static int
 link_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 {
@@ -910,7 +1019,7 @@ link_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 	struct stat sst, dst;
 	const char *why;
 	char buf[PATH_MAX + 64];
-	int rc, rm = 0, e2;
+	int rc, rm = 0, e2, have_dst;
 
 	if (e->link == NULL) {
 		refuse(rel, "hard link without a target");
@@ -921,33 +1030,42 @@ link_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 		refuse(rel, buf);
 		return BW_ERR_INVAL;
 	}
-	if ((w = wt_find(o, e->link)) == NULL) {
-		snprintf(buf, sizeof(buf), "hard link target %s was not "
-		    "written by this restore", Q(e->link));
-		refuse(rel, buf);
-		return BW_ERR_INVAL;
-	}
-	if ((rc = parent_get(o, e->link, 0, &spd)) != 0) {
-		if (rc == BW_ERR_NOENT) {
-			snprintf(buf, sizeof(buf), "hard link target %s is "
-			    "gone", Q(e->link));
-			refuse(rel, buf);
-			rc = BW_ERR_INVAL;
-		}
+	if ((rc = parent_get(o, rel, NULL, 1, &dpd)) != 0)
+		goto out;
+	have_dst = fstatat(dpd->fd, base_of(rel), &dst, AT_SYMLINK_NOFOLLOW) ==
+	    0;
+	if (have_dst && o->opts.overwrite == FSOUT_NEVER) {
+		rc = 1;
 		goto out;
 	}
-	if (fstatat(spd->fd, base_of(e->link), &sst, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    (uint64_t)sst.st_dev != w->dev || (uint64_t)sst.st_ino != w->ino) {
-		snprintf(buf, sizeof(buf), "hard link target %s changed since "
-		    "this restore wrote it", Q(e->link));
+	if ((w = wt_find(o, e->link)) == NULL) {
+		if (have_dst && o->opts.overwrite == FSOUT_IF_CHANGED) {
+			rc = stat_at(o, e->link, rel, &spd, &sst);
+			if (rc == BW_ERR_INVAL)
+				goto out;
+			if (rc == 0 && sst.st_dev == dst.st_dev &&
+			    sst.st_ino == dst.st_ino && !S_ISDIR(sst.st_mode)) {
+				rc = 1;
+				goto out;
+			}
+		}
+		snprintf(buf, sizeof(buf), "hard link target %s was not "
+		    "written by this restore", Q(e->link));
 		refuse(rel, buf);
 		rc = BW_ERR_INVAL;
 		goto out;
 	}
-	if ((rc = parent_get(o, rel, 1, &dpd)) != 0)
+	if ((rc = stat_at(o, e->link, rel, &spd, &sst)) == BW_ERR_INVAL)
 		goto out;
-	if (fstatat(dpd->fd, base_of(rel), &dst, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    dst.st_dev == sst.st_dev && dst.st_ino == sst.st_ino) {
+	if (rc != 0 || (uint64_t)sst.st_dev != w->dev ||
+	    (uint64_t)sst.st_ino != w->ino) {
+		snprintf(buf, sizeof(buf), "hard link target %s %s since this "
+		    "restore wrote it", Q(e->link), rc ? "is gone" : "changed");
+		refuse(rel, buf);
+		rc = BW_ERR_INVAL;
+		goto out;
+	}
+	if (have_dst && dst.st_dev == sst.st_dev && dst.st_ino == sst.st_ino) {
 		rc = 1;		/* already this link */
 		goto out;
 	}
@@ -986,7 +1104,7 @@ special_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 		refuse(rel, "symlink without a target");
 		return BW_ERR_INVAL;
 	}
-	if ((rc = parent_get(o, rel, 1, &pd)) != 0)
+	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
 		return rc;
 	if ((rc = policy(o, pd, rel, e, &rm)) != 0 ||
 	    (rc = remove_old(pd, rel, rm)) != 0)
@@ -1040,6 +1158,21 @@ arch_zeros(struct fsout_file *f, uint64_t n)
 		f->pos += k;
 	}
 	return 0;
+}
+
+/*
+ * A stream cannot take a member back: the rest of it is filled with zeros
+ * so that the archive stays readable (if libarchive itself failed, the
+ * archive is lost anyway and fsout_close says so).
+ */
+static void
+arch_abandon(struct fsout_file *f)
+{
+	f->o->member = NULL;
+	log_warn("%s: abandoned; the rest of its member in archive %s is "
+	    "filled with zeros", Q(f->rel), Q(f->o->apath));
+	if (arch_zeros(f, f->size - f->pos) == 0)
+		archive_write_finish_entry(f->o->ar);
 }
 
 static int
@@ -1333,6 +1466,7 @@ fsout_open(const struct fsout_opts *opts, struct fsout **out)
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
 		seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 	o->rnd = seed | 1;
+	o->wtseed = seed * 0x9e3779b97f4a7c15ULL;
 	if ((o->ae = archive_entry_new()) == NULL)
 		goto out;
 	if (opts->archive) {
@@ -1381,7 +1515,7 @@ fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur)
 		refuse(rel, why);
 		return BW_ERR_INVAL;
 	}
-	if ((rc = parent_get(o, rel, 0, &pd)) != 0)
+	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0)
 		return rc == BW_ERR_NOENT ? 0 : rc;
 	if (fstatat(pd->fd, base_of(rel), &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		rc = errno == ENOENT ? 0 : bw_err_from_errno(errno);
@@ -1473,7 +1607,7 @@ fsout_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
 	}
 	if (o->ar)
 		return arch_file_open(o, rel, e, out);
-	if ((rc = parent_get(o, rel, 1, &pd)) != 0)
+	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
 		return rc;
 	if ((rc = policy(o, pd, rel, e, &rm)) != 0)
 		goto out;
@@ -1588,13 +1722,12 @@ fsout_file_commit(struct fsout_file *f)
 	int rc, r, e, dead = 0;
 
 	if (f->a == NULL) {		/* archive member */
-		o->member = NULL;
 		if (f->failed) {
-			log_error("%s: an earlier write failed; the archive "
-			    "is not usable", Q(f->rel));
+			arch_abandon(f);
 			rc = BW_ERR_IO;
 			goto out;
 		}
+		o->member = NULL;
 		if ((rc = arch_zeros(f, f->size - f->pos)) != 0)
 			goto out;
 		r = archive_write_finish_entry(o->ar);
@@ -1641,13 +1774,7 @@ fsout_file_abort(struct fsout_file *f)
 		return;
 	o = f->o;
 	if (f->a == NULL) {
-		/* A stream cannot take a member back: it is completed with
-		 * zeros so that the rest of the archive stays readable. */
-		o->member = NULL;
-		log_warn("%s: abandoned; its member in archive %s is filled "
-		    "with zeros", Q(f->rel), Q(o->apath));
-		if (!f->failed && arch_zeros(f, f->size - f->pos) == 0)
-			archive_write_finish_entry(o->ar);
+		arch_abandon(f);
 		file_free(f);
 		return;
 	}
@@ -1681,7 +1808,7 @@ fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg)
 		refuse(rel, why);
 		return BW_ERR_INVAL;
 	}
-	if ((rc = parent_get(o, rel, 0, &pd)) != 0) {
+	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0) {
 		if (rc == BW_ERR_NOENT)
 			log_error("%s: not in the target", Q(rel));
 		return rc;
@@ -1728,63 +1855,119 @@ out:
 	return rc;
 }
 
-/* Directory metadata, through libarchive from the target with full
- * relative paths: its fixups apply modes and ACLs deepest first. */
+static size_t
+depth_of(const char *rel)
+{
+	size_t n = 0;
+
+	while ((rel = strchr(rel, '/')) != NULL) {
+		rel++;
+		n++;
+	}
+	return n;
+}
+
+static size_t
+parent_len(const char *rel)
+{
+	const char *s = strrchr(rel, '/');
+
+	return s ? (size_t)(s - rel) : 0;
+}
+
+/* Deepest first; siblings next to each other (a common prefix keeps
+ * names together in byte order). */
 static int
-dirs_apply(struct fsout *o)
+defdir_cmp(const void *a, const void *b)
+{
+	const struct defdir *x = a, *y = b;
+	size_t dx = depth_of(x->rel), dy = depth_of(y->rel);
+
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	return strcmp(x->rel, y->rel);
+}
+
+/*
+ * The metadata of the sibling directories dirs[i..j), through one disk
+ * writer whose working directory is their verified parent, so that
+ * libarchive (and its fixups at archive_write_close, which apply modes
+ * and ACLs) only ever resolves a single name.
+ */
+static int
+dirs_group(struct fsout *o, size_t i, size_t j)
 {
 	struct archive *a = NULL;
-	struct pdir *pd;
+	struct pdir *pd = NULL;
 	struct stat st;
-	size_t i;
-	int rc = 0, rc2, r;
+	const char *rel = o->dirs[i].rel;
+	int rc, rc2, r = ARCHIVE_OK;
 
-	if (o->ndirs == 0)
-		return 0;
-	if ((a = disk_new(o)) == NULL) {
-		log_error("target %s: out of memory", Q(o->target));
-		return BW_ERR_NOMEM;
+	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0) {
+		if (rc == BW_ERR_NOENT)
+			log_warn("%s: removed during the restore; its metadata "
+			    "is not applied", Q(rel));
+		return rc == BW_ERR_NOENT ? 0 : rc;
 	}
-	for (i = 0; i < o->ndirs; i++) {
+	if ((a = disk_new(o)) == NULL) {
+		log_error("%s: out of memory (disk writer)", Q(rel));
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = enter(o, pd->fd, rel)) != 0)
+		goto out;
+	for (; i < j && r != ARCHIVE_FATAL; i++) {
 		struct defdir *d = &o->dirs[i];
+		const char *base = base_of(d->rel);
 
 		/* Still the directory we made or reused? */
-		if (parent_get(o, d->rel, 0, &pd) != 0)
-			continue;
-		r = fstatat(pd->fd, base_of(d->rel), &st, AT_SYMLINK_NOFOLLOW);
-		pdir_unref(o, pd);
-		if (r != 0 || !S_ISDIR(st.st_mode) ||
-		    (uint64_t)st.st_dev != d->dev ||
+		if (fstatat(pd->fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != d->dev ||
 		    (uint64_t)st.st_ino != d->ino) {
 			log_warn("%s: replaced during the restore; its "
 			    "metadata is not applied", Q(d->rel));
 			continue;
 		}
-		to_ae(o, o->ae, d->rel, d->rel, d->meta);
-		if ((rc2 = enter(o, o->tfd, d->rel)) != 0) {
-			rc = rc ? rc : rc2;
-			break;
-		}
+		to_ae(o, o->ae, base, d->rel, d->meta);
 		r = archive_write_header(a, o->ae);
 		if (r >= ARCHIVE_WARN) {
 			ar_result(a, r, d->rel, "restore metadata");
 			r = archive_write_finish_entry(a);
 		}
-		leave(o);
 		if ((rc2 = ar_result(a, r, d->rel, "restore metadata")) != 0 &&
 		    rc == 0)
 			rc = rc2;
-		if (r == ARCHIVE_FATAL)
-			break;
 	}
-	if (enter(o, o->tfd, o->target) == 0) {
-		r = archive_write_close(a);
-		leave(o);
-		if ((rc2 = ar_result(a, r, o->target,
-		    "restore directory metadata")) != 0 && rc == 0)
+	r = archive_write_close(a);
+	leave(o);
+	if ((rc2 = ar_result(a, r, pd->len ? pd->path : o->target,
+	    "restore directory metadata")) != 0 && rc == 0)
+		rc = rc2;
+out:
+	if (a)
+		archive_write_free(a);
+	pdir_unref(o, pd);
+	return rc;
+}
+
+/* Directory metadata, deepest first (see dirs_group). */
+static int
+dirs_apply(struct fsout *o)
+{
+	size_t i, j, plen;
+	int rc = 0, rc2;
+
+	if (o->ndirs > 1)
+		qsort(o->dirs, o->ndirs, sizeof(*o->dirs), defdir_cmp);
+	for (i = 0; i < o->ndirs; i = j) {
+		plen = parent_len(o->dirs[i].rel);
+		for (j = i + 1; j < o->ndirs &&
+		    parent_len(o->dirs[j].rel) == plen &&
+		    memcmp(o->dirs[j].rel, o->dirs[i].rel, plen) == 0; j++)
+			;
+		if ((rc2 = dirs_group(o, i, j)) != 0 && rc == 0)
 			rc = rc2;
 	}
-	archive_write_free(a);
 	return rc;
 }
 
@@ -1839,6 +2022,12 @@ fsout_free(struct fsout *o)
 	free(o->pool);
 	if (o->ae)
 		archive_entry_free(o->ae);
+	while (o->ids) {
+		struct idname *n = o->ids->next;
+
+		free(o->ids);
+		o->ids = n;
+	}
 	for (i = 0; i < o->wtcap; i++)
 		for (w = o->wt[i]; w; w = next) {
 			next = w->next;

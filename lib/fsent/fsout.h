@@ -115,7 +115,8 @@ int fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg);
  * the archive (fsync, then renamed into place, never over an existing
  * file).  Until it returns 0 the restore is not durable.  Call once. */
 int fsout_close(struct fsout *o);
-/* Frees the handle (NULL does nothing); an archive not closed is removed. */
+/* Frees the handle (NULL does nothing).  Without a successful fsout_close
+ * an archive is removed, and directories keep mode 0700. */
 void fsout_free(struct fsout *o);
 
 #endif

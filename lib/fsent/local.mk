@@ -15,3 +15,11 @@ TESTS += tests/unit/test_fsout
 tests_unit_test_fsout_SOURCES = tests/unit/test_fsout.c
 tests_unit_test_fsout_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_fsout_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+EXTRA_DIST += docs/RESTORE-SAFETY.md
+
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_fsout
+tests_fuzz_fuzz_fsout_SOURCES = tests/fuzz/fuzz_fsout.c
+tests_fuzz_fuzz_fsout_LDADD = lib/libbwcore.a $(BW_CORE_LIBS)
+tests_fuzz_fuzz_fsout_LDFLAGS = -fsanitize=fuzzer,address,undefined
+endif

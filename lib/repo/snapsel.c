@@ -176,7 +176,8 @@ pick_prefix(const struct snap_info *v, size_t n, const char *spec, const char *s
 		if (strncmp(hex, want, len) != 0)
 			continue;
 		if (hits < AMBIG_LIST_MAX) {
-			fmt_time(when, sizeof(when), v[i].time_ns, 0);
+			/* in UTC, as 'bulwark snapshots' shows them */
+			fmt_time(when, sizeof(when), v[i].time_ns, 1);
 			if (hits)
 				buf_put(&msg, ", ", 2);
 			buf_put(&msg, hex, 16);

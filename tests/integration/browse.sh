@@ -5,7 +5,8 @@
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
 src="$T/src"
-mkdir -p "$src/www/img" "$src/db"
+mkdir -p "$src/www/img" "$src/www/css/fonts" "$src/db"
+printf 'font' > "$src/www/css/fonts/a.woff"
 printf 'hello\n' > "$src/www/index.html"
 printf 'old\n' > "$src/www/old.txt"
 printf 'png' > "$src/www/img/logo.png"
@@ -74,7 +75,7 @@ grep_out "^-rw-r--r--  $me +[^ ]+ +6  [0-9-]+ [0-9:]+  $src/www/index.html$"
 grep_out "^lrwxrwxrwx .* $src/www/home.html -> index.html$"
 grep_out "$src/www/old(-link)?.txt link to $src/www/old(-link)?.txt$"
 grep_out "^drwxr-xr-x .* $src/www/img$"
-grep_err "^6 entries"
+grep_err "^7 entries"
 expect 0 "$BW" ls -l "latest:$src/www/img/logo.png"
 grep_out "^-rw-------  $me .* $src/www/img/logo.png$"
 [ "$(wc -l < "$T/out")" -eq 1 ] || fail "ls of a file lists that file alone"
@@ -94,6 +95,12 @@ grep_out "^  version 2: file, 13 B, .*in 1 snapshot: $s3 "
 expect 0 "$BW" find '*.png'
 grep_out "version 1: file, 3 B, .*in 2 snapshots: $s1 .*, $s3 "
 grep_err "1 path, 1 version, in 2 of 3 snapshots"
+# a directory unchanged two levels below a changed one: its matches are
+# replayed from the memo, for whole-path patterns too
+expect 0 "$BW" find '*.woff'
+grep_out "in 2 snapshots: $s1 .*, $s3 "
+expect 0 "$BW" find "*/www/css/*/*.woff"
+grep_out "in 2 snapshots: $s1 .*, $s3 "
 expect 0 "$BW" find --json "$src/*/data.sql"
 grep_out "\"path\":\"$src/db/data.sql\""
 grep_out "\"id\":\"$id2\""
@@ -169,7 +176,7 @@ while [ -z "$dup" ] && [ $n -lt 17 ]; do
 done
 [ -n "$dup" ] || fail "no two snapshot ids share a first digit"
 expect 2 "$BW" ls "$dup"
-grep_err "the id prefix matches [0-9]+ snapshots \($dup[0-9a-f]{15} [0-9-]+ [0-9:]+, $dup"
+grep_err "the id prefix matches [0-9]+ snapshots \($dup[0-9a-f]{15} [0-9-]+ [0-9:]+Z, $dup"
 grep_err "more digits"
 
 # a damaged directory tree is named and exits 6: the first backup's pack

@@ -359,6 +359,10 @@ START_TEST(patterns_and_selection)
 	snprintf(p2, sizeof(p2), "%s/sub/deeper/y.txt", target);
 	ck_assert_int_eq(lstat(p2, &sb), 0);
 	ck_assert_int_eq(count_entries(target), 3);
+	/* the directory on the way has its own metadata, not a default */
+	snprintf(p2, sizeof(p2), "%s/sub", target);
+	ck_assert_int_eq(lstat(p2, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0750);
 	snap_info_clear(&s);
 	repo_free(r);
 }

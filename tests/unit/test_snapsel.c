@@ -97,8 +97,8 @@ START_TEST(id_prefixes)
 	pick("ab", NULL, NULL, BW_ERR_INVAL);
 	/* the message lists both candidates with their times */
 	ck_assert_ptr_nonnull(strstr(last_error, "matches 2 snapshots"));
-	ck_assert_ptr_nonnull(strstr(last_error, "ab12000000000000 2026-11-21 02:00:00"));
-	ck_assert_ptr_nonnull(strstr(last_error, "ab34000000000000 2026-11-22 02:00:00"));
+	ck_assert_ptr_nonnull(strstr(last_error, "ab12000000000000 2026-11-21 02:00:00Z"));
+	ck_assert_ptr_nonnull(strstr(last_error, "ab34000000000000 2026-11-22 02:00:00Z"));
 	ck_assert_ptr_nonnull(strstr(last_error, "more digits"));
 	pick("99", NULL, NULL, BW_ERR_NOENT);
 	ck_assert_ptr_nonnull(strstr(last_error, "'99'"));
