@@ -47,7 +47,7 @@ static int list_calls;
 static int
 fake_list(void *arg, const char *dir, struct wiz_dirent **out, size_t *n)
 {
-	struct wiz_dirent *d = calloc(NTREE, sizeof(*d));
+	struct wiz_dirent *d;
 	size_t i, k = 0, dl = strlen(dir);
 	int found = !strcmp(dir, "/");
 
@@ -55,6 +55,7 @@ fake_list(void *arg, const char *dir, struct wiz_dirent **out, size_t *n)
 	list_calls++;
 	if (!strcmp(dir, "/srv/bad"))
 		return BW_ERR_CORRUPT;
+	d = calloc(NTREE, sizeof(*d));
 	ck_assert_ptr_nonnull(d);
 	for (i = 0; i < NTREE; i++) {
 		const char *p = tree[i].path, *slash = strrchr(p, '/');
