@@ -809,7 +809,10 @@ cmd_restore_wizard(struct cli *c, int argc, char **argv)
 	printf("\nStep 7: confirm\n");
 	if ((x = ask("Type yes to restore, anything else cancels", "no", explain_yes, &a)) != 0)
 		goto out;
-	if (strcmp(a, "yes") != 0) {
+	/* cli_restore_exec handles Ctrl-C from here on: the engine stops cleanly */
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (strcmp(a, "yes") != 0 || interrupted) {
 		printf("cancelled: nothing was written\n");
 		rc = EXIT_INTERRUPTED;
 		goto out_rc;
@@ -823,9 +826,6 @@ cmd_restore_wizard(struct cli *c, int argc, char **argv)
 	}
 	printf("\nStep 8: restoring\n");
 	fflush(stdout);
-	/* cli_restore_exec handles Ctrl-C from here on: the engine stops cleanly */
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
 	memset(&o, 0, sizeof(o));
 	wiz_restore_opts(&z.w, &o);
 	if (buf_put(&summary, "wizard; ", 8) == 0 && buf_put(&summary, cmd.data, cmd.len) == 0)
