@@ -147,6 +147,23 @@ int cmd_ls(struct cli *c, int argc, char **argv);
 int cmd_find(struct cli *c, int argc, char **argv);
 int cmd_diff(struct cli *c, int argc, char **argv);
 int cmd_failover(struct cli *c, int argc, char **argv);
+int cmd_restore(struct cli *c, int argc, char **argv);
+
+/* Runs a restore (or with o->dry_run its plan) and reports it: a live
+ * progress line on a terminal, the skipped, refused and damaged items (all
+ * of them in a dry run), a one-line summary or JSON (c->json), and an
+ * audit record carrying cmdline_summary.  SIGINT and SIGTERM stop it
+ * cleanly while it runs (o->stop is replaced).  Returns the exit code:
+ * EXIT_OK, EXIT_DAMAGED (damaged or unsafe entries; the rest restored),
+ * EXIT_NOTFOUND, EXIT_AUTH, EXIT_IO, EXIT_INTERRUPTED. */
+struct restore_opts;
+int cli_restore_exec(struct cli *c, struct repo *r, const struct restore_opts *o,
+    const char *cmdline_summary);
+/* The guided restore wizard (cli/wizard.c): `bulwark restore` on a
+ * terminal without a snapshot.  Asks, shows a dry run's summary, restores
+ * through cli_restore_exec after a typed "yes".  Returns its exit code, or
+ * EXIT_INTERRUPTED when the operator stopped it (nothing written). */
+int cmd_restore_wizard(struct cli *c, int argc, char **argv);
 
 #endif
 

@@ -20,6 +20,7 @@ static const struct cli_cmd commands[] = {
 	{ "backup", cmd_backup, "back up paths or a configured backup set" },
 	{ "snapshots", cmd_snapshots, "list snapshots" },
 	{ "ls", cmd_ls, "list the files in a snapshot" },
+	{ "restore", cmd_restore, "restore a snapshot or part of it into a directory or an archive" },
 	{ "find", cmd_find, "find which snapshots hold files matching a pattern" },
 	{ "diff", cmd_diff, "what changed between two snapshots" },
 	{ "check", cmd_check, "verify the repository (--read-data: every byte)" },

@@ -10,3 +10,7 @@ TESTS += tests/integration/addr.sh
 EXTRA_DIST += tests/integration/addr.sh
 TESTS += tests/integration/corosync_conf.sh
 EXTRA_DIST += tests/integration/corosync_conf.sh
+TESTS += tests/integration/restore.sh
+EXTRA_DIST += tests/integration/restore.sh tests/integration/treecmp.py
+TESTS += tests/integration/wizard.sh
+EXTRA_DIST += tests/integration/wizard.sh tests/integration/ptydrive.py
