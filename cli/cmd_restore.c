@@ -14,7 +14,8 @@
 
 static const char help[] =
     "usage: bulwark restore [--repo DIR] SNAPSHOT[:PATH] --target DIR [options]\n"
-    "       bulwark restore [--repo DIR] SNAPSHOT[:PATH] --to-archive FILE [options]\n\n"
+    "       bulwark restore [--repo DIR] SNAPSHOT[:PATH] --to-archive FILE [options]\n"
+    "       bulwark restore [--repo DIR]    (on a terminal: the guided restore wizard)\n\n"
     "Restores a snapshot (\"latest\", an id prefix, or a time: the newest at or\n"
     "before it), or one PATH of it, into a directory or an archive file (.tar,\n"
     ".tar.zst, .zip).  Without PATH every\n"

@@ -124,12 +124,14 @@ prompt_tty(const char *prompt, char *buf, size_t max)
 
 	if (fd < 0)
 		return BW_ERR_NOENT;
-	if (write(fd, prompt, strlen(prompt)) < 0)
-		rc = BW_ERR_IO;
+	/* echo goes off before the prompt shows, and without flushing: what
+	 * a quick typist or a paste sends after seeing it is kept */
 	tcgetattr(fd, &old);
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	tcsetattr(fd, TCSAFLUSH, &quiet);
+	tcsetattr(fd, TCSANOW, &quiet);
+	if (write(fd, prompt, strlen(prompt)) < 0)
+		rc = BW_ERR_IO;
 	while (rc == 0 && read(fd, &ch, 1) == 1 && ch != '\n' && ch != '\r')
 		if (n < max - 1)
 			buf[n++] = ch;
