@@ -2,20 +2,46 @@
 noinst_LIBRARIES += failover/libbwfailover.a
 failover_libbwfailover_a_CFLAGS = $(AM_CFLAGS) $(COROSYNC_CFLAGS) $(MNL_CFLAGS)
 failover_libbwfailover_a_SOURCES = %reldir%/loop.c %reldir%/loop.h
-failover_libbwfailover_a_SOURCES += %reldir%/ops.h \
-	%reldir%/service.c %reldir%/service.h
+failover_libbwfailover_a_SOURCES += %reldir%/ops.c %reldir%/ops.h \
+	%reldir%/service.c %reldir%/service.h \
+	%reldir%/addr.c %reldir%/addr.h
 
 check_PROGRAMS += tests/unit/test_loop
 TESTS += tests/unit/test_loop
 tests_unit_test_loop_SOURCES = tests/unit/test_loop.c
 tests_unit_test_loop_CFLAGS = $(BW_TEST_CFLAGS)
-tests_unit_test_loop_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+tests_unit_test_loop_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(MNL_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/unit/test_service
 TESTS += tests/unit/test_service
 tests_unit_test_service_SOURCES = tests/unit/test_service.c
 tests_unit_test_service_CFLAGS = $(BW_TEST_CFLAGS)
-tests_unit_test_service_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+tests_unit_test_service_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(MNL_LIBS) $(CHECK_LIBS)
+
+failover_libbwfailover_a_SOURCES += %reldir%/health.c %reldir%/health.h
+check_PROGRAMS += tests/unit/test_health
+TESTS += tests/unit/test_health
+tests_unit_test_health_SOURCES = tests/unit/test_health.c
+tests_unit_test_health_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_health_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(MNL_LIBS) $(CHECK_LIBS)
+
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_http
+tests_fuzz_fuzz_http_SOURCES = tests/fuzz/fuzz_http.c
+tests_fuzz_fuzz_http_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS)
+tests_fuzz_fuzz_http_LDFLAGS = -fsanitize=fuzzer,address,undefined
+endif
+
+# bw-addr-tool: one address action from the shell, for tests/integration/addr.sh
+check_PROGRAMS += failover/bw-addr-tool
+failover_bw_addr_tool_SOURCES = %reldir%/addr_tool.c
+failover_bw_addr_tool_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(MNL_LIBS)
+
+check_PROGRAMS += tests/unit/test_addr
+TESTS += tests/unit/test_addr
+tests_unit_test_addr_SOURCES = tests/unit/test_addr.c
+tests_unit_test_addr_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_addr_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(MNL_LIBS) $(CHECK_LIBS)
 
 # The membership driver (the only user of corosync's headers) and its fake.
 failover_libbwfailover_a_SOURCES += %reldir%/cluster.c %reldir%/cluster.h \

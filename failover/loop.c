@@ -367,6 +367,23 @@ loop_kill(struct loop *l, pid_t pid)
 }
 
 static void
+child_ignore(struct loop *l, pid_t pid, int status, int timed_out, void *arg)
+{
+}
+
+void
+loop_forget(struct loop *l, pid_t pid)
+{
+	struct loop_child *c = child_find(l, pid);
+
+	if (c == NULL)
+		return;
+	c->fn = child_ignore;
+	c->arg = NULL;
+	child_terminate(l, c);
+}
+
+static void
 child_reap(struct loop *l)
 {
 	struct loop_child **pp, *c;
