@@ -53,3 +53,10 @@ tests_unit_test_cluster_SOURCES = tests/unit/test_cluster.c
 tests_unit_test_cluster_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_cluster_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) \
 	$(COROSYNC_LIBS) $(CHECK_LIBS)
+
+# The daemon: glue (placement, actions, history, control socket) and main.
+failover_libbwfailover_a_SOURCES += %reldir%/daemon.c %reldir%/daemon.h
+sbin_PROGRAMS += failover/bulwark-failoverd
+failover_bulwark_failoverd_SOURCES = %reldir%/failoverd.c
+failover_bulwark_failoverd_LDADD = failover/libbwfailover.a config/libbwconfig.a lib/libbwcore.a \
+	$(BW_CORE_LIBS) $(COROSYNC_LIBS) $(MNL_LIBS)
