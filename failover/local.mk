@@ -60,3 +60,22 @@ sbin_PROGRAMS += failover/bulwark-failoverd
 failover_bulwark_failoverd_SOURCES = %reldir%/failoverd.c
 failover_bulwark_failoverd_LDADD = failover/libbwfailover.a config/libbwconfig.a lib/libbwcore.a \
 	$(BW_CORE_LIBS) $(COROSYNC_LIBS) $(MNL_LIBS)
+
+# The decision core: CPG messages, placement, corosync.conf (pure: no
+# corosync headers, no I/O).
+failover_libbwfailover_a_SOURCES += %reldir%/msg.c %reldir%/msg.h \
+	%reldir%/placement.h
+
+check_PROGRAMS += tests/unit/test_msg
+TESTS += tests/unit/test_msg
+tests_unit_test_msg_SOURCES = tests/unit/test_msg.c
+tests_unit_test_msg_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_msg_LDADD = failover/libbwfailover.a lib/libbwcore.a \
+	$(BW_CORE_LIBS) $(CHECK_LIBS)
+
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_msg
+tests_fuzz_fuzz_msg_SOURCES = tests/fuzz/fuzz_msg.c
+tests_fuzz_fuzz_msg_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS)
+tests_fuzz_fuzz_msg_LDFLAGS = -fsanitize=fuzzer,address,undefined
+endif
