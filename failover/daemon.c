@@ -412,6 +412,12 @@ finish_release(struct dsite *s)
 	if (s->give_up) {
 		s->st = DSITE_FAILED;
 		s->give_up = 0;
+		/* Not a candidate here until an operator says so (online, move);
+		 * the others learn it from the message below. */
+		if (d->self_idx >= 0)
+			s->failed |= 1ull << d->self_idx;
+		if (s->target == d->self_id)
+			s->target = 0;
 		history(d, s, d->self_id, "failed", "%s", s->why);
 		send_state(d, s, MST_FAILED, s->why);
 	} else {

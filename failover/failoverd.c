@@ -54,17 +54,16 @@ static char prefix[96];
 static int
 check_tiebreak(const struct config *c, int force)
 {
-	size_t i, voters = 0;
+	const char *why = NULL;
 
-	for (i = 0; i < c->nnodes; i++)
-		voters++;
-	if (voters != 2 || c->cluster.qdevice || c->cluster.force_two_node || force)
-		return 0;
-	log_error("%s: [cluster] has two nodes and no tie-breaker: if the link between them "
-	    "fails, both stay quorate and both would serve every site.  Add a witness node "
-	    "([node NAME] witness = yes), or set [cluster] qdevice = HOST (corosync-qnetd), or, "
-	    "knowing the risk, force_two_node = yes", c->file);
-	return BW_ERR_INVAL;
+	if (config_cluster_tiebreak(c, &why) && !force) {
+		log_error("%s: %s", c->file, why);
+		return BW_ERR_INVAL;
+	}
+	if (why || force)
+		log_warn("%s: %s", c->file, why ? why : "two nodes forced with --force-two-node: "
+		    "a partition can make both serve the same site");
+	return 0;
 }
 
 static int

@@ -79,3 +79,10 @@ tests_fuzz_fuzz_msg_SOURCES = tests/fuzz/fuzz_msg.c
 tests_fuzz_fuzz_msg_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS)
 tests_fuzz_fuzz_msg_LDFLAGS = -fsanitize=fuzzer,address,undefined
 endif
+
+check_PROGRAMS += tests/unit/test_daemon
+TESTS += tests/unit/test_daemon
+tests_unit_test_daemon_SOURCES = tests/unit/test_daemon.c
+tests_unit_test_daemon_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_daemon_LDADD = failover/libbwfailover.a config/libbwconfig.a lib/libbwcore.a \
+	$(BW_CORE_LIBS) $(COROSYNC_LIBS) $(MNL_LIBS) $(CHECK_LIBS)
