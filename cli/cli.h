@@ -107,6 +107,7 @@ int cmd_stats(struct cli *c, int argc, char **argv);
 int cmd_key(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
+int cmd_failover(struct cli *c, int argc, char **argv);
 
 #endif
 

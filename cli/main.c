@@ -26,6 +26,7 @@ static const struct cli_cmd commands[] = {
 	{ "key", cmd_key, "manage key slots: add, list, remove, passwd, export, import" },
 	{ "audit", cmd_audit, "show or verify the audit log" },
 	{ "config", cmd_config, "check a configuration file" },
+	{ "failover", cmd_failover, "the failover cluster: corosync-conf" },
 };
 
 static void

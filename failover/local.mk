@@ -64,7 +64,8 @@ failover_bulwark_failoverd_LDADD = failover/libbwfailover.a config/libbwconfig.a
 # The decision core: CPG messages, placement, corosync.conf (pure: no
 # corosync headers, no I/O).
 failover_libbwfailover_a_SOURCES += %reldir%/msg.c %reldir%/msg.h \
-	%reldir%/placement.h
+	%reldir%/placement.h \
+	%reldir%/corosync_conf.c %reldir%/corosync_conf.h
 
 check_PROGRAMS += tests/unit/test_msg
 TESTS += tests/unit/test_msg
@@ -86,3 +87,11 @@ tests_unit_test_daemon_SOURCES = tests/unit/test_daemon.c
 tests_unit_test_daemon_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_daemon_LDADD = failover/libbwfailover.a config/libbwconfig.a lib/libbwcore.a \
 	$(BW_CORE_LIBS) $(COROSYNC_LIBS) $(MNL_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_corosync_conf
+TESTS += tests/unit/test_corosync_conf
+tests_unit_test_corosync_conf_SOURCES = tests/unit/test_corosync_conf.c
+tests_unit_test_corosync_conf_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_corosync_conf_LDADD = failover/libbwfailover.a config/libbwconfig.a \
+	lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
+EXTRA_DIST += tests/unit/corosync.conf.golden

@@ -4,3 +4,5 @@ TESTS += tests/integration/backup.sh
 EXTRA_DIST += tests/integration/lib.sh tests/integration/backup.sh
 TESTS += tests/integration/badinput.sh
 EXTRA_DIST += tests/integration/badinput.sh
+TESTS += tests/integration/corosync_conf.sh
+EXTRA_DIST += tests/integration/corosync_conf.sh
