@@ -113,6 +113,7 @@ struct dconn {
 	struct ctl_conn *c;
 	struct loop_timer *timeout;
 	struct daemon *d;
+	int replied;			/* the answer is queued: now writing */
 };
 
 struct hist {
@@ -587,7 +588,7 @@ site_eval(struct daemon *d, struct dsite *s)
 	}
 	if ((s->st == DSITE_IDLE || s->st == DSITE_FAILED) && mine && quorate && d->synced &&
 	    !d->shutting_down && (s->holder == 0 || s->holder == d->self_id)) {
-		begin_take(d, s, s->why[0] ? s->why : "placed here");
+		begin_take(d, s, "placed on this node");
 	}
 }
 
@@ -1301,12 +1302,9 @@ conn_ready(struct loop *l, int fd, short revents, void *arg)
 
 	(void)fd;
 	(void)revents;
-	if ((rc = ctl_conn_write(k->c)) == 1) {
-		conn_close(d, k);
-		return;
-	}
-	if (rc < 0) {
-		conn_close(d, k);
+	if (k->replied) {
+		if (ctl_conn_write(k->c) != 0)
+			conn_close(d, k);
 		return;
 	}
 	rc = ctl_conn_read(k->c, &req);
@@ -1325,6 +1323,7 @@ conn_ready(struct loop *l, int fd, short revents, void *arg)
 		return;
 	}
 	free(out);
+	k->replied = 1;
 	loop_fd_events(l, ctl_conn_fd(k->c), POLLOUT);
 	if ((rc = ctl_conn_write(k->c)) != 0)
 		conn_close(d, k);

@@ -95,3 +95,13 @@ tests_unit_test_corosync_conf_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_corosync_conf_LDADD = failover/libbwfailover.a config/libbwconfig.a \
 	lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
 EXTRA_DIST += tests/unit/corosync.conf.golden
+
+# The systemd unit (paths filled in at build time).
+systemdunitdir = $(prefix)/lib/systemd/system
+systemdunit_DATA = failover/bulwark-failoverd.service
+EXTRA_DIST += %reldir%/bulwark-failoverd.service.in
+CLEANFILES += failover/bulwark-failoverd.service
+failover/bulwark-failoverd.service: $(srcdir)/failover/bulwark-failoverd.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) failover && \
+	sed -e 's|@sbindir[@]|$(sbindir)|g' $(srcdir)/failover/bulwark-failoverd.service.in >$@.tmp && \
+	mv $@.tmp $@

@@ -6,3 +6,5 @@ TESTS += tests/integration/badinput.sh
 EXTRA_DIST += tests/integration/badinput.sh
 TESTS += tests/integration/corosync_conf.sh
 EXTRA_DIST += tests/integration/corosync_conf.sh
+TESTS += tests/integration/failoverd1.sh
+EXTRA_DIST += tests/integration/failoverd1.sh
