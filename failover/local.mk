@@ -105,3 +105,5 @@ failover/bulwark-failoverd.service: $(srcdir)/failover/bulwark-failoverd.service
 	$(AM_V_GEN)$(MKDIR_P) failover && \
 	sed -e 's|@sbindir[@]|$(sbindir)|g' $(srcdir)/failover/bulwark-failoverd.service.in >$@.tmp && \
 	mv $@.tmp $@
+
+EXTRA_DIST += docs/FAILOVERD.md
