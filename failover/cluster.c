@@ -55,6 +55,8 @@ struct co {
 	int leaving;
 	/* what arrived before UP, replayed after "connected" */
 	int have_view, have_quorum_ev;
+	int have_ring;			/* a ring id is known since this connection */
+	int view_pending;		/* a view waits for its ring id */
 	uint32_t view[CPG_MEMBERS_MAX];
 	size_t nview;
 	int quorate;
@@ -207,6 +209,13 @@ co_confchg(cpg_handle_t h, const struct cpg_name *g, const struct cpg_address *m
 	co->nview = nm;
 	co->have_view = 1;
 	co_cmap_read(co);
+	/* The first group view of a connection can come before the totem
+	 * configuration that names its ring: hold it until the ring is known,
+	 * so every member pairs the view with the same ring id. */
+	if (!co->have_ring) {
+		co->view_pending = 1;
+		return;
+	}
 	if (co->step == CO_UP && co->reported && !co->leaving)
 		co->base.cb->view(co->base.arg, co->view, co->nview, co->ring);
 }
@@ -222,8 +231,14 @@ co_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint32_t *me
 		return;
 	co->ring.nodeid = ring.nodeid;
 	co->ring.seq = ring.seq;
+	co->have_ring = 1;
 	log_debug("cluster: totem ring %u.%llu, %u node(s)", ring.nodeid,
 	    (unsigned long long)ring.seq, n);
+	if (co->view_pending) {
+		co->view_pending = 0;
+		if (co->step == CO_UP && co->reported && !co->leaving)
+			co->base.cb->view(co->base.arg, co->view, co->nview, co->ring);
+	}
 }
 
 static void
@@ -340,6 +355,8 @@ co_close(struct co *co)
 	}
 	co->qtracking = co->vqtracking = 0;
 	co->have_view = co->have_quorum_ev = 0;
+	co->have_ring = co->view_pending = 0;
+	memset(&co->ring, 0, sizeof(co->ring));
 	co->step = CO_DOWN;
 	co->base.info.connected = 0;
 	cluster_queue_clear(&co->base);
@@ -489,8 +506,10 @@ co_advance(struct co *co)
 	c->cb->connected(c->arg, c->info.local_nodeid);
 	/* What came in while connecting, in the order views come before their quorum
 	 * is not promised: the daemon correlates by ring id. */
-	if (co->step == CO_UP && co->have_view)
+	if (co->step == CO_UP && co->have_view && co->have_ring) {
+		co->view_pending = 0;
 		c->cb->view(c->arg, co->view, co->nview, co->ring);
+	}
 	if (co->step == CO_UP && co->have_quorum_ev)
 		c->cb->quorum(c->arg, co->quorate, co->qring);
 	return;

@@ -23,7 +23,7 @@ cleanup() {
 	[ -n "$fopid" ] && kill -KILL "$fopid" 2>/dev/null
 	[ -n "$cspid" ] && kill -KILL "$cspid" 2>/dev/null
 	wait 2>/dev/null
-	if [ "$fails" -ne 0 ]; then
+	if [ "$fails" -ne 0 ] || [ -n "${BW_TEST_VERBOSE:-}" ]; then
 		for f in fo.log cs.log; do
 			[ -f "$T/$f" ] && { say "--- $f"; tail -n 40 "$T/$f"; }
 		done
