@@ -552,10 +552,9 @@ send_na(struct op *o)
 	return err;
 }
 
-/* Reads one ARP packet: 1 with *mac set if it shows another host using or
- * probing our address, 0 if not, -1 if malformed. */
 static int
-arp_conflict(struct op *o, const uint8_t *p, size_t n, uint8_t mac[6])
+arp_conflict(const struct addr_spec *a, const uint8_t mine[6], const uint8_t *p, size_t n,
+    uint8_t mac[6])
 {
 	struct bufr r;
 	const uint8_t *hdr, *sha, *spa, *tpa;
@@ -573,20 +572,20 @@ arp_conflict(struct op *o, const uint8_t *p, size_t n, uint8_t mac[6])
 	oper = (uint16_t)(hdr[6] << 8 | hdr[7]);
 	if (oper != 1 && oper != 2)
 		return -1;
-	if (memcmp(sha, o->mac, 6) == 0)
+	if (memcmp(sha, mine, 6) == 0)
 		return 0;	/* ours */
 	memcpy(mac, sha, 6);
-	if (memcmp(spa, o->a->addr, 4) == 0)
+	if (memcmp(spa, a->addr, 4) == 0)
 		return 1;
 	/* Someone else probing for it at the same time (RFC 5227 2.1.1). */
-	return oper == 1 && memcmp(spa, zero, 4) == 0 && memcmp(tpa, o->a->addr, 4) == 0;
+	return oper == 1 && memcmp(spa, zero, 4) == 0 && memcmp(tpa, a->addr, 4) == 0;
 }
 
-/* Reads one IPv6 packet: 1 if it is an advertisement for our address, or
- * another host's DAD solicitation for it; mac from its option or from the
- * frame's source. */
+/* An advertisement for our address, or another host's DAD solicitation
+ * for it; mac from its option, else as the caller set it (the frame's
+ * source). */
 static int
-nd_conflict(struct op *o, const uint8_t *p, size_t n, uint8_t mac[6])
+nd_conflict(const struct addr_spec *a, const uint8_t *p, size_t n, uint8_t mac[6])
 {
 	static const uint8_t unspec[16];
 	struct bufr r;
@@ -604,7 +603,7 @@ nd_conflict(struct op *o, const uint8_t *p, size_t n, uint8_t mac[6])
 	if ((icmp = bufr_get(&r, 8)) == NULL || (icmp[0] != 135 && icmp[0] != 136) ||
 	    icmp[1] != 0 || ip[7] != 255)
 		return 0;
-	if ((target = bufr_get(&r, 16)) == NULL || memcmp(target, o->a->addr, 16) != 0)
+	if ((target = bufr_get(&r, 16)) == NULL || memcmp(target, a->addr, 16) != 0)
 		return 0;
 	if (icmp[0] == 135 && memcmp(ip + 8, unspec, 16) != 0)
 		return 0;	/* ordinary resolution, not a probe */
@@ -617,6 +616,15 @@ nd_conflict(struct op *o, const uint8_t *p, size_t n, uint8_t mac[6])
 			memcpy(mac, opt + 2, 6);
 	}
 	return 1;
+}
+
+int
+addr_frame_conflict(const struct addr_spec *a, const uint8_t mine[6], const uint8_t *p,
+    size_t n, uint8_t who[6])
+{
+	if (a->family == AF_INET)
+		return arp_conflict(a, mine, p, n, who);
+	return nd_conflict(a, p, n, who);
 }
 
 static void
@@ -640,10 +648,7 @@ probe_ready(struct loop *l, int fd, short revents, void *arg)
 		memset(mac, 0, sizeof(mac));
 		if (from.sll_halen == 6)
 			memcpy(mac, from.sll_addr, 6);
-		if (o->a->family == AF_INET)
-			c = arp_conflict(o, pkt, (size_t)n, mac);
-		else
-			c = nd_conflict(o, pkt, (size_t)n, mac);
+		c = addr_frame_conflict(o->a, o->mac, pkt, (size_t)n, mac);
 		if (c == 1) {
 			mac_text(m, mac);
 			op_finish(o, BW_ERR_EXIST, "in use by %s; another host answers for it, "

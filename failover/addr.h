@@ -49,6 +49,15 @@ struct addr_spec {
  * 0, or BW_ERR_INVAL (not logged). */
 int addr_parse(const char *s, const char *ifname, struct addr_spec *out);
 
+/* Reads one frame's payload seen on the link while probing for a: an ARP
+ * packet (IPv4) or an IPv6 packet (IPv6); mine is this interface's MAC.
+ * 1 if another host uses the address or probes for it too, with who set
+ * to its MAC (who should hold the frame's source MAC on entry: an
+ * advertisement without a link-layer option keeps it); 0 if the frame
+ * says nothing about the address; -1 if it is malformed. */
+int addr_frame_conflict(const struct addr_spec *a, const uint8_t mine[6], const uint8_t *p,
+    size_t n, uint8_t who[6]);
+
 struct addr_ops {
 	const char *name;	/* "real", "null", "fake" */
 	/* a (and arg) must stay valid until fn is called.  0, or a negative

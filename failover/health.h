@@ -12,6 +12,8 @@
  * successes in a row and unhealthy after `fall` failures in a row.  The
  * site is healthy when all its checks are, unhealthy as soon as one is,
  * and unknown before that.  A site without checks is healthy at start.
+ * State changes are logged here (a warning when the site turns unhealthy),
+ * so the owner need not log them again.
  */
 #ifndef BW_FAILOVER_HEALTH_H
 #define BW_FAILOVER_HEALTH_H

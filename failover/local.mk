@@ -30,6 +30,10 @@ noinst_PROGRAMS += tests/fuzz/fuzz_http
 tests_fuzz_fuzz_http_SOURCES = tests/fuzz/fuzz_http.c
 tests_fuzz_fuzz_http_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS)
 tests_fuzz_fuzz_http_LDFLAGS = -fsanitize=fuzzer,address,undefined
+noinst_PROGRAMS += tests/fuzz/fuzz_addr_frame
+tests_fuzz_fuzz_addr_frame_SOURCES = tests/fuzz/fuzz_addr_frame.c
+tests_fuzz_fuzz_addr_frame_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(MNL_LIBS)
+tests_fuzz_fuzz_addr_frame_LDFLAGS = -fsanitize=fuzzer,address,undefined
 endif
 
 # bw-addr-tool: one address action from the shell, for tests/integration/addr.sh

@@ -51,13 +51,23 @@ struct loop_timer {
 	void *arg;
 };
 
-struct loop_child {
-	struct loop_child *next;
-	pid_t pid;
-	int out;		/* read end of its stdout+stderr pipe, or -1 */
+/* A command's stdout+stderr pipe.  It outlives the command when a
+ * process it left in the background (a daemon it started) keeps the pipe
+ * open: closing it would kill that process with SIGPIPE on its next line. */
+struct loop_out {
+	struct loop_out *next;
+	struct loop_out **owner;	/* the child's pointer to it, or NULL */
+	int fd;
 	char *tag;
 	char line[LOOP_LINE_MAX];
 	size_t linelen;
+};
+
+struct loop_child {
+	struct loop_child *next;
+	pid_t pid;
+	struct loop_out *out;	/* NULL once the output ended */
+	char *tag;
 	struct loop_timer *deadline;	/* timeout, then the SIGKILL grace */
 	int term_sent;
 	int timed_out;
@@ -84,6 +94,7 @@ struct loop {
 	uint64_t seq;
 
 	struct loop_child *children;
+	struct loop_out *outs;
 
 	int sigpipe[2];
 	struct loop_sig sigs[NSIG];
@@ -259,27 +270,27 @@ child_find(struct loop *l, pid_t pid)
 }
 
 static void
-child_log_line(struct loop_child *c)
+out_log_line(struct loop_out *o)
 {
 	size_t i;
 
 	/* Commands print what they like: keep the log one line per line. */
-	for (i = 0; i < c->linelen; i++)
-		if ((unsigned char)c->line[i] < 0x20 || c->line[i] == 0x7f)
-			c->line[i] = '?';
-	log_info("%s: %.*s", c->tag, (int)c->linelen, c->line);
-	c->linelen = 0;
+	for (i = 0; i < o->linelen; i++)
+		if ((unsigned char)o->line[i] < 0x20 || o->line[i] == 0x7f)
+			o->line[i] = '?';
+	log_info("%s: %.*s", o->tag, (int)o->linelen, o->line);
+	o->linelen = 0;
 }
 
 /* Reads what the pipe holds; 1 at end of file or error, else 0. */
 static int
-child_read(struct loop_child *c)
+out_read(struct loop_out *o)
 {
 	char b[4096];
 	ssize_t n, i;
 
 	for (;;) {
-		n = read(c->out, b, sizeof(b));
+		n = read(o->fd, b, sizeof(b));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -288,36 +299,45 @@ child_read(struct loop_child *c)
 			return 1;
 		for (i = 0; i < n; i++) {
 			if (b[i] == '\n') {
-				child_log_line(c);
+				out_log_line(o);
 				continue;
 			}
-			if (c->linelen == sizeof(c->line))
-				child_log_line(c);
-			c->line[c->linelen++] = b[i];
+			if (o->linelen == sizeof(o->line))
+				out_log_line(o);
+			o->line[o->linelen++] = b[i];
 		}
 	}
 }
 
 static void
-child_close_out(struct loop *l, struct loop_child *c)
+out_free(struct loop *l, struct loop_out *o)
 {
-	if (c->out < 0)
-		return;
-	child_read(c);
-	if (c->linelen)
-		child_log_line(c);
-	loop_fd_del(l, c->out);
-	close(c->out);
-	c->out = -1;
+	struct loop_out **pp;
+
+	for (pp = &l->outs; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	}
+	if (o->owner)
+		*o->owner = NULL;
+	loop_fd_del(l, o->fd);
+	close(o->fd);
+	free(o->tag);
+	free(o);
 }
 
 static void
-child_out_ready(struct loop *l, int fd, short revents, void *arg)
+out_ready(struct loop *l, int fd, short revents, void *arg)
 {
-	struct loop_child *c = arg;
+	struct loop_out *o = arg;
 
-	if (child_read(c))
-		child_close_out(l, c);
+	if (out_read(o)) {
+		if (o->linelen)
+			out_log_line(o);
+		out_free(l, o);
+	}
 }
 
 static void
@@ -407,7 +427,19 @@ child_reap(struct loop *l)
 		 * group id cannot be reused while a member lives. */
 		if (c->timed_out)
 			kill(-c->pid, SIGKILL);
-		child_close_out(l, c);
+		/* Log what the command wrote before acting on its end. */
+		if (c->out) {
+			struct loop_out *o = c->out;
+
+			o->owner = NULL;
+			if (out_read(o)) {
+				if (o->linelen)
+					out_log_line(o);
+				out_free(l, o);
+			} else if (o->linelen) {
+				out_log_line(o);
+			}
+		}
 		c->fn(l, c->pid, status, c->timed_out, c->arg);
 		free(c->tag);
 		free(c);
@@ -451,33 +483,37 @@ loop_spawn(struct loop *l, const char *cmd, const char *const *env, const char *
     uint64_t timeout_ms, loop_child_fn *fn, void *arg, pid_t *pidp)
 {
 	struct loop_child *c = NULL;
+	struct loop_out *o = NULL;
 	char **envp = NULL;
-	int p[2] = { -1, -1 }, devnull = -1, err = 0, sig;
+	int p[2] = { -1, -1 }, devnull = -1, err = 0, watching = 0, sig;
 	char *const argv[] = { "sh", "-c", (char *)cmd, NULL };
 	sigset_t all, old;
 	pid_t pid;
 
 	if (cmd == NULL || fn == NULL)
 		return BW_ERR_INVAL;
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->tag = strdup(tag ? tag : "command")) == NULL ||
+	if (tag == NULL)
+		tag = "command";
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->tag = strdup(tag)) == NULL ||
+	    (o = calloc(1, sizeof(*o))) == NULL || (o->tag = strdup(tag)) == NULL ||
 	    (envp = make_env(env)) == NULL) {
+		log_error("%s: cannot start '%s': out of memory", tag, cmd);
 		err = BW_ERR_NOMEM;
 		goto out;
 	}
-	c->out = -1;
 	if (pipe2(p, O_CLOEXEC) < 0 ||
 	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
 		err = bw_err_from_errno(errno);
-		log_error("%s: cannot start '%s': %s", c->tag, cmd, strerror(errno));
+		log_error("%s: cannot start '%s': %s", tag, cmd, strerror(errno));
 		goto out;
 	}
 	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 ||
-	    (err = loop_fd_add(l, p[0], POLLIN, child_out_ready, c)) != 0) {
+	    (err = loop_fd_add(l, p[0], POLLIN, out_ready, o)) != 0) {
 		err = err ? err : BW_ERR_IO;
-		log_error("%s: cannot watch the output of '%s'", c->tag, cmd);
+		log_error("%s: cannot watch the output of '%s'", tag, cmd);
 		goto out;
 	}
+	watching = 1;
 	/* No handler may run in the child between fork and exec. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -507,23 +543,27 @@ loop_spawn(struct loop *l, const char *cmd, const char *const *env, const char *
 	err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
-		log_error("%s: cannot start '%s': fork: %s", c->tag, cmd, strerror(err));
-		loop_fd_del(l, p[0]);
+		log_error("%s: cannot start '%s': fork: %s", tag, cmd, strerror(err));
 		err = bw_err_from_errno(err);
 		goto out;
 	}
 	/* Both sides set the group, so a kill right after spawn finds it. */
 	setpgid(pid, pid);
-	c->pid = pid;
-	c->out = p[0];
+	o->fd = p[0];
 	p[0] = -1;
+	o->owner = &c->out;
+	o->next = l->outs;
+	l->outs = o;
+	c->out = o;
+	o = NULL;
+	c->pid = pid;
 	c->fn = fn;
 	c->arg = arg;
 	if (timeout_ms) {
 		c->deadline = loop_timer_add(l, timeout_ms, child_timeout, c);
 		if (c->deadline == NULL)
 			log_warn("%s: out of memory: process %ld runs without a timeout",
-			    c->tag, (long)pid);
+			    tag, (long)pid);
 	}
 	c->next = l->children;
 	l->children = c;
@@ -532,6 +572,8 @@ loop_spawn(struct loop *l, const char *cmd, const char *const *env, const char *
 	c = NULL;
 	err = 0;
 out:
+	if (watching && p[0] >= 0)
+		loop_fd_del(l, p[0]);
 	if (p[0] >= 0)
 		close(p[0]);
 	if (p[1] >= 0)
@@ -539,6 +581,9 @@ out:
 	if (devnull >= 0)
 		close(devnull);
 	free(envp);
+	if (o)
+		free(o->tag);
+	free(o);
 	if (c)
 		free(c->tag);
 	free(c);
@@ -645,6 +690,7 @@ void
 loop_free(struct loop *l)
 {
 	struct loop_child *c;
+	struct loop_out *o;
 	struct loop_timer *t;
 	int sig, status;
 
@@ -655,10 +701,14 @@ loop_free(struct loop *l)
 		kill(-c->pid, SIGKILL);
 		while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
 			;
-		if (c->out >= 0)
-			close(c->out);
 		free(c->tag);
 		free(c);
+	}
+	while ((o = l->outs) != NULL) {
+		l->outs = o->next;
+		close(o->fd);
+		free(o->tag);
+		free(o);
 	}
 	while ((t = l->timers) != NULL) {
 		l->timers = t->next;

@@ -97,8 +97,12 @@ job_done(struct loop *l, pid_t pid, int status, int timed_out, void *arg)
 		/* For status, a non-zero exit is the answer "not running". */
 		err = j->action == SERVICE_STATUS ? BW_ERR_NOENT : BW_ERR_IO;
 	}
-	if (err && j->action != SERVICE_STATUS)
+	/* A failed take gives the site up; a failed release leaves a
+	 * service that may still run, which only a person can judge. */
+	if (err && (j->action == SERVICE_START || j->action == SERVICE_AFTER_TAKE))
 		log_error("%s; the site is given up here", reason);
+	else if (err && j->action != SERVICE_STATUS)
+		log_error("%s; check the service on this node by hand", reason);
 	else if (err == BW_ERR_INTR)
 		log_warn("%s", reason);
 	job_finish(l, j, err, reason);

@@ -8,3 +8,5 @@ TESTS += tests/integration/corosync_conf.sh
 EXTRA_DIST += tests/integration/corosync_conf.sh
 TESTS += tests/integration/failoverd1.sh
 EXTRA_DIST += tests/integration/failoverd1.sh
+TESTS += tests/integration/addr.sh
+EXTRA_DIST += tests/integration/addr.sh

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,107 @@ START_TEST(the_fake_keeps_a_table_and_plays_conflicts)
 }
 END_TEST
 
+static const uint8_t mine[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+static const uint8_t other[6] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
+
+/* An ARP packet: oper, sender MAC and IP, target IP. */
+static size_t
+arp(uint8_t *p, int oper, const uint8_t *sha, const char *spa, const char *tpa)
+{
+	static const uint8_t head[6] = { 0, 1, 8, 0, 6, 4 };
+
+	memcpy(p, head, 6);
+	p[6] = 0;
+	p[7] = (uint8_t)oper;
+	memcpy(p + 8, sha, 6);
+	inet_pton(AF_INET, spa, p + 14);
+	memset(p + 18, 0, 6);
+	inet_pton(AF_INET, tpa, p + 24);
+	return 28;
+}
+
+START_TEST(arp_frames_show_who_uses_the_address)
+{
+	struct addr_spec a;
+	uint8_t p[64], who[6];
+
+	ck_assert_int_eq(addr_parse("10.99.0.6/24", "eth0", &a), 0);
+	/* Someone answers for it (a reply, or a request it sends). */
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, arp(p, 2, other, "10.99.0.6",
+	    "0.0.0.0"), who), 1);
+	ck_assert_mem_eq(who, other, 6);
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, arp(p, 1, other, "10.99.0.6",
+	    "10.99.0.1"), who), 1);
+	/* Someone else probing for it too. */
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, arp(p, 1, other, "0.0.0.0",
+	    "10.99.0.6"), who), 1);
+	/* Our own probe, and traffic about other addresses: nothing. */
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, arp(p, 1, mine, "0.0.0.0",
+	    "10.99.0.6"), who), 0);
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, arp(p, 1, other, "10.99.0.7",
+	    "10.99.0.6"), who), 0);
+	/* Short or not Ethernet/IPv4: malformed. */
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, 27, who), -1);
+	arp(p, 2, other, "10.99.0.6", "0.0.0.0");
+	p[1] = 6;
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, 28, who), -1);
+}
+END_TEST
+
+/* An IPv6 packet with one ND message about target; opt_len 0 = no option. */
+static size_t
+nd(uint8_t *p, int type, const char *src, const char *target, int hops, int opt_len)
+{
+	size_t n = 24 + (opt_len ? 8 : 0);
+
+	memset(p, 0, 40 + n);
+	p[0] = 0x60;
+	p[5] = (uint8_t)n;
+	p[6] = 58;
+	p[7] = (uint8_t)hops;
+	inet_pton(AF_INET6, src, p + 8);
+	inet_pton(AF_INET6, "ff02::1", p + 24);
+	p[40] = (uint8_t)type;
+	inet_pton(AF_INET6, target, p + 48);
+	if (opt_len) {
+		p[64] = 2;
+		p[65] = (uint8_t)opt_len;
+		memcpy(p + 66, other, 6);
+	}
+	return 40 + n;
+}
+
+START_TEST(nd_frames_show_who_uses_the_address)
+{
+	struct addr_spec a;
+	uint8_t p[128], who[6];
+
+	ck_assert_int_eq(addr_parse("fd00:99::6/64", "eth0", &a), 0);
+	memset(who, 0, 6);
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, nd(p, 136, "fd00:99::6", "fd00:99::6",
+	    255, 1), who), 1);
+	ck_assert_mem_eq(who, other, 6);
+	/* Another host's DAD probe for it. */
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, nd(p, 135, "::", "fd00:99::6",
+	    255, 0), who), 1);
+	/* Ordinary resolution, another target, a forwarded packet: nothing. */
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, nd(p, 135, "fd00:99::1",
+	    "fd00:99::6", 255, 0), who), 0);
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, nd(p, 136, "fd00:99::7",
+	    "fd00:99::7", 255, 1), who), 0);
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, nd(p, 136, "fd00:99::6",
+	    "fd00:99::6", 254, 1), who), 0);
+	/* An option that claims more than the packet holds is not read. */
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, nd(p, 136, "fd00:99::6",
+	    "fd00:99::6", 255, 9), who), 1);
+	/* Not IPv6, or a payload length past the end. */
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, 39, who), -1);
+	nd(p, 136, "fd00:99::6", "fd00:99::6", 255, 1);
+	p[5] = 200;
+	ck_assert_int_eq(addr_frame_conflict(&a, mine, p, 72, who), 0);
+}
+END_TEST
+
 static Suite *
 addr_suite(void)
 {
@@ -197,6 +299,8 @@ addr_suite(void)
 	tcase_add_test(tc, a_missing_interface_is_named);
 	tcase_add_test(tc, dry_run_changes_nothing_and_says_so);
 	tcase_add_test(tc, the_fake_keeps_a_table_and_plays_conflicts);
+	tcase_add_test(tc, arp_frames_show_who_uses_the_address);
+	tcase_add_test(tc, nd_frames_show_who_uses_the_address);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -38,9 +38,12 @@ setup(void)
 
 #define SILENT NULL	/* accept, read, never answer */
 
+struct conn;
+
 struct server {
 	struct loop *l;
 	int fd;
+	struct conn *conns;	/* open connections */
 	uint16_t port;
 	const char *const *script;	/* responses; the last repeats */
 	size_t nscript;
@@ -49,12 +52,27 @@ struct server {
 };
 
 struct conn {
+	struct conn *next;
+	int fd;
 	struct server *srv;
 	const char *resp;
 	int silent;
 	char in[1024];
 	size_t inlen;
 };
+
+static void
+conn_close(struct conn *c)
+{
+	struct conn **pp;
+
+	for (pp = &c->srv->conns; *pp != c; pp = &(*pp)->next)
+		;
+	*pp = c->next;
+	loop_fd_del(c->srv->l, c->fd);
+	close(c->fd);
+	free(c);
+}
 
 static void
 conn_ready(struct loop *l, int fd, short revents, void *arg)
@@ -73,9 +91,7 @@ conn_ready(struct loop *l, int fd, short revents, void *arg)
 			return;
 		ck_assert_int_eq(write(fd, c->resp, strlen(c->resp)), (ssize_t)strlen(c->resp));
 	}
-	loop_fd_del(l, fd);
-	close(fd);
-	free(c);
+	conn_close(c);
 }
 
 static void
@@ -92,6 +108,9 @@ srv_accept(struct loop *l, int fd, short revents, void *arg)
 	s->served++;
 	c = calloc(1, sizeof(*c));
 	c->srv = s;
+	c->fd = cfd;
+	c->next = s->conns;
+	s->conns = c;
 	c->resp = s->script[i];
 	c->silent = c->resp == SILENT;
 	ck_assert_int_eq(loop_fd_add(l, cfd, POLLIN, conn_ready, c), 0);
@@ -117,6 +136,17 @@ srv_start(struct server *s, struct loop *l, const char *const *script, size_t n)
 	ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&sa, &sl), 0);
 	s->port = ntohs(sa.sin_port);
 	ck_assert_int_eq(loop_fd_add(l, s->fd, POLLIN, srv_accept, s), 0);
+}
+
+static void
+srv_stop(struct server *s)
+{
+	while (s->conns)
+		conn_close(s->conns);
+	if (s->fd > 0) {
+		loop_fd_del(s->l, s->fd);
+		close(s->fd);
+	}
 }
 
 /* A port on 127.0.0.1 where nobody listens. */
@@ -239,6 +269,7 @@ START_TEST(http_200_is_healthy_after_rise_successes)
 	ck_assert_ptr_nonnull(strstr(srv.request, "GET /status HTTP/1.1\r\n"));
 	ck_assert_ptr_nonnull(strstr(srv.request, host));
 	ck_assert_ptr_nonnull(strstr(srv.request, "Connection: close\r\n"));
+	srv_stop(&srv);
 	loop_free(l);
 }
 END_TEST
@@ -267,6 +298,7 @@ expect_down(const char *resp, const char *expect_body, const char *what)
 	ck_assert_uint_eq(w.served_at[0], site.fall);
 	snprintf(want, sizeof(want), "%s: %s", url, what);
 	ck_assert_str_eq(w.reasons[0], want);
+	srv_stop(&srv);
 	loop_free(l);
 }
 
@@ -325,6 +357,7 @@ START_TEST(rise_and_fall_follow_the_sequence)
 	ck_assert_uint_eq(w.served_at[1], 7);
 	ck_assert_int_eq(w.states[2], HEALTH_UP);
 	ck_assert_uint_eq(w.served_at[2], 11);
+	srv_stop(&srv);
 	loop_free(l);
 }
 END_TEST
@@ -358,6 +391,7 @@ START_TEST(tcp_checks_see_refusal_and_acceptance)
 	w.want = 1;
 	watch_run(&w, &site, &srv, l);
 	ck_assert_int_eq(w.states[0], HEALTH_UP);
+	srv_stop(&srv);
 	loop_free(l);
 }
 END_TEST

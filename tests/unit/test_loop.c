@@ -387,6 +387,40 @@ START_TEST(many_children_at_once)
 }
 END_TEST
 
+static void
+child_noted(struct loop *l, pid_t pid, int status, int timed_out, void *arg)
+{
+	*(int *)arg = WIFEXITED(status) ? WEXITSTATUS(status) + 1 : -1;
+}
+
+static void
+look_for_late(struct loop *l, void *arg)
+{
+	if (strstr(logged, "job: late\n"))
+		loop_stop(l);
+	else
+		loop_timer_add(l, 5, look_for_late, arg);
+}
+
+START_TEST(a_background_process_keeps_its_output_logged)
+{
+	/* A start command that leaves a daemon behind: the daemon's later
+	 * lines still reach the log (and its writes never hit a closed pipe). */
+	struct loop *l = loop_new();
+	int exited = 0, expired = 0;
+
+	ck_assert_int_eq(loop_spawn(l, "(sleep 0.2; echo late) & echo early", NULL, "job",
+	    5000, child_noted, &exited, NULL), 0);
+	loop_timer_add(l, 0, look_for_late, NULL);
+	loop_timer_add(l, 20000, guard, &expired);
+	ck_assert_int_eq(loop_run(l), 0);
+	ck_assert_int_eq(expired, 0);
+	ck_assert_int_eq(exited, 1);
+	ck_assert_ptr_nonnull(strstr(logged, "job: early\njob: late\n"));
+	loop_free(l);
+}
+END_TEST
+
 static Suite *
 loop_suite(void)
 {
@@ -406,6 +440,7 @@ loop_suite(void)
 	tcase_add_test(tc, fd_callbacks_remove_themselves_and_others);
 	tcase_add_test(tc, signals_are_delivered_in_the_loop);
 	tcase_add_test(tc, many_children_at_once);
+	tcase_add_test(tc, a_background_process_keeps_its_output_logged);
 	suite_add_tcase(s, tc);
 	return s;
 }

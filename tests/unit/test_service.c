@@ -117,6 +117,7 @@ START_TEST(an_action_past_its_timeout_fails)
 	r = act(&service_real, &s, SERVICE_STOP);
 	ck_assert_int_eq(r.err, BW_ERR_INTR);
 	ck_assert_str_eq(r.reason, "site www: stop timed out after 50 ms");
+	ck_assert_ptr_nonnull(strstr(logged, "check the service on this node by hand"));
 }
 END_TEST
 
