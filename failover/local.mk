@@ -68,7 +68,7 @@ failover_bulwark_failoverd_LDADD = failover/libbwfailover.a config/libbwconfig.a
 # The decision core: CPG messages, placement, corosync.conf (pure: no
 # corosync headers, no I/O).
 failover_libbwfailover_a_SOURCES += %reldir%/msg.c %reldir%/msg.h \
-	%reldir%/placement.h \
+	%reldir%/placement.c %reldir%/placement.h \
 	%reldir%/corosync_conf.c %reldir%/corosync_conf.h
 
 check_PROGRAMS += tests/unit/test_msg
@@ -77,6 +77,13 @@ tests_unit_test_msg_SOURCES = tests/unit/test_msg.c
 tests_unit_test_msg_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_msg_LDADD = failover/libbwfailover.a lib/libbwcore.a \
 	$(BW_CORE_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_placement
+TESTS += tests/unit/test_placement
+tests_unit_test_placement_SOURCES = tests/unit/test_placement.c
+tests_unit_test_placement_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_placement_LDADD = failover/libbwfailover.a config/libbwconfig.a \
+	lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
 
 if FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_msg
@@ -111,3 +118,4 @@ failover/bulwark-failoverd.service: $(srcdir)/failover/bulwark-failoverd.service
 	mv $@.tmp $@
 
 EXTRA_DIST += docs/FAILOVERD.md
+EXTRA_DIST += docs/FAILOVER.md

@@ -162,6 +162,10 @@ enum placement_local placement_local_state(const struct placement *p, size_t sit
  * a planned move is under way (its target, or 0). */
 uint32_t placement_owner(const struct placement *p, size_t site);
 uint32_t placement_move_target(const struct placement *p, size_t site);
+/* The site's generation (an operator's CONFIRM must carry it) and the
+ * node an operator is being asked about (0: no question pending). */
+uint32_t placement_gen(const struct placement *p, size_t site);
+uint32_t placement_asking(const struct placement *p, size_t site);
 /* Quorate, connected and in sync with every member (it may take sites). */
 int placement_ready(const struct placement *p);
 
