@@ -1,41 +1,32 @@
 /*
- * failoverd's glue (contract in daemon.h).
+ * failoverd's glue (contract in daemon.h).  The decisions are placement's
+ * (failover/placement.c, rules in docs/FAILOVER.md); this file only moves
+ * events and results in and carries actions out:
  *
- * Placement.  Every member computes the same placement from the same
- * agreed stream (CPG views and messages, in one order for all):
+ *   cluster driver   connected / disconnected / view / quorum / message
+ *                    -> CONN_RESTORED / CONN_LOST / MEMBERSHIP / QUORUM /
+ *                    MESSAGE
+ *   health checks    a change of a site's health (rise/fall already
+ *                    applied) -> that many CHECK rounds, so placement's own
+ *                    count reaches the same verdict
+ *   site drivers     an action's end -> ACTION_DONE
+ *   loop timer       placement_next_ms -> TICK
  *
- *   view V (ring seq S)  every member multicasts JOIN(S, standby, the sites
- *                        it is taking or serving); once JOINs from every
- *                        member of V are delivered, all members know the
- *                        same facts and the view is "synced"
- *   STATE(site, st)      a node says it is taking, serving, has released or
- *                        has failed a site: "holder" follows these
- *   MOVE / STANDBY / ONLINE / CONFIRM   operator requests, via the socket
- *   HEALTH(site, up)     a node's view of a site's checks (status only)
+ * Placement's actions, per site, one after the other in the order given:
+ *   START     start the service
+ *   ADDR_ADD  probe the address (somebody answers: ADDR_IN_USE), add it,
+ *             announce it, run after_take, then verify that the site's
+ *             checks pass (bounded by action_timeout)
+ *   ADDR_DEL  remove the address, run after_release
+ *   STOP      stop the service
+ *   SEND      multicast; LOG: log, audit, history; ASK: shown by status
+ * An ADDR_ADD that is running when an ADDR_DEL is queued behind it (quorum
+ * or corosync lost) stops after its current step and reports FAILED, so the
+ * address is removed as early as possible.
  *
- * For each site: the holder is the node that says it takes or serves it
- * (a holder that left the view has given the site up itself: see below);
- * the target is the holder while it stays eligible, else the eligible
- * member with the highest priority for the site (then the lowest node id):
- * eligible means a member, not a witness, not standby, not failed for the
- * site.  A node takes a site when it is the target, nobody else holds it,
- * the view is synced and this node is quorate in that ring.  A node gives a
- * site up when it is no longer the target, when another node holds it, and
- * at once, without waiting for anyone, when it loses quorum or corosync.
- * A site in manual mode gets a target only through "failover move"; in
- * confirm mode an automatic change of target waits for "failover confirm
- * SITE yes" (or the site's confirm default after confirm_timeout_s).
- *
- * Why giving up without asking is safe: the others only see this node gone
- * after corosync's detection time (~2.2 x token: token + consensus), and
- * removing the address is the first release step, well within that.
- *
- * Actions.  Take: start the service, check nobody answers on the address
- * (DAD), add the address, announce it, after_take hook, verify the site's
- * check answers, then report serving.  Release: remove the address, stop
- * the service, after_release hook, then report released.  A failed take
- * step gives the site up here (release steps, report failed) so that
- * another node takes it.
+ * Every message delivered in agreed order is also read here (msg_decode)
+ * for the history and for status: STATE, HEALTH, MOVE, STANDBY, ONLINE,
+ * CONFIRM and DECIDE of every node are recorded as they are agreed.
  */
 #include "config.h"
 
@@ -50,11 +41,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "failover/addr.h"
 #include "failover/cluster.h"
 #include "failover/daemon.h"
+#include "failover/daemon_addr.h"
 #include "failover/health.h"
 #include "failover/loop.h"
+#include "failover/msg.h"
+#include "failover/placement.h"
 #include "failover/service.h"
 #include "lib/audit/audit.h"
 #include "lib/ctl/ctl.h"
@@ -64,48 +57,35 @@
 
 #define MAX_NODES 64
 #define HISTORY_MAX 200			/* transitions kept in memory */
-#define REASON_MAX 256
+#define REASON_MAX 320
 #define CONN_TIMEOUT_MS 5000
 #define SHUTDOWN_BOUND_MS 30000
-
-/* ---- messages (little-endian, through struct buf / struct bufr) ---- */
-
-#define MSG_MAGIC "BWFO"
-#define MSG_VERSION 1
-enum msg_type {
-	FM_JOIN = 1, FM_STATE, FM_HEALTH, FM_MOVE, FM_STANDBY, FM_ONLINE, FM_CONFIRM
-};
-enum msg_state { MST_TAKING = 1, MST_SERVING, MST_RELEASED, MST_FAILED };
+#define SITE_QUEUE 8
 
 struct dnode {
 	const struct config_node *cfg;
 	int member;
 	int standby;
-	int joined;			/* its JOIN for the current view arrived */
 };
 
 struct dsite {
-	char *name;
 	const struct config_site *cfg;
-	enum daemon_site_state st;
-	uint32_t holder, target;
-	uint64_t failed;		/* bit per node index: failed the site */
-	uint32_t pending_target;	/* confirm mode: proposed, not yet confirmed */
-	uint64_t pending_since;
-	int step;			/* next action step */
-	int busy;			/* an action is running */
-	int give_up;			/* a take step failed: release, then report failed */
-	int abort;			/* stop taking after the running step */
-	struct addr_spec spec;
-	int has_addr;
+	size_t idx;
+	struct daemon *d;
+	int queue[SITE_QUEUE];		/* placement actions waiting, in order */
+	size_t nq;
+	int act;			/* the action running, or 0 */
+	int step;			/* its step */
+	int result;			/* enum placement_result so far */
+	struct daemon_addr *addr;	/* NULL: the site has no address */
 	struct health *health;
 	int health_up;			/* -1 unknown, 0, 1 */
-	int8_t peer_health[MAX_NODES];	/* by node index */
-	struct loop_timer *verify_timer;
+	int8_t peer_health[MAX_NODES];	/* by node index, from HEALTH messages */
+	struct loop_timer *timer;	/* verify polling, or a deferred result */
 	uint64_t verify_deadline;
 	time_t since;
 	char why[REASON_MAX];
-	struct daemon *d;
+	char ask[REASON_MAX];
 };
 
 struct dconn {
@@ -124,13 +104,15 @@ struct hist {
 struct daemon {
 	struct loop *loop;
 	struct config *cfg;
-	struct config *next_cfg;	/* waits until no action runs */
 	struct daemon_opts o;
 	char *self_name;
 	uint32_t self_id;
 	int self_idx;
 	struct cluster *cl;
 	struct cluster_cb cb;
+	struct placement *pl;
+	struct placement_out out;
+	struct loop_timer *tick;
 	struct audit *audit;
 	struct dnode *nodes;
 	size_t nnodes;
@@ -138,8 +120,7 @@ struct daemon {
 	size_t nsites;
 	int connected;
 	int quorate;
-	uint64_t qseq, vseq;
-	int synced;
+	struct cluster_ring ring;
 	int lfd;
 	char *sock_path;
 	struct dconn *conns;
@@ -147,21 +128,11 @@ struct daemon {
 	size_t nhist, hist_head;
 	char *hist_path;
 	int shutting_down;
-	struct loop_timer *shutdown_timer, *tick_timer;
+	struct loop_timer *shutdown_timer;
 };
 
-static void site_eval(struct daemon *d, struct dsite *s);
-static void run_step(struct dsite *s);
-static void compute(struct daemon *d);
-static void after_action(struct daemon *d);
-
-const char *
-daemon_site_state_name(enum daemon_site_state s)
-{
-	static const char *const n[] = { "idle", "taking", "serving", "releasing", "failed" };
-
-	return (unsigned)s < 5 ? n[s] : "?";
-}
+static void feed(struct daemon *d, struct placement_event *ev);
+static void site_next(struct dsite *s);
 
 /* ---- nodes and sites ---- */
 
@@ -201,20 +172,9 @@ site_find(const struct daemon *d, const char *name)
 	size_t i;
 
 	for (i = 0; i < d->nsites; i++)
-		if (strcmp(d->sites[i].name, name) == 0)
+		if (strcmp(d->sites[i].cfg->name, name) == 0)
 			return &d->sites[i];
 	return NULL;
-}
-
-static int
-site_prio(const struct config_site *c, const char *node)
-{
-	size_t i;
-
-	for (i = 0; i < c->nprios; i++)
-		if (strcmp(c->prios[i].node, node) == 0)
-			return c->prios[i].priority;
-	return 0;
 }
 
 /* ---- history and audit ---- */
@@ -234,7 +194,7 @@ history(struct daemon *d, struct dsite *s, uint32_t node, const char *event, con
 	else
 		d->hist_head = (d->hist_head + 1) % HISTORY_MAX;
 	h->t = time(NULL);
-	snprintf(h->site, sizeof(h->site), "%s", s ? s->name : "-");
+	snprintf(h->site, sizeof(h->site), "%s", s ? s->cfg->name : "-");
 	snprintf(h->node, sizeof(h->node), "%s", node_name(d, node));
 	snprintf(h->event, sizeof(h->event), "%s", event);
 	va_start(ap, fmt);
@@ -242,13 +202,12 @@ history(struct daemon *d, struct dsite *s, uint32_t node, const char *event, con
 	va_end(ap);
 	if (s) {
 		s->since = h->t;
-		snprintf(s->why, sizeof(s->why), "%s", h->reason);
+		snprintf(s->why, sizeof(s->why), "%s: %s", event, h->reason);
 	}
-	log_info("site %s: %s on %s: %s", h->site, event, h->node, h->reason);
 	gmtime_r(&h->t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	n = snprintf(line, sizeof(line), "%s\t%s\t%s\t%s\t%s\n", ts, h->site, h->node,
-	    h->event, h->reason);
+	n = snprintf(line, sizeof(line), "%s\t%s\t%s\t%s\t%s\n", ts, h->site, h->node, h->event,
+	    h->reason);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(line))
@@ -259,87 +218,64 @@ history(struct daemon *d, struct dsite *s, uint32_t node, const char *event, con
 			log_warn("history %s: %s", d->hist_path, strerror(errno));
 		close(fd);
 	}
-	if (n > 0)
-		line[n - 1] = 0;	/* the audit record has no newline */
-	/* Only what this node did goes to its audit log; the others audit theirs. */
-	if (d->audit && node == d->self_id && s)
-		audit_append(d->audit, "failover", s->name,
-		    strcmp(event, "failed") == 0 ? AUDIT_FAIL : AUDIT_OK, line);
 }
 
-/* ---- sending ---- */
+/* ---- carrying out placement's actions ---- */
+
+enum {
+	S_PROBE = 0, S_ADD, S_ANNOUNCE, S_HOOK, S_VERIFY, S_END	/* ADDR_ADD */
+};
+
+static const char *
+act_name(int a)
+{
+	switch (a) {
+	case PLACEMENT_ACT_START: return "start";
+	case PLACEMENT_ACT_ADDR_ADD: return "take the address";
+	case PLACEMENT_ACT_ADDR_DEL: return "release the address";
+	case PLACEMENT_ACT_STOP: return "stop";
+	}
+	return "?";
+}
 
 static void
-msg_head(struct buf *b, uint8_t type)
+report(struct dsite *s, int act, enum placement_result res)
 {
-	buf_put(b, MSG_MAGIC, 4);
-	buf_put_u8(b, MSG_VERSION);
-	buf_put_u8(b, type);
+	struct placement_event ev = { .type = PLACEMENT_EV_ACTION_DONE };
+
+	ev.u.done.site = s->idx;
+	ev.u.done.action = act;
+	ev.u.done.result = res;
+	feed(s->d, &ev);
+}
+
+/* The running action ended: answer placement, then run the next one. */
+static void
+act_end(struct dsite *s, enum placement_result res)
+{
+	int act = s->act;
+
+	s->act = 0;
+	if (s->timer) {
+		loop_timer_cancel(s->d->loop, s->timer);
+		s->timer = NULL;
+	}
+	report(s, act, res);
+	site_next(s);
 }
 
 static int
-send_buf(struct daemon *d, struct buf *b)
+queued(const struct dsite *s, int act)
 {
-	int rc;
+	size_t i;
 
-	if (b->err)
-		rc = b->err;
-	else if (!d->connected)
-		rc = BW_ERR_IO;
-	else
-		rc = cluster_send(d->cl, b->data, b->len);
-	buf_free(b);
-	return rc;
+	for (i = 0; i < s->nq; i++)
+		if (s->queue[i] == act)
+			return 1;
+	return 0;
 }
 
-static void
-send_state(struct daemon *d, struct dsite *s, enum msg_state st, const char *reason)
-{
-	struct buf b = { 0 };
-
-	msg_head(&b, FM_STATE);
-	buf_put_cstr(&b, s->name);
-	buf_put_u8(&b, st);
-	buf_put_cstr(&b, reason ? reason : "");
-	send_buf(d, &b);
-}
-
-static void
-send_join(struct daemon *d)
-{
-	struct buf b = { 0 };
-	size_t i, n = 0;
-
-	msg_head(&b, FM_JOIN);
-	buf_put_u64(&b, d->vseq);
-	buf_put_u8(&b, d->self_idx >= 0 ? d->nodes[d->self_idx].standby : 0);
-	for (i = 0; i < d->nsites; i++)
-		if (d->sites[i].st == DSITE_TAKING || d->sites[i].st == DSITE_SERVING)
-			n++;
-	buf_put_u32(&b, (uint32_t)n);
-	for (i = 0; i < d->nsites; i++)
-		if (d->sites[i].st == DSITE_TAKING || d->sites[i].st == DSITE_SERVING)
-			buf_put_cstr(&b, d->sites[i].name);
-	send_buf(d, &b);
-}
-
-static void
-send_health(struct daemon *d, struct dsite *s)
-{
-	struct buf b = { 0 };
-
-	msg_head(&b, FM_HEALTH);
-	buf_put_cstr(&b, s->name);
-	buf_put_u8(&b, (uint8_t)(s->health_up < 0 ? 2 : s->health_up));
-	send_buf(d, &b);
-}
-
-/* ---- actions ---- */
-
-/* take: 0 start, 1 dad, 2 add address, 3 announce, 4 after_take, 5 verify, 6 done
- * release: 10 remove address, 11 stop, 12 after_release, 13 done */
-enum { T_START = 0, T_DAD, T_ADDR, T_ANNOUNCE, T_HOOK, T_VERIFY, T_DONE,
-	R_ADDR = 10, R_STOP, R_HOOK, R_DONE };
+static void addr_step(struct dsite *s);
 
 static void
 step_done(struct loop *l, int err, const char *reason, void *arg)
@@ -347,427 +283,378 @@ step_done(struct loop *l, int err, const char *reason, void *arg)
 	struct dsite *s = arg;
 
 	(void)l;
-	s->busy = 0;
-	if (err && s->step < R_ADDR) {
-		/* Give the site up here so that another node takes it. */
-		s->give_up = 1;
-		snprintf(s->why, sizeof(s->why), "%s", reason ? reason : bw_strerror(err));
-		s->step = R_ADDR;
-		s->st = DSITE_RELEASING;
-	} else if (err) {
-		/* Keep releasing: a stop that fails must not leave the address up. */
-		log_warn("site %s: release step failed (%s); going on with the next one",
-		    s->name, reason ? reason : bw_strerror(err));
+	(void)reason;	/* the driver logged it */
+	switch (s->act) {
+	case PLACEMENT_ACT_START:
+	case PLACEMENT_ACT_STOP:
+		act_end(s, err ? PLACEMENT_FAILED : PLACEMENT_OK);
+		return;
+	case PLACEMENT_ACT_ADDR_DEL:
+		if (err)
+			s->result = PLACEMENT_FAILED;
+		if (s->step++ == 0) {	/* the address is gone: the hook next */
+			addr_step(s);
+			return;
+		}
+		act_end(s, s->result);
+		return;
+	case PLACEMENT_ACT_ADDR_ADD:
+		if (daemon_addr_in_use(err) && s->step == S_PROBE) {
+			act_end(s, PLACEMENT_ADDR_IN_USE);
+			return;
+		}
+		if (err) {
+			act_end(s, PLACEMENT_FAILED);
+			return;
+		}
+		/* A release waits behind: stop taking now. */
+		if (queued(s, PLACEMENT_ACT_ADDR_DEL)) {
+			log_warn("site %s: take interrupted by a release", s->cfg->name);
+			act_end(s, PLACEMENT_FAILED);
+			return;
+		}
 		s->step++;
-	} else {
-		s->step++;
+		addr_step(s);
+		return;
 	}
-	run_step(s);
 }
 
 static void
-verify_timer(struct loop *l, void *arg)
+deferred_end(struct loop *l, void *arg)
 {
 	struct dsite *s = arg;
 
-	s->verify_timer = NULL;
-	if (s->st != DSITE_TAKING || s->step != T_VERIFY)
-		return;
+	(void)l;
+	s->timer = NULL;
+	act_end(s, (enum placement_result)s->result);
+}
+
+/* An action that could not start, or had nothing to do, ends from the loop
+ * (never inside placement_event). */
+static void
+end_later(struct dsite *s, enum placement_result res)
+{
+	s->result = res;
+	if ((s->timer = loop_timer_add(s->d->loop, 0, deferred_end, s)) == NULL) {
+		log_error("site %s: out of memory ending %s", s->cfg->name, act_name(s->act));
+		act_end(s, res);
+	}
+}
+
+static void
+verify_poll(struct loop *l, void *arg)
+{
+	struct dsite *s = arg;
+
+	s->timer = NULL;
 	if (s->health_up == 1) {
-		step_done(l, 0, NULL, s);
+		act_end(s, PLACEMENT_OK);
 		return;
 	}
-	if (loop_now_ms(l) >= s->verify_deadline) {
-		char r[REASON_MAX];
-
-		snprintf(r, sizeof(r), "site %s does not answer its check after the take (%s)",
-		    s->name, s->health ? health_last(s->health) : "no check");
-		log_error("%s; giving it up here", r);
-		step_done(l, BW_ERR_IO, r, s);
+	if (queued(s, PLACEMENT_ACT_ADDR_DEL) || loop_now_ms(l) >= s->verify_deadline) {
+		if (!queued(s, PLACEMENT_ACT_ADDR_DEL))
+			log_error("site %s does not pass its checks after the take (%s); giving "
+			    "it up here", s->cfg->name, s->health ? health_last(s->health) :
+			    "no check");
+		act_end(s, PLACEMENT_FAILED);
 		return;
 	}
-	s->verify_timer = loop_timer_add(l, 100, verify_timer, s);
+	s->timer = loop_timer_add(l, 50, verify_poll, s);
 }
 
 static void
-immediate(struct loop *l, void *arg)
-{
-	step_done(l, 0, NULL, arg);
-}
-
-static void
-finish_take(struct dsite *s)
-{
-	struct daemon *d = s->d;
-
-	s->st = DSITE_SERVING;
-	history(d, s, d->self_id, "serving", "taken and verified");
-	send_state(d, s, MST_SERVING, NULL);
-}
-
-static void
-finish_release(struct dsite *s)
-{
-	struct daemon *d = s->d;
-
-	if (s->give_up) {
-		s->st = DSITE_FAILED;
-		s->give_up = 0;
-		/* Not a candidate here until an operator says so (online, move);
-		 * the others learn it from the message below. */
-		if (d->self_idx >= 0)
-			s->failed |= 1ull << d->self_idx;
-		if (s->target == d->self_id)
-			s->target = 0;
-		history(d, s, d->self_id, "failed", "%s", s->why);
-		send_state(d, s, MST_FAILED, s->why);
-	} else {
-		s->st = DSITE_IDLE;
-		history(d, s, d->self_id, "released", "%s", s->why);
-		send_state(d, s, MST_RELEASED, NULL);
-	}
-}
-
-static void
-run_step(struct dsite *s)
+addr_step(struct dsite *s)
 {
 	struct daemon *d = s->d;
 	const struct config_site *c = s->cfg;
-	uint64_t tmo;
+	uint64_t tmo = c->action_timeout_ms ? c->action_timeout_ms : 10000;
 	int rc = 0;
-	enum service_action sa;
 
-	if (s->busy)
-		return;
-	if (s->st == DSITE_TAKING && s->abort) {
-		/* Stop taking: undo what was done, in release order. */
-		s->abort = 0;
-		s->st = DSITE_RELEASING;
-		s->step = R_ADDR;
-	}
-	s->busy = 1;
-	switch (s->step) {
-	case T_START:
-	case R_STOP:
-	case T_HOOK:
-	case R_HOOK:
-		sa = s->step == T_START ? SERVICE_START : s->step == R_STOP ? SERVICE_STOP :
-		    s->step == T_HOOK ? SERVICE_AFTER_TAKE : SERVICE_AFTER_RELEASE;
-		rc = d->o.ops->service->run(d->loop, c, d->self_name, sa, step_done, s);
-		break;
-	case T_DAD:
-	case T_ADDR:
-	case T_ANNOUNCE:
-	case R_ADDR:
-		if (!s->has_addr) {
+	if (s->act == PLACEMENT_ACT_ADDR_DEL) {
+		if (s->step == 0 && s->addr)
+			rc = daemon_addr_run(d->o.ops, d->loop, DADDR_DEL, s->addr, tmo, 0, 0,
+			    step_done, s);
+		else if (s->step == 0)
 			rc = 1;
-			break;
-		}
-		tmo = c->action_timeout_ms ? c->action_timeout_ms : 10000;
-		if (s->step == T_DAD)	/* quorum is not fencing: nobody may answer on it */
-			rc = d->o.ops->addr->probe(d->loop, &s->spec, tmo, step_done, s);
-		else if (s->step == T_ADDR)
-			rc = d->o.ops->addr->add(d->loop, &s->spec, tmo, step_done, s);
-		else if (s->step == T_ANNOUNCE)
-			rc = d->o.ops->addr->announce(d->loop, &s->spec,
-			    c->announce_count ? c->announce_count : 3,
-			    c->announce_interval_ms ? c->announce_interval_ms : 200, step_done, s);
 		else
-			rc = d->o.ops->addr->del(d->loop, &s->spec, tmo, step_done, s);
-		break;
-	case T_VERIFY:
-		s->busy = 0;
-		if (c->nchecks == 0 || strcmp(d->o.ops->service->name, "null") == 0) {
-			rc = 1;
-			s->busy = 1;
+			rc = d->o.ops->service->run(d->loop, c, d->self_name, SERVICE_AFTER_RELEASE,
+			    step_done, s);
+	} else {
+		switch (s->step) {
+		case S_PROBE:	/* quorum is not fencing: nobody may answer on it */
+		case S_ADD:
+		case S_ANNOUNCE:
+			if (!s->addr)
+				rc = 1;
+			else
+				rc = daemon_addr_run(d->o.ops, d->loop, s->step == S_PROBE ?
+				    DADDR_PROBE : s->step == S_ADD ? DADDR_ADD : DADDR_ANNOUNCE,
+				    s->addr, tmo, c->announce_count ? c->announce_count : 3,
+				    c->announce_interval_ms ? c->announce_interval_ms : 200,
+				    step_done, s);
 			break;
+		case S_HOOK:
+			rc = d->o.ops->service->run(d->loop, c, d->self_name, SERVICE_AFTER_TAKE,
+			    step_done, s);
+			break;
+		case S_VERIFY:
+			if (c->nchecks == 0 || d->o.no_health ||
+			    strcmp(d->o.ops->service->name, "null") == 0) {
+				end_later(s, PLACEMENT_OK);
+				return;
+			}
+			s->verify_deadline = loop_now_ms(d->loop) + tmo;
+			if ((s->timer = loop_timer_add(d->loop, 0, verify_poll, s)) == NULL)
+				end_later(s, PLACEMENT_FAILED);
+			return;
+		default:
+			end_later(s, PLACEMENT_OK);
+			return;
 		}
-		s->verify_deadline = loop_now_ms(d->loop) +
-		    (c->action_timeout_ms ? c->action_timeout_ms : 10000);
-		s->verify_timer = loop_timer_add(d->loop, 0, verify_timer, s);
-		return;
-	case T_DONE:
-		s->busy = 0;
-		finish_take(s);
-		after_action(d);
-		return;
-	case R_DONE:
-		s->busy = 0;
-		finish_release(s);
-		after_action(d);
-		return;
 	}
 	if (rc == 1) {
-		/* Nothing to do in this step: go on from the loop, not recursively. */
-		if (loop_timer_add(d->loop, 0, immediate, s) != NULL)
+		/* nothing to do in this step */
+		s->step++;
+		if (s->act == PLACEMENT_ACT_ADDR_DEL && s->step > 1) {
+			end_later(s, (enum placement_result)s->result);
 			return;
-		rc = BW_ERR_NOMEM;
+		}
+		addr_step(s);
+		return;
 	}
-	if (rc < 0) {
-		char r[REASON_MAX];
-
-		snprintf(r, sizeof(r), "site %s: could not start a step (%s)", s->name,
-		    bw_strerror(rc));
-		s->busy = 1;
-		step_done(d->loop, rc, r, s);
-	}
+	if (rc < 0)
+		end_later(s, PLACEMENT_FAILED);
 }
 
-static int any_busy(const struct daemon *d);
-
-/* An action ended: a deferred reload or the shutdown may go on now. */
+/* Starts the next queued action of the site, if none runs. */
 static void
-after_action(struct daemon *d)
+site_next(struct dsite *s)
 {
-	struct config *c;
+	struct daemon *d = s->d;
+	int rc = 0;
 
-	if (d->shutting_down) {
-		daemon_shutdown(d);
+	if (s->act || s->nq == 0)
+		return;
+	s->act = s->queue[0];
+	memmove(s->queue, s->queue + 1, (s->nq - 1) * sizeof(s->queue[0]));
+	s->nq--;
+	s->step = 0;
+	s->result = PLACEMENT_OK;
+	log_debug("site %s: %s", s->cfg->name, act_name(s->act));
+	switch (s->act) {
+	case PLACEMENT_ACT_START:
+		rc = d->o.ops->service->run(d->loop, s->cfg, d->self_name, SERVICE_START,
+		    step_done, s);
+		break;
+	case PLACEMENT_ACT_STOP:
+		rc = d->o.ops->service->run(d->loop, s->cfg, d->self_name, SERVICE_STOP,
+		    step_done, s);
+		break;
+	case PLACEMENT_ACT_ADDR_ADD:
+	case PLACEMENT_ACT_ADDR_DEL:
+		addr_step(s);
+		return;
+	default:
+		end_later(s, PLACEMENT_FAILED);
 		return;
 	}
-	if (d->next_cfg && !any_busy(d)) {
-		c = d->next_cfg;
-		d->next_cfg = NULL;
-		daemon_reload(d, c);
-		return;
-	}
-	compute(d);
+	if (rc < 0)
+		end_later(s, PLACEMENT_FAILED);
 }
-
-static void
-begin_take(struct daemon *d, struct dsite *s, const char *why)
-{
-	s->st = DSITE_TAKING;
-	s->step = T_START;
-	s->abort = 0;
-	s->give_up = 0;
-	history(d, s, d->self_id, "taking", "%s", why);
-	send_state(d, s, MST_TAKING, NULL);
-	run_step(s);
-}
-
-static void
-begin_release(struct daemon *d, struct dsite *s, const char *why)
-{
-	if (s->st == DSITE_TAKING) {
-		s->abort = 1;
-		snprintf(s->why, sizeof(s->why), "%s", why);
-		if (!s->busy)
-			run_step(s);
-		return;
-	}
-	if (s->st != DSITE_SERVING)
-		return;
-	if (s->verify_timer) {
-		loop_timer_cancel(d->loop, s->verify_timer);
-		s->verify_timer = NULL;
-	}
-	s->st = DSITE_RELEASING;
-	s->step = R_ADDR;
-	history(d, s, d->self_id, "releasing", "%s", why);
-	run_step(s);
-}
-
-/* This node's part for one site, from the placement. */
-static void
-site_eval(struct daemon *d, struct dsite *s)
-{
-	int mine = s->target == d->self_id && d->self_id != 0;
-	int quorate = d->connected && d->quorate && d->qseq >= d->vseq;
-
-	if (s->st == DSITE_TAKING || s->st == DSITE_SERVING) {
-		if (!d->connected)
-			begin_release(d, s, "lost corosync: giving up at once");
-		else if (!d->quorate)
-			begin_release(d, s, "lost quorum: giving up at once");
-		else if (d->synced && !mine)
-			begin_release(d, s, "placed on another node");
-		else if (d->synced && s->holder && s->holder != d->self_id)
-			begin_release(d, s, "another node holds it");
-		return;
-	}
-	if ((s->st == DSITE_IDLE || s->st == DSITE_FAILED) && mine && quorate && d->synced &&
-	    !d->shutting_down && (s->holder == 0 || s->holder == d->self_id)) {
-		begin_take(d, s, "placed on this node");
-	}
-}
-
-/* ---- placement ---- */
 
 static int
-eligible(const struct daemon *d, const struct dsite *s, int i)
-{
-	const struct dnode *n;
-
-	if (i < 0)
-		return 0;
-	n = &d->nodes[i];
-	return n->member && !n->cfg->witness && !n->standby && !(s->failed & (1ull << i));
-}
-
-static uint32_t
-best_node(const struct daemon *d, const struct dsite *s)
-{
-	int best = -1, bp = 0, p;
-	size_t i;
-
-	for (i = 0; i < d->nnodes; i++) {
-		if (!eligible(d, s, (int)i))
-			continue;
-		p = site_prio(s->cfg, d->nodes[i].cfg->name);
-		if (best < 0 || p > bp || (p == bp && d->nodes[i].cfg->nodeid <
-		    d->nodes[best].cfg->nodeid)) {
-			best = (int)i;
-			bp = p;
-		}
-	}
-	return best < 0 ? 0 : d->nodes[best].cfg->nodeid;
-}
-
-static void
-place(struct daemon *d, struct dsite *s)
-{
-	uint32_t want;
-
-	if (s->holder && (node_idx(d, s->holder) < 0 || !d->nodes[node_idx(d, s->holder)].member))
-		s->holder = 0;	/* it left the view: it has given the site up itself */
-	if (s->target && !eligible(d, s, node_idx(d, s->target)))
-		s->target = 0;
-	if (s->target)
-		return;
-	if (s->holder && eligible(d, s, node_idx(d, s->holder))) {
-		s->target = s->holder;
-		return;
-	}
-	if (s->cfg->mode == CONFIG_SITE_MANUAL)
-		return;
-	want = best_node(d, s);
-	if (want && s->cfg->mode == CONFIG_SITE_CONFIRM && s->holder == 0 &&
-	    s->pending_target != want) {
-		/* Confirm mode: propose, and wait for the operator. */
-		s->pending_target = want;
-		s->pending_since = loop_now_ms(d->loop);
-		history(d, s, want, "proposed", "waiting for 'bulwark failover confirm %s yes' "
-		    "(default after %us: %s)", s->name, s->cfg->confirm_timeout_s,
-		    s->cfg->confirm_default_take ? "take" : "stay");
-		return;
-	}
-	if (s->cfg->mode == CONFIG_SITE_CONFIRM)
-		return;
-	s->target = want;
-}
-
-static void
-compute(struct daemon *d)
+busy(const struct daemon *d)
 {
 	size_t i;
 
-	if (d->synced)
-		for (i = 0; i < d->nsites; i++)
-			place(d, &d->sites[i]);
 	for (i = 0; i < d->nsites; i++)
-		site_eval(d, &d->sites[i]);
+		if (d->sites[i].act || d->sites[i].nq)
+			return 1;
+	return 0;
 }
 
 static void
-confirm_tick(struct loop *l, void *arg)
+on_note(struct daemon *d, const struct placement_action *a)
 {
-	struct daemon *d = arg;
+	struct dsite *s = a->site < d->nsites ? &d->sites[a->site] : NULL;
+
+	/* placement's text names the site already */
+	if (a->level == LOG_LVL_ERROR)
+		log_error("%s", a->text);
+	else if (a->level == LOG_LVL_WARN)
+		log_warn("%s", a->text);
+	else if (a->level == LOG_LVL_INFO)
+		log_info("%s", a->text);
+	else
+		log_debug("%s", a->text);
+	/* What this node decided and did, in its audit log. */
+	if (d->audit && a->level <= LOG_LVL_INFO)
+		audit_append(d->audit, "failover", s ? s->cfg->name : "cluster",
+		    a->level == LOG_LVL_ERROR ? AUDIT_FAIL : AUDIT_OK, a->text);
+}
+
+static void
+execute(struct daemon *d, struct placement_out *o)
+{
 	struct dsite *s;
 	size_t i;
+	int rc;
 
-	d->tick_timer = loop_timer_add(l, 1000, confirm_tick, d);
-	for (i = 0; i < d->nsites; i++) {
-		s = &d->sites[i];
-		if (!s->pending_target || s->target)
-			continue;
-		if (loop_now_ms(l) - s->pending_since < (uint64_t)s->cfg->confirm_timeout_s * 1000)
-			continue;
-		/* Only the lowest member decides, so the answer is one message. */
-		if (d->synced && s->cfg->confirm_default_take && d->self_idx >= 0 &&
-		    best_node(d, s) == s->pending_target) {
-			struct buf b = { 0 };
-			size_t k;
+	for (i = 0; i < o->n; i++) {
+		const struct placement_action *a = &o->v[i];
 
-			for (k = 0; k < d->nnodes; k++)
-				if (d->nodes[k].member)
-					break;
-			if (k < d->nnodes && d->nodes[k].cfg->nodeid == d->self_id) {
-				msg_head(&b, FM_CONFIRM);
-				buf_put_cstr(&b, s->name);
-				buf_put_u8(&b, 1);
-				send_buf(d, &b);
+		switch (a->type) {
+		case PLACEMENT_ACT_START:
+		case PLACEMENT_ACT_ADDR_ADD:
+		case PLACEMENT_ACT_ADDR_DEL:
+		case PLACEMENT_ACT_STOP:
+			if (a->site >= d->nsites)
+				break;
+			s = &d->sites[a->site];
+			if (d->o.ops == NULL || s->nq >= SITE_QUEUE) {
+				log_error("site %s: too many actions queued; %s refused",
+				    s->cfg->name, act_name(a->type));
+				break;
 			}
+			s->queue[s->nq++] = a->type;
+			break;
+		case PLACEMENT_ACT_SEND:
+			if (!d->connected)
+				break;
+			if ((rc = cluster_send(d->cl, a->data, a->len)) != 0)
+				log_warn("a placement message was not sent (%s)", bw_strerror(rc));
+			break;
+		case PLACEMENT_ACT_LOG:
+			on_note(d, a);
+			break;
+		case PLACEMENT_ACT_ASK:
+			if (a->site < d->nsites) {
+				s = &d->sites[a->site];
+				snprintf(s->ask, sizeof(s->ask), "%s", a->text);
+				log_warn("site %s: %s (answer with 'bulwark failover confirm %s "
+				    "yes|no')", s->cfg->name, a->text, s->cfg->name);
+				history(d, s, d->self_id, "ask", "%s", a->text);
+			}
+			break;
 		}
-		s->pending_since = loop_now_ms(l);	/* once per timeout */
 	}
+	for (i = 0; i < d->nsites; i++)
+		site_next(&d->sites[i]);
+}
+
+static void
+tick(struct loop *l, void *arg)
+{
+	struct daemon *d = arg;
+	struct placement_event ev = { .type = PLACEMENT_EV_TICK };
+
+	(void)l;
+	d->tick = NULL;
+	feed(d, &ev);
+}
+
+/* One event into placement; its actions out.  Re-entry (an action ending
+ * at once) is avoided: actions end from the loop, never inside here. */
+static void
+feed(struct daemon *d, struct placement_event *ev)
+{
+	struct placement_out o;
+	uint64_t next, now = loop_now_ms(d->loop);
+
+	if (d->pl == NULL)
+		return;
+	ev->now_ms = now;
+	if (placement_event(d->pl, ev, &d->out) != 0)
+		log_error("placement: out of memory; some actions were lost (restart "
+		    "bulwark-failoverd if sites stay wrong)");
+	/* Take the list: executing may feed more events. */
+	o = d->out;
+	memset(&d->out, 0, sizeof(d->out));
+	execute(d, &o);
+	placement_out_free(&o);
+	next = placement_next_ms(d->pl);
+	if (d->tick) {
+		loop_timer_cancel(d->loop, d->tick);
+		d->tick = NULL;
+	}
+	if (next != UINT64_MAX)
+		d->tick = loop_timer_add(d->loop, next > now ? next - now : 0, tick, d);
+	if (d->shutting_down)
+		daemon_shutdown(d);
 }
 
 /* ---- cluster events ---- */
 
-static void
-reset_placement(struct daemon *d)
+static int
+make_placement(struct daemon *d)
 {
-	size_t i;
+	struct placement_params pp;
 
-	for (i = 0; i < d->nsites; i++) {
-		d->sites[i].holder = 0;
-		d->sites[i].target = 0;
-		d->sites[i].pending_target = 0;
-	}
-	for (i = 0; i < d->nnodes; i++) {
-		d->nodes[i].member = 0;
-		d->nodes[i].joined = 0;
-	}
-	d->synced = 0;
+	placement_params_default(&pp);
+	if (d->o.pp)
+		pp = *d->o.pp;
+	if ((d->pl = placement_new(d->cfg, d->self_id, &pp)) == NULL)
+		return BW_ERR_NOMEM;
+	return 0;
 }
 
 static void
 ev_connected(void *arg, uint32_t id)
 {
 	struct daemon *d = arg;
+	struct placement_event ev = { .type = PLACEMENT_EV_CONN_RESTORED };
 
 	d->connected = 1;
 	if (d->self_id == 0) {
-		d->self_id = id;
 		d->self_idx = node_idx(d, id);
-		if (d->self_idx >= 0) {
-			free(d->self_name);
-			d->self_name = strdup(d->nodes[d->self_idx].cfg->name);
-			log_info("this node is %s (corosync node id %u)",
-			    d->nodes[d->self_idx].cfg->name, id);
+		if (d->self_idx < 0) {
+			log_error("corosync node id %u is not the nodeid of any [node] section of "
+			    "%s; add it, or start with --node NAME (this node takes no site)",
+			    id, d->cfg->file ? d->cfg->file : "the configuration");
+			return;
 		}
+		d->self_id = id;
+		free(d->self_name);
+		d->self_name = strdup(d->nodes[d->self_idx].cfg->name);
+		log_info("this node is %s (corosync node id %u)", d->self_name, id);
 	}
-	if (d->self_id != id)
+	if (d->self_id != id) {
 		log_error("corosync says this is node id %u but [node %s] has nodeid %u; fix "
 		    "the [node] sections or --node (this node takes no site meanwhile)", id,
 		    d->self_name ? d->self_name : "?", d->self_id);
+		return;
+	}
+	if (d->pl == NULL && make_placement(d) != 0)
+		return;
 	history(d, NULL, id, "connected", "connected to corosync");
+	feed(d, &ev);
 }
 
 static void
 ev_disconnected(void *arg)
 {
 	struct daemon *d = arg;
+	struct placement_event ev = { .type = PLACEMENT_EV_CONN_LOST };
+	size_t i;
 
 	d->connected = 0;
 	d->quorate = 0;
-	reset_placement(d);
+	for (i = 0; i < d->nnodes; i++)
+		d->nodes[i].member = 0;
 	history(d, NULL, d->self_id, "disconnected", "lost corosync; membership unknown");
-	compute(d);
+	feed(d, &ev);
 }
 
 static void
 ev_view(void *arg, const uint32_t *m, size_t n, struct cluster_ring ring)
 {
 	struct daemon *d = arg;
+	struct placement_event ev = { .type = PLACEMENT_EV_MEMBERSHIP };
 	size_t i;
 	int k;
 
-	for (i = 0; i < d->nnodes; i++) {
+	for (i = 0; i < d->nnodes; i++)
 		d->nodes[i].member = 0;
-		d->nodes[i].joined = 0;
-	}
 	for (i = 0; i < n; i++) {
 		if ((k = node_idx(d, m[i])) >= 0)
 			d->nodes[k].member = 1;
@@ -775,164 +662,106 @@ ev_view(void *arg, const uint32_t *m, size_t n, struct cluster_ring ring)
 			log_warn("node id %u joined the group but no [node] section has that "
 			    "nodeid; it gets no site", m[i]);
 	}
-	d->vseq = ring.seq;
-	d->synced = 0;
+	d->ring = ring;
 	log_info("view: %zu member(s), ring %u.%llu", n, ring.nodeid,
 	    (unsigned long long)ring.seq);
-	send_join(d);
-	compute(d);	/* releases only: no take before the view is synced */
+	ev.u.membership.ring.nodeid = ring.nodeid;
+	ev.u.membership.ring.seq = ring.seq;
+	ev.u.membership.members = m;
+	ev.u.membership.nmembers = n;
+	feed(d, &ev);
 }
 
 static void
 ev_quorum(void *arg, int quorate, struct cluster_ring ring)
 {
 	struct daemon *d = arg;
+	struct placement_event ev = { .type = PLACEMENT_EV_QUORUM };
 
 	if (quorate != d->quorate)
-		history(d, NULL, d->self_id, quorate ? "quorate" : "inquorate", "ring %llu",
-		    (unsigned long long)ring.seq);
+		history(d, NULL, d->self_id, quorate ? "quorate" : "inquorate", "ring %u.%llu",
+		    ring.nodeid, (unsigned long long)ring.seq);
 	d->quorate = quorate;
-	d->qseq = ring.seq;
-	compute(d);
+	ev.u.quorum.ring.nodeid = ring.nodeid;
+	ev.u.quorum.ring.seq = ring.seq;
+	ev.u.quorum.quorate = quorate;
+	feed(d, &ev);
 }
 
+/* Reads an agreed message for status and history (placement acts on it). */
 static void
-on_join(struct daemon *d, int from, struct bufr *r)
+observe(struct daemon *d, uint32_t from, const uint8_t *p, size_t n)
 {
-	uint64_t seq = bufr_u64(r);
-	uint8_t standby = bufr_u8(r);
-	uint32_t n = bufr_u32(r), i;
+	struct msg m;
 	struct dsite *s;
-	char *name;
-	size_t k;
+	int fi = node_idx(d, from), ti;
+	size_t i;
 
-	if (r->err || n > 4096)
-		return;
-	if (seq != d->vseq || !d->nodes[from].member)
-		return;		/* a JOIN of an older view */
-	d->nodes[from].joined = 1;
-	d->nodes[from].standby = standby;
-	for (i = 0; i < n; i++) {
-		if ((name = bufr_strdup(r, 255)) == NULL)
-			return;
-		if ((s = site_find(d, name)) != NULL) {
-			/* Two holders after a merge: the lower node id keeps it. */
-			if (s->holder == 0 || d->nodes[from].cfg->nodeid < s->holder)
-				s->holder = d->nodes[from].cfg->nodeid;
+	if (fi < 0 || msg_decode(p, n, &m) != 0)
+		return;		/* placement logs what is malformed */
+	s = m.type != MSG_STANDBY && m.type != MSG_ONLINE && m.type != MSG_HELLO ?
+	    site_find(d, m.site) : NULL;
+	ti = node_idx(d, m.node);
+	switch (m.type) {
+	case MSG_STATE:
+		if (s)
+			history(d, s, from, msg_state_name(m.state), "%s",
+			    m.reason[0] ? m.reason : "reported by the node");
+		break;
+	case MSG_HEALTH:
+		if (s) {
+			s->peer_health[fi] = (int8_t)!!m.ok;
+			history(d, s, from, m.ok ? "healthy" : "unhealthy", "%s",
+			    m.reason[0] ? m.reason : "checks pass");
 		}
-		free(name);
+		break;
+	case MSG_MOVE:
+		if (s)
+			history(d, s, m.node, "move", "operator request, sent by %s",
+			    node_name(d, from));
+		break;
+	case MSG_STANDBY:
+	case MSG_ONLINE:
+		if (ti >= 0) {
+			d->nodes[ti].standby = m.type == MSG_STANDBY;
+			history(d, NULL, m.node, m.type == MSG_STANDBY ? "standby" : "online",
+			    "operator request, sent by %s", node_name(d, from));
+		}
+		break;
+	case MSG_CONFIRM:
+		if (s) {
+			s->ask[0] = 0;
+			history(d, s, m.node, m.ok ? "confirmed" : "declined",
+			    "operator answer, sent by %s", node_name(d, from));
+		}
+		break;
+	case MSG_DECIDE:
+		if (s)
+			history(d, s, m.node, "decided", "%s", m.reason);
+		break;
+	case MSG_HELLO:
+		d->nodes[fi].standby = m.standby;
+		for (i = 0; i < m.nsites; i++)
+			if ((s = site_find(d, m.sites[i].site)) != NULL)
+				s->peer_health[fi] = (int8_t)!!m.sites[i].healthy;
+		break;
+	default:
+		break;
 	}
-	for (k = 0; k < d->nnodes; k++)
-		if (d->nodes[k].member && !d->nodes[k].joined)
-			return;
-	d->synced = 1;
-	log_info("view of ring %llu synced", (unsigned long long)d->vseq);
+	msg_free(&m);
 }
 
 static void
 ev_message(void *arg, uint32_t from, const uint8_t *p, size_t n)
 {
 	struct daemon *d = arg;
-	struct bufr r;
-	const uint8_t *magic;
-	uint8_t ver, type, st;
-	struct dsite *s = NULL;
-	char *a = NULL, *b = NULL;
-	int fi = node_idx(d, from), ti;
+	struct placement_event ev = { .type = PLACEMENT_EV_MESSAGE };
 
-	bufr_init(&r, p, n);
-	magic = bufr_get(&r, 4);
-	ver = bufr_u8(&r);
-	type = bufr_u8(&r);
-	if (r.err || memcmp(magic, MSG_MAGIC, 4) != 0 || ver != MSG_VERSION) {
-		log_warn("message from node %u: not a failoverd message of version %d; ignored "
-		    "(are all nodes running the same bulwark version?)", from, MSG_VERSION);
-		return;
-	}
-	if (fi < 0)
-		return;
-	switch (type) {
-	case FM_JOIN:
-		on_join(d, fi, &r);
-		break;
-	case FM_STATE:
-		a = bufr_strdup(&r, 255);
-		st = bufr_u8(&r);
-		b = bufr_strdup(&r, REASON_MAX);
-		if (r.err || (s = site_find(d, a)) == NULL)
-			break;
-		if (st == MST_TAKING || st == MST_SERVING) {
-			s->holder = from;
-		} else if (st == MST_RELEASED || st == MST_FAILED) {
-			if (s->holder == from)
-				s->holder = 0;
-			if (st == MST_FAILED) {
-				s->failed |= 1ull << fi;
-				if (s->target == from)
-					s->target = 0;
-			}
-		}
-		if (from != d->self_id)
-			history(d, s, from, st == MST_TAKING ? "taking" : st == MST_SERVING ?
-			    "serving" : st == MST_RELEASED ? "released" : "failed", "%s",
-			    b && *b ? b : "reported by the node");
-		break;
-	case FM_HEALTH:
-		a = bufr_strdup(&r, 255);
-		st = bufr_u8(&r);
-		if (!r.err && (s = site_find(d, a)) != NULL)
-			s->peer_health[fi] = st == 2 ? -1 : st;
-		s = NULL;
-		break;
-	case FM_MOVE:
-		a = bufr_strdup(&r, 255);
-		b = bufr_strdup(&r, 255);
-		if (r.err || (s = site_find(d, a)) == NULL || (ti = node_idx_name(d, b)) < 0)
-			break;
-		s->failed &= ~(1ull << ti);
-		if (!eligible(d, s, ti)) {
-			history(d, s, d->nodes[ti].cfg->nodeid, "move refused", "node %s is not "
-			    "online in this partition (or is standby or a witness)", b);
-			break;
-		}
-		s->target = d->nodes[ti].cfg->nodeid;
-		s->pending_target = 0;
-		history(d, s, s->target, "move", "operator request from node %s",
-		    node_name(d, from));
-		break;
-	case FM_STANDBY:
-	case FM_ONLINE:
-		a = bufr_strdup(&r, 255);
-		if (r.err || (ti = node_idx_name(d, a)) < 0)
-			break;
-		d->nodes[ti].standby = type == FM_STANDBY;
-		if (type == FM_ONLINE) {
-			size_t i;
-
-			for (i = 0; i < d->nsites; i++)
-				d->sites[i].failed &= ~(1ull << ti);
-		}
-		history(d, NULL, d->nodes[ti].cfg->nodeid, type == FM_STANDBY ? "standby" :
-		    "online", "operator request from node %s", node_name(d, from));
-		break;
-	case FM_CONFIRM:
-		a = bufr_strdup(&r, 255);
-		st = bufr_u8(&r);
-		if (r.err || (s = site_find(d, a)) == NULL || !s->pending_target)
-			break;
-		if (st)
-			s->target = s->pending_target;
-		history(d, s, s->pending_target, st ? "confirmed" : "declined",
-		    "answer from node %s", node_name(d, from));
-		if (!st)
-			s->pending_since = loop_now_ms(d->loop);
-		break;
-	default:
-		break;
-	}
-	free(a);
-	free(b);
-	compute(d);
+	observe(d, from, p, n);
+	ev.u.message.from = from;
+	ev.u.message.data = p;
+	ev.u.message.len = n;
+	feed(d, &ev);
 }
 
 /* ---- health ---- */
@@ -941,21 +770,23 @@ static void
 health_changed(struct health *h, enum health_state state, const char *reason, void *arg)
 {
 	struct dsite *s = arg;
-	struct daemon *d = s->d;
+	struct placement_event ev = { .type = PLACEMENT_EV_CHECK };
+	unsigned i, rounds;
 
 	(void)h;
 	s->health_up = state == HEALTH_UNKNOWN ? -1 : state == HEALTH_UP;
-	log_info("site %s: health %s (%s)", s->name, state == HEALTH_UP ? "up" :
-	    state == HEALTH_DOWN ? "down" : "unknown", reason ? reason : "");
-	send_health(d, s);
-	if (s->st == DSITE_SERVING && state == HEALTH_DOWN) {
-		/* This node serves it and it does not answer: let another node try. */
-		char why[REASON_MAX];
-
-		snprintf(why, sizeof(why), "health check failed: %s", reason ? reason : "");
-		begin_release(d, s, why);
-		s->give_up = 1;
-	}
+	if (state == HEALTH_UNKNOWN)
+		return;
+	/* health already counted rise/fall; placement counts again, so it gets
+	 * that many rounds of the verdict. */
+	rounds = state == HEALTH_UP ? s->cfg->rise : s->cfg->fall;
+	if (rounds == 0)
+		rounds = 1;
+	ev.u.check.site = s->idx;
+	ev.u.check.ok = state == HEALTH_UP;
+	ev.u.check.reason = reason;
+	for (i = 0; i < rounds; i++)
+		feed(s->d, &ev);
 }
 
 void
@@ -1041,21 +872,48 @@ health_of(const struct daemon *d, const struct dsite *s, size_t i)
 	return d->nodes[i].member ? s->peer_health[i] : -1;
 }
 
+static const char *
+local_name(const struct daemon *d, size_t si)
+{
+	static const char *const n[] = { "idle", "starting", "ready", "adding", "serving",
+		"releasing" };
+	unsigned k;
+
+	if (d->pl == NULL)
+		return "idle";
+	k = (unsigned)placement_local_state(d->pl, si);
+	return k < 6 ? n[k] : "?";
+}
+
+static uint32_t
+owner_of(const struct daemon *d, size_t si)
+{
+	return d->pl && d->connected ? placement_owner(d->pl, si) : 0;
+}
+
+static uint32_t
+moving_to(const struct daemon *d, size_t si)
+{
+	return d->pl && d->connected ? placement_move_target(d->pl, si) : 0;
+}
+
 static void
 status_json(struct daemon *d, struct buf *b)
 {
 	struct cluster_info ci;
 	char ts[32];
 	size_t i, k;
+	uint32_t o, t;
 
 	cluster_get_info(d->cl, &ci);
 	bp(b, "{\"node\":");
 	js(b, d->self_name);
-	bp(b, ",\"nodeid\":%u,\"corosync\":\"%s\",\"quorate\":%s,\"synced\":%s,"
-	    "\"ring\":%llu,\"token_ms\":%u,\"expected_votes\":%u,\"total_votes\":%u,"
+	bp(b, ",\"nodeid\":%u,\"corosync\":\"%s\",\"quorate\":%s,\"ready\":%s,"
+	    "\"ring\":\"%u.%llu\",\"token_ms\":%u,\"expected_votes\":%u,\"total_votes\":%u,"
 	    "\"qdevice\":%s,\"nodes\":[", d->self_id, d->connected ? "connected" : "disconnected",
-	    d->connected && d->quorate ? "true" : "false", d->synced ? "true" : "false",
-	    (unsigned long long)d->vseq, ci.token_ms, ci.expected_votes, ci.total_votes,
+	    d->connected && d->quorate ? "true" : "false",
+	    d->pl && placement_ready(d->pl) ? "true" : "false", d->ring.nodeid,
+	    (unsigned long long)d->ring.seq, ci.token_ms, ci.expected_votes, ci.total_votes,
 	    ci.qdevice ? "true" : "false");
 	for (i = 0; i < d->nnodes; i++) {
 		bp(b, "%s{\"name\":", i ? "," : "");
@@ -1067,20 +925,22 @@ status_json(struct daemon *d, struct buf *b)
 	for (i = 0; i < d->nsites; i++) {
 		struct dsite *s = &d->sites[i];
 
+		o = owner_of(d, i);
+		t = moving_to(d, i);
 		bp(b, "%s{\"name\":", i ? "," : "");
-		js(b, s->name);
+		js(b, s->cfg->name);
 		bp(b, ",\"serving\":");
-		if (s->holder)
-			js(b, node_name(d, s->holder));
+		if (o)
+			js(b, node_name(d, o));
 		else
 			bp(b, "null");
-		bp(b, ",\"target\":");
-		if (s->target)
-			js(b, node_name(d, s->target));
+		bp(b, ",\"moving_to\":");
+		if (t)
+			js(b, node_name(d, t));
 		else
 			bp(b, "null");
-		bp(b, ",\"state_here\":\"%s\",\"mode\":\"%s\",\"health\":{",
-		    daemon_site_state_name(s->st), s->cfg->mode == CONFIG_SITE_MANUAL ? "manual" :
+		bp(b, ",\"state_here\":\"%s\",\"mode\":\"%s\",\"health\":{", local_name(d, i),
+		    s->cfg->mode == CONFIG_SITE_MANUAL ? "manual" :
 		    s->cfg->mode == CONFIG_SITE_CONFIRM ? "confirm" : "automatic");
 		for (k = 0; k < d->nnodes; k++) {
 			if (k)
@@ -1091,9 +951,9 @@ status_json(struct daemon *d, struct buf *b)
 		iso(ts, sizeof(ts), s->since);
 		bp(b, "},\"data_age_s\":null,\"since\":\"%s\",\"why\":", ts);
 		js(b, s->why);
-		if (s->pending_target) {
-			bp(b, ",\"awaiting_confirm\":");
-			js(b, node_name(d, s->pending_target));
+		if (d->pl && placement_asking(d->pl, i)) {
+			bp(b, ",\"asking\":");
+			js(b, s->ask);
 		}
 		bp(b, "}");
 	}
@@ -1106,13 +966,15 @@ status_text(struct daemon *d, struct buf *b)
 	struct cluster_info ci;
 	char ts[32];
 	size_t i, k, nserved = 0;
+	uint32_t o, t;
 
 	cluster_get_info(d->cl, &ci);
-	bp(b, "node %s (id %u): corosync %s, %s, token %u ms, votes %u of %u expected%s\n",
+	bp(b, "node %s (id %u): corosync %s, %s%s, token %u ms, votes %u of %u expected%s\n",
 	    d->self_name ? d->self_name : "?", d->self_id,
 	    d->connected ? "connected" : "DISCONNECTED",
-	    d->connected && d->quorate ? "quorate" : "NOT QUORATE", ci.token_ms, ci.total_votes,
-	    ci.expected_votes, ci.qdevice ? ", qdevice" : "");
+	    d->connected && d->quorate ? "quorate" : "NOT QUORATE",
+	    d->pl && placement_ready(d->pl) ? "" : " (not in sync: takes nothing new)",
+	    ci.token_ms, ci.total_votes, ci.expected_votes, ci.qdevice ? ", qdevice" : "");
 	bp(b, "\nnodes:\n");
 	for (i = 0; i < d->nnodes; i++)
 		bp(b, "  %-16s id %-5u %s%s\n", d->nodes[i].cfg->name, d->nodes[i].cfg->nodeid,
@@ -1121,20 +983,22 @@ status_text(struct daemon *d, struct buf *b)
 	for (i = 0; i < d->nsites; i++) {
 		struct dsite *s = &d->sites[i];
 
-		if (s->holder)
+		o = owner_of(d, i);
+		t = moving_to(d, i);
+		if (o)
 			nserved++;
 		iso(ts, sizeof(ts), s->since);
-		bp(b, "  %-16s served by %s%s; here: %s; since %s: %s\n", s->name,
-		    s->holder ? node_name(d, s->holder) : "NOBODY",
-		    s->target && s->target != s->holder ? " (moving)" : "",
-		    daemon_site_state_name(s->st), ts, s->why[0] ? s->why : "-");
+		bp(b, "  %-16s served by %s", s->cfg->name, o ? node_name(d, o) : "NOBODY");
+		if (t)
+			bp(b, " (moving to %s)", node_name(d, t));
+		bp(b, "; here: %s; since %s: %s\n", local_name(d, i), ts, s->why[0] ? s->why : "-");
 		bp(b, "  %-16s health:", "");
 		for (k = 0; k < d->nnodes; k++)
 			bp(b, " %s=%s", d->nodes[k].cfg->name, hname(health_of(d, s, k)));
 		bp(b, "; data age: unknown\n");
-		if (s->pending_target)
-			bp(b, "  %-16s waiting for 'bulwark failover confirm %s yes|no' to move to "
-			    "%s\n", "", s->name, node_name(d, s->pending_target));
+		if (d->pl && placement_asking(d->pl, i))
+			bp(b, "  %-16s waiting for 'bulwark failover confirm %s yes|no': %s\n", "",
+			    s->cfg->name, s->ask);
 	}
 	bp(b, "\n%zu of %zu site(s) served; %s\n", nserved, d->nsites,
 	    d->connected && d->quorate ? "cluster quorate" : "this node is not quorate");
@@ -1187,10 +1051,12 @@ int
 daemon_request(struct daemon *d, int op, int json, char *const *args, char **out)
 {
 	struct buf b = { 0 };
+	struct msg m;
 	struct dsite *s = NULL;
-	int rc = 0, ni;
+	int rc = 0, ni = -1;
 
 	*out = NULL;
+	memset(&m, 0, sizeof(m));
 	switch (op) {
 	case CTL_OP_STATUS:
 		if (json)
@@ -1212,29 +1078,37 @@ daemon_request(struct daemon *d, int op, int json, char *const *args, char **out
 			*out = fmt("no node '%s' in the configuration", args[1]);
 			return BW_ERR_NOENT;
 		}
+		if (op == CTL_OP_MOVE && d->nodes[ni].cfg->witness) {
+			*out = fmt("node %s is a witness: it never serves a site", args[1]);
+			return BW_ERR_INVAL;
+		}
 		if (op == CTL_OP_CONFIRM && strcmp(args[1], "yes") && strcmp(args[1], "no")) {
 			*out = fmt("confirm %s: answer yes or no, not '%s'", args[0], args[1]);
 			return BW_ERR_INVAL;
 		}
-		if (op == CTL_OP_CONFIRM && !s->pending_target) {
-			*out = fmt("site %s is not waiting for a confirmation", s->name);
+		if (op == CTL_OP_CONFIRM && (d->pl == NULL ||
+		    placement_asking(d->pl, s->idx) == 0)) {
+			*out = fmt("site %s is not waiting for a confirmation", s->cfg->name);
 			return BW_ERR_NOENT;
 		}
-		msg_head(&b, op == CTL_OP_MOVE ? FM_MOVE : FM_CONFIRM);
-		buf_put_cstr(&b, args[0]);
-		if (op == CTL_OP_MOVE)
-			buf_put_cstr(&b, args[1]);
-		else
-			buf_put_u8(&b, strcmp(args[1], "yes") == 0);
+		m.type = op == CTL_OP_MOVE ? MSG_MOVE : MSG_CONFIRM;
+		msg_set_str(m.site, sizeof(m.site), s->cfg->name);
+		if (op == CTL_OP_MOVE) {
+			m.node = d->nodes[ni].cfg->nodeid;
+		} else {
+			m.node = placement_asking(d->pl, s->idx);
+			m.ok = strcmp(args[1], "yes") == 0;
+			m.gen = placement_gen(d->pl, s->idx);
+		}
 		goto send;
 	case CTL_OP_STANDBY:
 	case CTL_OP_ONLINE:
-		if (node_idx_name(d, args[0]) < 0) {
+		if ((ni = node_idx_name(d, args[0])) < 0) {
 			*out = fmt("no node '%s' in the configuration", args[0]);
 			return BW_ERR_NOENT;
 		}
-		msg_head(&b, op == CTL_OP_STANDBY ? FM_STANDBY : FM_ONLINE);
-		buf_put_cstr(&b, args[0]);
+		m.type = op == CTL_OP_STANDBY ? MSG_STANDBY : MSG_ONLINE;
+		m.node = d->nodes[ni].cfg->nodeid;
 		goto send;
 	default:
 		*out = fmt("unknown request %d", op);
@@ -1248,13 +1122,15 @@ daemon_request(struct daemon *d, int op, int json, char *const *args, char **out
 	*out = (char *)buf_steal(&b, NULL);
 	return 0;
 send:
-	if (!d->connected || !d->quorate) {
-		buf_free(&b);
+	if (!d->connected || !d->quorate || d->pl == NULL) {
 		*out = fmt("this node is %s; run the request on a node of the quorate "
 		    "partition", d->connected ? "not quorate" : "not connected to corosync");
 		return BW_ERR_IO;
 	}
-	if ((rc = send_buf(d, &b)) != 0) {
+	if ((rc = msg_encode(&m, &b)) == 0)
+		rc = cluster_send(d->cl, b.data, b.len);
+	buf_free(&b);
+	if (rc != 0) {
 		*out = fmt("could not send the request to the cluster (%s)", bw_strerror(rc));
 		return rc;
 	}
@@ -1378,20 +1254,17 @@ build_tables(struct daemon *d, struct config *cfg)
 		nodes[i].cfg = &cfg->nodes[i];
 	for (i = 0; i < cfg->nsites; i++) {
 		sites[i].cfg = &cfg->sites[i];
-		sites[i].name = cfg->sites[i].name;
+		sites[i].idx = i;
 		sites[i].health_up = -1;
 		sites[i].d = d;
-		if (cfg->sites[i].address && cfg->sites[i].interface) {
-			if (addr_parse(cfg->sites[i].address, cfg->sites[i].interface,
-			    &sites[i].spec) != 0) {
-				log_error("%s: [site %s] address %s on %s: not an address/prefix",
-				    cfg->file, cfg->sites[i].name, cfg->sites[i].address,
-				    cfg->sites[i].interface);
-				free(nodes);
-				free(sites);
-				return BW_ERR_INVAL;
-			}
-			sites[i].has_addr = 1;
+		if (cfg->sites[i].address && cfg->sites[i].interface &&
+		    (sites[i].addr = daemon_addr_new(cfg->file, cfg->sites[i].name,
+		    cfg->sites[i].address, cfg->sites[i].interface)) == NULL) {
+			while (i--)
+				daemon_addr_free(sites[i].addr);
+			free(nodes);
+			free(sites);
+			return BW_ERR_INVAL;
 		}
 		memset(sites[i].peer_health, -1, sizeof(sites[i].peer_health));
 	}
@@ -1435,15 +1308,16 @@ daemon_site_state(const struct daemon *d, const char *site)
 {
 	struct dsite *s = site_find(d, site);
 
-	return s ? (int)s->st : -1;
+	return s ? (int)(d->pl ? placement_local_state(d->pl, s->idx) : PLACEMENT_LOCAL_IDLE) :
+	    -1;
 }
 
 const char *
-daemon_site_target(const struct daemon *d, const char *site)
+daemon_site_owner(const struct daemon *d, const char *site)
 {
 	struct dsite *s = site_find(d, site);
 
-	return s ? node_name(d, s->target) : "";
+	return s ? node_name(d, owner_of(d, s->idx)) : "";
 }
 
 static void
@@ -1463,7 +1337,6 @@ int
 daemon_start(struct daemon *d)
 {
 	const struct config_cluster *cc = &d->cfg->cluster;
-	char *audit_dir = NULL;
 	int rc;
 
 	if (d->o.node && d->self_idx < 0) {
@@ -1471,15 +1344,17 @@ daemon_start(struct daemon *d)
 		    d->cfg->file ? d->cfg->file : "the configuration");
 		return BW_ERR_INVAL;
 	}
+	if (d->self_id && (rc = make_placement(d)) != 0)
+		return rc;
 	if (cc->state_dir) {
 		if (mkdir(cc->state_dir, 0700) != 0 && errno != EEXIST)
-			log_warn("state directory %s: %s (history is kept in memory only)",
+			log_warn("state directory %s: %s (the history is kept in memory only)",
 			    cc->state_dir, strerror(errno));
 		if (asprintf(&d->hist_path, "%s/history", cc->state_dir) < 0)
 			d->hist_path = NULL;
 	}
-	audit_dir = (char *)(d->o.audit_dir ? d->o.audit_dir : d->cfg->audit.dir);
-	if ((rc = audit_open(audit_dir, &d->audit)) != 0)
+	if ((rc = audit_open(d->o.audit_dir ? d->o.audit_dir : d->cfg->audit.dir,
+	    &d->audit)) != 0)
 		log_warn("audit log: not open (%s); transitions go to the history and the "
 		    "log only", bw_strerror(rc));
 	if (!d->o.no_socket) {
@@ -1495,78 +1370,77 @@ daemon_start(struct daemon *d)
 	if (d->cl == NULL)
 		return BW_ERR_NOMEM;
 	start_health(d);
-	d->tick_timer = loop_timer_add(d->loop, 1000, confirm_tick, d);
 	return cluster_start(d->cl);
 }
 
-static int
-any_busy(const struct daemon *d)
+/* What placement holds depends on [node] and [site]: they change on every
+ * node together, by a restart of each daemon in turn. */
+static void
+shape(struct buf *b, const struct config *c)
 {
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < d->nsites; i++)
-		if (d->sites[i].st == DSITE_TAKING || d->sites[i].st == DSITE_RELEASING)
-			return 1;
-	return 0;
+	for (i = 0; i < c->nnodes; i++) {
+		buf_put_cstr(b, c->nodes[i].name);
+		buf_put_u32(b, c->nodes[i].nodeid);
+		buf_put_u8(b, (uint8_t)c->nodes[i].witness);
+	}
+	for (i = 0; i < c->nsites; i++) {
+		const struct config_site *s = &c->sites[i];
+		const char *str[] = { s->name, s->start, s->stop, s->status, s->unit, s->address,
+			s->interface, s->after_take, s->after_release, s->backup_set };
+
+		for (k = 0; k < sizeof(str) / sizeof(str[0]); k++)
+			buf_put_cstr(b, str[k] ? str[k] : "\001");
+		for (k = 0; k < s->nprios; k++) {
+			buf_put_cstr(b, s->prios[k].node);
+			buf_put_u32(b, (uint32_t)s->prios[k].priority);
+		}
+		for (k = 0; k < s->nchecks; k++) {
+			buf_put_u32(b, s->checks[k].kind);
+			buf_put_cstr(b, s->checks[k].url ? s->checks[k].url : "");
+			buf_put_cstr(b, s->checks[k].host ? s->checks[k].host : "");
+			buf_put_u32(b, s->checks[k].port);
+			buf_put_cstr(b, s->checks[k].command ? s->checks[k].command : "");
+			buf_put_u32(b, s->checks[k].expect_status);
+			buf_put_cstr(b, s->checks[k].expect_body ? s->checks[k].expect_body : "");
+		}
+		buf_put_u32(b, s->announce_count);
+		buf_put_u32(b, s->announce_interval_ms);
+		buf_put_u32(b, s->check_interval_ms);
+		buf_put_u32(b, s->check_timeout_ms);
+		buf_put_u32(b, s->rise);
+		buf_put_u32(b, s->fall);
+		buf_put_u32(b, s->max_data_age_s);
+		buf_put_u32(b, s->mode);
+		buf_put_u32(b, s->confirm_timeout_s);
+		buf_put_u32(b, (uint32_t)s->confirm_default_take);
+		buf_put_u32(b, s->action_timeout_ms);
+		buf_put_u32(b, s->damp_s);
+	}
 }
 
 int
 daemon_reload(struct daemon *d, struct config *cfg)
 {
-	struct dsite *old = d->sites, *s;
-	struct dnode *oldn = d->nodes;
-	size_t nold = d->nsites, nnold = d->nnodes, i;
-	struct config *oldcfg = d->cfg;
-	int rc, k;
+	struct buf a = { 0 }, b = { 0 };
+	int same;
 
-	if (any_busy(d)) {
-		log_warn("reload: actions are running; the new configuration is applied when "
-		    "they end (send SIGHUP again if it is not)");
-		config_free(d->next_cfg);
-		d->next_cfg = cfg;
-		return 0;
-	}
-	if ((rc = build_tables(d, cfg)) != 0) {
+	shape(&a, d->cfg);
+	shape(&b, cfg);
+	same = !a.err && !b.err && a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+	buf_free(&a);
+	buf_free(&b);
+	if (!same) {
+		log_error("reload: %s changes [node] or [site] sections; those are applied by "
+		    "restarting bulwark-failoverd on every node, one at a time (systemctl "
+		    "restart bulwark-failoverd); the running configuration is kept", cfg->file);
 		config_free(cfg);
-		return rc;
+		return BW_ERR_UNSUPP;
 	}
-	/* Carry over what is known: node states, site states and placement. */
-	for (i = 0; i < d->nnodes; i++)
-		for (k = 0; k < (int)nnold; k++)
-			if (strcmp(oldn[k].cfg->name, d->nodes[i].cfg->name) == 0) {
-				d->nodes[i].member = oldn[k].member;
-				d->nodes[i].standby = oldn[k].standby;
-				d->nodes[i].joined = oldn[k].joined;
-			}
-	for (i = 0; i < nold; i++) {
-		if ((s = site_find(d, old[i].name)) == NULL) {
-			/* Removed from the config: give it up with the old definition. */
-			if (old[i].st == DSITE_SERVING)
-				log_warn("reload: site %s was removed while served here; stop it by "
-				    "hand if it still runs", old[i].name);
-			health_free(old[i].health);
-			continue;
-		}
-		s->st = old[i].st;
-		s->holder = old[i].holder;
-		s->target = old[i].target;
-		s->since = old[i].since;
-		memcpy(s->why, old[i].why, sizeof(s->why));
-		memcpy(s->peer_health, old[i].peer_health, sizeof(s->peer_health));
-		s->health_up = old[i].health_up;
-		/* Health checks restart with the new definition. */
-		health_free(old[i].health);
-	}
-	d->cfg = cfg;
-	if (d->self_name && (k = node_idx_name(d, d->self_name)) >= 0)
-		d->self_idx = k;
-	free(old);
-	free(oldn);
-	config_free(oldcfg);
-	start_health(d);
-	history(d, NULL, d->self_id, "reload", "configuration %s applied",
-	    cfg->file ? cfg->file : "");
-	compute(d);
+	log_info("reload: %s checked; no change to [node] or [site] sections, nothing to "
+	    "apply", cfg->file);
+	config_free(cfg);
 	return 0;
 }
 
@@ -1576,7 +1450,7 @@ shutdown_bound(struct loop *l, void *arg)
 	struct daemon *d = arg;
 
 	d->shutdown_timer = NULL;
-	log_error("shutdown: release actions still running after %d ms; leaving anyway",
+	log_error("shutdown: actions still running after %d ms; leaving anyway",
 	    SHUTDOWN_BOUND_MS);
 	cluster_leave(d->cl);
 	loop_stop(l);
@@ -1585,22 +1459,30 @@ shutdown_bound(struct loop *l, void *arg)
 void
 daemon_shutdown(struct daemon *d)
 {
+	struct placement_event ev = { .type = PLACEMENT_EV_CONN_LOST };
 	size_t i;
 
 	if (!d->shutting_down) {
-		d->shutting_down = 1;
 		log_info("shutting down: giving up every site");
+		history(d, NULL, d->self_id, "stopping", "bulwark-failoverd is stopping");
 		d->shutdown_timer = loop_timer_add(d->loop, SHUTDOWN_BOUND_MS, shutdown_bound, d);
-		for (i = 0; i < d->nsites; i++)
-			begin_release(d, &d->sites[i], "bulwark-failoverd is stopping");
+		/* Placement releases everything at once when it is told the
+		 * connection is gone; the others take over once this node has
+		 * left the group. */
+		feed(d, &ev);
+		d->shutting_down = 1;
 	}
-	if (any_busy(d))
+	if (busy(d))
 		return;
+	for (i = 0; d->pl && i < d->nsites; i++)
+		if (placement_local_state(d->pl, i) != PLACEMENT_LOCAL_IDLE)
+			return;
 	if (d->shutdown_timer) {
 		loop_timer_cancel(d->loop, d->shutdown_timer);
 		d->shutdown_timer = NULL;
 	}
 	cluster_leave(d->cl);
+	d->connected = 0;
 	loop_stop(d->loop);
 }
 
@@ -1619,14 +1501,17 @@ daemon_free(struct daemon *d)
 	}
 	for (i = 0; i < d->nsites; i++) {
 		health_free(d->sites[i].health);
-		if (d->sites[i].verify_timer)
-			loop_timer_cancel(d->loop, d->sites[i].verify_timer);
+		daemon_addr_free(d->sites[i].addr);
+		if (d->sites[i].timer)
+			loop_timer_cancel(d->loop, d->sites[i].timer);
 	}
-	if (d->tick_timer)
-		loop_timer_cancel(d->loop, d->tick_timer);
+	if (d->tick)
+		loop_timer_cancel(d->loop, d->tick);
 	if (d->shutdown_timer)
 		loop_timer_cancel(d->loop, d->shutdown_timer);
 	cluster_free(d->cl);
+	placement_free(d->pl);
+	placement_out_free(&d->out);
 	audit_free(d->audit);
 	free(d->sites);
 	free(d->nodes);
@@ -1634,6 +1519,5 @@ daemon_free(struct daemon *d)
 	free(d->sock_path);
 	free(d->hist_path);
 	config_free(d->cfg);
-	config_free(d->next_cfg);
 	free(d);
 }

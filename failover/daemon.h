@@ -1,9 +1,10 @@
 /*
- * failoverd's glue: membership events from the cluster driver and results
- * from the site drivers go into placement; placement's decisions for this
- * node are carried out through the drivers; every transition is kept in
- * the history (state dir) and the audit log; the control socket answers
- * the bulwark command.  All of it runs from the one loop.
+ * failoverd's glue: membership events from the cluster driver, health
+ * changes and results from the site drivers go into placement
+ * (failover/placement.h); placement's actions for this node are carried out
+ * through the drivers; every agreed transition is kept in the history
+ * (state dir) and this node's own in the audit log; the control socket
+ * answers the bulwark command.  All of it runs from the one loop.
  */
 #ifndef BW_FAILOVER_DAEMON_H
 #define BW_FAILOVER_DAEMON_H
@@ -16,6 +17,7 @@
 
 struct loop;
 struct daemon;
+struct placement_params;
 
 /* Makes the membership driver; the daemon owns what it returns. */
 typedef struct cluster *daemon_cluster_new_fn(struct loop *l, const struct cluster_cb *cb,
@@ -29,6 +31,7 @@ struct daemon_opts {
 	const char *audit_dir;		/* NULL: [audit] dir or the default */
 	int no_health;			/* tests: no health probes (health is scripted) */
 	int no_socket;			/* tests: no control socket */
+	const struct placement_params *pp;	/* NULL: placement's defaults */
 };
 
 /* Takes cfg (freed by daemon_free).  NULL on no memory. */
@@ -38,32 +41,27 @@ struct daemon *daemon_new(struct loop *l, struct config *cfg, const struct daemo
  * cluster driver and the health checks.  0 or a negative code (logged). */
 int daemon_start(struct daemon *d);
 
-/* A freshly parsed and validated config replaces the running one (taken;
- * on error it is freed and the old one kept).  Sites added start idle;
- * sites removed are given up first.  0 or a negative code (logged). */
+/* Checks a freshly parsed and validated config against the running one
+ * (taken and freed).  [node] and [site] sections are what every node's
+ * placement agrees on, so they change by restarting each node's daemon in
+ * turn: if they differ, that is logged (BW_ERR_UNSUPP) and the running
+ * configuration stays.  0 when there is nothing to apply. */
 int daemon_reload(struct daemon *d, struct config *cfg);
 
-/* Gives up every site (release actions, each bounded by the site's
- * action timeout), leaves the group, then stops the loop. */
+/* Gives up every site at once (release actions, each bounded by the
+ * site's action timeout; all of it by 30 s), leaves the group, then stops
+ * the loop. */
 void daemon_shutdown(struct daemon *d);
 
 void daemon_free(struct daemon *d);
 
 /* ---- for tests and status ---- */
 
-enum daemon_site_state {
-	DSITE_IDLE = 0,		/* not served here */
-	DSITE_TAKING,		/* take actions running */
-	DSITE_SERVING,		/* taken and verified */
-	DSITE_RELEASING,	/* release actions running */
-	DSITE_FAILED		/* an action failed; given up here */
-};
-
-const char *daemon_site_state_name(enum daemon_site_state s);
-/* This node's state of the site, or -1 if there is no such site. */
+/* This node's part of the site (enum placement_local: idle, starting,
+ * ready, adding, serving, releasing), or -1 if there is no such site. */
 int daemon_site_state(const struct daemon *d, const char *site);
-/* The node placement gives the site to ("" if none). */
-const char *daemon_site_target(const struct daemon *d, const char *site);
+/* The node that agreed placement gives the site to ("" if none). */
+const char *daemon_site_owner(const struct daemon *d, const char *site);
 /* The node id this daemon runs as (0 before corosync said). */
 uint32_t daemon_nodeid(const struct daemon *d);
 

@@ -108,7 +108,7 @@ wait_for() {
 }
 served() {
 	"$BW" -c "$T/bulwark.conf" status --json >"$T/status.json" 2>/dev/null &&
-	    grep -q '"serving":"n1","target":"n1","state_here":"serving"' "$T/status.json" &&
+	    grep -q '"serving":"n1","moving_to":null,"state_here":"serving"' "$T/status.json" &&
 	    [ -e "$T/www.running" ] &&
 	    ip -4 addr show dev bw0 | grep -q ' 192\.0\.2\.10/24'
 }
@@ -134,7 +134,7 @@ fi
 expect 0 "$BW" -c "$T/bulwark.conf" status
 grep_out "www +served by n1"
 grep_out "1 of 1 site\(s\) served"
-grep -q 'bulwark-failoverd\[n1\]: site www: serving on n1' "$T/fo.log" ||
+grep -q 'bulwark-failoverd\[n1\]: site www: serving$' "$T/fo.log" ||
     fail "the daemon's log lacks the node-prefixed 'serving' line"
 
 # corosync restarts: the site is given up at once, then taken again
@@ -157,7 +157,7 @@ else
 fi
 
 expect 0 "$BW" -c "$T/bulwark.conf" failover history --json
-grep_out '"event":"released"'
+grep_out '"event":"disconnected"'
 grep_out '"event":"serving"'
 expect 4 "$BW" -c "$T/bulwark.conf" failover move nosuch n1
 grep_err "no site 'nosuch'"

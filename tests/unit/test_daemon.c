@@ -21,6 +21,7 @@
 #include "failover/daemon.h"
 #include "failover/loop.h"
 #include "failover/ops.h"
+#include "failover/placement.h"
 #include "failover/service.h"
 #include "lib/audit/audit.h"
 #include "lib/ctl/ctl.h"
@@ -79,6 +80,7 @@ setup(void)
 	static const char *names[N] = { "a", "b", "c" };
 	char text[1024], audit[128];
 	struct daemon_opts o = { 0 };
+	static struct placement_params pp;
 	struct config *c;
 	long i;
 
@@ -100,6 +102,11 @@ setup(void)
 		o.audit_dir = audit;
 		o.no_health = 1;
 		o.no_socket = 1;
+		/* no waiting on the clock: the grace is placement's to test */
+		placement_params_default(&pp);
+		pp.release_grace_ms = 0;
+		pp.addr_retry_ms = 0;
+		o.pp = &pp;
 		ck_assert_ptr_nonnull(dm[i] = daemon_new(loop, c, &o));
 		ck_assert_int_eq(daemon_start(dm[i]), 0);
 	}
@@ -197,16 +204,18 @@ START_TEST(highest_priority_serves)
 	char *out = NULL;
 
 	everyone_up();
-	ck_assert(await(0, DSITE_SERVING));
-	ck_assert_int_eq(daemon_site_state(dm[1], "www"), DSITE_IDLE);
-	ck_assert_int_eq(daemon_site_state(dm[2], "www"), DSITE_IDLE);	/* witness */
-	ck_assert_str_eq(daemon_site_target(dm[1], "www"), "a");
+	ck_assert(await(0, PLACEMENT_LOCAL_SERVING));
+	ck_assert_int_eq(daemon_site_state(dm[1], "www"), PLACEMENT_LOCAL_IDLE);
+	ck_assert_int_eq(daemon_site_state(dm[2], "www"), PLACEMENT_LOCAL_IDLE);	/* witness */
+	ck_assert_str_eq(daemon_site_owner(dm[1], "www"), "a");
 	ck_assert_str_eq(service_fake_calls(), "www:start\nwww:after_take\n");
 	/* every node's status says who serves */
 	ck_assert_int_eq(daemon_request(dm[2], CTL_OP_STATUS, 1, NULL, &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "\"name\":\"www\",\"serving\":\"a\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"state_here\":\"idle\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"quorate\":true"));
 	free(out);
+	cluster_fakebus_deliver(bus);	/* a's "serving" reaches everyone */
 	ck_assert_int_eq(daemon_request(dm[0], CTL_OP_HISTORY, 0, NULL, &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "serving"));
 	free(out);
@@ -218,18 +227,18 @@ START_TEST(lost_corosync_releases_then_other_takes)
 	const uint32_t rest[] = { 2, 3 };
 
 	everyone_up();
-	ck_assert(await(0, DSITE_SERVING));
+	ck_assert(await(0, PLACEMENT_LOCAL_SERVING));
 	/* a's corosync dies: a gives the site up without waiting for anyone */
 	cluster_fake_disconnect(cl[0]);
-	ck_assert_int_eq(daemon_site_state(dm[0], "www"), DSITE_RELEASING);
-	ck_assert(await(0, DSITE_IDLE));
+	ck_assert_int_eq(daemon_site_state(dm[0], "www"), PLACEMENT_LOCAL_RELEASING);
+	ck_assert(await(0, PLACEMENT_LOCAL_IDLE));
 	/* only then do the others see a gone, and b takes it */
 	cluster_fake_view(cl[1], rest, 2, 8);
 	cluster_fake_view(cl[2], rest, 2, 8);
 	cluster_fake_quorum(cl[1], 1, 8);
 	cluster_fake_quorum(cl[2], 1, 8);
-	ck_assert(await(1, DSITE_SERVING));
-	ck_assert_int_eq(daemon_site_state(dm[0], "www"), DSITE_IDLE);
+	ck_assert(await(1, PLACEMENT_LOCAL_SERVING));
+	ck_assert_int_eq(daemon_site_state(dm[0], "www"), PLACEMENT_LOCAL_IDLE);
 }
 END_TEST
 
@@ -238,24 +247,32 @@ START_TEST(lost_quorum_releases_at_once)
 	const uint32_t alone[] = { 1 };
 
 	everyone_up();
-	ck_assert(await(0, DSITE_SERVING));
+	ck_assert(await(0, PLACEMENT_LOCAL_SERVING));
 	cluster_fake_quorum(cl[0], 0, 9);
-	ck_assert_int_eq(daemon_site_state(dm[0], "www"), DSITE_RELEASING);
-	ck_assert(await(0, DSITE_IDLE));
+	ck_assert_int_eq(daemon_site_state(dm[0], "www"), PLACEMENT_LOCAL_RELEASING);
+	ck_assert(await(0, PLACEMENT_LOCAL_IDLE));
 	/* alone and inquorate in a view of its own: it does not take it back */
 	cluster_fake_view(cl[0], alone, 1, 9);
-	ck_assert(!await(0, DSITE_TAKING));
+	ck_assert(!await(0, PLACEMENT_LOCAL_STARTING));
 }
 END_TEST
+
+/* a's start was asked for (the fake answers with the result set then) */
+static int
+a_started(void *arg)
+{
+	(void)arg;
+	return strstr(service_fake_calls(), "www:start\n") != NULL;
+}
 
 START_TEST(failed_take_moves_the_site)
 {
 	service_fake_set(SERVICE_START, BW_ERR_IO);
 	everyone_up();
-	ck_assert(await(0, DSITE_FAILED));
+	ck_assert(run_until(a_started, NULL));
 	service_fake_set(SERVICE_START, 0);
-	ck_assert(await(1, DSITE_SERVING));
-	ck_assert_int_eq(daemon_site_state(dm[0], "www"), DSITE_FAILED);
+	ck_assert(await(1, PLACEMENT_LOCAL_SERVING));
+	ck_assert(await(0, PLACEMENT_LOCAL_IDLE));
 	/* a stopped what it had started: release steps ran after the failure */
 	ck_assert_ptr_nonnull(strstr(service_fake_calls(), "www:start\nwww:stop\n"));
 }
@@ -267,19 +284,19 @@ START_TEST(operator_move_and_standby)
 	char *move[] = { "www", "b" }, *bad[] = { "www", "zz" }, *sb[] = { "b" };
 
 	everyone_up();
-	ck_assert(await(0, DSITE_SERVING));
+	ck_assert(await(0, PLACEMENT_LOCAL_SERVING));
 	ck_assert_int_eq(daemon_request(dm[2], CTL_OP_MOVE, 0, bad, &out), BW_ERR_NOENT);
 	ck_assert_ptr_nonnull(strstr(out, "no node 'zz'"));
 	free(out);
 	ck_assert_int_eq(daemon_request(dm[2], CTL_OP_MOVE, 0, move, &out), 0);
 	free(out);
-	ck_assert(await(1, DSITE_SERVING));
-	ck_assert_int_eq(daemon_site_state(dm[0], "www"), DSITE_IDLE);
+	ck_assert(await(1, PLACEMENT_LOCAL_SERVING));
+	ck_assert_int_eq(daemon_site_state(dm[0], "www"), PLACEMENT_LOCAL_IDLE);
 	/* b to standby: it gives the site up and a, the other candidate, takes it */
 	ck_assert_int_eq(daemon_request(dm[0], CTL_OP_STANDBY, 0, sb, &out), 0);
 	free(out);
-	ck_assert(await(0, DSITE_SERVING));
-	ck_assert_int_eq(daemon_site_state(dm[1], "www"), DSITE_IDLE);
+	ck_assert(await(0, PLACEMENT_LOCAL_SERVING));
+	ck_assert_int_eq(daemon_site_state(dm[1], "www"), PLACEMENT_LOCAL_IDLE);
 	ck_assert_int_eq(daemon_request(dm[0], CTL_OP_STATUS, 0, NULL, &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "standby"));
 	free(out);
@@ -296,11 +313,11 @@ stopped(void *arg)
 START_TEST(shutdown_releases)
 {
 	everyone_up();
-	ck_assert(await(0, DSITE_SERVING));
+	ck_assert(await(0, PLACEMENT_LOCAL_SERVING));
 	daemon_shutdown(dm[0]);
 	/* the loop stops once the release is done */
 	run_until(stopped, NULL);
-	ck_assert_int_eq(daemon_site_state(dm[0], "www"), DSITE_IDLE);
+	ck_assert_int_eq(daemon_site_state(dm[0], "www"), PLACEMENT_LOCAL_IDLE);
 }
 END_TEST
 
