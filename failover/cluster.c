@@ -57,6 +57,8 @@ struct co {
 	int have_view, have_quorum_ev;
 	int have_ring;			/* a ring id is known since this connection */
 	int view_pending;		/* a view waits for its ring id */
+	struct loop_timer *view_timer;	/* ...but not for ever */
+	struct cluster_qmsg *held, **held_tail;	/* messages behind a held view */
 	uint32_t view[CPG_MEMBERS_MAX];
 	size_t nview;
 	int quorate;
@@ -67,6 +69,7 @@ struct co {
 #define CO_TRY_MAX 500
 #define CO_RECONNECT_MIN 100
 #define CO_RECONNECT_MAX 1000
+#define CO_VIEW_WAIT 1000	/* longest wait for the ring of a membership change */
 
 static void co_step_timer(struct loop *l, void *arg);
 static void co_lost(struct co *co, const char *what, cs_error_t err);
@@ -180,11 +183,65 @@ co_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid, uint32_t p
 {
 	struct co *co = co_from_cpg(h);
 
+	struct cluster_qmsg *m;
+
 	(void)g;
 	(void)pid;
 	if (co == NULL || co->step != CO_UP || co->leaving)
 		return;
+	if (co->view_pending) {
+		/* Keep the agreed order: after the view they came behind. */
+		if ((m = malloc(sizeof(*m) + len + sizeof(uint32_t))) == NULL) {
+			log_error("cluster: out of memory holding a message; it is lost");
+			return;
+		}
+		m->next = NULL;
+		m->n = len;
+		memcpy(m->p, &nodeid, sizeof(nodeid));
+		memcpy(m->p + sizeof(nodeid), msg, len);
+		*co->held_tail = m;
+		co->held_tail = &m->next;
+		return;
+	}
 	co->base.cb->message(co->base.arg, nodeid, msg, len);
+}
+
+/* Reports the held view with the ring now known, then what came behind it. */
+static void
+co_release_view(struct co *co)
+{
+	struct cluster_qmsg *m;
+	uint32_t from;
+
+	if (!co->view_pending)
+		return;
+	co->view_pending = 0;
+	if (co->view_timer) {
+		loop_timer_cancel(co->loop, co->view_timer);
+		co->view_timer = NULL;
+	}
+	if (co->step == CO_UP && co->reported && !co->leaving)
+		co->base.cb->view(co->base.arg, co->view, co->nview, co->ring);
+	while ((m = co->held) != NULL) {
+		co->held = m->next;
+		memcpy(&from, m->p, sizeof(from));
+		if (co->step == CO_UP && co->reported && !co->leaving)
+			co->base.cb->message(co->base.arg, from, m->p + sizeof(from), m->n);
+		free(m);
+	}
+	co->held_tail = &co->held;
+}
+
+static void
+co_view_timer(struct loop *l, void *arg)
+{
+	struct co *co = arg;
+
+	(void)l;
+	co->view_timer = NULL;
+	log_warn("cluster: no ring id came with a membership change; using ring %u.%llu",
+	    co->ring.nodeid, (unsigned long long)co->ring.seq);
+	co_release_view(co);
 }
 
 static void
@@ -193,15 +250,22 @@ co_confchg(cpg_handle_t h, const struct cpg_name *g, const struct cpg_address *m
     size_t njoined)
 {
 	struct co *co = co_from_cpg(h);
+	int ring_changes = 0;
 	size_t i;
 
 	(void)g;
-	(void)left;
-	(void)nleft;
-	(void)joined;
-	(void)njoined;
 	if (co == NULL)
 		return;
+	/* A node going down or coming up changes the totem ring, and corosync
+	 * reports the group's change before the new ring: hold the view (and
+	 * the messages behind it) until the ring comes.  A process joining or
+	 * leaving keeps the ring. */
+	for (i = 0; i < nleft; i++)
+		if (left[i].reason == CPG_REASON_NODEDOWN || left[i].reason == CPG_REASON_NODEUP)
+			ring_changes = 1;
+	for (i = 0; i < njoined; i++)
+		if (joined[i].reason == CPG_REASON_NODEDOWN || joined[i].reason == CPG_REASON_NODEUP)
+			ring_changes = 1;
 	if (nm > CPG_MEMBERS_MAX)
 		nm = CPG_MEMBERS_MAX;
 	for (i = 0; i < nm; i++)
@@ -212,8 +276,11 @@ co_confchg(cpg_handle_t h, const struct cpg_name *g, const struct cpg_address *m
 	/* The first group view of a connection can come before the totem
 	 * configuration that names its ring: hold it until the ring is known,
 	 * so every member pairs the view with the same ring id. */
-	if (!co->have_ring) {
+	if (!co->have_ring || ring_changes || co->view_pending) {
+		/* A second change before the ring came: the newest view counts. */
 		co->view_pending = 1;
+		if (co->view_timer == NULL)
+			co->view_timer = loop_timer_add(co->loop, CO_VIEW_WAIT, co_view_timer, co);
 		return;
 	}
 	if (co->step == CO_UP && co->reported && !co->leaving)
@@ -234,11 +301,7 @@ co_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint32_t *me
 	co->have_ring = 1;
 	log_debug("cluster: totem ring %u.%llu, %u node(s)", ring.nodeid,
 	    (unsigned long long)ring.seq, n);
-	if (co->view_pending) {
-		co->view_pending = 0;
-		if (co->step == CO_UP && co->reported && !co->leaving)
-			co->base.cb->view(co->base.arg, co->view, co->nview, co->ring);
-	}
+	co_release_view(co);
 }
 
 static void
@@ -357,6 +420,17 @@ co_close(struct co *co)
 	co->have_view = co->have_quorum_ev = 0;
 	co->have_ring = co->view_pending = 0;
 	memset(&co->ring, 0, sizeof(co->ring));
+	if (co->view_timer) {
+		loop_timer_cancel(co->loop, co->view_timer);
+		co->view_timer = NULL;
+	}
+	while (co->held) {
+		struct cluster_qmsg *m = co->held;
+
+		co->held = m->next;
+		free(m);
+	}
+	co->held_tail = &co->held;
 	co->step = CO_DOWN;
 	co->base.info.connected = 0;
 	cluster_queue_clear(&co->base);
@@ -507,8 +581,8 @@ co_advance(struct co *co)
 	/* What came in while connecting, in the order views come before their quorum
 	 * is not promised: the daemon correlates by ring id. */
 	if (co->step == CO_UP && co->have_view && co->have_ring) {
-		co->view_pending = 0;
-		c->cb->view(c->arg, co->view, co->nview, co->ring);
+		co->view_pending = 1;
+		co_release_view(co);
 	}
 	if (co->step == CO_UP && co->have_quorum_ev)
 		c->cb->quorum(c->arg, co->quorate, co->qring);
@@ -655,5 +729,6 @@ cluster_corosync_new(struct loop *l, const struct cluster_cb *cb, void *arg)
 	cluster_base_init(&co->base, &co_ops, cb, arg);
 	co->loop = l;
 	co->fd_cmap = co->fd_cpg = co->fd_quorum = co->fd_vq = -1;
+	co->held_tail = &co->held;
 	return &co->base;
 }
