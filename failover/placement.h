@@ -35,7 +35,9 @@ enum placement_ev_type {
 	PLACEMENT_EV_CONN_LOST,		/* the corosync connection is gone */
 	PLACEMENT_EV_CONN_RESTORED,	/* reconnected (membership follows) */
 	PLACEMENT_EV_ACTION_DONE,	/* a START/ADDR_ADD/ADDR_DEL/STOP ended */
-	PLACEMENT_EV_CHECK,		/* one local health check round of a site */
+	PLACEMENT_EV_CHECK,		/* one local health check round of a site
+					 * (all its checks); counted only while
+					 * this node serves the site */
 	PLACEMENT_EV_DATA_AGE,		/* the local replica's age changed */
 	PLACEMENT_EV_TICK		/* time passed (see placement_next_ms) */
 };
@@ -96,7 +98,11 @@ enum placement_act_type {
 
 /* Every START, ADDR_ADD, ADDR_DEL and STOP is answered by exactly one
  * ACTION_DONE for the same site and action, bounded by the site's
- * action_timeout (the daemon kills what runs longer and answers FAILED). */
+ * action_timeout (the daemon kills what runs longer and answers FAILED).
+ * For a site without an address, ADDR_ADD and ADDR_DEL only run the
+ * after_take and after_release hooks.  ADDR_DEL and STOP may be asked for
+ * while a START or ADDR_ADD still runs (on losing quorum): the driver
+ * must then stop what runs and still answer each. */
 struct placement_action {
 	enum placement_act_type type;
 	size_t site;			/* START..STOP, ASK; LOG: or SIZE_MAX */
@@ -130,8 +136,9 @@ void placement_params_default(struct placement_params *pp);
 
 /* A state machine for node self_id (a [node] of cfg; cfg must outlive it).
  * NULL when out of memory or self_id is not in cfg (logged).  It starts
- * knowing nothing: it takes no site until it is quorate and has heard
- * every member's HELLO. */
+ * connected (send CONN_LOST if the first connection fails) and knowing
+ * nothing: it takes no site until it is quorate and has heard every
+ * member's HELLO.  pp NULL: placement_params_default. */
 struct placement *placement_new(const struct config *cfg, uint32_t self_id,
     const struct placement_params *pp);
 void placement_free(struct placement *p);

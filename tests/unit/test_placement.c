@@ -963,6 +963,193 @@ START_TEST(test_start_fails)
 END_TEST
 
 /*
+ * Scenarios as tables: each row is one step; every scenario runs twice,
+ * with the quorum notice before and after the CPG membership.
+ */
+enum sop {
+	S_END = 0,
+	S_RUN,		/* a: milliseconds */
+	S_KILL,		/* a: node index (power loss) */
+	S_BOOT,		/* a: node index */
+	S_PART,		/* a: node index, b: partition */
+	S_LOST,		/* a: node index loses its corosync connection */
+	S_BACK,		/* a: node index reconnects */
+	S_SEEN,		/* the others notice membership changes (topology) */
+	S_CHECK,	/* a: node index, b: site, c: ok; one check round */
+	S_MOVE,		/* a: from node index, b: site, c: to node id */
+	S_STANDBY,	/* a: from node index, c: node id */
+	S_ONLINE,	/* a: from node index, c: node id */
+	S_AGE,		/* a: node index, b: site, c: seconds */
+	S_RELEASE,	/* a: milliseconds a release takes from now on */
+	S_SERVES,	/* b: site, c: node index serving it, -1 for nobody */
+	S_DAD		/* a: duplicate address detections so far, exactly */
+};
+
+struct sstep {
+	enum sop op;
+	int a, b, c;
+};
+
+struct scenario {
+	const char *name;
+	const char *conf;
+	size_t up;		/* nodes booted at the start */
+	struct sstep steps[24];
+};
+
+static const struct scenario scenarios[] = {
+	{ "join one by one, no failback", three, 1, {
+		{ S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, -1 },
+		{ S_BOOT, 2, 0, 0 }, { S_SEEN, 0, 0, 0 }, { S_RUN, 3000, 0, 0 },
+		{ S_SERVES, 0, 0, 0 },
+		{ S_BOOT, 1, 0, 0 }, { S_SEEN, 0, 0, 0 }, { S_RUN, 3000, 0, 0 },
+		{ S_SERVES, 0, 0, 0 }, { S_DAD, 0, 0, 0 } } },
+	{ "kill the holder, then the next", three, 3, {
+		{ S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, 0 },
+		{ S_KILL, 0, 0, 0 }, { S_RUN, 499, 0, 0 }, { S_SERVES, 0, 0, -1 },
+		{ S_RUN, 2000, 0, 0 }, { S_SERVES, 0, 0, 1 },
+		{ S_KILL, 1, 0, 0 }, { S_RUN, 3000, 0, 0 },
+		{ S_SERVES, 0, 0, -1 },		/* c alone: no quorum */
+		{ S_BOOT, 0, 0, 0 }, { S_SEEN, 0, 0, 0 }, { S_RUN, 3000, 0, 0 },
+		{ S_SERVES, 0, 0, 0 }, { S_DAD, 0, 0, 0 } } },
+	{ "partition 2+1 and merge", three, 3, {
+		{ S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, 0 },
+		{ S_PART, 0, 1, 0 }, { S_SEEN, 0, 0, 0 }, { S_RUN, 3000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 },
+		{ S_PART, 0, 0, 0 }, { S_SEEN, 0, 0, 0 }, { S_RUN, 3000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 },
+		/* the other way: the holder's side is the majority */
+		{ S_PART, 2, 1, 0 }, { S_SEEN, 0, 0, 0 }, { S_RUN, 3000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 },
+		{ S_PART, 2, 0, 0 }, { S_SEEN, 0, 0, 0 }, { S_RUN, 3000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 }, { S_DAD, 0, 0, 0 } } },
+	{ "corosync restart on the holder", three, 3, {
+		{ S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, 0 },
+		{ S_LOST, 0, 0, 0 }, { S_RUN, 100, 0, 0 }, { S_SERVES, 0, 0, -1 },
+		{ S_RUN, 2100, 0, 0 }, { S_SEEN, 0, 0, 0 }, { S_RUN, 3000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 },
+		{ S_BACK, 0, 0, 0 }, { S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, 1 },
+		{ S_DAD, 0, 0, 0 } } },
+	{ "corosync restart on a standby node", three, 3, {
+		{ S_RUN, 3000, 0, 0 }, { S_LOST, 2, 0, 0 }, { S_RUN, 2200, 0, 0 },
+		{ S_SEEN, 0, 0, 0 }, { S_RUN, 1000, 0, 0 }, { S_SERVES, 0, 0, 0 },
+		{ S_BACK, 2, 0, 0 }, { S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, 0 } } },
+	{ "health flap damped, then moved", three, 3, {
+		{ S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, 0 },
+		{ S_CHECK, 0, 0, 0 }, { S_CHECK, 0, 0, 0 }, { S_RUN, 1000, 0, 0 },
+		{ S_SERVES, 0, 0, 0 },		/* moved at start: damped */
+		{ S_CHECK, 0, 0, 1 }, { S_CHECK, 0, 0, 1 },	/* recovers */
+		{ S_RUN, 40000, 0, 0 }, { S_SERVES, 0, 0, 0 },
+		{ S_CHECK, 0, 0, 0 }, { S_CHECK, 0, 0, 0 }, { S_RUN, 1000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 },		/* after damp: moved */
+		{ S_DAD, 0, 0, 0 } } },
+	{ "standby and online", three, 3, {
+		{ S_RUN, 3000, 0, 0 }, { S_STANDBY, 1, 0, 1 }, { S_RUN, 2000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 }, { S_ONLINE, 1, 0, 1 }, { S_RUN, 2000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 }, { S_DAD, 0, 0, 0 } } },
+	{ "operator moves", three, 3, {
+		{ S_RUN, 3000, 0, 0 }, { S_MOVE, 2, 0, 3 }, { S_RUN, 2000, 0, 0 },
+		{ S_SERVES, 0, 0, 2 }, { S_MOVE, 0, 0, 3 }, { S_RUN, 2000, 0, 0 },
+		{ S_SERVES, 0, 0, 2 },		/* already there */
+		{ S_MOVE, 0, 0, 9 }, { S_RUN, 2000, 0, 0 },
+		{ S_SERVES, 0, 0, 2 },		/* no such node */
+		{ S_MOVE, 0, 0, 1 }, { S_RUN, 2000, 0, 0 }, { S_SERVES, 0, 0, 0 },
+		{ S_DAD, 0, 0, 0 } } },
+	{ "slow release: the address is probed", three, 3, {
+		{ S_RUN, 3000, 0, 0 }, { S_RELEASE, 900, 0, 0 },
+		{ S_PART, 0, 1, 0 }, { S_SEEN, 0, 0, 0 }, { S_RUN, 5000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 } } },
+	{ "data age", aged, 3, {
+		{ S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, -1 },
+		{ S_AGE, 0, 0, 900 }, { S_AGE, 1, 0, 300 }, { S_RUN, 2000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 },
+		{ S_AGE, 0, 0, 30 }, { S_RUN, 2000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 },		/* fresher a: no failback */
+		{ S_KILL, 1, 0, 0 }, { S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, 0 } } },
+	{ "manual", manual, 3, {
+		{ S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, -1 },
+		{ S_MOVE, 0, 0, 3 }, { S_RUN, 2000, 0, 0 }, { S_SERVES, 0, 0, 2 },
+		{ S_KILL, 2, 0, 0 }, { S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, -1 } } },
+};
+
+START_TEST(test_scenarios)
+{
+	const struct scenario *sc;
+	const struct sstep *st;
+	size_t k;
+	int order;
+
+	for (k = 0; k < sizeof(scenarios) / sizeof(scenarios[0]); k++) {
+		for (order = 0; order < 2; order++) {
+			sc = &scenarios[k];
+			sim_start(sc->conf, sc->up);
+			S.quorum_first = order;
+			for (st = sc->steps; st->op != S_END; st++) {
+				switch (st->op) {
+				case S_END:
+					break;
+				case S_RUN:
+					run((uint64_t)st->a);
+					break;
+				case S_KILL:
+					kill_node((size_t)st->a);
+					break;
+				case S_BOOT:
+					boot((size_t)st->a);
+					break;
+				case S_PART:
+					S.n[st->a].part = st->b;
+					break;
+				case S_LOST:
+					conn_lost((size_t)st->a);
+					break;
+				case S_BACK:
+					conn_back((size_t)st->a);
+					break;
+				case S_SEEN:
+					topology();
+					break;
+				case S_CHECK:
+					check_round((size_t)st->a, (size_t)st->b, st->c);
+					break;
+				case S_MOVE:
+					op((size_t)st->a, MSG_MOVE, (size_t)st->b,
+					    (uint32_t)st->c, 0);
+					break;
+				case S_STANDBY:
+				case S_ONLINE:
+					op((size_t)st->a, st->op == S_STANDBY ?
+					    MSG_STANDBY : MSG_ONLINE, 0,
+					    (uint32_t)st->c, 0);
+					break;
+				case S_AGE:
+					data_age((size_t)st->a, (size_t)st->b,
+					    (uint32_t)st->c);
+					break;
+				case S_RELEASE:
+					S.release_ms = (uint64_t)st->a;
+					break;
+				case S_SERVES:
+					ck_assert_msg(server((size_t)st->b) == st->c,
+					    "%s (order %d), step %zu: site %d served "
+					    "by %d, expected %d", sc->name, order,
+					    (size_t)(st - sc->steps), st->b,
+					    server((size_t)st->b), st->c);
+					break;
+				case S_DAD:
+					ck_assert_msg(S.dad == (unsigned)st->a,
+					    "%s: %u address probes answered",
+					    sc->name, S.dad);
+					break;
+				}
+			}
+			sim_end();
+		}
+	}
+}
+END_TEST
+
+/*
  * Random steps with fixed seeds: the safety invariant holds after every
  * event (check_safety, in feed), and the cluster settles with one server
  * whenever a majority is up and healthy.
@@ -1124,6 +1311,7 @@ placement_suite(void)
 	tcase_add_test(tc, test_start_fails);
 	tcase_add_test(tc, test_two_nodes);
 	tcase_add_test(tc, test_bad_input);
+	tcase_add_test(tc, test_scenarios);
 	tcase_add_test(tc, test_random);
 	suite_add_tcase(s, tc);
 	return s;
