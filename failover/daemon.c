@@ -588,13 +588,13 @@ feed(struct daemon *d, struct placement_event *ev)
 static int
 make_placement(struct daemon *d)
 {
-	struct placement_params pp;
+	struct placement_event ev = { .type = PLACEMENT_EV_CONN_LOST };
 
-	placement_params_default(&pp);
-	if (d->o.pp)
-		pp = *d->o.pp;
-	if ((d->pl = placement_new(d->cfg, d->self_id, &pp)) == NULL)
+	if ((d->pl = placement_new(d->cfg, d->self_id, d->o.pp)) == NULL)
 		return BW_ERR_NOMEM;
+	/* It starts out connected; it is not until the driver says so. */
+	if (!d->connected)
+		feed(d, &ev);
 	return 0;
 }
 
