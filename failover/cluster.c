@@ -13,6 +13,14 @@
  * reports disconnected if connected was reported, and starts again from
  * DOWN after 100 ms, doubling to 1 s.  Joining comes last so that no group
  * message can arrive before the daemon has been told "connected".
+ *
+ * cmap (node names, the effective token) is read when connecting; the
+ * votes are read from a loop timer after quorum changes.  Neither is ever
+ * asked from inside a callback: those are synchronous requests, and
+ * corosync may not answer them during a membership change while this
+ * process has not read its callbacks (seen: every daemon stuck in
+ * cmap_get inside a CPG callback, corosync spinning, after a partition
+ * healed).
  */
 #include "config.h"
 
@@ -58,6 +66,7 @@ struct co {
 	int have_ring;			/* a ring id is known since this connection */
 	int view_pending;		/* a view waits for its ring id */
 	struct loop_timer *view_timer;	/* ...but not for ever */
+	struct loop_timer *info_timer;	/* votequorum is asked from the loop */
 	struct cluster_qmsg *held, **held_tail;	/* messages behind a held view */
 	uint32_t view[CPG_MEMBERS_MAX];
 	size_t nview;
@@ -72,6 +81,29 @@ struct co {
 #define CO_VIEW_WAIT 1000	/* longest wait for the ring of a membership change */
 
 static void co_step_timer(struct loop *l, void *arg);
+static void co_vq_read(struct co *co);
+
+/* cmap and votequorum answer requests synchronously, and corosync may not
+ * answer them while it waits for this process to read its callbacks: never
+ * ask them from inside a callback.  Quorum changes refresh the votes from
+ * the loop instead. */
+static void
+co_info_timer(struct loop *l, void *arg)
+{
+	struct co *co = arg;
+
+	(void)l;
+	co->info_timer = NULL;
+	if (co->step == CO_UP)
+		co_vq_read(co);
+}
+
+static void
+co_info_later(struct co *co)
+{
+	if (co->info_timer == NULL)
+		co->info_timer = loop_timer_add(co->loop, 0, co_info_timer, co);
+}
 static void co_lost(struct co *co, const char *what, cs_error_t err);
 
 static const char *
@@ -272,7 +304,6 @@ co_confchg(cpg_handle_t h, const struct cpg_name *g, const struct cpg_address *m
 		co->view[i] = m[i].nodeid;
 	co->nview = nm;
 	co->have_view = 1;
-	co_cmap_read(co);
 	/* The first group view of a connection can come before the totem
 	 * configuration that names its ring: hold it until the ring is known,
 	 * so every member pairs the view with the same ring id. */
@@ -319,7 +350,7 @@ co_quorum_cb(quorum_handle_t h, uint32_t quorate, struct quorum_ring_id ring, ui
 	co->qring.nodeid = ring.nodeid;
 	co->qring.seq = ring.seq;
 	co->have_quorum_ev = 1;
-	co_vq_read(co);
+	co_info_later(co);
 	if (co->step == CO_UP && co->reported && !co->leaving)
 		co->base.cb->quorum(co->base.arg, co->quorate, co->qring);
 }
@@ -335,7 +366,7 @@ co_vq_cb(votequorum_handle_t h, uint64_t context, uint32_t quorate, uint32_t n,
 	(void)n;
 	(void)nodes;
 	if (votequorum_context_get(h, &ctx) == CS_OK && ctx)
-		co_vq_read(ctx);
+		co_info_later(ctx);
 }
 
 static void
@@ -346,7 +377,7 @@ co_vq_expected_cb(votequorum_handle_t h, uint64_t context, uint32_t expected)
 	(void)context;
 	(void)expected;
 	if (votequorum_context_get(h, &ctx) == CS_OK && ctx)
-		co_vq_read(ctx);
+		co_info_later(ctx);
 }
 
 /* -- the loop side -- */
@@ -395,6 +426,10 @@ co_close(struct co *co)
 	if (co->flush_timer) {
 		loop_timer_cancel(co->loop, co->flush_timer);
 		co->flush_timer = NULL;
+	}
+	if (co->info_timer) {
+		loop_timer_cancel(co->loop, co->info_timer);
+		co->info_timer = NULL;
 	}
 	if (co->have_cpg) {
 		loop_fd_del(co->loop, co->fd_cpg);
