@@ -80,6 +80,42 @@ char *cli_local_dir(const char *env, const char *configured, const char *root_de
  * Caller frees. */
 char *cli_audit_dir(struct cli *c);
 
+/* Splits "SNAPSHOT[:PATH]" at the first ":/" (times hold colons, paths are
+ * absolute); no PATH gives "/"; repeated and trailing slashes are dropped.  *spec and *path are malloc'd (caller
+ * frees).  Returns 0, or an exit code after printing the error. */
+int cli_split_snapspec(const char *arg, char **spec, char **path);
+/* Resolves a snapshot spec (lib/repo/snapsel.h: 'latest', a hex id prefix,
+ * or a time meaning the newest at or before it) among the snapshots in set
+ * and with tag (NULL: any) into id.  Returns 0, or an exit code after the
+ * error was printed: EXIT_USAGE (malformed spec, ambiguous prefix),
+ * EXIT_NOTFOUND (nothing matches), others from the repository. */
+int cli_snapshot_arg(struct cli *c, struct repo *r, const char *spec, const char *set,
+    const char *tag, uint8_t id[32]);
+
+/* ---- looking inside snapshots (ls, find, diff, restore) ---- */
+struct tree;
+/* 0, or EXIT_AUTH after saying that this key cannot read snapshot
+ * contents (a write-only key) and what to use instead. */
+int cli_need_read(struct repo *r, const char *what);
+/* Resolves spec (as cli_snapshot_arg) and loads that snapshot with its
+ * body into *out (caller clears with snap_info_clear).  0 or an exit code. */
+int cli_load_snapshot(struct cli *c, struct repo *r, const char *spec, const char *set,
+    const char *tag, struct snap_info *out);
+/* Finds path in the snapshot whose root tree is root (as walk_lookup),
+ * loading one directory at a time so that a failure names the directory:
+ * EXIT_NOTFOUND if path is not in the snapshot, EXIT_DAMAGED if a tree on
+ * the way cannot be read (sid names the snapshot in messages).  "/" gives
+ * *parent NULL. */
+int cli_tree_lookup(struct repo *r, const char *sid, const uint8_t root[32], const char *path,
+    struct tree **parent, size_t *idx);
+/* The exit code for a tree that could not be loaded (missing or damaged
+ * objects are damage, not "not found"). */
+int cli_tree_exit(int err);
+/* "drwxr-sr-x" from a tree entry's kind and permission bits. */
+void cli_mode_string(char out[11], unsigned kind, unsigned mode);
+/* "file", "dir", "symlink", "hardlink", "chr", "blk", "fifo", "sock". */
+const char *cli_kind_name(unsigned kind);
+
 /* Parses --kdf interactive|moderate|sensitive into Argon2id costs. */
 int cli_parse_kdf(const char *s, struct repo_kdf *k);
 
@@ -107,6 +143,9 @@ int cmd_stats(struct cli *c, int argc, char **argv);
 int cmd_key(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
+int cmd_ls(struct cli *c, int argc, char **argv);
+int cmd_find(struct cli *c, int argc, char **argv);
+int cmd_diff(struct cli *c, int argc, char **argv);
 int cmd_failover(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 
@@ -116,6 +155,23 @@ int cmd_status(struct cli *c, int argc, char **argv);
  * with how to start it). */
 struct ctl_resp;
 int cli_ctl_call(struct cli *c, int op, char *const *args, int nargs, struct ctl_resp *resp);
+int cmd_restore(struct cli *c, int argc, char **argv);
+
+/* Runs a restore (or with o->dry_run its plan) and reports it: a live
+ * progress line on a terminal, the skipped, refused and damaged items (all
+ * of them in a dry run), a one-line summary or JSON (c->json), and an
+ * audit record carrying cmdline_summary.  SIGINT and SIGTERM stop it
+ * cleanly while it runs (o->stop is replaced).  Returns the exit code:
+ * EXIT_OK, EXIT_DAMAGED (damaged or unsafe entries; the rest restored),
+ * EXIT_NOTFOUND, EXIT_AUTH, EXIT_IO, EXIT_INTERRUPTED. */
+struct restore_opts;
+int cli_restore_exec(struct cli *c, struct repo *r, const struct restore_opts *o,
+    const char *cmdline_summary);
+/* The guided restore wizard (cli/wizard.c): `bulwark restore` on a
+ * terminal without a snapshot.  Asks, shows a dry run's summary, restores
+ * through cli_restore_exec after a typed "yes".  Returns its exit code, or
+ * EXIT_INTERRUPTED when the operator stopped it (nothing written). */
+int cmd_restore_wizard(struct cli *c, int argc, char **argv);
 
 #endif
 

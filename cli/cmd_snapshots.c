@@ -4,12 +4,14 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "lib/repo/snapsel.h"
 #include "lib/util/err.h"
 
 static const char help[] =
-    "usage: bulwark snapshots [--repo DIR] [--json]\n\n"
+    "usage: bulwark snapshots [--repo DIR] [--set NAME] [--tag TAG] [--json]\n\n"
     "Lists the snapshots, oldest first: id, time (UTC), host, backup set and\n"
-    "tags, paths, files and size.  Works with any key, including a write-only\n"
+    "tags, paths, files and size; --set and --tag list only those of one backup\n"
+    "set or carrying one tag.  Works with any key, including a write-only\n"
     "one.  A snapshot whose signature does not verify is reported, not listed.\n"
     "With --json, \"errors\" lists the files a partial snapshot could not read\n"
     "(null when the key cannot read snapshot contents, as a write-only key).\n";
@@ -49,10 +51,26 @@ cmd_snapshots(struct cli *c, int argc, char **argv)
 	struct repo *r = NULL;
 	size_t n = 0, bad = 0, i, j;
 	char when[32], id[65], size[32];
+	static const struct option lo[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "set", required_argument, NULL, 'S' },
+		{ "tag", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *set = NULL, *tag = NULL;
+	size_t shown = 0;
 	int ch, rc;
 
-	if ((ch = cli_parse_common(c, argc, argv, help)) >= 0)
-		return ch;
+	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
+		if (ch == 'h')
+			return cli_usage(stdout, help, EXIT_OK);
+		if (ch == 'S')
+			set = optarg;
+		else if (ch == 'T')
+			tag = optarg;
+		else if (!cli_common_opt(c, ch, optarg))
+			return cli_usage(stderr, help, EXIT_USAGE);
+	}
 	if (optind != argc)
 		return cli_usage(stderr, help, EXIT_USAGE);
 	if ((rc = cli_open_repo(c, &r)) != 0)
@@ -64,9 +82,11 @@ cmd_snapshots(struct cli *c, int argc, char **argv)
 	if (c->json) {
 		printf("[");
 		for (i = 0; i < n; i++) {
+			if (!snapsel_filter(&s[i], set, tag))
+				continue;
 			hex_encode(id, s[i].id, 32);
 			cli_time_utc(when, sizeof(when), s[i].time_ns);
-			printf("%s{", i ? "," : "");
+			printf("%s{", shown++ ? "," : "");
 			json_kv_str(stdout, "id", id, 0);
 			json_kv_str(stdout, "time", when, 1);
 			printf(",\"time_ns\":%lld", (long long)s[i].time_ns);
@@ -102,6 +122,9 @@ cmd_snapshots(struct cli *c, int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			char tags[64] = "";
 
+			if (!snapsel_filter(&s[i], set, tag))
+				continue;
+			shown++;
 			cli_id_short(id, s[i].id);
 			cli_time_utc(when, sizeof(when), s[i].time_ns);
 			cli_human_bytes(size, sizeof(size), s[i].bytes);
@@ -117,7 +140,7 @@ cmd_snapshots(struct cli *c, int argc, char **argv)
 			printf("%s\n", s[i].nerrors ? "  (partial)" : "");
 		}
 		if (!c->quiet)
-			printf("%zu snapshot%s\n", n, n == 1 ? "" : "s");
+			printf("%zu snapshot%s\n", shown, shown == 1 ? "" : "s");
 	}
 	snap_list_free(s, n);
 	repo_free(r);

@@ -13,6 +13,8 @@
 #include "cli/cli.h"
 #include "lib/audit/audit.h"
 #include "lib/crypto/bwcrypto.h"
+#include "lib/repo/snapsel.h"
+#include "lib/repo/walk.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
 
@@ -414,4 +416,213 @@ cli_parse_kdf(const char *s, struct repo_kdf *k)
 		return BW_ERR_INVAL;
 	}
 	return 0;
+}
+
+/* Collapses repeated slashes and drops a trailing one ("/srv//www/" is
+ * "/srv/www"), so that the paths printed below it read cleanly. */
+static void
+normalize_path(char *p)
+{
+	char *w = p, *r = p;
+
+	for (; *r; r++)
+		if (*r != '/' || w == p || w[-1] != '/')
+			*w++ = *r;
+	if (w - p > 1 && w[-1] == '/')
+		w--;
+	*w = 0;
+}
+
+int
+cli_split_snapspec(const char *arg, char **spec, char **path)
+{
+	const char *sep = strstr(arg, ":/");
+	size_t n = sep ? (size_t)(sep - arg) : strlen(arg);
+
+	*spec = NULL;
+	*path = NULL;
+	if (n == 0) {
+		log_error("'%s': no snapshot before the path; give SNAPSHOT[:PATH], e.g. "
+		    "latest:/etc", arg);
+		return EXIT_USAGE;
+	}
+	if ((*spec = strndup(arg, n)) == NULL || (*path = strdup(sep ? sep + 1 : "/")) == NULL) {
+		free(*spec);
+		*spec = NULL;
+		log_error("out of memory");
+		return EXIT_ERROR;
+	}
+	normalize_path(*path);
+	return 0;
+}
+
+int
+cli_snapshot_arg(struct cli *c, struct repo *r, const char *spec, const char *set,
+    const char *tag, uint8_t id[32])
+{
+	struct snap_info *v = NULL;
+	size_t n = 0, idx;
+	int rc;
+
+	(void)c;
+	if ((rc = repo_snapshots(r, &v, &n, NULL)) != 0)
+		return cli_exit(rc);
+	if ((rc = snapsel_pick(v, n, spec, set, tag, &idx)) == 0)
+		memcpy(id, v[idx].id, OBJ_ID_LEN);
+	snap_list_free(v, n);
+	return cli_exit(rc);
+}
+
+int
+cli_need_read(struct repo *r, const char *what)
+{
+	if (repo_caps(r) & REPO_CAP_READ)
+		return 0;
+	log_error("repository %s: this key cannot %s: it is write-only; use a key with the "
+	    "read or admin capability", repo_path(r), what);
+	return EXIT_AUTH;
+}
+
+int
+cli_load_snapshot(struct cli *c, struct repo *r, const char *spec, const char *set,
+    const char *tag, struct snap_info *out)
+{
+	uint8_t id[OBJ_ID_LEN];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = cli_snapshot_arg(c, r, spec, set, tag, id)) != 0)
+		return rc;
+	/* listed a moment ago: gone is "not found" (forgotten meanwhile),
+	 * failing to verify is damage */
+	if ((rc = repo_snapshot_load(r, id, out)) != 0)
+		return rc == BW_ERR_NOENT ? EXIT_NOTFOUND : cli_tree_exit(rc);
+	if (!out->have_body) {
+		/* only a key without READ gets no body */
+		snap_info_clear(out);
+		return cli_need_read(r, "read snapshot contents");
+	}
+	return 0;
+}
+
+int
+cli_tree_exit(int err)
+{
+	switch (err) {
+	case BW_ERR_NOENT: case BW_ERR_CORRUPT: case BW_ERR_AUTH: case BW_ERR_VERSION:
+		return EXIT_DAMAGED;
+	}
+	return cli_exit(err);
+}
+
+static int
+entry_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct tree_entry *)elem)->name);
+}
+
+int
+cli_tree_lookup(struct repo *r, const char *sid, const uint8_t root[32], const char *path,
+    struct tree **parent, size_t *idx)
+{
+	struct tree *t = NULL, *next = NULL;
+	const struct tree_entry *e = NULL;
+	struct buf dir = { 0 }, name = { 0 };
+	const char *p = path;
+	size_t len;
+	int rc, x;
+
+	*parent = NULL;
+	*idx = 0;
+	if (path[0] != '/') {
+		log_error("'%s': a path in a snapshot is absolute (starts with /)", path);
+		return EXIT_USAGE;
+	}
+	if ((x = walk_load(r, root, NULL, &t)) != 0) {
+		log_error("snapshot %s: the root directory's tree cannot be read (%s); run "
+		    "'bulwark check'", sid, bw_strerror(x));
+		return cli_tree_exit(x);
+	}
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, "/");
+		if (e) {
+			if (e->kind != TREE_DIR) {
+				log_error("snapshot %s: %s is not a directory (it is a %s)", sid,
+				    dir.len ? (char *)dir.data : "/", cli_kind_name(e->kind));
+				rc = EXIT_NOTFOUND;
+				goto out;
+			}
+			if ((x = walk_load(r, e->subtree, &e->content, &next)) != 0) {
+				log_error("snapshot %s: directory %s: its tree cannot be read (%s); "
+				    "run 'bulwark check'", sid, (char *)dir.data, bw_strerror(x));
+				rc = cli_tree_exit(x);
+				goto out;
+			}
+			tree_free(t);
+			t = next;
+		}
+		buf_reset(&name);
+		buf_put(&name, p, len);
+		buf_put_u8(&name, 0);
+		if (dir.len)
+			dir.len--;	/* drop the NUL */
+		buf_put_u8(&dir, '/');
+		buf_put(&dir, p, len);
+		buf_put_u8(&dir, 0);
+		if (name.err || dir.err) {
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		if ((e = bsearch(name.data, t->e, t->n, sizeof(*t->e), entry_cmp)) == NULL) {
+			log_error("snapshot %s has no %s; list what it holds with 'bulwark ls %s:%.*s'",
+			    sid, (char *)dir.data, sid, (int)(p - path) > 1 ? (int)(p - path) - 1 : 1,
+			    path);
+			rc = EXIT_NOTFOUND;
+			goto out;
+		}
+		p += len;
+	}
+	if (e) {
+		*idx = (size_t)(e - t->e);
+		*parent = t;
+		t = NULL;
+	}
+	rc = 0;
+out:
+	tree_free(t);
+	buf_free(&dir);
+	buf_free(&name);
+	return rc;
+}
+
+void
+cli_mode_string(char out[11], unsigned kind, unsigned mode)
+{
+	static const char type[] = "?-dl-cbps";
+	static const char rwx[] = "rwxrwxrwx";
+	int i;
+
+	out[0] = kind < sizeof(type) - 1 ? type[kind] : '?';
+	for (i = 0; i < 9; i++)
+		out[1 + i] = mode & (0400u >> i) ? rwx[i] : '-';
+	if (mode & 04000)
+		out[3] = mode & 0100 ? 's' : 'S';
+	if (mode & 02000)
+		out[6] = mode & 010 ? 's' : 'S';
+	if (mode & 01000)
+		out[9] = mode & 01 ? 't' : 'T';
+	out[10] = 0;
+}
+
+const char *
+cli_kind_name(unsigned kind)
+{
+	static const char *const names[] = { "?", "file", "dir", "symlink", "hardlink", "chr",
+	    "blk", "fifo", "sock" };
+
+	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
 }

@@ -10,9 +10,12 @@
  * verifies.  A damaged object fails only the files that use it: the run
  * goes on and the damaged paths are reported at the end.
  *
- * Decryption, decompression and delta application run on worker threads
- * while one thread creates files (both cores busy); memory stays bounded
- * whatever the snapshot's size.
+ * Decryption and decompression run on worker threads while one thread
+ * creates files (both cores busy); memory stays bounded whatever the
+ * snapshot's size (at most 32 MiB of decoded data in flight, 16 MiB of
+ * delta per chain level).  A file stored as a delta chain is rebuilt
+ * through unlinked temporary files in $TMPDIR (default /tmp), each as
+ * large as the file.
  */
 #ifndef BW_RESTORE_RESTORE_H
 #define BW_RESTORE_RESTORE_H
@@ -81,7 +84,10 @@ struct restore_opts {
 	int threads;			/* decode workers; 0 = one per core */
 	restore_item_fn *item;		/* every entry not plainly NEW (all in a dry run); may be NULL */
 	void *item_arg;
-	restore_progress_fn *progress;	/* a few times a second; may be NULL */
+	/* After every entry written (the callee throttles its display; a
+	 * test can stop after N files); files_total/bytes_total come from a
+	 * quick walk made first when progress is set.  May be NULL. */
+	restore_progress_fn *progress;
 	void *progress_arg;
 	volatile sig_atomic_t *stop;	/* set by a signal handler: stop cleanly */
 };

@@ -16,7 +16,22 @@
  * Entries come parents first.  A missing parent directory is created
  * (0700, fixed later if the snapshot has it).  Directory metadata (mode,
  * times, ACLs) is applied at fsout_close, deepest first, so read-only
- * directories can still be filled.  One thread uses a handle.
+ * directories can still be filled.  One thread uses a handle at a time.
+ *
+ * libarchive's disk writer takes names relative to the working directory:
+ * inside these calls the calling thread's working directory is the entry's
+ * verified parent, and goes back after each call.  The thread gets a
+ * working directory of its own first (unshare(CLONE_FS)), so threads
+ * started before are not affected; threads it starts while a handle is
+ * open share its directory during those calls (give them absolute paths).
+ *
+ * Owners: by name where the name exists on this host, else by id (by id
+ * only with numeric_owner); set when root or opts.owner.  A hard link may
+ * only name a path this handle wrote as a non-directory whose nlink was
+ * not 1 (0: unknown), and that has not changed since.
+ *
+ * Durability: nothing is synced per file.  The restore is durable only
+ * after fsout_close returns 0 (one syncfs per file system written).
  */
 #ifndef BW_FSENT_FSOUT_H
 #define BW_FSENT_FSOUT_H
@@ -59,22 +74,35 @@ int fsout_check_path(const char *rel, const char **why);
 int fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur);
 
 /* A directory, symlink, hard link (e->link: relative path of an entry
- * already written by this handle), device, fifo; sockets are skipped.
- * 0 written, 1 left alone (exists and the policy keeps it), BW_ERR_INVAL
- * refused as unsafe, BW_ERR_IO/NOSPC/PERM. */
+ * already written by this handle), device, fifo; sockets are skipped
+ * (1); an FSENT_FILE is written empty.  0 written, 1 left alone (exists
+ * and the policy keeps it), BW_ERR_INVAL refused as unsafe, BW_ERR_EXIST
+ * a directory is in the way of a non-directory (kept unless ALWAYS, and
+ * then only an empty one is replaced), BW_ERR_UNSUPP the archive format
+ * cannot hold it (zip: hard links, devices, fifos), BW_ERR_IO/NOSPC/PERM.
+ * An existing directory is reused for a directory (its metadata replaced
+ * unless NEVER); anything else in its place, such as a planted symlink,
+ * is replaced unless NEVER. */
 int fsout_entry(struct fsout *o, const char *rel, const struct fsent_entry *e);
 
-/* A regular file: a temporary file next to rel (or the archive member).
- * 1 left alone (policy), 0 with *f set, or a negative code as above. */
+/* A regular file: a temporary file ".bw-restore.XXXXXX" next to rel (or
+ * the archive member).  1 left alone (policy), 0 with *f set, or a
+ * negative code as above.  Several files may be open at once in a
+ * target; an archive takes one member at a time and no other entry
+ * meanwhile (BW_ERR_INVAL). */
 int fsout_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
     struct fsout_file **f);
 /* Writes data at off; bytes never written stay holes (sparse files keep
- * them).  For an archive, offsets must increase. */
+ * them).  For an archive, offsets must increase.  Data beyond e->size is
+ * BW_ERR_CORRUPT; after an error the file can only be aborted (commit
+ * fails and removes it). */
 int fsout_file_write(struct fsout_file *f, uint64_t off, const void *p, size_t n);
 /* Applies the metadata and renames the temporary file into place (the
  * caller has verified the content).  Frees f in every case. */
 int fsout_file_commit(struct fsout_file *f);
-/* Removes the temporary file and frees f (NULL does nothing). */
+/* Removes the temporary file and frees f (NULL does nothing).  An
+ * archive member cannot be taken back: it is filled up with zeros (and
+ * a warning names it) so that the rest of the archive stays readable. */
 void fsout_file_abort(struct fsout_file *f);
 
 /* Reads back a file written in the target (for --verify): calls fn with
@@ -84,8 +112,11 @@ int fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg);
 
 /* Applies deferred directory metadata, flushes and syncs everything
  * written (one sync for the whole restore, not one per file), and closes
- * the archive.  Until it returns 0 the restore is not durable. */
+ * the archive (fsync, then renamed into place, never over an existing
+ * file).  Until it returns 0 the restore is not durable.  Call once. */
 int fsout_close(struct fsout *o);
+/* Frees the handle (NULL does nothing).  Without a successful fsout_close
+ * an archive is removed, and directories keep mode 0700. */
 void fsout_free(struct fsout *o);
 
 #endif

@@ -8,6 +8,13 @@ lib_libbwcore_a_SOURCES += \
 	%reldir%/lock.c %reldir%/check.c %reldir%/prune.c
 lib_libbwcore_a_SOURCES += %reldir%/tree.c %reldir%/tree.h
 lib_libbwcore_a_SOURCES += %reldir%/walk.c %reldir%/walk.h
+lib_libbwcore_a_SOURCES += %reldir%/snapsel.c %reldir%/snapsel.h
+
+check_PROGRAMS += tests/unit/test_snapsel
+TESTS += tests/unit/test_snapsel
+tests_unit_test_snapsel_SOURCES = tests/unit/test_snapsel.c
+tests_unit_test_snapsel_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_snapsel_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/unit/test_idset
 TESTS += tests/unit/test_idset
@@ -52,3 +59,9 @@ tests_fuzz_fuzz_repo_parse_SOURCES = tests/fuzz/fuzz_repo_parse.c
 tests_fuzz_fuzz_repo_parse_LDADD = lib/libbwcore.a $(BW_CORE_LIBS)
 tests_fuzz_fuzz_repo_parse_LDFLAGS = -fsanitize=fuzzer,address,undefined
 endif
+
+check_PROGRAMS += tests/unit/test_walk
+TESTS += tests/unit/test_walk
+tests_unit_test_walk_SOURCES = tests/unit/test_walk.c tests/unit/repo_testutil.h
+tests_unit_test_walk_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_walk_LDADD = lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)

@@ -1,0 +1,2057 @@
+/*
+ * Writing entries back: into a target directory, or into an archive file.
+ *
+ * Target directory.  Paths come from a repository we do not trust, so the
+ * directories an entry goes into are found by ourselves, one verified
+ * descriptor at a time: openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) from
+ * the target, or, where that fails (a missing component to create, a
+ * symlink to name in the message, an old kernel), component by component
+ * with O_NOFOLLOW | O_DIRECTORY.  A symlink met on the way refuses the
+ * entry; nothing is ever resolved through one.  The last verified parent
+ * is kept, so the files of one directory cost no lookup at all.
+ *
+ * The objects themselves are made by libarchive's disk writer (with
+ * ARCHIVE_EXTRACT_SECURE_* flags on top of our checks), which knows how to
+ * give back owners by name, nanosecond times, xattrs, POSIX ACLs and holes.
+ * It only takes path names, relative to the working directory, so around
+ * each call the working directory is the verified parent and the name is a
+ * single component: libarchive never resolves a directory itself.  The
+ * calling thread first gets a working directory of its own with
+ * unshare(CLONE_FS) (which also keeps libarchive's umask(0) dance away from
+ * other threads), and goes back to where it was after every call.
+ *
+ * Regular files: ARCHIVE_EXTRACT_SAFE_WRITES would write a temporary file
+ * and rename it at archive_write_finish_entry, before our caller has
+ * checked the content.  So we name the entry ".bw-restore.XXXXXX" in the
+ * final directory ourselves, let libarchive create it, fill it and set its
+ * metadata, and renameat() it over the final name only in
+ * fsout_file_commit, within the same verified directory.  A crash before
+ * that leaves a temporary file, never a half-written file under its name.
+ *
+ * Directories are created at once with mode 0700 (so a read-only directory
+ * can still be filled, and nobody else looks in before its ACLs are set);
+ * their metadata goes through libarchive at fsout_close, deepest first,
+ * one writer per parent directory (entered as above), whose fixups at
+ * archive_write_close apply modes and ACLs.  A default ACL set only then
+ * is not inherited by the restored children, which carry their own.
+ *
+ * Hard links are made with linkat() between two verified directories, and
+ * only to a path this handle wrote (its device and inode are remembered).
+ *
+ * Durability: no fsync per file; one syncfs() per file system written at
+ * fsout_close covers data, inodes and directory entries.
+ *
+ * Archive file: libarchive's archive writer (pax, pax + zstd, zip) into a
+ * temporary file next to the archive, renamed (never over an existing
+ * file) at fsout_close.  The pax writer keeps xattrs, ACLs and the sparse
+ * map (holes are fed as zeros and dropped by the writer).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "lib/fsent/fsout.h"
+#include "lib/util/err.h"
+#include "lib/util/log.h"
+
+#define TMP_PREFIX	".bw-restore."
+#define TMP_RAND	6
+#define TMP_LEN		(sizeof(TMP_PREFIX) - 1 + TMP_RAND)
+#define ZERO_CHUNK	65536
+
+/* A verified directory of the target, shared by the cache and open files. */
+struct pdir {
+	int fd;			/* O_PATH; the target's own for "" */
+	unsigned refs;
+	size_t len;
+	char path[];		/* relative to the target, "" for the target */
+};
+
+/* A non-directory this handle wrote, that a hard link may name. */
+struct wrote {
+	struct wrote *next;
+	uint64_t dev, ino;
+	char path[];
+};
+
+/* A directory whose metadata is applied at fsout_close. */
+struct defdir {
+	char *rel;
+	struct fsent_entry *meta;
+	uint64_t dev, ino;
+};
+
+/* A user or group name looked up on this host (shared by all writers). */
+struct idname {
+	struct idname *next;
+	int group;
+	int found;
+	la_int64_t id;
+	char name[];
+};
+#define IDNAMES_MAX	1024
+
+struct fsout {
+	struct fsout_opts opts;
+	struct idname *ids;
+	size_t nids;
+	char *target;
+	int flags;		/* ARCHIVE_EXTRACT_* */
+	int tfd;		/* the target, O_PATH */
+	int cwdfd;		/* where the writing thread goes back to */
+	pthread_t fs_thread;
+	int fs_private;
+	int no_openat2;
+	struct pdir *root, *cur;
+	struct archive **pool;	/* idle disk writers */
+	size_t npool, poolcap;
+	struct archive_entry *ae;
+	struct wrote **wt;
+	size_t nwt, wtcap;
+	uint64_t wtseed;
+	struct defdir *dirs;
+	size_t ndirs, dircap;
+	int *syncfd;		/* one descriptor per file system written */
+	uint64_t *syncdev;
+	size_t nsync;
+	uint64_t rnd;
+
+	/* archive output */
+	struct archive *ar;
+	char *apath, *atmp;
+	const char *abase;
+	int afd, adirfd;
+	int zip;
+	struct fsout_file *member;	/* the member being written */
+	int closed;
+};
+
+struct fsout_file {
+	struct fsout *o;
+	struct archive *a;	/* disk writer; NULL for an archive member */
+	struct pdir *pd;
+	char *rel;
+	const char *base;	/* in rel */
+	char tmp[TMP_LEN + 1];
+	int replace_dir;	/* an empty directory is in the way */
+	uint64_t nlink;
+	uint64_t pos, size;	/* archive member: bytes fed, size */
+	int failed;
+};
+
+static const unsigned char zeros[ZERO_CHUNK];
+
+/*
+ * Quotes a name for a log line: control bytes, DEL, bytes above 0x7e and
+ * backslashes become \xNN, so that a hostile name can neither forge log
+ * lines nor garble the terminal.
+ */
+static const char *
+quote(const char *s, char *buf, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	if (s == NULL)
+		s = "(null)";
+	p = (const unsigned char *)s;
+	while (*p && o + 8 < cap) {
+		if (*p < 0x20 || *p >= 0x7f || *p == '\\')
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
+		else
+			buf[o++] = (char)*p;
+		p++;
+	}
+	if (*p)
+		o += (size_t)snprintf(buf + o, cap - o, "...");
+	buf[o] = '\0';
+	return buf;
+}
+
+#define Q(s)	quote((s), (char[1024]){0}, 1024)
+
+/* A refused entry: one line with the path, the reason and a hint. */
+static void
+refuse(const char *rel, const char *why)
+{
+	log_error("%s: refused: %s; entry skipped (a damaged or hostile "
+	    "snapshot?)", Q(rel), why);
+}
+
+static void
+refuse_dir(const char *rel, const char *why)
+{
+	log_error("%s: refused: %s; entry skipped (nothing is written "
+	    "through a symlink, whether it came from the snapshot or was in "
+	    "the target: check it)", Q(rel), why);
+}
+
+int
+fsout_check_path(const char *rel, const char **why)
+{
+	const char *s, *p;
+	size_t n;
+
+	*why = NULL;
+	if (rel == NULL || *rel == '\0')
+		*why = "empty path";
+	else if (*rel == '/')
+		*why = "absolute path";
+	else if (strnlen(rel, PATH_MAX) >= PATH_MAX)
+		*why = "path longer than PATH_MAX";
+	if (*why)
+		return BW_ERR_INVAL;
+	for (s = rel;; s = p + 1) {
+		p = strchr(s, '/');
+		n = p ? (size_t)(p - s) : strlen(s);
+		if (n == 0)
+			*why = "empty path component";
+		else if (n == 1 && s[0] == '.')
+			*why = "'.' path component";
+		else if (n == 2 && s[0] == '.' && s[1] == '.')
+			*why = "'..' path component";
+		else if (n > NAME_MAX)
+			*why = "path component longer than NAME_MAX (255) bytes";
+		if (*why)
+			return BW_ERR_INVAL;
+		if (p == NULL)
+			return 0;
+	}
+}
+
+static const char *
+base_of(const char *rel)
+{
+	const char *s = strrchr(rel, '/');
+
+	return s ? s + 1 : rel;
+}
+
+/* ---- the working directory of the writing thread ---- */
+
+/* Makes dirfd the working directory for one libarchive call. */
+static int
+enter(struct fsout *o, int dirfd, const char *rel)
+{
+	int e;
+
+	if (!o->fs_private || !pthread_equal(o->fs_thread, pthread_self())) {
+		/* Without it (seccomp?), other threads would see our
+		 * working directory move; tolerable in a single thread. */
+		if (unshare(CLONE_FS) != 0)
+			log_debug("restore: unshare(CLONE_FS): %s",
+			    strerror(errno));
+		o->fs_thread = pthread_self();
+		o->fs_private = 1;
+	}
+	if (fchdir(dirfd) != 0) {
+		e = errno;
+		log_error("%s: cannot enter its directory: %s", Q(rel),
+		    strerror(e));
+		return bw_err_from_errno(e);
+	}
+	return 0;
+}
+
+static void
+leave(struct fsout *o)
+{
+	if (fchdir(o->cwdfd) != 0)
+		log_warn("restore: cannot return to the working directory: %s",
+		    strerror(errno));
+}
+
+/* ---- verified directories ---- */
+
+static struct pdir *
+pdir_ref(struct pdir *d)
+{
+	d->refs++;
+	return d;
+}
+
+static void
+pdir_unref(struct fsout *o, struct pdir *d)
+{
+	if (d == NULL || --d->refs > 0)
+		return;
+	if (d->fd >= 0 && d->fd != o->tfd)
+		close(d->fd);
+	free(d);
+}
+
+/* Remembers the file system of fd, for the syncfs at fsout_close. */
+static int
+note_fs(struct fsout *o, int fd, const char *rel)
+{
+	struct stat st;
+	size_t i;
+	int sfd, e, *nfd;
+	uint64_t *ndev;
+
+	if (fstat(fd, &st) != 0)
+		goto fail;
+	for (i = 0; i < o->nsync; i++)
+		if (o->syncdev[i] == (uint64_t)st.st_dev)
+			return 0;
+	/* syncfs() wants a real descriptor, not an O_PATH one. */
+	if ((sfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		goto fail;
+	nfd = realloc(o->syncfd, (o->nsync + 1) * sizeof(*nfd));
+	if (nfd)
+		o->syncfd = nfd;
+	ndev = realloc(o->syncdev, (o->nsync + 1) * sizeof(*ndev));
+	if (ndev)
+		o->syncdev = ndev;
+	if (nfd == NULL || ndev == NULL) {
+		close(sfd);
+		log_error("%s: out of memory", Q(rel));
+		return BW_ERR_NOMEM;
+	}
+	o->syncfd[o->nsync] = sfd;
+	o->syncdev[o->nsync++] = (uint64_t)st.st_dev;
+	return 0;
+fail:
+	e = errno;
+	log_error("%s: cannot open its directory: %s", Q(rel), strerror(e));
+	return bw_err_from_errno(e);
+}
+
+/*
+ * Opens directory dir (relative to the target: the parent of path) without
+ * following any symlink; with create, makes missing components (0700).
+ * 0 and *out, BW_ERR_NOENT (missing, not logged), BW_ERR_INVAL (a symlink
+ * or non-directory on the way: refused and logged), or an error (logged).
+ * Messages name the entry rel; path differs for a hard link's target.
+ */
+static int
+resolve(struct fsout *o, const char *rel, const char *path, const char *dir,
+    int create, int *out)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS,
+	};
+	char name[NAME_MAX + 1], why[PATH_MAX + 2048];
+	const char *s, *p;
+	struct stat st;
+	size_t n;
+	long r;
+	int fd, nfd, e;
+
+	if (!o->no_openat2) {
+		do
+			r = syscall(SYS_openat2, o->tfd, dir, &how, sizeof(how));
+		while (r < 0 && errno == EAGAIN);
+		if (r >= 0) {
+			*out = (int)r;
+			return 0;
+		}
+		if (errno == ENOSYS || errno == EPERM || errno == E2BIG)
+			o->no_openat2 = 1;
+	}
+	fd = o->tfd;
+	for (s = dir; *s; s = p + (*p == '/')) {
+		p = strchr(s, '/');
+		if (p == NULL)
+			p = s + strlen(s);
+		n = (size_t)(p - s);
+		memcpy(name, s, n);
+		name[n] = '\0';
+		nfd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, name, 0700) != 0 && errno != EEXIST) {
+				e = errno;
+				log_error("%s: cannot create directory %s: %s",
+				    Q(rel), Q(dir), strerror(e));
+				r = bw_err_from_errno(e);
+				goto out;
+			}
+			nfd = openat(fd, name, O_PATH | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (nfd < 0) {
+			e = errno;
+			if (e == ENOENT && !create) {
+				r = BW_ERR_NOENT;
+			} else if (e == ENOTDIR || e == ELOOP) {
+				int lnk = fstatat(fd, name, &st,
+				    AT_SYMLINK_NOFOLLOW) == 0 &&
+				    S_ISLNK(st.st_mode);
+
+				/* The component in the way, quoted. */
+				memcpy(why, dir, (size_t)(p - dir));
+				why[p - dir] = '\0';
+				snprintf(why, sizeof(why), "%s%s%s '%s' is %s",
+				    path != rel ? "hard link target " : "",
+				    path != rel ? Q(path) : "",
+				    lnk ? " beneath a symlink:" :
+				    " beneath a non-directory:", Q(why),
+				    lnk ? "a symlink" : "not a directory");
+				refuse_dir(rel, why + (path == rel));
+				r = BW_ERR_INVAL;
+			} else {
+				log_error("%s: cannot open directory %s: %s",
+				    Q(rel), Q(dir), strerror(e));
+				r = bw_err_from_errno(e);
+			}
+			goto out;
+		}
+		if (fd != o->tfd)
+			close(fd);
+		fd = nfd;
+	}
+	*out = fd;
+	fd = -1;
+	r = 0;
+out:
+	if (fd >= 0 && fd != o->tfd)
+		close(fd);
+	return (int)r;
+}
+
+/* The verified parent directory of rel (a reference: pdir_unref);
+ * messages name who (rel itself when NULL). */
+static int
+parent_get(struct fsout *o, const char *rel, const char *who, int create,
+    struct pdir **out)
+{
+	const char *slash = strrchr(rel, '/');
+	size_t len = slash ? (size_t)(slash - rel) : 0;
+	struct pdir *d;
+	int rc, fd = -1;
+
+	*out = NULL;
+	if (len == 0) {
+		*out = pdir_ref(o->root);
+		return 0;
+	}
+	if (o->cur && o->cur->len == len && memcmp(o->cur->path, rel, len) == 0) {
+		*out = pdir_ref(o->cur);
+		return 0;
+	}
+	if ((d = malloc(sizeof(*d) + len + 1)) == NULL) {
+		log_error("%s: out of memory", Q(rel));
+		return BW_ERR_NOMEM;
+	}
+	memcpy(d->path, rel, len);
+	d->path[len] = '\0';
+	d->len = len;
+	d->refs = 1;
+	d->fd = -1;
+	if ((rc = resolve(o, who ? who : rel, rel, d->path, create, &fd)) != 0) {
+		free(d);
+		return rc;
+	}
+	d->fd = fd;
+	if ((rc = note_fs(o, fd, rel)) != 0) {
+		pdir_unref(o, d);
+		return rc;
+	}
+	pdir_unref(o, o->cur);
+	o->cur = d;
+	*out = pdir_ref(d);
+	return 0;
+}
+
+/* ---- what this handle wrote (hard link targets) ---- */
+
+/* Seeded, so that a hostile snapshot cannot pick colliding names. */
+static size_t
+wt_hash(const char *s, uint64_t seed, size_t cap)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+static struct wrote *
+wt_find(struct fsout *o, const char *rel)
+{
+	struct wrote *w;
+
+	if (o->wtcap == 0)
+		return NULL;
+	for (w = o->wt[wt_hash(rel, o->wtseed, o->wtcap)]; w; w = w->next)
+		if (strcmp(w->path, rel) == 0)
+			return w;
+	return NULL;
+}
+
+static int
+wt_add(struct fsout *o, const char *rel, uint64_t dev, uint64_t ino)
+{
+	struct wrote *w, **nb, *next;
+	size_t i, cap, h;
+
+	if ((w = wt_find(o, rel)) != NULL) {
+		w->dev = dev;
+		w->ino = ino;
+		return 0;
+	}
+	if (o->nwt >= o->wtcap / 2) {
+		cap = o->wtcap ? o->wtcap * 2 : 256;
+		if ((nb = calloc(cap, sizeof(*nb))) == NULL)
+			goto nomem;
+		for (i = 0; i < o->wtcap; i++)
+			for (w = o->wt[i]; w; w = next) {
+				next = w->next;
+				h = wt_hash(w->path, o->wtseed, cap);
+				w->next = nb[h];
+				nb[h] = w;
+			}
+		free(o->wt);
+		o->wt = nb;
+		o->wtcap = cap;
+	}
+	if ((w = malloc(sizeof(*w) + strlen(rel) + 1)) == NULL)
+		goto nomem;
+	strcpy(w->path, rel);
+	w->dev = dev;
+	w->ino = ino;
+	h = wt_hash(rel, o->wtseed, o->wtcap);
+	w->next = o->wt[h];
+	o->wt[h] = w;
+	o->nwt++;
+	return 0;
+nomem:
+	log_error("%s: out of memory", Q(rel));
+	return BW_ERR_NOMEM;
+}
+
+/* Records a written non-directory that a later hard link may name: only
+ * those with more than one link (0: unknown), to keep memory small. */
+static int
+wt_note(struct fsout *o, struct pdir *pd, const char *rel, uint64_t nlink)
+{
+	struct stat st;
+
+	if (nlink == 1)
+		return 0;
+	if (o->ar)
+		return wt_add(o, rel, 0, 0);
+	if (fstatat(pd->fd, base_of(rel), &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return 0;
+	return wt_add(o, rel, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+}
+
+/* ---- libarchive entries ---- */
+
+static unsigned
+ae_type(enum fsent_type t)
+{
+	switch (t) {
+	case FSENT_DIR: return AE_IFDIR;
+	case FSENT_SYMLINK: return AE_IFLNK;
+	case FSENT_CHR: return AE_IFCHR;
+	case FSENT_BLK: return AE_IFBLK;
+	case FSENT_FIFO: return AE_IFIFO;
+	case FSENT_SOCK: return AE_IFSOCK;
+	default: return AE_IFREG;
+	}
+}
+
+/* Regions sorted, apart and inside the file: else the map is not used. */
+static int
+regions_ok(const struct fsent_entry *e)
+{
+	uint64_t end = 0;
+	size_t i;
+
+	for (i = 0; i < e->nregions; i++) {
+		const struct fsent_region *r = &e->regions[i];
+
+		if (r->off < end || r->len > e->size ||
+		    r->off > e->size - r->len)
+			return 0;
+		end = r->off + r->len;
+	}
+	return 1;
+}
+
+/* Fills ae with e's metadata under the name name (for the log: rel). */
+static void
+to_ae(struct fsout *o, struct archive_entry *ae, const char *name,
+    const char *rel, const struct fsent_entry *e)
+{
+	size_t i;
+
+	archive_entry_clear(ae);
+	archive_entry_copy_pathname(ae, name);
+	archive_entry_set_filetype(ae, ae_type(e->type));
+	archive_entry_set_perm(ae, e->mode & 07777);
+	archive_entry_set_uid(ae, (la_int64_t)e->uid);
+	archive_entry_set_gid(ae, (la_int64_t)e->gid);
+	if (!o->opts.numeric_owner) {
+		/* libarchive's standard lookup maps a name that exists
+		 * here to its id, else keeps the id. */
+		if (e->uname)
+			archive_entry_copy_uname(ae, e->uname);
+		if (e->gname)
+			archive_entry_copy_gname(ae, e->gname);
+	}
+	archive_entry_set_mtime(ae, (time_t)e->mtime_sec, e->mtime_nsec);
+	archive_entry_set_atime(ae, (time_t)e->atime_sec, e->atime_nsec);
+	if (e->type == FSENT_FILE)
+		archive_entry_set_size(ae, (la_int64_t)e->size);
+	if (e->type == FSENT_SYMLINK && e->link)
+		archive_entry_copy_symlink(ae, e->link);
+	if (e->type == FSENT_CHR || e->type == FSENT_BLK)
+		archive_entry_set_rdev(ae, (dev_t)e->rdev);
+	for (i = 0; i < e->nxattrs; i++)
+		if (e->xattrs[i].name && e->xattrs[i].value)
+			archive_entry_xattr_add_entry(ae, e->xattrs[i].name,
+			    e->xattrs[i].value, e->xattrs[i].len);
+	if (e->acl_access && archive_entry_acl_from_text(ae, e->acl_access,
+	    ARCHIVE_ENTRY_ACL_TYPE_ACCESS) != ARCHIVE_OK)
+		log_warn("%s: access ACL '%s' not understood in full; restored "
+		    "what could be read", Q(rel), Q(e->acl_access));
+	if (e->acl_default && archive_entry_acl_from_text(ae, e->acl_default,
+	    ARCHIVE_ENTRY_ACL_TYPE_DEFAULT) != ARCHIVE_OK)
+		log_warn("%s: default ACL '%s' not understood in full; restored "
+		    "what could be read", Q(rel), Q(e->acl_default));
+	if (o->ar && e->type == FSENT_FILE && e->nregions) {
+		if (!regions_ok(e)) {
+			log_warn("%s: sparse map out of order or beyond the "
+			    "size; stored without holes", Q(rel));
+		} else {
+			for (i = 0; i < e->nregions; i++)
+				if (e->regions[i].len)
+					archive_entry_sparse_add_entry(ae,
+					    (la_int64_t)e->regions[i].off,
+					    (la_int64_t)e->regions[i].len);
+		}
+	}
+}
+
+/* A libarchive result: 0, or the error logged and mapped. */
+static int
+ar_result(struct archive *a, int r, const char *rel, const char *what)
+{
+	const char *msg = archive_error_string(a);
+	int e;
+
+	if (r == ARCHIVE_OK)
+		return 0;
+	if (r == ARCHIVE_WARN) {
+		log_warn("%s: %s: %s", Q(rel), what, msg ? msg : "warning");
+		return 0;
+	}
+	e = archive_errno(a);
+	log_error("%s: cannot %s: %s", Q(rel), what, msg ? msg : "unknown error");
+	return e > 0 ? bw_err_from_errno(e) : BW_ERR_IO;
+}
+
+/*
+ * libarchive's standard lookup keeps its cache per writer, and a writer
+ * is made per group of directories at fsout_close: one cache for all.
+ */
+static la_int64_t
+lookup(struct fsout *o, int group, const char *name, la_int64_t id)
+{
+	struct idname *n;
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	char buf[16384];
+	size_t len;
+
+	if (name == NULL || *name == '\0')
+		return id;
+	for (n = o->ids; n; n = n->next)
+		if (n->group == group && strcmp(n->name, name) == 0)
+			return n->found ? n->id : id;
+	len = strlen(name);
+	if (group) {
+		if (getgrnam_r(name, &gr, buf, sizeof(buf), &grp) != 0)
+			grp = NULL;
+	} else if (getpwnam_r(name, &pw, buf, sizeof(buf), &pwp) != 0) {
+		pwp = NULL;
+	}
+	if (o->nids < IDNAMES_MAX &&
+	    (n = malloc(sizeof(*n) + len + 1)) != NULL) {
+		n->group = group;
+		n->found = group ? grp != NULL : pwp != NULL;
+		n->id = group ? (grp ? grp->gr_gid : 0) : (pwp ? pwp->pw_uid : 0);
+		memcpy(n->name, name, len + 1);
+		n->next = o->ids;
+		o->ids = n;
+		o->nids++;
+	}
+	if (group)
+		return grp ? (la_int64_t)grp->gr_gid : id;
+	return pwp ? (la_int64_t)pwp->pw_uid : id;
+}
+
+static la_int64_t
+lookup_user(void *arg, const char *name, la_int64_t id)
+{
+	return lookup(arg, 0, name, id);
+}
+
+static la_int64_t
+lookup_group(void *arg, const char *name, la_int64_t id)
+{
+	return lookup(arg, 1, name, id);
+}
+
+static struct archive *
+disk_new(struct fsout *o)
+{
+	struct archive *a;
+
+	if ((a = archive_write_disk_new()) == NULL)
+		return NULL;
+	/* Without a lookup, libarchive takes the ids: numeric_owner then
+	 * also holds for the users and groups named in ACLs. */
+	if (archive_write_disk_set_options(a, o->flags) != ARCHIVE_OK ||
+	    (!o->opts.numeric_owner &&
+	    (archive_write_disk_set_user_lookup(a, o, lookup_user, NULL) !=
+	    ARCHIVE_OK ||
+	    archive_write_disk_set_group_lookup(a, o, lookup_group, NULL) !=
+	    ARCHIVE_OK))) {
+		archive_write_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* A disk writer ready for a header: pooled, one per open file. */
+static struct archive *
+pool_get(struct fsout *o, const char *rel)
+{
+	struct archive *a;
+
+	if (o->npool)
+		return o->pool[--o->npool];
+	if ((a = disk_new(o)) == NULL)
+		log_error("%s: out of memory (disk writer)", Q(rel));
+	return a;
+}
+
+static void
+pool_put(struct fsout *o, struct archive *a, int dead)
+{
+	struct archive **np;
+
+	if (a == NULL)
+		return;
+	if (!dead && o->npool == o->poolcap) {
+		np = realloc(o->pool, (o->poolcap + 4) * sizeof(*np));
+		if (np) {
+			o->pool = np;
+			o->poolcap += 4;
+		}
+	}
+	if (dead || o->npool == o->poolcap) {
+		archive_write_free(a);
+		return;
+	}
+	o->pool[o->npool++] = a;
+}
+
+/* ---- overwrite policy ---- */
+
+static enum fsent_type
+type_of(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFDIR: return FSENT_DIR;
+	case S_IFLNK: return FSENT_SYMLINK;
+	case S_IFCHR: return FSENT_CHR;
+	case S_IFBLK: return FSENT_BLK;
+	case S_IFIFO: return FSENT_FIFO;
+	case S_IFSOCK: return FSENT_SOCK;
+	}
+	return FSENT_FILE;
+}
+
+/* Is what exists (st, in directory pd) what e would write? */
+static int
+same(struct pdir *pd, const char *base, const struct stat *st,
+    const struct fsent_entry *e)
+{
+	char buf[PATH_MAX];
+	ssize_t n;
+
+	if (type_of(st->st_mode) != e->type ||
+	    st->st_mtim.tv_sec != e->mtime_sec ||
+	    (uint32_t)st->st_mtim.tv_nsec != e->mtime_nsec)
+		return 0;
+	if (e->type == FSENT_FILE)
+		return (uint64_t)st->st_size == e->size;
+	if (e->type == FSENT_SYMLINK) {
+		n = readlinkat(pd->fd, base, buf, sizeof(buf));
+		return e->link && n >= 0 && (size_t)n == strlen(e->link) &&
+		    memcmp(buf, e->link, (size_t)n) == 0;
+	}
+	return 1;
+}
+
+/*
+ * What to do about what is at base in pd for entry e (not a directory):
+ * 0 go on (nothing there, or it is removed by the caller: *rm set to
+ * 1 unlink, 2 rmdir), 1 keep it, or a negative code (logged).
+ */
+static int
+policy(struct fsout *o, struct pdir *pd, const char *rel,
+    const struct fsent_entry *e, int *rm)
+{
+	const char *base = base_of(rel);
+	struct stat st;
+	int e2;
+
+	*rm = 0;
+	if (fstatat(pd->fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		e2 = errno;
+		log_error("%s: cannot look at the existing entry: %s", Q(rel),
+		    strerror(e2));
+		return bw_err_from_errno(e2);
+	}
+	if (o->opts.overwrite == FSOUT_NEVER)
+		return 1;
+	if (S_ISDIR(st.st_mode)) {
+		if (o->opts.overwrite != FSOUT_ALWAYS) {
+			log_error("%s: is a directory in the target; not "
+			    "replaced by a %s (move it away, or overwrite "
+			    "always to replace an empty one)", Q(rel),
+			    e->type == FSENT_FILE ? "file" : "non-directory");
+			return BW_ERR_EXIST;
+		}
+		*rm = 2;
+		return 0;
+	}
+	if (o->opts.overwrite == FSOUT_IF_CHANGED && same(pd, base, &st, e))
+		return 1;
+	*rm = 1;
+	return 0;
+}
+
+/* Removes what is in the way (see policy). */
+static int
+remove_old(struct pdir *pd, const char *rel, int rm)
+{
+	int e;
+
+	if (rm == 0)
+		return 0;
+	if (unlinkat(pd->fd, base_of(rel), rm == 2 ? AT_REMOVEDIR : 0) == 0 ||
+	    errno == ENOENT)
+		return 0;
+	e = errno;
+	if (rm == 2 && (e == ENOTEMPTY || e == EEXIST)) {
+		log_error("%s: is a non-empty directory in the target; not "
+		    "replaced (move it away first)", Q(rel));
+		return BW_ERR_EXIST;
+	}
+	log_error("%s: cannot remove the existing entry: %s", Q(rel),
+	    strerror(e));
+	return bw_err_from_errno(e);
+}
+
+/* ---- entries in the target ---- */
+
+static struct fsent_entry *
+meta_dup(const struct fsent_entry *e)
+{
+	struct fsent_entry *m;
+	size_t i;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->type = e->type;
+	m->mode = e->mode;
+	m->uid = e->uid;
+	m->gid = e->gid;
+	m->mtime_sec = e->mtime_sec;
+	m->mtime_nsec = e->mtime_nsec;
+	m->atime_sec = e->atime_sec;
+	m->atime_nsec = e->atime_nsec;
+	if ((e->uname && !(m->uname = strdup(e->uname))) ||
+	    (e->gname && !(m->gname = strdup(e->gname))) ||
+	    (e->acl_access && !(m->acl_access = strdup(e->acl_access))) ||
+	    (e->acl_default && !(m->acl_default = strdup(e->acl_default))))
+		goto fail;
+	if (e->nxattrs) {
+		if ((m->xattrs = calloc(e->nxattrs, sizeof(*m->xattrs))) == NULL)
+			goto fail;
+		for (i = 0; i < e->nxattrs; i++) {
+			if (e->xattrs[i].name == NULL || e->xattrs[i].value == NULL)
+				continue;
+			m->nxattrs = i + 1;
+			if ((m->xattrs[i].name = strdup(e->xattrs[i].name)) ==
+			    NULL || (m->xattrs[i].value =
+			    malloc(e->xattrs[i].len ? e->xattrs[i].len : 1)) ==
+			    NULL)
+				goto fail;
+			memcpy(m->xattrs[i].value, e->xattrs[i].value,
+			    e->xattrs[i].len);
+			m->xattrs[i].len = e->xattrs[i].len;
+		}
+	}
+	return m;
+fail:
+	fsent_entry_free(m);
+	return NULL;
+}
+
+static int
+dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
+{
+	const char *base = base_of(rel);
+	struct pdir *pd = NULL;
+	struct defdir *d;
+	struct stat st;
+	int rc, e2, isdir = 0;
+
+	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
+		return rc;
+	if (fstatat(pd->fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (o->opts.overwrite == FSOUT_NEVER) {
+			rc = 1;
+			goto out;
+		}
+		/* A directory is reused; anything else (a symlink planted
+		 * where the snapshot has a directory) is replaced. */
+		isdir = S_ISDIR(st.st_mode);
+		if (!isdir && (rc = remove_old(pd, rel, 1)) != 0)
+			goto out;
+	} else if (errno != ENOENT) {
+		e2 = errno;
+		log_error("%s: cannot look at the existing entry: %s", Q(rel),
+		    strerror(e2));
+		rc = bw_err_from_errno(e2);
+		goto out;
+	}
+	if (!isdir) {
+		if (mkdirat(pd->fd, base, 0700) != 0 && errno != EEXIST) {
+			e2 = errno;
+			log_error("%s: cannot create directory: %s", Q(rel),
+			    strerror(e2));
+			rc = bw_err_from_errno(e2);
+			goto out;
+		}
+		if (fstatat(pd->fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISDIR(st.st_mode)) {
+			log_error("%s: directory vanished as it was created",
+			    Q(rel));
+			rc = BW_ERR_IO;
+			goto out;
+		}
+	}
+	if (o->ndirs == o->dircap) {
+		size_t cap = o->dircap ? o->dircap * 2 : 64;
+
+		if ((d = realloc(o->dirs, cap * sizeof(*d))) == NULL)
+			goto nomem;
+		o->dirs = d;
+		o->dircap = cap;
+	}
+	d = &o->dirs[o->ndirs];
+	d->dev = (uint64_t)st.st_dev;
+	d->ino = (uint64_t)st.st_ino;
+	if ((d->rel = strdup(rel)) == NULL)
+		goto nomem;
+	if ((d->meta = meta_dup(e)) == NULL) {
+		free(d->rel);
+		goto nomem;
+	}
+	o->ndirs++;
+	rc = 0;
+	goto out;
+nomem:
+	log_error("%s: out of memory", Q(rel));
+	rc = BW_ERR_NOMEM;
+out:
+	pdir_unref(o, pd);
+	return rc;
+}
+
+/* The inode at path (a target-relative path), through verified parents;
+ * messages name rel.  0 and *st, BW_ERR_NOENT (not logged), or a code. */
+static int
+stat_at(struct fsout *o, const char *path, const char *rel, struct pdir **pd,
+    struct stat *st)
+{
+	int rc;
+
+	if ((rc = parent_get(o, path, rel, 0, pd)) != 0)
+		return rc;
+	if (fstatat((*pd)->fd, base_of(path), st, AT_SYMLINK_NOFOLLOW) != 0)
+		return BW_ERR_NOENT;
+	return 0;
+}
+
+/*
+ * A hard link is made only to a path this handle wrote, checked to be
+ * the same inode still.  On a second run the link may already be there:
+ * NEVER keeps whatever is at rel, IF_CHANGED keeps a link to the same
+ * inode, without the target having been written this time.
+ */
+static int
+link_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
+{
+	struct pdir *spd = NULL, *dpd = NULL;
+	struct wrote *w;
+	struct stat sst, dst;
+	const char *why;
+	char buf[PATH_MAX + 64];
+	int rc, rm = 0, e2, have_dst;
+
+	if (e->link == NULL) {
+		refuse(rel, "hard link without a target");
+		return BW_ERR_INVAL;
+	}
+	if (fsout_check_path(e->link, &why) != 0) {
+		snprintf(buf, sizeof(buf), "hard link target: %s", why);
+		refuse(rel, buf);
+		return BW_ERR_INVAL;
+	}
+	if ((rc = parent_get(o, rel, NULL, 1, &dpd)) != 0)
+		goto out;
+	have_dst = fstatat(dpd->fd, base_of(rel), &dst, AT_SYMLINK_NOFOLLOW) ==
+	    0;
+	if (have_dst && o->opts.overwrite == FSOUT_NEVER) {
+		rc = 1;
+		goto out;
+	}
+	if ((w = wt_find(o, e->link)) == NULL) {
+		if (have_dst && o->opts.overwrite == FSOUT_IF_CHANGED) {
+			rc = stat_at(o, e->link, rel, &spd, &sst);
+			if (rc == BW_ERR_INVAL)
+				goto out;
+			if (rc == 0 && sst.st_dev == dst.st_dev &&
+			    sst.st_ino == dst.st_ino && !S_ISDIR(sst.st_mode)) {
+				rc = 1;
+				goto out;
+			}
+		}
+		snprintf(buf, sizeof(buf), "hard link target %s was not "
+		    "written by this restore", Q(e->link));
+		refuse(rel, buf);
+		rc = BW_ERR_INVAL;
+		goto out;
+	}
+	if ((rc = stat_at(o, e->link, rel, &spd, &sst)) == BW_ERR_INVAL)
+		goto out;
+	if (rc != 0 || (uint64_t)sst.st_dev != w->dev ||
+	    (uint64_t)sst.st_ino != w->ino) {
+		snprintf(buf, sizeof(buf), "hard link target %s %s since this "
+		    "restore wrote it", Q(e->link), rc ? "is gone" : "changed");
+		refuse(rel, buf);
+		rc = BW_ERR_INVAL;
+		goto out;
+	}
+	if (have_dst && dst.st_dev == sst.st_dev && dst.st_ino == sst.st_ino) {
+		rc = 1;		/* already this link */
+		goto out;
+	}
+	{
+		struct fsent_entry fake = *e;
+
+		/* Compared as the file it links to. */
+		fake.type = FSENT_FILE;
+		fake.size = (uint64_t)sst.st_size;
+		if ((rc = policy(o, dpd, rel, &fake, &rm)) != 0)
+			goto out;
+	}
+	if ((rc = remove_old(dpd, rel, rm)) != 0)
+		goto out;
+	if (linkat(spd->fd, base_of(e->link), dpd->fd, base_of(rel), 0) != 0) {
+		e2 = errno;
+		log_error("%s: cannot link to %s: %s", Q(rel), Q(e->link),
+		    strerror(e2));
+		rc = bw_err_from_errno(e2);
+	}
+out:
+	pdir_unref(o, spd);
+	pdir_unref(o, dpd);
+	return rc;
+}
+
+/* A symlink, device or fifo, made by libarchive under its final name. */
+static int
+special_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
+{
+	struct pdir *pd = NULL;
+	struct archive *a = NULL;
+	int rc, r, rm, dead = 0;
+
+	if (e->type == FSENT_SYMLINK && (e->link == NULL || *e->link == '\0')) {
+		refuse(rel, "symlink without a target");
+		return BW_ERR_INVAL;
+	}
+	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
+		return rc;
+	if ((rc = policy(o, pd, rel, e, &rm)) != 0 ||
+	    (rc = remove_old(pd, rel, rm)) != 0)
+		goto out;
+	if ((a = pool_get(o, rel)) == NULL) {
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	to_ae(o, o->ae, base_of(rel), rel, e);
+	if ((rc = enter(o, pd->fd, rel)) != 0)
+		goto out;
+	r = archive_write_header(a, o->ae);
+	if (r >= ARCHIVE_WARN) {
+		if ((rc = ar_result(a, r, rel, "restore")) == 0) {
+			r = archive_write_finish_entry(a);
+			rc = ar_result(a, r, rel, "restore metadata");
+		}
+	} else {
+		rc = ar_result(a, r, rel, "create");
+	}
+	dead = r == ARCHIVE_FATAL;
+	leave(o);
+	if (rc == 0)
+		rc = wt_note(o, pd, rel, e->nlink);
+out:
+	pool_put(o, a, dead);
+	pdir_unref(o, pd);
+	return rc;
+}
+
+/* ---- archive output ---- */
+
+static int
+arch_result(struct fsout *o, int r, const char *rel, const char *what)
+{
+	return ar_result(o->ar, r, rel, what);
+}
+
+/* Feeds n zeros to the member being written. */
+static int
+arch_zeros(struct fsout_file *f, uint64_t n)
+{
+	la_ssize_t w;
+	size_t k;
+
+	while (n > 0) {
+		k = n < ZERO_CHUNK ? (size_t)n : ZERO_CHUNK;
+		if ((w = archive_write_data(f->o->ar, zeros, k)) < 0)
+			return arch_result(f->o, (int)w, f->rel, "write");
+		n -= k;
+		f->pos += k;
+	}
+	return 0;
+}
+
+/*
+ * A stream cannot take a member back: the rest of it is filled with zeros
+ * so that the archive stays readable (if libarchive itself failed, the
+ * archive is lost anyway and fsout_close says so).
+ */
+static void
+arch_abandon(struct fsout_file *f)
+{
+	f->o->member = NULL;
+	log_warn("%s: abandoned; the rest of its member in archive %s is "
+	    "filled with zeros", Q(f->rel), Q(f->o->apath));
+	if (arch_zeros(f, f->size - f->pos) == 0)
+		archive_write_finish_entry(f->o->ar);
+}
+
+static int
+arch_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
+{
+	const char *what;
+	struct wrote *w;
+	char buf[PATH_MAX + 64];
+	int r;
+
+	if (o->member) {
+		log_error("%s: archive %s: a file is still being written "
+		    "(%s); entries go one at a time", Q(rel), Q(o->apath),
+		    Q(o->member->rel));
+		return BW_ERR_INVAL;
+	}
+	if (o->zip && e->type != FSENT_DIR && e->type != FSENT_SYMLINK &&
+	    e->type != FSENT_FILE) {
+		what = e->type == FSENT_HARDLINK ? "hard links" :
+		    "devices, fifos or sockets";
+		log_error("%s: a zip archive cannot hold %s; not stored (use "
+		    ".tar)", Q(rel), what);
+		return BW_ERR_UNSUPP;
+	}
+	if (e->type == FSENT_SOCK)
+		return 1;
+	to_ae(o, o->ae, rel, rel, e);
+	if (e->type == FSENT_HARDLINK) {
+		const char *why;
+
+		if (e->link == NULL || fsout_check_path(e->link, &why) != 0) {
+			snprintf(buf, sizeof(buf), "hard link target: %s",
+			    e->link ? why : "missing");
+			refuse(rel, buf);
+			return BW_ERR_INVAL;
+		}
+		if ((w = wt_find(o, e->link)) == NULL) {
+			snprintf(buf, sizeof(buf), "hard link target %s was "
+			    "not written by this restore", Q(e->link));
+			refuse(rel, buf);
+			return BW_ERR_INVAL;
+		}
+		archive_entry_set_filetype(o->ae, AE_IFREG);
+		archive_entry_copy_hardlink(o->ae, e->link);
+		archive_entry_set_size(o->ae, 0);
+	}
+	r = archive_write_header(o->ar, o->ae);
+	if (r < ARCHIVE_WARN)
+		return arch_result(o, r, rel, "add to the archive");
+	arch_result(o, r, rel, "add to the archive");
+	r = archive_write_finish_entry(o->ar);
+	if ((r = arch_result(o, r, rel, "add to the archive")) != 0)
+		return r;
+	if (e->type != FSENT_DIR && e->type != FSENT_HARDLINK)
+		return wt_note(o, NULL, rel, e->nlink);
+	return 0;
+}
+
+static int
+arch_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
+    struct fsout_file **out)
+{
+	struct fsout_file *f;
+	int r;
+
+	if (o->member) {
+		log_error("%s: archive %s: a file is still being written "
+		    "(%s); entries go one at a time", Q(rel), Q(o->apath),
+		    Q(o->member->rel));
+		return BW_ERR_INVAL;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->rel = strdup(rel)) == NULL) {
+		free(f);
+		log_error("%s: out of memory", Q(rel));
+		return BW_ERR_NOMEM;
+	}
+	f->o = o;
+	f->size = e->size;
+	f->nlink = e->nlink;
+	to_ae(o, o->ae, rel, rel, e);
+	r = archive_write_header(o->ar, o->ae);
+	if (r < ARCHIVE_WARN) {
+		r = arch_result(o, r, rel, "add to the archive");
+		free(f->rel);
+		free(f);
+		return r;
+	}
+	arch_result(o, r, rel, "add to the archive");
+	o->member = f;
+	*out = f;
+	return 0;
+}
+
+static int
+arch_open(struct fsout *o)
+{
+	const char *path = o->opts.archive, *slash;
+	size_t n = strlen(path);
+	char *dir = NULL;
+	struct stat st;
+	int rc = BW_ERR_NOMEM, e, i, r;
+
+	o->afd = o->adirfd = -1;
+	if (n > 8 && strcmp(path + n - 8, ".tar.zst") == 0) {
+		o->zip = 0;
+	} else if (n > 4 && strcmp(path + n - 4, ".tar") == 0) {
+		o->zip = 0;
+	} else if (n > 4 && strcmp(path + n - 4, ".zip") == 0) {
+		o->zip = 1;
+	} else {
+		log_error("archive %s: unknown kind; name it .tar, .tar.zst "
+		    "or .zip", Q(path));
+		return BW_ERR_INVAL;
+	}
+	if ((o->apath = strdup(path)) == NULL)
+		goto out;
+	slash = strrchr(o->apath, '/');
+	o->abase = slash ? slash + 1 : o->apath;
+	if (*o->abase == '\0') {
+		log_error("archive %s: not a file name", Q(path));
+		rc = BW_ERR_INVAL;
+		goto out;
+	}
+	if ((dir = slash ? strndup(o->apath, (size_t)(slash - o->apath)) :
+	    strdup(".")) == NULL)
+		goto out;
+	if ((o->adirfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0) {
+		e = errno;
+		log_error("archive %s: cannot open its directory: %s", Q(path),
+		    strerror(e));
+		rc = bw_err_from_errno(e);
+		goto out;
+	}
+	if (fstatat(o->adirfd, o->abase, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		log_error("archive %s: exists; give a new file name (an "
+		    "archive is never overwritten)", Q(path));
+		rc = BW_ERR_EXIST;
+		goto out;
+	}
+	if ((o->atmp = malloc(strlen(o->abase) + 32)) == NULL)
+		goto out;
+	for (i = 0; i < 100 && o->afd < 0; i++) {
+		sprintf(o->atmp, ".%s.bw-tmp.%06x", o->abase,
+		    (unsigned)(o->rnd = o->rnd * 6364136223846793005ULL +
+		    1442695040888963407ULL) >> 8 & 0xffffff);
+		o->afd = openat(o->adirfd, o->atmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (o->afd < 0 && errno != EEXIST)
+			break;
+	}
+	if (o->afd < 0) {
+		e = errno;
+		log_error("archive %s: cannot create a temporary file next to "
+		    "it: %s", Q(path), strerror(e));
+		rc = bw_err_from_errno(e);
+		goto out;
+	}
+	if ((o->ar = archive_write_new()) == NULL)
+		goto out;
+	r = o->zip ? archive_write_set_format_zip(o->ar) :
+	    archive_write_set_format_pax(o->ar);
+	if (r == ARCHIVE_OK && n > 8 && strcmp(path + n - 8, ".tar.zst") == 0)
+		r = archive_write_add_filter_zstd(o->ar);
+	if (r == ARCHIVE_OK)
+		r = archive_write_open_fd(o->ar, o->afd);
+	if (r != ARCHIVE_OK) {
+		rc = arch_result(o, r, path, "start the archive");
+		if (rc == 0)
+			rc = BW_ERR_IO;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == BW_ERR_NOMEM)
+		log_error("archive %s: out of memory", Q(path));
+	free(dir);
+	return rc;
+}
+
+static int
+arch_close(struct fsout *o)
+{
+	int r, rc, e;
+
+	if (o->member) {
+		log_error("archive %s: %s was never committed", Q(o->apath),
+		    Q(o->member->rel));
+		return BW_ERR_INVAL;
+	}
+	r = archive_write_close(o->ar);
+	if ((rc = arch_result(o, r, o->apath, "finish the archive")) != 0)
+		return rc;
+	if (fsync(o->afd) != 0 || close(o->afd) != 0) {
+		e = errno;
+		o->afd = -1;
+		log_error("archive %s: cannot write: %s", Q(o->apath),
+		    strerror(e));
+		return bw_err_from_errno(e);
+	}
+	o->afd = -1;
+	/* Never over a file that appeared meanwhile. */
+	if (renameat2(o->adirfd, o->atmp, o->adirfd, o->abase,
+	    RENAME_NOREPLACE) != 0) {
+		e = errno;
+		log_error("archive %s: cannot put it in place: %s", Q(o->apath),
+		    strerror(e));
+		return e == EEXIST ? BW_ERR_EXIST : bw_err_from_errno(e);
+	}
+	free(o->atmp);
+	o->atmp = NULL;
+	if (fsync(o->adirfd) != 0) {
+		e = errno;
+		log_error("archive %s: cannot sync its directory: %s",
+		    Q(o->apath), strerror(e));
+		return bw_err_from_errno(e);
+	}
+	return 0;
+}
+
+/* ---- the handle ---- */
+
+/* The target directory: made (with parents) if missing. */
+static int
+target_open(struct fsout *o)
+{
+	char *p;
+	size_t i;
+	int e;
+
+	if ((o->target = strdup(o->opts.target)) == NULL) {
+		log_error("target %s: out of memory", Q(o->opts.target));
+		return BW_ERR_NOMEM;
+	}
+	o->tfd = open(o->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (o->tfd < 0 && errno == ENOENT) {
+		p = o->target;
+		for (i = 1; p[i]; i++) {
+			if (p[i] != '/')
+				continue;
+			p[i] = '\0';
+			if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+				e = errno;
+				log_error("target %s: cannot create %s: %s",
+				    Q(o->opts.target), Q(p), strerror(e));
+				return bw_err_from_errno(e);
+			}
+			p[i] = '/';
+		}
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			e = errno;
+			log_error("target %s: cannot create it: %s", Q(p),
+			    strerror(e));
+			return bw_err_from_errno(e);
+		}
+		o->tfd = open(o->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (o->tfd < 0) {
+		e = errno;
+		log_error("target %s: cannot open: %s", Q(o->target),
+		    strerror(e));
+		return bw_err_from_errno(e);
+	}
+	if ((o->root = calloc(1, sizeof(*o->root) + 1)) == NULL) {
+		log_error("target %s: out of memory", Q(o->target));
+		return BW_ERR_NOMEM;
+	}
+	o->root->fd = o->tfd;
+	o->root->refs = 1;
+	return note_fs(o, o->tfd, o->target);
+}
+
+int
+fsout_open(const struct fsout_opts *opts, struct fsout **out)
+{
+	struct fsout *o = NULL;
+	uint64_t seed = 0;
+	int rc = BW_ERR_NOMEM;
+
+	*out = NULL;
+	if (opts == NULL || !opts->target == !opts->archive) {
+		log_error("restore: give either a target directory or an "
+		    "archive file");
+		return BW_ERR_INVAL;
+	}
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		goto out;
+	o->opts = *opts;
+	o->tfd = o->cwdfd = o->afd = o->adirfd = -1;
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+	o->rnd = seed | 1;
+	o->wtseed = seed * 0x9e3779b97f4a7c15ULL;
+	if ((o->ae = archive_entry_new()) == NULL)
+		goto out;
+	if (opts->archive) {
+		rc = arch_open(o);
+		goto out;
+	}
+	o->flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+	    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
+	    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+	    ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL |
+	    ARCHIVE_EXTRACT_SPARSE;
+	if (opts->owner || geteuid() == 0)
+		o->flags |= ARCHIVE_EXTRACT_OWNER;
+	if ((o->cwdfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 &&
+	    (o->cwdfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = bw_err_from_errno(errno);
+		log_error("restore: cannot open the working directory: %s",
+		    strerror(errno));
+		goto out;
+	}
+	rc = target_open(o);
+out:
+	if (rc == BW_ERR_NOMEM)
+		log_error("restore: out of memory");
+	if (rc == 0)
+		*out = o;
+	else
+		fsout_free(o);
+	return rc;
+}
+
+int
+fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur)
+{
+	struct pdir *pd = NULL;
+	struct stat st;
+	const char *why;
+	char *path = NULL;
+	int rc;
+
+	*cur = NULL;
+	if (o->ar)
+		return 0;
+	if (fsout_check_path(rel, &why) != 0) {
+		refuse(rel, why);
+		return BW_ERR_INVAL;
+	}
+	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0)
+		return rc == BW_ERR_NOENT ? 0 : rc;
+	if (fstatat(pd->fd, base_of(rel), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		rc = errno == ENOENT ? 0 : bw_err_from_errno(errno);
+		if (rc)
+			log_error("%s: cannot look at the existing entry: %s",
+			    Q(rel), strerror(errno));
+		goto out;
+	}
+	/* The parents were verified just now; fsent_stat gathers the
+	 * full metadata (lstat semantics for the last component). */
+	if (asprintf(&path, "%s/%s", o->target, rel) < 0) {
+		path = NULL;
+		log_error("%s: out of memory", Q(rel));
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = fsent_stat(path, cur)) == 0)
+		rc = 1;
+out:
+	free(path);
+	pdir_unref(o, pd);
+	return rc;
+}
+
+int
+fsout_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
+{
+	struct fsout_file *f;
+	const char *why;
+	int rc;
+
+	if (fsout_check_path(rel, &why) != 0) {
+		refuse(rel, why);
+		return BW_ERR_INVAL;
+	}
+	if (e->type == FSENT_FILE) {
+		if ((rc = fsout_file_open(o, rel, e, &f)) != 0)
+			return rc;
+		return fsout_file_commit(f);
+	}
+	if (o->ar)
+		return arch_entry(o, rel, e);
+	switch (e->type) {
+	case FSENT_DIR:
+		return dir_entry(o, rel, e);
+	case FSENT_HARDLINK:
+		return link_entry(o, rel, e);
+	case FSENT_SOCK:
+		log_info("%s: socket not restored (a program makes it when it "
+		    "starts)", Q(rel));
+		return 1;
+	case FSENT_SYMLINK: case FSENT_CHR: case FSENT_BLK: case FSENT_FIFO:
+		return special_entry(o, rel, e);
+	default:
+		refuse(rel, "unknown entry type");
+		return BW_ERR_INVAL;
+	}
+}
+
+static void
+file_free(struct fsout_file *f)
+{
+	if (f == NULL)
+		return;
+	pdir_unref(f->o, f->pd);
+	free(f->rel);
+	free(f);
+}
+
+int
+fsout_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
+    struct fsout_file **out)
+{
+	struct fsout_file *f = NULL;
+	struct pdir *pd = NULL;
+	const char *why;
+	uint64_t x;
+	size_t i;
+	int rc, r, rm, dead = 0;
+
+	*out = NULL;
+	if (fsout_check_path(rel, &why) != 0) {
+		refuse(rel, why);
+		return BW_ERR_INVAL;
+	}
+	if (e->type != FSENT_FILE) {
+		log_error("%s: not a regular file; use fsout_entry", Q(rel));
+		return BW_ERR_INVAL;
+	}
+	if (o->ar)
+		return arch_file_open(o, rel, e, out);
+	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
+		return rc;
+	if ((rc = policy(o, pd, rel, e, &rm)) != 0)
+		goto out;
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->rel = strdup(rel)) == NULL) {
+		log_error("%s: out of memory", Q(rel));
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	f->o = o;
+	f->pd = pd;
+	pd = NULL;
+	f->base = base_of(f->rel);
+	f->replace_dir = rm == 2;
+	f->nlink = e->nlink;
+	f->size = e->size;
+	/* Unpredictable, so nobody can plant something there first (and
+	 * creation is O_EXCL anyway). */
+	memcpy(f->tmp, TMP_PREFIX, sizeof(TMP_PREFIX) - 1);
+	o->rnd = o->rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+	x = o->rnd >> 16;
+	for (i = 0; i < TMP_RAND; i++, x >>= 6)
+		f->tmp[sizeof(TMP_PREFIX) - 1 + i] =
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+		    [x & 63];
+	f->tmp[TMP_LEN] = '\0';
+	if ((f->a = pool_get(o, rel)) == NULL) {
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	to_ae(o, o->ae, f->tmp, rel, e);
+	if ((rc = enter(o, f->pd->fd, rel)) != 0)
+		goto out;
+	r = archive_write_header(f->a, o->ae);
+	leave(o);
+	if (r < ARCHIVE_WARN) {
+		rc = ar_result(f->a, r, rel, "create");
+		dead = r == ARCHIVE_FATAL;
+		unlinkat(f->pd->fd, f->tmp, 0);
+		goto out;
+	}
+	ar_result(f->a, r, rel, "create");
+	*out = f;
+	f = NULL;
+	rc = 0;
+out:
+	if (f) {
+		pool_put(o, f->a, dead);
+		file_free(f);
+	}
+	pdir_unref(o, pd);
+	return rc;
+}
+
+int
+fsout_file_write(struct fsout_file *f, uint64_t off, const void *p, size_t n)
+{
+	int r, rc;
+
+	if (f->failed)
+		return BW_ERR_INVAL;
+	if (off > f->size || n > f->size - off) {
+		log_error("%s: data beyond the recorded size (%llu bytes at "
+		    "%llu, size %llu)", Q(f->rel), (unsigned long long)n,
+		    (unsigned long long)off, (unsigned long long)f->size);
+		f->failed = 1;
+		return BW_ERR_CORRUPT;
+	}
+	if (f->a == NULL) {
+		la_ssize_t w;
+
+		if (off < f->pos) {
+			log_error("%s: archive member written out of order "
+			    "(offset %llu after %llu)", Q(f->rel),
+			    (unsigned long long)off,
+			    (unsigned long long)f->pos);
+			f->failed = 1;
+			return BW_ERR_INVAL;
+		}
+		if ((rc = arch_zeros(f, off - f->pos)) != 0)
+			goto fail;
+		while (n > 0) {
+			if ((w = archive_write_data(f->o->ar, p, n)) <= 0) {
+				rc = w < 0 ? arch_result(f->o, (int)w, f->rel,
+				    "write") : BW_ERR_IO;
+				if (rc == 0)
+					rc = BW_ERR_IO;
+				goto fail;
+			}
+			p = (const char *)p + w;
+			n -= (size_t)w;
+			f->pos += (uint64_t)w;
+		}
+		return 0;
+	}
+	r = (int)archive_write_data_block(f->a, p, n, (la_int64_t)off);
+	if (r == ARCHIVE_OK)
+		return 0;
+	if ((rc = ar_result(f->a, r, f->rel, "write")) == 0 && r != ARCHIVE_WARN)
+		rc = BW_ERR_IO;
+	if (rc == 0)
+		return 0;
+fail:
+	f->failed = 1;
+	return rc;
+}
+
+int
+fsout_file_commit(struct fsout_file *f)
+{
+	struct fsout *o = f->o;
+	int rc, r, e, dead = 0;
+
+	if (f->a == NULL) {		/* archive member */
+		if (f->failed) {
+			arch_abandon(f);
+			rc = BW_ERR_IO;
+			goto out;
+		}
+		o->member = NULL;
+		if ((rc = arch_zeros(f, f->size - f->pos)) != 0)
+			goto out;
+		r = archive_write_finish_entry(o->ar);
+		if ((rc = arch_result(o, r, f->rel, "add to the archive")) == 0)
+			rc = wt_note(o, NULL, f->rel, f->nlink);
+		goto out;
+	}
+	if ((rc = enter(o, f->pd->fd, f->rel)) != 0) {
+		unlinkat(f->pd->fd, f->tmp, 0);
+		goto out;
+	}
+	r = archive_write_finish_entry(f->a);
+	leave(o);
+	dead = r == ARCHIVE_FATAL;
+	rc = ar_result(f->a, r, f->rel, "restore metadata");
+	if (rc == 0 && f->failed)
+		rc = BW_ERR_IO;
+	if (rc == 0 && f->replace_dir)
+		rc = remove_old(f->pd, f->rel, 2);
+	if (rc == 0 && renameat(f->pd->fd, f->tmp, f->pd->fd, f->base) != 0) {
+		e = errno;
+		log_error("%s: cannot rename the restored file into place: %s",
+		    Q(f->rel), strerror(e));
+		rc = bw_err_from_errno(e);
+	}
+	if (rc != 0)
+		unlinkat(f->pd->fd, f->tmp, 0);
+	else
+		rc = wt_note(o, f->pd, f->rel, f->nlink);
+out:
+	if (f->a)
+		pool_put(o, f->a, dead);
+	file_free(f);
+	return rc;
+}
+
+void
+fsout_file_abort(struct fsout_file *f)
+{
+	struct fsout *o;
+	int r;
+
+	if (f == NULL)
+		return;
+	o = f->o;
+	if (f->a == NULL) {
+		arch_abandon(f);
+		file_free(f);
+		return;
+	}
+	if (enter(o, f->pd->fd, f->rel) == 0) {
+		r = archive_write_finish_entry(f->a);
+		leave(o);
+	} else {
+		r = ARCHIVE_FATAL;
+	}
+	unlinkat(f->pd->fd, f->tmp, 0);
+	pool_put(o, f->a, r == ARCHIVE_FATAL);
+	file_free(f);
+}
+
+int
+fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg)
+{
+	struct pdir *pd = NULL;
+	struct stat st;
+	const char *why;
+	char *buf = NULL;
+	ssize_t n;
+	int fd = -1, rc, e;
+
+	if (o->ar) {
+		log_error("%s: cannot be read back from archive %s", Q(rel),
+		    Q(o->apath));
+		return BW_ERR_UNSUPP;
+	}
+	if (fsout_check_path(rel, &why) != 0) {
+		refuse(rel, why);
+		return BW_ERR_INVAL;
+	}
+	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0) {
+		if (rc == BW_ERR_NOENT)
+			log_error("%s: not in the target", Q(rel));
+		return rc;
+	}
+	fd = openat(pd->fd, base_of(rel), O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+	    O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		e = errno;
+		log_error("%s: cannot read back: %s", Q(rel), strerror(e));
+		rc = bw_err_from_errno(e);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_error("%s: not a regular file in the target", Q(rel));
+		rc = BW_ERR_INVAL;
+		goto out;
+	}
+	if ((buf = malloc(1 << 20)) == NULL) {
+		log_error("%s: out of memory", Q(rel));
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	for (;;) {
+		do
+			n = read(fd, buf, 1 << 20);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			e = errno;
+			log_error("%s: read error: %s", Q(rel), strerror(e));
+			rc = BW_ERR_IO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if ((rc = fn(buf, (size_t)n, arg)) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	pdir_unref(o, pd);
+	return rc;
+}
+
+static size_t
+depth_of(const char *rel)
+{
+	size_t n = 0;
+
+	while ((rel = strchr(rel, '/')) != NULL) {
+		rel++;
+		n++;
+	}
+	return n;
+}
+
+static size_t
+parent_len(const char *rel)
+{
+	const char *s = strrchr(rel, '/');
+
+	return s ? (size_t)(s - rel) : 0;
+}
+
+/* Deepest first; siblings next to each other (a common prefix keeps
+ * names together in byte order). */
+static int
+defdir_cmp(const void *a, const void *b)
+{
+	const struct defdir *x = a, *y = b;
+	size_t dx = depth_of(x->rel), dy = depth_of(y->rel);
+
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	return strcmp(x->rel, y->rel);
+}
+
+/*
+ * The metadata of the sibling directories dirs[i..j), through one disk
+ * writer whose working directory is their verified parent, so that
+ * libarchive (and its fixups at archive_write_close, which apply modes
+ * and ACLs) only ever resolves a single name.
+ */
+static int
+dirs_group(struct fsout *o, size_t i, size_t j)
+{
+	struct archive *a = NULL;
+	struct pdir *pd = NULL;
+	struct stat st;
+	const char *rel = o->dirs[i].rel;
+	int rc, rc2, r = ARCHIVE_OK;
+
+	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0) {
+		if (rc == BW_ERR_NOENT)
+			log_warn("%s: removed during the restore; its metadata "
+			    "is not applied", Q(rel));
+		return rc == BW_ERR_NOENT ? 0 : rc;
+	}
+	if ((a = disk_new(o)) == NULL) {
+		log_error("%s: out of memory (disk writer)", Q(rel));
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = enter(o, pd->fd, rel)) != 0)
+		goto out;
+	for (; i < j && r != ARCHIVE_FATAL; i++) {
+		struct defdir *d = &o->dirs[i];
+		const char *base = base_of(d->rel);
+
+		/* Still the directory we made or reused? */
+		if (fstatat(pd->fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != d->dev ||
+		    (uint64_t)st.st_ino != d->ino) {
+			log_warn("%s: replaced during the restore; its "
+			    "metadata is not applied", Q(d->rel));
+			continue;
+		}
+		to_ae(o, o->ae, base, d->rel, d->meta);
+		r = archive_write_header(a, o->ae);
+		if (r >= ARCHIVE_WARN) {
+			ar_result(a, r, d->rel, "restore metadata");
+			r = archive_write_finish_entry(a);
+		}
+		if ((rc2 = ar_result(a, r, d->rel, "restore metadata")) != 0 &&
+		    rc == 0)
+			rc = rc2;
+	}
+	r = archive_write_close(a);
+	leave(o);
+	if ((rc2 = ar_result(a, r, pd->len ? pd->path : o->target,
+	    "restore directory metadata")) != 0 && rc == 0)
+		rc = rc2;
+out:
+	if (a)
+		archive_write_free(a);
+	pdir_unref(o, pd);
+	return rc;
+}
+
+/* Directory metadata, deepest first (see dirs_group). */
+static int
+dirs_apply(struct fsout *o)
+{
+	size_t i, j, plen;
+	int rc = 0, rc2;
+
+	if (o->ndirs > 1)
+		qsort(o->dirs, o->ndirs, sizeof(*o->dirs), defdir_cmp);
+	for (i = 0; i < o->ndirs; i = j) {
+		plen = parent_len(o->dirs[i].rel);
+		for (j = i + 1; j < o->ndirs &&
+		    parent_len(o->dirs[j].rel) == plen &&
+		    memcmp(o->dirs[j].rel, o->dirs[i].rel, plen) == 0; j++)
+			;
+		if ((rc2 = dirs_group(o, i, j)) != 0 && rc == 0)
+			rc = rc2;
+	}
+	return rc;
+}
+
+int
+fsout_close(struct fsout *o)
+{
+	size_t i;
+	int rc = 0, rc2, e;
+
+	if (o->closed) {
+		log_error("restore: fsout_close called twice");
+		return BW_ERR_INVAL;
+	}
+	o->closed = 1;
+	if (o->ar)
+		return arch_close(o);
+	rc = dirs_apply(o);
+	for (i = 0; i < o->nsync; i++) {
+		if (syncfs(o->syncfd[i]) != 0) {
+			e = errno;
+			log_error("target %s: cannot sync the file system: %s; "
+			    "the restore is not durable", Q(o->target),
+			    strerror(e));
+			rc2 = bw_err_from_errno(e);
+			if (rc == 0)
+				rc = rc2;
+		}
+	}
+	return rc;
+}
+
+void
+fsout_free(struct fsout *o)
+{
+	size_t i;
+	struct wrote *w, *next;
+
+	if (o == NULL)
+		return;
+	if (o->ar)
+		archive_write_free(o->ar);
+	if (o->afd >= 0)
+		close(o->afd);
+	if (o->atmp && o->adirfd >= 0)
+		unlinkat(o->adirfd, o->atmp, 0);
+	if (o->adirfd >= 0)
+		close(o->adirfd);
+	free(o->atmp);
+	free(o->apath);
+	for (i = 0; i < o->npool; i++)
+		archive_write_free(o->pool[i]);
+	free(o->pool);
+	if (o->ae)
+		archive_entry_free(o->ae);
+	while (o->ids) {
+		struct idname *n = o->ids->next;
+
+		free(o->ids);
+		o->ids = n;
+	}
+	for (i = 0; i < o->wtcap; i++)
+		for (w = o->wt[i]; w; w = next) {
+			next = w->next;
+			free(w);
+		}
+	free(o->wt);
+	for (i = 0; i < o->ndirs; i++) {
+		free(o->dirs[i].rel);
+		fsent_entry_free(o->dirs[i].meta);
+	}
+	free(o->dirs);
+	for (i = 0; i < o->nsync; i++)
+		close(o->syncfd[i]);
+	free(o->syncfd);
+	free(o->syncdev);
+	pdir_unref(o, o->cur);
+	if (o->root) {
+		o->root->fd = -1;
+		pdir_unref(o, o->root);
+	}
+	if (o->tfd >= 0)
+		close(o->tfd);
+	if (o->cwdfd >= 0)
+		close(o->cwdfd);
+	free(o->target);
+	free(o);
+}
