@@ -147,6 +147,14 @@ int cmd_ls(struct cli *c, int argc, char **argv);
 int cmd_find(struct cli *c, int argc, char **argv);
 int cmd_diff(struct cli *c, int argc, char **argv);
 int cmd_failover(struct cli *c, int argc, char **argv);
+int cmd_status(struct cli *c, int argc, char **argv);
+
+/* One request to this node's bulwark-failoverd ([cluster] socket); -c's
+ * config is loaded for the path.  EXIT_OK and *resp (ctl_resp_clear it),
+ * or an exit code after the error was printed (not running: EXIT_NOTFOUND,
+ * with how to start it). */
+struct ctl_resp;
+int cli_ctl_call(struct cli *c, int op, char *const *args, int nargs, struct ctl_resp *resp);
 int cmd_restore(struct cli *c, int argc, char **argv);
 
 /* Runs a restore (or with o->dry_run its plan) and reports it: a live

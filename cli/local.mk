@@ -6,6 +6,7 @@ cli_bulwark_SOURCES = cli/main.c cli/cli.h cli/common.c \
 	cli/cmd_audit.c cli/cmd_config.c \
 	cli/cmd_ls.c cli/cmd_find.c cli/cmd_diff.c cli/cmd_restore.c
 cli_bulwark_SOURCES += cli/cmd_failover.c
+cli_bulwark_SOURCES += cli/cmd_status.c
 cli_bulwark_LDADD = restore/libbwrestore.a backupd/libbwbackup.a failover/libbwfailover.a \
 	config/libbwconfig.a lib/libbwcore.a $(BW_CORE_LIBS)
 

@@ -30,7 +30,8 @@ static const struct cli_cmd commands[] = {
 	{ "key", cmd_key, "manage key slots: add, list, remove, passwd, export, import" },
 	{ "audit", cmd_audit, "show or verify the audit log" },
 	{ "config", cmd_config, "check a configuration file" },
-	{ "failover", cmd_failover, "the failover cluster: corosync-conf" },
+	{ "status", cmd_status, "the failover cluster: nodes, quorum, who serves each site" },
+	{ "failover", cmd_failover, "the failover cluster: corosync-conf, move, standby, online, confirm, history" },
 };
 
 static void

@@ -1,5 +1,6 @@
 # failover/: bulwark-failoverd (corosync membership, placement, sites)
 noinst_LIBRARIES += failover/libbwfailover.a
+failover_libbwfailover_a_CFLAGS = $(AM_CFLAGS) $(COROSYNC_CFLAGS) $(MNL_CFLAGS)
 failover_libbwfailover_a_SOURCES = %reldir%/loop.c %reldir%/loop.h
 failover_libbwfailover_a_SOURCES += %reldir%/ops.c %reldir%/ops.h \
 	%reldir%/service.c %reldir%/service.h \
@@ -46,6 +47,25 @@ tests_unit_test_addr_SOURCES = tests/unit/test_addr.c
 tests_unit_test_addr_CFLAGS = $(BW_TEST_CFLAGS)
 tests_unit_test_addr_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) $(MNL_LIBS) $(CHECK_LIBS)
 
+# The membership driver (the only user of corosync's headers) and its fake.
+failover_libbwfailover_a_SOURCES += %reldir%/cluster.c %reldir%/cluster.h \
+	%reldir%/cluster_internal.h %reldir%/cluster_base.c %reldir%/cluster_fake.c
+
+check_PROGRAMS += tests/unit/test_cluster
+TESTS += tests/unit/test_cluster
+tests_unit_test_cluster_SOURCES = tests/unit/test_cluster.c
+tests_unit_test_cluster_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_cluster_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_LIBS) \
+	$(COROSYNC_LIBS) $(CHECK_LIBS)
+
+# The daemon: glue (placement, actions, history, control socket) and main.
+failover_libbwfailover_a_SOURCES += %reldir%/daemon.c %reldir%/daemon.h \
+	%reldir%/daemon_addr.c %reldir%/daemon_addr.h
+sbin_PROGRAMS += failover/bulwark-failoverd
+failover_bulwark_failoverd_SOURCES = %reldir%/failoverd.c
+failover_bulwark_failoverd_LDADD = failover/libbwfailover.a config/libbwconfig.a lib/libbwcore.a \
+	$(BW_CORE_LIBS) $(COROSYNC_LIBS) $(MNL_LIBS)
+
 # The decision core: CPG messages, placement, corosync.conf (pure: no
 # corosync headers, no I/O).
 failover_libbwfailover_a_SOURCES += %reldir%/msg.c %reldir%/msg.h \
@@ -73,6 +93,13 @@ tests_fuzz_fuzz_msg_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CORE_L
 tests_fuzz_fuzz_msg_LDFLAGS = -fsanitize=fuzzer,address,undefined
 endif
 
+check_PROGRAMS += tests/unit/test_daemon
+TESTS += tests/unit/test_daemon
+tests_unit_test_daemon_SOURCES = tests/unit/test_daemon.c
+tests_unit_test_daemon_CFLAGS = $(BW_TEST_CFLAGS)
+tests_unit_test_daemon_LDADD = failover/libbwfailover.a config/libbwconfig.a lib/libbwcore.a \
+	$(BW_CORE_LIBS) $(COROSYNC_LIBS) $(MNL_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/test_corosync_conf
 TESTS += tests/unit/test_corosync_conf
 tests_unit_test_corosync_conf_SOURCES = tests/unit/test_corosync_conf.c
@@ -81,4 +108,15 @@ tests_unit_test_corosync_conf_LDADD = failover/libbwfailover.a config/libbwconfi
 	lib/libbwcore.a $(BW_CORE_LIBS) $(CHECK_LIBS)
 EXTRA_DIST += tests/unit/corosync.conf.golden
 
+# The systemd unit (paths filled in at build time).
+systemdunitdir = $(prefix)/lib/systemd/system
+systemdunit_DATA = failover/bulwark-failoverd.service
+EXTRA_DIST += %reldir%/bulwark-failoverd.service.in
+CLEANFILES += failover/bulwark-failoverd.service
+failover/bulwark-failoverd.service: $(srcdir)/failover/bulwark-failoverd.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) failover && \
+	sed -e 's|@sbindir[@]|$(sbindir)|g' $(srcdir)/failover/bulwark-failoverd.service.in >$@.tmp && \
+	mv $@.tmp $@
+
+EXTRA_DIST += docs/FAILOVERD.md
 EXTRA_DIST += docs/FAILOVER.md

@@ -14,3 +14,5 @@ TESTS += tests/integration/restore.sh
 EXTRA_DIST += tests/integration/restore.sh tests/integration/treecmp.py
 TESTS += tests/integration/wizard.sh
 EXTRA_DIST += tests/integration/wizard.sh tests/integration/ptydrive.py
+TESTS += tests/integration/failoverd1.sh
+EXTRA_DIST += tests/integration/failoverd1.sh
