@@ -116,7 +116,7 @@ void cli_mode_string(char out[11], unsigned kind, unsigned mode);
 /* "file", "dir", "symlink", "hardlink", "chr", "blk", "fifo", "sock". */
 const char *cli_kind_name(unsigned kind);
 
-/* Parses --kdf interactive|moderate|sensitive into Argon2id costs. */
+/* Parses --kdf interactive|standard|moderate|sensitive into Argon2id costs. */
 int cli_parse_kdf(const char *s, struct repo_kdf *k);
 
 /* mkdir -p: missing parents 0755, the directory itself 0700; 0 or -1. */

@@ -1,6 +1,9 @@
 #include "config.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +292,13 @@ cmd_backup(struct cli *c, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+#ifdef __GLIBC__
+	/* glibc gives each thread its own arena, and each keeps what the
+	 * workers freed; two are plenty for a pipeline of a few threads.  The
+	 * unlock's Argon2id memory is handed back before the pipeline grows. */
+	mallopt(M_ARENA_MAX, 2);
+	malloc_trim(0);
+#endif
 	x = backup_run(r, &o, &snap);
 	repo_unlock(r);
 	if (x == 0 || x == BW_ERR_PARTIAL) {

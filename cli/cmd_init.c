@@ -9,13 +9,15 @@
 #include "lib/util/log.h"
 
 static const char help[] =
-    "usage: bulwark init --repo DIR [--name NAME] [--kdf interactive|moderate|sensitive]\n\n"
+    "usage: bulwark init --repo DIR [--name NAME] [--kdf interactive|standard|moderate|sensitive]\n\n"
     "Creates an encrypted repository in DIR (which must not exist or be empty)\n"
     "with one admin key slot protected by the passphrase (BULWARK_PASSPHRASE,\n"
     "--passphrase-file FILE, or asked twice on the terminal).  Add keys for other\n"
     "operators and write-only keys for backup hosts with 'bulwark key add'.\n"
-    "--kdf sets the passphrase hashing cost (Argon2id memory: 64 MiB, 256 MiB\n"
-    "(default) or 1 GiB).\n";
+    "--kdf sets the passphrase hashing cost of the slot (Argon2id: interactive\n"
+    "64 MiB t=2; standard 64 MiB t=3, the default, RFC 9106's second\n"
+    "recommendation; moderate 256 MiB t=3; sensitive 1 GiB t=4).  Each slot\n"
+    "keeps its own costs, so slots made with an older default still open.\n";
 
 int
 cmd_init(struct cli *c, int argc, char **argv)

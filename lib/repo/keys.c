@@ -128,7 +128,7 @@ repo_slot_build(struct buf *out, const struct repo_keys *k, const uint8_t slot[R
 {
 	struct buf mat;
 	uint8_t *K = NULL, salt[BWC_SALT], sig[BWC_SIG];
-	uint64_t ops = BWC_PWHASH_OPS_MODERATE, mem = BWC_PWHASH_MEM_MODERATE;
+	uint64_t ops = BWC_PWHASH_OPS_DEFAULT, mem = BWC_PWHASH_MEM_DEFAULT;
 	size_t adlen;
 	struct buf sealed = { 0 };
 	int rc;

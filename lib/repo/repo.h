@@ -32,7 +32,7 @@ enum obj_type { OBJ_DATA = 1, OBJ_TREE = 2, OBJ_DELTA = 3 };
 
 struct repo;
 
-struct repo_kdf { uint64_t ops, mem; };	/* Argon2id cost; {0,0} = moderate */
+struct repo_kdf { uint64_t ops, mem; };	/* Argon2id cost; {0,0} = the default (BWC_PWHASH_*_DEFAULT) */
 
 /*
  * Creates a repository at path (which must not exist, or be an empty

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "lib/repo/repo.h"
 #include "lib/repo/repo_internal.h"
+#include "lib/util/buf.h"
 #include "lib/util/fsio.h"
 #include "tests/unit/repo_testutil.h"
 
@@ -381,6 +383,76 @@ worker(void *a)
 	return NULL;
 }
 
+/* Reads the Argon2id costs stored in the one key slot of a repository. */
+static void
+slot_costs(const char *repo, uint64_t *ops, uint64_t *mem)
+{
+	char *kd = NULL, *path = NULL;
+	struct dirent *de;
+	uint8_t blob[4096], skip[8 + 4 + 8];
+	struct bufr r;
+	size_t n = 0, nl;
+	DIR *d;
+	FILE *f;
+
+	ck_assert_int_gt(asprintf(&kd, "%s/keys", repo), 0);
+	ck_assert_ptr_nonnull(d = opendir(kd));
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.') {
+			ck_assert_ptr_null(path);
+			ck_assert_int_gt(asprintf(&path, "%s/%s", kd, de->d_name), 0);
+		}
+	closedir(d);
+	ck_assert_ptr_nonnull(path);
+	ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+	n = fread(blob, 1, sizeof(blob), f);
+	fclose(f);
+	/* docs/FORMAT.md, key slots: magic, version, slot, name, caps, created,
+	 * kdf, opslimit, memlimit */
+	bufr_init(&r, blob, n);
+	bufr_copy(&r, skip, sizeof(skip));
+	(void)bufr_str(&r, 4096, &nl);
+	(void)bufr_u8(&r);
+	(void)bufr_u64(&r);
+	ck_assert_uint_eq(bufr_u8(&r), 1);	/* Argon2id */
+	*ops = bufr_u64(&r);
+	*mem = bufr_u64(&r);
+	ck_assert_int_eq(r.err, 0);
+	free(path);
+	free(kd);
+}
+
+/* New slots get RFC 9106's second recommended cost unless asked otherwise;
+ * a slot made with the earlier 256 MiB default still opens. */
+START_TEST(kdf_default)
+{
+	char *t2, *rp2;
+	struct repo *r = NULL;
+	char slot[17];
+	uint64_t ops = 0, mem = 0;
+	const struct repo_kdf old_default = { 3, 256ULL << 20 };
+
+	t2 = make_tmp(&rp2);
+	ck_assert_int_eq(repo_init(rp2, "admin", PASS, strlen(PASS), NULL), 0);
+	slot_costs(rp2, &ops, &mem);
+	ck_assert_uint_eq(ops, 3);
+	ck_assert_uint_eq(mem, 64ULL << 20);
+	ck_assert_uint_eq(ops, BWC_PWHASH_OPS_DEFAULT);
+	ck_assert_uint_eq(mem, BWC_PWHASH_MEM_DEFAULT);
+
+	ck_assert_int_eq(repo_open(rp2, PASS, strlen(PASS), &r), 0);
+	ck_assert_int_eq(repo_key_add(r, "old", REPO_CAP_ALL, "old pass", 8, &old_default,
+	    slot), 0);
+	repo_free(r);
+	r = NULL;
+	ck_assert_int_eq(repo_open(rp2, "old pass", 8, &r), 0);
+	repo_free(r);
+	rm_rf(t2);
+	free(t2);
+	free(rp2);
+}
+END_TEST
+
 START_TEST(two_writers_threads)
 {
 	struct repo *r = open_ok(PASS);
@@ -585,7 +657,7 @@ int
 main(void)
 {
 	Suite *s = suite_create("repo");
-	TCase *tc = tcase_create("core");
+	TCase *tc = tcase_create("core"), *tk;
 	SRunner *sr;
 	int failed;
 
@@ -600,6 +672,13 @@ main(void)
 	tcase_add_test(tc, prune_keeps_live);
 	tcase_add_test(tc, size_limits);
 	suite_add_tcase(s, tc);
+	/* real Argon2id costs (64 and 256 MiB): no tight time limit on a busy
+	 * machine */
+	tk = tcase_create("kdf");
+	tcase_set_timeout(tk, 120);
+	tcase_add_checked_fixture(tk, setup, teardown);
+	tcase_add_test(tk, kdf_default);
+	suite_add_tcase(s, tk);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
