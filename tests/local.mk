@@ -12,3 +12,4 @@ tests_integration_probe_SOURCES = tests/integration/probe.c
 EXTRA_DIST += tests/integration/cluster_lib.sh
 TESTS += tests/integration/failover_harness.sh
 EXTRA_DIST += tests/integration/failover_harness.sh
+EXTRA_DIST += bench/run-failover

@@ -228,9 +228,11 @@ cl_write_bulwark_conf() {
 cl_setup() {
 	local n
 	CL_MEMBERS=${1:-$CL_NODES}
-	trap cl_cleanup EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
+	if [ -z "${CL_NO_TRAP:-}" ]; then	# bench/run-failover sets its own
+		trap cl_cleanup EXIT
+		trap 'exit 130' INT
+		trap 'exit 143' TERM
+	fi
 	: > "$T/namespaces"
 	cl_holder_start bridge 0
 	nsenter -t "$(cl_holder bridge)" -n ip link add br0 type bridge
@@ -286,6 +288,33 @@ cl_failoverd_stop() {
 	wait_for 20 "failoverd on $1 to stop" cl_gone "$p"
 }
 
+# cl_keepalived_start N ADVERT_INT PRIORITY: keepalived (VRRPv3, VRRP only)
+# on node N for the same virtual address, for bench/run-failover's
+# comparison; the site itself runs on every node.
+cl_keepalived_start() {
+	local n=$1 d="$T/$1"
+	cat > "$d/keepalived.conf" <<-EOF
+	global_defs {
+		router_id $n
+		vrrp_version 3
+		script_user root
+	}
+	vrrp_instance web {
+		state BACKUP
+		interface eth0
+		virtual_router_id 51
+		priority $3
+		advert_int $2
+		virtual_ipaddress {
+			$CL_VIP/24 dev eth0
+		}
+	}
+	EOF
+	cl_spawn "$d/keepalived.pid" "$d/keepalived.log" nsenter -t "$(cl_holder "$n")" -m -n \
+		keepalived --dont-fork --log-console --log-detail --vrrp \
+		-f "$d/keepalived.conf" -p "$d/ka.pid" -r "$d/ka-vrrp.pid"
+}
+
 # node_kill_all N: kill -9 every process of the node, holder included, in
 # one call: the namespace and its addresses vanish like a dead machine's.
 node_kill_all() {
@@ -300,9 +329,16 @@ node_kill_all() {
 cl_ns_empty() { [ -z "$(cl_ns_pids "$1")" ]; }
 cl_alive() { [ -n "$(cl_holder "$1")" ] && kill -0 "$(cl_holder "$1")" 2>/dev/null && ! cl_ns_empty "$1"; }
 
-# node_partition N / node_heal N: N's cable, unplugged on the switch side.
-node_partition() { nsenter -t "$(cl_holder bridge)" -n ip link set "v-$1" down; }
-node_heal() { nsenter -t "$(cl_holder bridge)" -n ip link set "v-$1" up; }
+# node_partition N / node_heal N: N is cut off further in the network: its
+# port leaves the bridge, its own link stays up, so nothing local tells it
+# (as when a switch uplink fails).  node_unplug N is the cable pulled from
+# N's port: N's eth0 loses carrier, which keepalived for one notices.
+node_partition() { nsenter -t "$(cl_holder bridge)" -n ip link set "v-$1" nomaster; }
+node_heal() {
+	nsenter -t "$(cl_holder bridge)" -n ip link set "v-$1" master br0
+	nsenter -t "$(cl_holder bridge)" -n ip link set "v-$1" up
+}
+node_unplug() { nsenter -t "$(cl_holder bridge)" -n ip link set "v-$1" down; }
 
 # wait_for SECONDS WHAT CMD...: polls CMD every 0.1 s; on timeout prints
 # the cluster's state and returns 1.
@@ -406,36 +442,43 @@ cl_logs() {
 	done
 }
 
-# cl_cleanup: kills every process of every namespace made here (holders
-# included), which removes the namespaces, their links and mounts; then
-# checks that nothing is left and removes the test directory.
-cl_cleanup() {
-	local rc=$? n pids left=""
-	trap - EXIT INT TERM
-	set +e
-	[ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && cl_logs
+# cl_teardown: kills every process of every namespace made here (holders
+# included), which removes the namespaces, their links and mounts; returns
+# 1 (after saying what) if anything is left.
+cl_teardown() {
+	local n i pids left=""
 	probe_stop
-	if [ -f "$T/namespaces" ]; then
-		for n in $(cat "$T/namespaces"); do
-			pids=$(cl_ns_pids "$n")
-			[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+	[ -f "$T/namespaces" ] || return 0
+	for n in $(cat "$T/namespaces"); do
+		pids=$(cl_ns_pids "$n")
+		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+	done
+	for n in $(cat "$T/namespaces"); do
+		for i in $(seq 50); do
+			cl_ns_empty "$n" && break
+			sleep 0.1
 		done
-		for n in $(cat "$T/namespaces"); do
-			for i in $(seq 50); do
-				cl_ns_empty "$n" && break
-				sleep 0.1
-			done
-			cl_ns_empty "$n" || left="$left $n($(cl_ns_pids "$n" | tr '\n' ' '))"
-		done
-	fi
+		cl_ns_empty "$n" || left="$left $n($(cl_ns_pids "$n" | tr '\n' ' '))"
+	done
+	rm -f "$T/namespaces"
 	if [ -n "$left" ]; then
 		say "cleanup: processes left in namespaces:$left"
-		[ "$rc" -eq 0 ] && rc=1
+		return 1
 	fi
 	if grep -q " $T" /proc/mounts; then
 		say "cleanup: mounts left under $T"
-		[ "$rc" -eq 0 ] && rc=1
+		return 1
 	fi
+	return 0
+}
+
+# cl_cleanup: the EXIT trap: logs on failure, teardown, test dir removed.
+cl_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	set +e
+	[ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && cl_logs
+	cl_teardown || { [ "$rc" -eq 0 ] && rc=1; }
 	rm -rf "$T"
 	exit "$rc"
 }
