@@ -5,11 +5,18 @@ EXTRA_DIST += tests/integration/lib.sh tests/integration/backup.sh
 TESTS += tests/integration/badinput.sh
 EXTRA_DIST += tests/integration/badinput.sh
 
-# The failover tests' HTTP client (see tests/integration/cluster_lib.sh).
+# The failover cases: a three-node cluster in namespaces, driven by
+# cluster_lib.sh, watched by the probe (an HTTP client); root only, they
+# skip otherwise and until bulwark-failoverd is built.
 check_PROGRAMS += tests/integration/probe
 tests_integration_probe_SOURCES = tests/integration/probe.c
-# The failover cases: a three-node cluster in namespaces (root; skip otherwise).
-EXTRA_DIST += tests/integration/cluster_lib.sh
-TESTS += tests/integration/failover_harness.sh
-EXTRA_DIST += tests/integration/failover_harness.sh
-EXTRA_DIST += bench/run-failover
+EXTRA_DIST += tests/integration/cluster_lib.sh bench/run-failover
+FAILOVER_TESTS = tests/integration/failover_harness.sh \
+	tests/integration/failover_kill.sh \
+	tests/integration/failover_partition.sh \
+	tests/integration/failover_health.sh \
+	tests/integration/failover_move.sh \
+	tests/integration/failover_corosync_restart.sh \
+	tests/integration/failover_twonode.sh
+TESTS += $(FAILOVER_TESTS)
+EXTRA_DIST += $(FAILOVER_TESTS)

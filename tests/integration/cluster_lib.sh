@@ -195,7 +195,7 @@ cl_write_bulwark_conf() {
 		cat <<-EOF
 		[cluster]
 		name = bwtest
-		token = $CL_TOKEN
+		token = ${CL_TOKEN}ms
 		authkey = $T/authkey
 		state_dir = $d/state
 		socket = /run/bulwark/failoverd.sock
@@ -313,6 +313,44 @@ cl_keepalived_start() {
 	cl_spawn "$d/keepalived.pid" "$d/keepalived.log" nsenter -t "$(cl_holder "$n")" -m -n \
 		keepalived --dont-fork --log-console --log-detail --vrrp \
 		-f "$d/keepalived.conf" -p "$d/ka.pid" -r "$d/ka-vrrp.pid"
+}
+
+# cl_start_bulwark: corosync and failoverd on every member; returns once
+# the site is served from SERVER (default n1, the highest priority).
+cl_start_bulwark() {
+	local n
+	for n in $CL_MEMBERS; do corosync_start "$n"; done
+	for n in $CL_MEMBERS; do
+		wait_for 30 "corosync on $n to be quorate" cl_quorate "$n" || return 1
+	done
+	for n in $CL_MEMBERS; do cl_failoverd_start "$n"; done
+	wait_for 30 "${1:-n1} to serve the site" cl_vip_served_by "${1:-n1}"
+}
+
+# cl_probe_ready: the probe runs and the client gets answers.
+cl_probe_ready() {
+	probe_start
+	wait_for 10 "the client's first answer" eval \
+		'grep -qv " ERR:" "$T/probe.log" 2>/dev/null'
+}
+
+# cl_case_end FAULT_MS [SERVER]: the probe's verdict on the fault: prints
+# the client-observed outage, checks that no two nodes answered
+# alternately, that SERVER (if given) answered last, and that exactly one
+# node serves now.
+cl_case_end() {
+	probe_stop
+	probe_summary "$1" >/dev/null
+	say "client-observed outage: $(probe_get outage_ms) ms" \
+		"(fault to the first answer from another node: $(probe_get rto_ms) ms;" \
+		"answers: $(probe_get sequence))"
+	assert_no_split
+	if [ -n "${2:-}" ] && [ "$(probe_get after)" != "$2" ]; then
+		fail "the client's last answer came from $(probe_get after), expected $2"
+	fi
+	[ "$(probe_get tail_errors)" -lt 5 ] ||
+		fail "the client's last $(probe_get tail_errors) requests failed"
+	assert_one_server
 }
 
 # node_kill_all N: kill -9 every process of the node, holder included, in
