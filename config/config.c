@@ -30,6 +30,7 @@
  */
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -47,7 +48,7 @@
 
 #define CONFIG_MAX_FILE		(1024 * 1024)
 #define CONFIG_MAX_NAME		64	/* [backup NAME], tags */
-#define CONFIG_MAX_KEYS		16	/* keys in one section's table */
+#define CONFIG_MAX_KEYS		32	/* keys in one section's table */
 #define CONFIG_LABEL_MAX	256	/* "[backup www]" */
 
 struct parse;
@@ -82,6 +83,8 @@ struct sectdef {
 	/* The struct to fill for a new section; NULL when out of memory. */
 	void *(*open)(struct config *c, const char *name);
 	const char *doc;
+	/* Checks across the section's keys, or NULL. */
+	void (*close)(struct parse *p);
 };
 
 /* A section seen in the file, kept to find duplicates. */
@@ -107,12 +110,17 @@ struct parse {
 	char label[CONFIG_LABEL_MAX];		/* "[backup www]", or "" */
 	unsigned errors;
 	int nomem;
+	/* Where each [site NAME] and its references were, for cross_check. */
+	struct site_lines {
+		unsigned sect, priority, backup_set;
+	} *site_lines;
+	size_t nsite_lines;
 };
 
 /* Sections that later versions will read; named so that an operator who
  * writes one gets told it is not supported yet rather than that it is a typo. */
 static const char *const reserved_sections[] = {
-	"site", "cluster", "node", "drill", "alert"
+	"drill", "alert"
 };
 
 /*
@@ -437,6 +445,573 @@ set_schedule(struct parse *p, void *obj, const struct keydef *k, const char *val
 }
 
 /*
+ * Cluster values: durations, addresses, checks, priorities.
+ */
+
+/* Milliseconds written compactly for messages: 500ms, 2s, 1m, 1h. */
+static void
+fmt_duration(char *out, size_t n, unsigned long long ms)
+{
+	if (ms == 0)
+		snprintf(out, n, "0");
+	else if (ms % 3600000 == 0)
+		snprintf(out, n, "%lluh", ms / 3600000);
+	else if (ms % 60000 == 0)
+		snprintf(out, n, "%llum", ms / 60000);
+	else if (ms % 1000 == 0)
+		snprintf(out, n, "%llus", ms / 1000);
+	else
+		snprintf(out, n, "%llums", ms);
+}
+
+/*
+ * "500ms", "2s", "1m", "1h", or a bare number in the key's own unit (unit
+ * milliseconds).  0 and *ms; -1 if it is not a duration; -2 if it is one
+ * but far too large.
+ */
+static int
+parse_duration(const char *s, unsigned unit, unsigned long long *ms)
+{
+	unsigned long long v = 0, mul;
+	int big = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > 1000000000000ULL)
+			big = 1;
+		else
+			v = v * 10 + (unsigned)(*s - '0');
+	}
+	if (*s == '\0')
+		mul = unit;
+	else if (strcmp(s, "ms") == 0)
+		mul = 1;
+	else if (strcmp(s, "s") == 0)
+		mul = 1000;
+	else if (strcmp(s, "m") == 0)
+		mul = 60000;
+	else if (strcmp(s, "h") == 0)
+		mul = 3600000;
+	else
+		return -1;
+	if (big)
+		return -2;
+	*ms = v * mul;
+	return 0;
+}
+
+/* k->off2 is the unit the field holds, in milliseconds (1 or 1000). */
+static void
+set_duration(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	unsigned long long ms = 0, unit = k->off2;
+	char lo[32], hi[32];
+	uint32_t x;
+	int r;
+
+	fmt_duration(lo, sizeof(lo), k->min * unit);
+	fmt_duration(hi, sizeof(hi), k->max * unit);
+	r = parse_duration(val, (unsigned)unit, &ms);
+	if (r == -1) {
+		key_error(p, k, "\"%s\" is not a duration; expected a number "
+		    "followed by ms, s, m or h from %s to %s, such as %s", val,
+		    lo, hi, k->example);
+		return;
+	}
+	if (r == 0 && ms % unit) {
+		key_error(p, k, "\"%s\" is not a whole number of seconds; "
+		    "expected a duration from %s to %s", val, lo, hi);
+		return;
+	}
+	if (r < 0 || ms / unit < k->min || ms / unit > k->max) {
+		key_error(p, k, "\"%s\" is out of range; expected a duration "
+		    "from %s to %s", val, lo, hi);
+		return;
+	}
+	x = (uint32_t)(ms / unit);
+	memcpy(field(obj, k->off), &x, sizeof(x));
+}
+
+static int
+store_string(struct parse *p, char **dst, const char *val, size_t len)
+{
+	char *copy;
+
+	if ((copy = strndup(val, len)) == NULL) {
+		p->nomem = 1;
+		return -1;
+	}
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/* A shell command: any text, run by /bin/sh -c. */
+static void
+set_command(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	store_string(p, field(obj, k->off), val, strlen(val));
+}
+
+static void
+set_name(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	if (!valid_name(val, strlen(val))) {
+		key_error(p, k, "\"%s\" is not a valid name; expected letters, "
+		    "digits, '.', '_' or '-' (at most %d, not starting with '.' "
+		    "or '-'), such as %s", val, CONFIG_MAX_NAME, k->example);
+		return;
+	}
+	store_string(p, field(obj, k->off), val, strlen(val));
+}
+
+/* A host name or a literal address (the qdevice's corosync-qnetd). */
+static void
+set_host(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	size_t i, len = strlen(val);
+
+	for (i = 0; i < len; i++)
+		if (!is_name_char((unsigned char)val[i]) && val[i] != ':')
+			break;
+	if (i < len || len > 253 || val[0] == '-' || val[0] == '.') {
+		key_error(p, k, "\"%s\" is not a host name or address; expected "
+		    "letters, digits, '.', '-' or ':', such as %s", val,
+		    k->example);
+		return;
+	}
+	store_string(p, field(obj, k->off), val, len);
+}
+
+static void
+set_ifname(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	size_t i, len = strlen(val);
+
+	for (i = 0; i < len; i++)
+		if (is_blank(val[i]) || val[i] == '/' || val[i] == ':')
+			break;
+	if (i < len || len > 15 || strcmp(val, ".") == 0 || strcmp(val, "..") == 0) {
+		key_error(p, k, "\"%s\" is not an interface name; expected at "
+		    "most 15 characters without blanks, '/' or ':', such as %s",
+		    val, k->example);
+		return;
+	}
+	store_string(p, field(obj, k->off), val, len);
+}
+
+/* A systemd unit name: systemctl is given it as one argument. */
+static void
+set_unit(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	size_t i, len = strlen(val);
+
+	for (i = 0; i < len; i++)
+		if (!is_name_char((unsigned char)val[i]) && val[i] != '@' &&
+		    val[i] != ':' && val[i] != '\\')
+			break;
+	if (i < len || len > 255 || val[0] == '-' || val[0] == '.') {
+		key_error(p, k, "\"%s\" is not a unit name; expected letters, "
+		    "digits and '.', '_', '-', '@', ':' or '\\', such as %s",
+		    val, k->example);
+		return;
+	}
+	store_string(p, field(obj, k->off), val, len);
+}
+
+/* A literal address into its canonical spelling; AF_INET, AF_INET6 or 0. */
+static int
+canon_addr(const char *s, size_t len, char *out, size_t n)
+{
+	unsigned char bin[16];
+	char tmp[INET6_ADDRSTRLEN];
+
+	if (len == 0 || len >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if (inet_pton(AF_INET, tmp, bin) == 1)
+		return inet_ntop(AF_INET, bin, out, (socklen_t)n) ? AF_INET : 0;
+	if (inet_pton(AF_INET6, tmp, bin) == 1)
+		return inet_ntop(AF_INET6, bin, out, (socklen_t)n) ? AF_INET6 : 0;
+	return 0;
+}
+
+/* The node that has addr among its link addresses, other than self. */
+static const struct config_node *
+node_with_addr(const struct config *c, const struct config_node *self, const char *addr)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->nnodes; i++)
+		if (&c->nodes[i] != self)
+			for (j = 0; j < c->nodes[i].naddrs; j++)
+				if (strcmp(c->nodes[i].addrs[j], addr) == 0)
+					return &c->nodes[i];
+	return NULL;
+}
+
+static void
+set_node_addrs(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	struct config_node *nd = obj;
+	const struct config_node *other;
+	char addr[INET6_ADDRSTRLEN];
+	const char *s = val, *item;
+	size_t len;
+	int r;
+
+	while ((r = next_item(&s, &item, &len)) > 0) {
+		if (!canon_addr(item, len, addr, sizeof(addr))) {
+			key_error(p, k, "\"%.*s\" is not an IPv4 or IPv6 address; "
+			    "expected a literal address such as %s (not a host "
+			    "name: corosync must not depend on DNS)", (int)len,
+			    item, k->example);
+		} else if (list_has(nd->addrs, nd->naddrs, addr, strlen(addr))) {
+			key_error(p, k, "\"%.*s\" is listed twice; expected each "
+			    "address once", (int)len, item);
+		} else if ((other = node_with_addr(p->c, nd, addr)) != NULL) {
+			key_error(p, k, "\"%.*s\" is already an address of [node "
+			    "%s]; expected each address on one node only",
+			    (int)len, item, other->name);
+		} else if (nd->naddrs == CONFIG_NODE_MAX_ADDRS) {
+			key_error(p, k, "\"%.*s\" is one address too many; "
+			    "expected at most %d (one per corosync link)", (int)len,
+			    item, CONFIG_NODE_MAX_ADDRS);
+		} else if (list_add(&nd->addrs, &nd->naddrs, addr, strlen(addr))) {
+			p->nomem = 1;
+			return;
+		}
+	}
+	if (r < 0)
+		key_error(p, k, "a quote is not closed; expected addresses such "
+		    "as %s", k->example);
+}
+
+static void
+set_nodeid(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	struct config_node *nd = obj;
+	size_t i;
+
+	set_number(p, obj, k, val);
+	if (nd->nodeid == 0)
+		return;
+	for (i = 0; i < p->c->nnodes; i++) {
+		if (&p->c->nodes[i] != nd && p->c->nodes[i].nodeid == nd->nodeid) {
+			key_error(p, k, "%u is already the id of [node %s]; "
+			    "expected an id of its own from %llu to %llu",
+			    nd->nodeid, p->c->nodes[i].name, k->min, k->max);
+			nd->nodeid = 0;
+			return;
+		}
+	}
+}
+
+/* "ADDRESS/PREFIX", the site's service address. */
+static void
+set_cidr(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	struct config_site *st = obj;
+	char addr[INET6_ADDRSTRLEN], out[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(val, '/'), *s;
+	unsigned long plen = 0;
+	size_t i;
+	int af;
+
+	af = slash ? canon_addr(val, (size_t)(slash - val), addr, sizeof(addr)) : 0;
+	if (af) {
+		for (s = slash + 1; *s >= '0' && *s <= '9' && plen <= 128; s++)
+			plen = plen * 10 + (unsigned)(*s - '0');
+		if (s == slash + 1 || *s || plen < 1 ||
+		    plen > (af == AF_INET ? 32u : 128u))
+			af = 0;
+	}
+	if (!af) {
+		key_error(p, k, "\"%s\" is not an address with a prefix length; "
+		    "expected an IPv4 or IPv6 address and /N, such as %s", val,
+		    k->example);
+		return;
+	}
+	snprintf(out, sizeof(out), "%s/%lu", addr, plen);
+	for (i = 0; i < p->c->nsites; i++) {
+		const char *o = p->c->sites[i].address;
+
+		if (&p->c->sites[i] != st && o && strncmp(o, addr, strlen(addr)) == 0 &&
+		    o[strlen(addr)] == '/') {
+			key_error(p, k, "%s is already the address of [site %s]; "
+			    "expected an address of its own", addr,
+			    p->c->sites[i].name);
+			return;
+		}
+	}
+	store_string(p, &st->address, out, strlen(out));
+}
+
+/* "ADDRESS:PORT" or "[IPV6]:PORT" into a canonical address and a port. */
+static int
+parse_hostport(const char *s, size_t len, char *addr, size_t n, uint16_t *port)
+{
+	const char *colon, *end = s + len;
+	unsigned long v = 0;
+	int af;
+
+	if (len && s[0] == '[') {
+		const char *close = memchr(s, ']', len);
+
+		if (close == NULL || close + 1 >= end || close[1] != ':')
+			return -1;
+		af = canon_addr(s + 1, (size_t)(close - s - 1), addr, n);
+		if (af != AF_INET6)
+			return -1;
+		colon = close + 1;
+	} else {
+		if ((colon = memchr(s, ':', len)) == NULL)
+			return -1;
+		if (canon_addr(s, (size_t)(colon - s), addr, n) != AF_INET)
+			return -1;
+	}
+	if (colon + 1 == end)
+		return -1;
+	for (s = colon + 1; s < end; s++) {
+		if (*s < '0' || *s > '9' || v > 65535)
+			return -1;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* http://ADDRESS[:PORT][/PATH], the address literal (a check must not
+ * depend on DNS, and must probe this node's own service). */
+static int
+valid_http_url(const char *s, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *host, *end = s + len, *hend, *path;
+	uint16_t port;
+
+	if (len < 8 || strncmp(s, "http://", 7) != 0)
+		return 0;
+	host = s + 7;
+	path = memchr(host, '/', (size_t)(end - host));
+	hend = path ? path : end;
+	if (hend > host && host[0] == '[') {
+		const char *close = memchr(host, ']', (size_t)(hend - host));
+
+		if (close == NULL)
+			return 0;
+		if (close + 1 == hend)
+			return canon_addr(host + 1, (size_t)(close - host - 1),
+			    addr, sizeof(addr)) == AF_INET6;
+	} else if (memchr(host, ':', (size_t)(hend - host)) == NULL) {
+		return canon_addr(host, (size_t)(hend - host), addr,
+		    sizeof(addr)) == AF_INET;
+	}
+	return parse_hostport(host, (size_t)(hend - host), addr, sizeof(addr),
+	    &port) == 0;
+}
+
+static void
+check_free(struct config_check *ck)
+{
+	free(ck->url);
+	free(ck->expect_body);
+	free(ck->host);
+	free(ck->command);
+	memset(ck, 0, sizeof(*ck));
+}
+
+#define CHECK_EXPECTED "expected http URL [status N] [body TEXT], tcp " \
+	"ADDRESS:PORT or command CMD, such as"
+
+/* "http URL [status N] [body TEXT]", "tcp HOST:PORT", "command CMD...". */
+static void
+set_check(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	struct config_site *st = obj;
+	struct config_check ck, *nc;
+	char addr[INET6_ADDRSTRLEN];
+	const char *s = val, *item;
+	size_t len;
+	int r;
+
+	memset(&ck, 0, sizeof(ck));
+	if (next_item(&s, &item, &len) <= 0)
+		goto bad_kind;
+	if (len == 4 && memcmp(item, "http", 4) == 0) {
+		ck.kind = CONFIG_CHECK_HTTP;
+		ck.expect_status = 200;
+		if (next_item(&s, &item, &len) <= 0 || !valid_http_url(item, len)) {
+			key_error(p, k, "\"%s\" has no http URL with an address; "
+			    "expected http://ADDRESS[:PORT]/PATH, such as "
+			    "http://127.0.0.1:8080/health", val);
+			goto out;
+		}
+		if ((ck.url = strndup(item, len)) == NULL)
+			goto nomem;
+		while ((r = next_item(&s, &item, &len)) > 0) {
+			if (len == 6 && memcmp(item, "status", 6) == 0) {
+				unsigned v = 0;
+				size_t i;
+
+				if (next_item(&s, &item, &len) <= 0)
+					len = 0;
+				for (i = 0; i < len && item[i] >= '0' &&
+				    item[i] <= '9' && v < 1000; i++)
+					v = v * 10 + (unsigned)(item[i] - '0');
+				if (len == 0 || i < len || v < 100 || v > 599) {
+					key_error(p, k, "\"%s\": the status is not "
+					    "an HTTP status; expected status and a "
+					    "number from 100 to 599, such as status "
+					    "200", val);
+					goto out;
+				}
+				ck.expect_status = v;
+			} else if (len == 4 && memcmp(item, "body", 4) == 0) {
+				if ((r = next_item(&s, &item, &len)) < 0)
+					break;
+				if (r == 0 || len == 0) {
+					key_error(p, k, "\"%s\": body has no text; "
+					    "expected body TEXT, or body \"TEXT WITH "
+					    "SPACES\"", val);
+					goto out;
+				}
+				free(ck.expect_body);
+				if ((ck.expect_body = strndup(item, len)) == NULL)
+					goto nomem;
+			} else {
+				key_error(p, k, "\"%s\": \"%.*s\" is not understood "
+				    "after the URL; expected status N or body TEXT",
+				    val, (int)len, item);
+				goto out;
+			}
+		}
+		if (r < 0) {
+			key_error(p, k, "\"%s\": a quote is not closed; expected "
+			    "body \"TEXT WITH SPACES\"", val);
+			goto out;
+		}
+	} else if (len == 3 && memcmp(item, "tcp", 3) == 0) {
+		ck.kind = CONFIG_CHECK_TCP;
+		if (next_item(&s, &item, &len) <= 0 ||
+		    parse_hostport(item, len, addr, sizeof(addr), &ck.port) ||
+		    next_item(&s, &item, &len) != 0) {
+			key_error(p, k, "\"%s\" is not tcp and an address and "
+			    "port; expected tcp ADDRESS:PORT or tcp [IPV6]:PORT, "
+			    "such as tcp 127.0.0.1:5432", val);
+			goto out;
+		}
+		if ((ck.host = strdup(addr)) == NULL)
+			goto nomem;
+	} else if (len == 7 && memcmp(item, "command", 7) == 0) {
+		ck.kind = CONFIG_CHECK_COMMAND;
+		while (is_blank(*s))
+			s++;
+		if (*s == '\0') {
+			key_error(p, k, "\"%s\" has no command line; expected "
+			    "command CMD, such as command /usr/local/bin/check-db",
+			    val);
+			goto out;
+		}
+		if ((ck.command = strdup(s)) == NULL)
+			goto nomem;
+	} else {
+		goto bad_kind;
+	}
+	if ((nc = realloc(st->checks, (st->nchecks + 1) * sizeof(*nc))) == NULL)
+		goto nomem;
+	st->checks = nc;
+	nc[st->nchecks++] = ck;
+	return;
+bad_kind:
+	key_error(p, k, "\"%s\" is not a check; " CHECK_EXPECTED " %s", val,
+	    k->example);
+	goto out;
+nomem:
+	p->nomem = 1;
+out:
+	check_free(&ck);
+}
+
+#define CONFIG_PRIO_MAX 1000
+
+static void
+set_prios(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	struct config_site *st = obj;
+	struct config_site_prio *np;
+	const char *s = val, *item, *colon;
+	size_t len, i;
+	unsigned v;
+	int r;
+
+	while ((r = next_item(&s, &item, &len)) > 0) {
+		colon = memchr(item, ':', len);
+		v = 0;
+		if (colon)
+			for (i = (size_t)(colon - item) + 1; i < len &&
+			    item[i] >= '0' && item[i] <= '9' && v <= CONFIG_PRIO_MAX; i++)
+				v = v * 10 + (unsigned)(item[i] - '0');
+		if (colon == NULL || !valid_name(item, (size_t)(colon - item)) ||
+		    colon + 1 == item + len || i < len || v > CONFIG_PRIO_MAX) {
+			key_error(p, k, "\"%.*s\" is not NODE:N; expected node names "
+			    "each with a priority from 0 to %d, such as %s", (int)len,
+			    item, CONFIG_PRIO_MAX, k->example);
+			continue;
+		}
+		for (i = 0; i < st->nprios; i++)
+			if (strlen(st->prios[i].node) == (size_t)(colon - item) &&
+			    memcmp(st->prios[i].node, item, (size_t)(colon - item)) == 0)
+				break;
+		if (i < st->nprios) {
+			key_error(p, k, "node %.*s is listed twice; expected each "
+			    "node once", (int)(colon - item), item);
+			continue;
+		}
+		if ((np = realloc(st->prios, (st->nprios + 1) * sizeof(*np))) == NULL) {
+			p->nomem = 1;
+			return;
+		}
+		st->prios = np;
+		if ((np[st->nprios].node = strndup(item, (size_t)(colon - item))) == NULL) {
+			p->nomem = 1;
+			return;
+		}
+		np[st->nprios++].priority = (int)v;
+	}
+	if (r < 0)
+		key_error(p, k, "a quote is not closed; expected node names each "
+		    "with a priority, such as %s", k->example);
+}
+
+/* One of the words of k->example ("automatic, confirm or manual"),
+ * stored as its index in an int. */
+static void
+set_choice(struct parse *p, void *obj, const struct keydef *k, const char *val)
+{
+	const char *w = k->example;
+	size_t len = strlen(val), wl;
+	int i;
+
+	for (i = 0; *w; i++) {
+		wl = strcspn(w, ", ");
+		if (wl == len && strncmp(w, val, len) == 0) {
+			*(int *)field(obj, k->off) = i;
+			return;
+		}
+		w += wl;
+		w += strspn(w, ", ");
+		if (strncmp(w, "or ", 3) == 0)
+			w += 3;
+	}
+	key_error(p, k, "\"%s\" is not a choice; expected %s", val, k->example);
+}
+
+/*
  * Schedules.
  */
 
@@ -597,6 +1172,57 @@ open_audit(struct config *c, const char *name)
 	return &c->audit;
 }
 
+static void *
+open_cluster(struct config *c, const char *name)
+{
+	(void)name;
+	c->has_cluster = 1;
+	return &c->cluster;
+}
+
+static void *
+open_node(struct config *c, const char *name)
+{
+	struct config_node *nn, *n;
+
+	if ((nn = realloc(c->nodes, (c->nnodes + 1) * sizeof(*nn))) == NULL)
+		return NULL;
+	c->nodes = nn;
+	n = &nn[c->nnodes];
+	memset(n, 0, sizeof(*n));
+	if ((n->name = strdup(name)) == NULL)
+		return NULL;
+	c->nnodes++;
+	return n;
+}
+
+static void *
+open_site(struct config *c, const char *name)
+{
+	struct config_site *ns, *s;
+
+	if ((ns = realloc(c->sites, (c->nsites + 1) * sizeof(*ns))) == NULL)
+		return NULL;
+	c->sites = ns;
+	s = &ns[c->nsites];
+	memset(s, 0, sizeof(*s));
+	if ((s->name = strdup(name)) == NULL)
+		return NULL;
+	s->announce_count = 3;
+	s->announce_interval_ms = 200;
+	s->check_interval_ms = 1000;
+	s->check_timeout_ms = 2000;
+	s->rise = 2;
+	s->fall = 3;
+	s->mode = CONFIG_SITE_AUTOMATIC;
+	s->confirm_timeout_s = 300;
+	s->confirm_default_take = 0;
+	s->action_timeout_ms = 10000;
+	s->damp_s = 60;
+	c->nsites++;
+	return s;
+}
+
 #define NUMBER(type, member) \
 	set_number, offsetof(type, member), sizeof(((type *)0)->member), 0
 #define LIST(type, member, count) \
@@ -655,18 +1281,120 @@ static const struct keydef audit_keys[] = {
 	  "/var/lib/bulwark/audit", "the audit log directory" },
 };
 
+#define DURATION(type, member, unit) \
+	set_duration, offsetof(type, member), sizeof(((type *)0)->member), unit
+
+static const struct keydef cluster_keys[] = {
+	{ "name", set_name, SCALAR(struct config_cluster, name), 0, 0, 0,
+	  "bulwark", "the corosync cluster name" },
+	{ "token", DURATION(struct config_cluster, token_ms, 1), 200, 60000, 0,
+	  "1s", "corosync's totem token timeout" },
+	{ "authkey", set_path, SCALAR(struct config_cluster, authkey), 0, 0, 0,
+	  "/etc/corosync/authkey", "corosync's shared key" },
+	{ "qdevice", set_host, SCALAR(struct config_cluster, qdevice), 0, 0, 0,
+	  "qnetd.example.org", "the corosync-qnetd host that breaks ties" },
+	{ "force_two_node", set_bool,
+	  SCALAR(struct config_cluster, force_two_node), 0, 0, 0, "yes",
+	  "run two nodes without a tie-breaker" },
+	{ "socket", set_path, SCALAR(struct config_cluster, socket), 0, 0, 0,
+	  "/run/bulwark/failoverd.sock", "failoverd's control socket" },
+	{ "state_dir", set_path, SCALAR(struct config_cluster, state_dir), 0, 0,
+	  0, "/var/lib/bulwark/failover", "failoverd's state and history" },
+};
+
+static const struct keydef node_keys[] = {
+	{ "nodeid", set_nodeid, offsetof(struct config_node, nodeid),
+	  sizeof(uint32_t), 0, 1, 65535, KEY_REQUIRED, "1",
+	  "corosync's node id" },
+	{ "address", set_node_addrs, LIST(struct config_node, addrs, naddrs),
+	  0, 0, KEY_REQUIRED | KEY_REPEAT, "192.0.2.11",
+	  "corosync link addresses, link 0 first" },
+	{ "witness", set_bool, SCALAR(struct config_node, witness), 0, 0, 0,
+	  "yes", "votes but never serves a site" },
+};
+
+static const struct keydef site_keys[] = {
+	{ "start", set_command, SCALAR(struct config_site, start), 0, 0, 0,
+	  "systemctl start nginx", "starts the service" },
+	{ "stop", set_command, SCALAR(struct config_site, stop), 0, 0, 0,
+	  "systemctl stop nginx", "stops the service" },
+	{ "status", set_command, SCALAR(struct config_site, status), 0, 0, 0,
+	  "systemctl is-active nginx", "exits 0 while the service runs" },
+	{ "unit", set_unit, SCALAR(struct config_site, unit), 0, 0, 0,
+	  "nginx.service", "a systemd unit instead of the commands" },
+	{ "address", set_cidr, SCALAR(struct config_site, address), 0, 0, 0,
+	  "192.0.2.10/24", "the service address with its prefix length" },
+	{ "interface", set_ifname, SCALAR(struct config_site, interface), 0, 0,
+	  0, "eth0", "where the service address goes" },
+	{ "announce_count", NUMBER(struct config_site, announce_count), 0, 100,
+	  0, "3", "gratuitous ARPs or unsolicited NAs after taking" },
+	{ "announce_interval",
+	  DURATION(struct config_site, announce_interval_ms, 1), 10, 10000, 0,
+	  "200ms", "time between announcements" },
+	{ "after_take", set_command, SCALAR(struct config_site, after_take), 0,
+	  0, 0, "/usr/local/sbin/dns-point-here", "hook after taking" },
+	{ "after_release", set_command,
+	  SCALAR(struct config_site, after_release), 0, 0, 0,
+	  "/usr/local/sbin/dns-withdraw", "hook after releasing" },
+	{ "check", set_check, SCALAR(struct config_site, checks), 0, 0,
+	  KEY_REPEAT, "http http://127.0.0.1/ status 200",
+	  "a health check" },
+	{ "check_interval",
+	  DURATION(struct config_site, check_interval_ms, 1), 100, 3600000, 0,
+	  "1s", "time between checks" },
+	{ "check_timeout",
+	  DURATION(struct config_site, check_timeout_ms, 1), 100, 600000, 0,
+	  "2s", "bound of one check" },
+	{ "rise", NUMBER(struct config_site, rise), 1, 100, 0, "2",
+	  "passes in a row that make the node healthy" },
+	{ "fall", NUMBER(struct config_site, fall), 1, 100, 0, "3",
+	  "failures in a row that make it unhealthy" },
+	{ "priority", set_prios, SCALAR(struct config_site, prios), 0, 0, 0,
+	  "alpha:100 beta:50", "which node serves, highest first" },
+	{ "max_data_age",
+	  DURATION(struct config_site, max_data_age_s, 1000), 0, 2592000, 0,
+	  "15m", "the oldest data a node may take the site with" },
+	{ "backup_set", set_name, SCALAR(struct config_site, backup_set), 0, 0,
+	  0, "www", "the backup set whose replication age counts" },
+	{ "mode", set_choice, SCALAR(struct config_site, mode), 0, 0, 0,
+	  "automatic, confirm or manual", "who decides a move" },
+	{ "confirm_timeout",
+	  DURATION(struct config_site, confirm_timeout_s, 1000), 1, 86400, 0,
+	  "5m", "how long an operator has to answer" },
+	{ "confirm_default", set_choice,
+	  SCALAR(struct config_site, confirm_default_take), 0, 0, 0,
+	  "stay or take", "what happens when nobody answers" },
+	{ "action_timeout",
+	  DURATION(struct config_site, action_timeout_ms, 1), 1000, 3600000, 0,
+	  "10s", "bound of start, stop, address and hooks" },
+	{ "damp", DURATION(struct config_site, damp_s, 1000), 0, 86400, 0,
+	  "1m", "no health-driven move this soon after a move" },
+};
+
 #define KEYS(a) a, sizeof(a) / sizeof(a[0])
 _Static_assert(sizeof(repository_keys) / sizeof(repository_keys[0]) <= CONFIG_MAX_KEYS, "");
 _Static_assert(sizeof(backup_keys) / sizeof(backup_keys[0]) <= CONFIG_MAX_KEYS, "");
 _Static_assert(sizeof(audit_keys) / sizeof(audit_keys[0]) <= CONFIG_MAX_KEYS, "");
+_Static_assert(sizeof(cluster_keys) / sizeof(cluster_keys[0]) <= CONFIG_MAX_KEYS, "");
+_Static_assert(sizeof(node_keys) / sizeof(node_keys[0]) <= CONFIG_MAX_KEYS, "");
+_Static_assert(sizeof(site_keys) / sizeof(site_keys[0]) <= CONFIG_MAX_KEYS, "");
+_Static_assert(sizeof(enum config_site_mode) == sizeof(int), "set_choice stores an int");
+
+static void close_site(struct parse *p);
 
 static const struct sectdef sections[] = {
 	{ "repository", 0, KEYS(repository_keys), open_repository,
-	  "the repository this node writes its snapshots to" },
+	  "the repository this node writes its snapshots to", NULL },
 	{ "backup", 1, KEYS(backup_keys), open_backup,
-	  "a backup set: what to back up, when, and how long to keep it" },
+	  "a backup set: what to back up, when, and how long to keep it", NULL },
 	{ "audit", 0, KEYS(audit_keys), open_audit,
-	  "the audit log" },
+	  "the audit log", NULL },
+	{ "cluster", 0, KEYS(cluster_keys), open_cluster,
+	  "the corosync cluster and failoverd", NULL },
+	{ "node", 1, KEYS(node_keys), open_node,
+	  "a cluster node", NULL },
+	{ "site", 1, KEYS(site_keys), open_site,
+	  "a public site that fails over", close_site },
 };
 static const size_t nsections = sizeof(sections) / sizeof(sections[0]);
 
@@ -681,6 +1409,8 @@ section_close(struct parse *p)
 	size_t i;
 
 	if (p->def) {
+		if (p->def->close)
+			p->def->close(p);
 		for (i = 0; i < p->def->nkeys; i++) {
 			const struct keydef *k = &p->def->keys[i];
 
@@ -825,6 +1555,96 @@ section_line(struct parse *p, const char *s, size_t len)
 	for (nlen = (size_t)(close - name); nlen && is_blank(name[nlen - 1]); nlen--)
 		;
 	section_open(p, type, tlen, name, nlen);
+}
+
+static int
+key_index(const struct sectdef *def, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < def->nkeys; i++)
+		if (strcmp(def->keys[i].name, name) == 0)
+			return (int)i;
+	abort();	/* a close hook names a key its table lacks */
+}
+
+/* Keys that only make sense together; lines kept for the cross-checks. */
+static void
+close_site(struct parse *p)
+{
+	struct config_site *st = p->obj;
+	struct site_lines *nl;
+	size_t idx = (size_t)(st - p->c->sites);
+#define SET(key) (p->key_line[key_index(p->def, key)] != 0)
+
+	if (SET("address") && !SET("interface"))
+		parse_error(p, p->sect_line, NULL, "address is set without "
+		    "interface; expected both, such as \"interface = eth0\"");
+	if (SET("interface") && !SET("address"))
+		parse_error(p, p->sect_line, NULL, "interface is set without "
+		    "address; expected both, such as \"address = "
+		    "192.0.2.10/24\"");
+	if (SET("unit") && (SET("start") || SET("stop") || SET("status")))
+		parse_error(p, p->sect_line, NULL, "unit and start, stop or "
+		    "status are all set; expected either a unit or commands");
+	else if (SET("start") && !SET("stop"))
+		parse_error(p, p->sect_line, NULL, "start is set without stop; "
+		    "expected both, such as \"stop = systemctl stop nginx\"");
+	else if (SET("stop") && !SET("start"))
+		parse_error(p, p->sect_line, NULL, "stop is set without start; "
+		    "expected both, such as \"start = systemctl start nginx\"");
+	else if (!SET("unit") && !SET("start") && !SET("address") && !SET("stop"))
+		parse_error(p, p->sect_line, NULL, "nothing to serve; expected "
+		    "a unit, start and stop commands, or an address and "
+		    "interface, such as \"unit = nginx.service\"");
+	if (idx >= p->nsite_lines) {
+		if ((nl = realloc(p->site_lines, (idx + 1) * sizeof(*nl))) == NULL) {
+			p->nomem = 1;
+			return;
+		}
+		memset(nl + p->nsite_lines, 0, (idx + 1 - p->nsite_lines) * sizeof(*nl));
+		p->site_lines = nl;
+		p->nsite_lines = idx + 1;
+	}
+	p->site_lines[idx].sect = p->sect_line;
+	p->site_lines[idx].priority = p->key_line[key_index(p->def, "priority")];
+	p->site_lines[idx].backup_set = p->key_line[key_index(p->def, "backup_set")];
+#undef SET
+}
+
+/* What one section cannot know: the names it refers to exist. */
+static void
+cross_check(struct parse *p)
+{
+	const struct config_node *nd;
+	size_t i, j;
+
+	for (i = 0; i < p->c->nsites && i < p->nsite_lines; i++) {
+		const struct config_site *st = &p->c->sites[i];
+		const struct site_lines *sl = &p->site_lines[i];
+
+		snprintf(p->label, sizeof(p->label), "[site %s]", st->name);
+		for (j = 0; j < st->nprios; j++) {
+			nd = config_node_find(p->c, st->prios[j].node);
+			if (nd == NULL)
+				parse_error(p, sl->priority, "priority", "%s is not "
+				    "a node of this file; expected nodes that have a "
+				    "[node NAME] section", st->prios[j].node);
+			else if (nd->witness)
+				parse_error(p, sl->priority, "priority", "%s is a "
+				    "witness, which never serves a site; expected "
+				    "nodes without witness = yes", nd->name);
+		}
+		if (st->backup_set && !config_backup_find(p->c, st->backup_set))
+			parse_error(p, sl->backup_set, "backup_set", "%s is not a "
+			    "backup set of this file; expected the NAME of a "
+			    "[backup NAME] section", st->backup_set);
+		if (i == 0 && p->c->nnodes == 0)
+			parse_error(p, sl->sect, NULL, "no [node NAME] section is "
+			    "defined; expected one for each cluster node, with its "
+			    "nodeid and address");
+	}
+	p->label[0] = '\0';
 }
 
 /*
@@ -981,8 +1801,13 @@ config_new(void)
 		return NULL;
 	c->repo.compression_level = 3;
 	c->repo.pack_size_mib = 16;
+	c->cluster.token_ms = 1000;
 	if ((c->repo.cache_dir = strdup(LOCALSTATEDIR "/cache/bulwark")) == NULL ||
-	    (c->audit.dir = strdup(LOCALSTATEDIR "/lib/bulwark/audit")) == NULL) {
+	    (c->audit.dir = strdup(LOCALSTATEDIR "/lib/bulwark/audit")) == NULL ||
+	    (c->cluster.name = strdup("bulwark")) == NULL ||
+	    (c->cluster.authkey = strdup("/etc/corosync/authkey")) == NULL ||
+	    (c->cluster.socket = strdup("/run/bulwark/failoverd.sock")) == NULL ||
+	    (c->cluster.state_dir = strdup(LOCALSTATEDIR "/lib/bulwark/failover")) == NULL) {
 		config_free(c);
 		return NULL;
 	}
@@ -1006,6 +1831,10 @@ config_load_mem(const char *name, const char *text, size_t len, struct config **
 	if (p.nomem || r == -2)
 		goto out;
 	section_close(&p);
+	if (!p.nomem)
+		cross_check(&p);
+	if (p.nomem)
+		goto out;
 	if (r > 0 && p.errors == 0)	/* the reader should have caught it */
 		parse_error(&p, (unsigned)r, NULL, "the line cannot be read; "
 		    "expected key = value");
@@ -1022,6 +1851,7 @@ out:
 	for (i = 0; i < p.nsects; i++)
 		free(p.sects[i].name);
 	free(p.sects);
+	free(p.site_lines);
 	config_free(p.c);
 	return ret;
 }
@@ -1112,6 +1942,38 @@ config_free(struct config *c)
 	}
 	free(c->backups);
 	free(c->audit.dir);
+	free(c->cluster.name);
+	free(c->cluster.authkey);
+	free(c->cluster.qdevice);
+	free(c->cluster.socket);
+	free(c->cluster.state_dir);
+	for (i = 0; i < c->nnodes; i++) {
+		free(c->nodes[i].name);
+		list_free(c->nodes[i].addrs, c->nodes[i].naddrs);
+	}
+	free(c->nodes);
+	for (i = 0; i < c->nsites; i++) {
+		struct config_site *s = &c->sites[i];
+		size_t j;
+
+		free(s->name);
+		free(s->start);
+		free(s->stop);
+		free(s->status);
+		free(s->unit);
+		free(s->address);
+		free(s->interface);
+		free(s->after_take);
+		free(s->after_release);
+		for (j = 0; j < s->nchecks; j++)
+			check_free(&s->checks[j]);
+		free(s->checks);
+		for (j = 0; j < s->nprios; j++)
+			free(s->prios[j].node);
+		free(s->prios);
+		free(s->backup_set);
+	}
+	free(c->sites);
 	free(c);
 }
 
@@ -1124,4 +1986,59 @@ config_backup_find(const struct config *c, const char *name)
 		if (strcmp(c->backups[i].name, name) == 0)
 			return &c->backups[i];
 	return NULL;
+}
+
+const struct config_node *
+config_node_find(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nnodes; i++)
+		if (strcmp(c->nodes[i].name, name) == 0)
+			return &c->nodes[i];
+	return NULL;
+}
+
+const struct config_node *
+config_node_by_id(const struct config *c, uint32_t nodeid)
+{
+	size_t i;
+
+	for (i = 0; i < c->nnodes; i++)
+		if (c->nodes[i].nodeid == nodeid)
+			return &c->nodes[i];
+	return NULL;
+}
+
+const struct config_site *
+config_site_find(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nsites; i++)
+		if (strcmp(c->sites[i].name, name) == 0)
+			return &c->sites[i];
+	return NULL;
+}
+
+int
+config_cluster_tiebreak(const struct config *c, const char **why)
+{
+	*why = NULL;
+	if (c->nnodes != 2 || c->cluster.qdevice)
+		return 0;
+	if (c->cluster.force_two_node) {
+		*why = "two voting nodes without a tie-breaker (force_two_node = "
+		    "yes): if the link between them is cut, both stay quorate "
+		    "and both serve the sites (split brain)";
+		return 0;
+	}
+	*why = "two voting nodes and no tie-breaker: when they lose sight of "
+	    "each other, neither can tell a dead peer from a cut link, so "
+	    "either both would serve the sites (split brain) or neither takes "
+	    "over; add a tie-breaker: \"qdevice = HOST\" in [cluster] (a "
+	    "corosync-qnetd on a third machine), or a third voting node, such "
+	    "as a [node NAME] with \"witness = yes\"; or accept the risk with "
+	    "\"force_two_node = yes\"";
+	return 1;
 }

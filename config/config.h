@@ -71,10 +71,14 @@ struct config_cluster {
 	char *state_dir;		/* default LOCALSTATEDIR/lib/bulwark/failover */
 };
 
+#define CONFIG_NODE_MAX_ADDRS 8	/* corosync links */
+#define CONFIG_PRIO_MAX 1000	/* "priority = NODE:N": N from 0 to this */
+
 struct config_node {		/* [node NAME] */
 	char *name;			/* as corosync knows it (nodelist name) */
 	uint32_t nodeid;		/* required, 1..65535, unique */
-	char **addrs;			/* corosync link addresses (ring0_addr, ...), 1..8 */
+	char **addrs;			/* corosync link addresses (ring0_addr, ...), 1..8,
+					 * literal, canonical, unique among all nodes */
 	size_t naddrs;
 	int witness;			/* votes but never serves a site: default 0 */
 };
@@ -83,10 +87,10 @@ enum config_check_kind { CONFIG_CHECK_HTTP = 1, CONFIG_CHECK_TCP, CONFIG_CHECK_C
 
 struct config_check {		/* one "check = ..." line of a site */
 	enum config_check_kind kind;
-	char *url;			/* HTTP: http://HOST[:PORT]/PATH (HOST an address) */
+	char *url;			/* HTTP: http://HOST[:PORT]/PATH (HOST an address), as written */
 	unsigned expect_status;		/* HTTP: default 200 */
 	char *expect_body;		/* HTTP: substring the body must hold, or NULL */
-	char *host;			/* TCP: address */
+	char *host;			/* TCP: address, canonical, without brackets */
 	uint16_t port;			/* TCP */
 	char *command;			/* COMMAND: run by /bin/sh -c; exit 0 is healthy */
 };
@@ -99,7 +103,7 @@ struct config_site {		/* [site NAME] */
 	char *name;
 	char *start, *stop, *status;	/* shell commands; or: */
 	char *unit;			/* a systemd unit (start/stop/is-active) */
-	char *address;			/* "192.0.2.10/24" or "2001:db8::10/64", or NULL */
+	char *address;			/* "192.0.2.10/24" or "2001:db8::10/64" (canonical), or NULL */
 	char *interface;		/* required with address */
 	unsigned announce_count;	/* gratuitous ARP / unsolicited NA: default 3 */
 	unsigned announce_interval_ms;	/* default 200 */
@@ -149,5 +153,20 @@ const struct config_backup *config_backup_find(const struct config *c, const cha
  * canonical spelling (at most CONFIG_SCHED_CANON_MAX bytes with the NUL). */
 #define CONFIG_SCHED_CANON_MAX 24
 int config_schedule_parse(const char *s, struct config_schedule *out, char *canon);
+
+/* The [node NAME] section by name or by corosync node id, or NULL. */
+const struct config_node *config_node_find(const struct config *c, const char *name);
+const struct config_node *config_node_by_id(const struct config *c, uint32_t nodeid);
+/* The [site NAME] section, or NULL. */
+const struct config_site *config_site_find(const struct config *c, const char *name);
+
+/*
+ * Whether the cluster lacks a tie-breaker: exactly two voting nodes (every
+ * [node] votes, witnesses too), no qdevice.  Returns 1 when failoverd must
+ * refuse to start, with *why explaining the split-brain risk and the ways
+ * out; 0 otherwise, with *why a warning to log when two nodes were forced
+ * (force_two_node), else NULL.  *why is static text.
+ */
+int config_cluster_tiebreak(const struct config *c, const char **why);
 
 #endif

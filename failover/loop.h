@@ -48,6 +48,9 @@ int loop_spawn(struct loop *l, const char *cmd, const char *const *env, const ch
     uint64_t timeout_ms, loop_child_fn *fn, void *arg, pid_t *pid);
 /* Kills a child early (fn is still called, with timed_out set). */
 void loop_kill(struct loop *l, pid_t pid);
+/* Kills a child and drops its callback: for an owner that goes away
+ * before the child ends.  Its remaining output is still logged. */
+void loop_forget(struct loop *l, pid_t pid);
 
 /* Runs until loop_stop; 0, or a negative code if poll fails. */
 int loop_run(struct loop *l);

@@ -9,3 +9,4 @@ include %reldir%/chunk/local.mk
 include %reldir%/fsent/local.mk
 include %reldir%/repo/local.mk
 include %reldir%/audit/local.mk
+include %reldir%/ctl/local.mk

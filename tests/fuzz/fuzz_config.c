@@ -85,6 +85,64 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    NULL) != 0 || memcmp(&sched, &b->sched, sizeof(sched)) != 0))
 			abort();
 	}
+	/* Cluster: ids unique and in range, addresses literal and unique,
+	 * sites refer only to nodes and backup sets that exist. */
+	for (i = 0; i < c->nnodes; i++) {
+		const struct config_node *n = &c->nodes[i];
+
+		if (n->nodeid < 1 || n->nodeid > 65535 || n->naddrs < 1 ||
+		    n->naddrs > CONFIG_NODE_MAX_ADDRS ||
+		    config_node_by_id(c, n->nodeid) != n ||
+		    config_node_find(c, n->name) != n)
+			abort();
+		for (j = 0; j < n->naddrs; j++)
+			if (strchr(n->addrs[j], ' ') || strchr(n->addrs[j], '/'))
+				abort();
+	}
+	if (c->cluster.token_ms < 200 || c->cluster.token_ms > 60000)
+		abort();
+	if (c->nsites && c->nnodes == 0)
+		abort();
+	for (i = 0; i < c->nsites; i++) {
+		const struct config_site *s = &c->sites[i];
+
+		if (config_site_find(c, s->name) != s)
+			abort();
+		if (!s->address != !s->interface || (s->unit && (s->start ||
+		    s->stop || s->status)) || !s->start != !s->stop)
+			abort();
+		if (s->address && !strchr(s->address, '/'))
+			abort();
+		if (s->rise < 1 || s->fall < 1 || s->mode > CONFIG_SITE_MANUAL)
+			abort();
+		for (j = 0; j < s->nprios; j++) {
+			const struct config_node *n = config_node_find(c,
+			    s->prios[j].node);
+
+			if (n == NULL || n->witness || s->prios[j].priority < 0 ||
+			    s->prios[j].priority > CONFIG_PRIO_MAX)
+				abort();
+		}
+		if (s->backup_set && !config_backup_find(c, s->backup_set))
+			abort();
+		for (j = 0; j < s->nchecks; j++) {
+			const struct config_check *k = &s->checks[j];
+
+			if ((k->kind == CONFIG_CHECK_HTTP && (k->url == NULL ||
+			    k->expect_status < 100 || k->expect_status > 599)) ||
+			    (k->kind == CONFIG_CHECK_TCP && (k->host == NULL ||
+			    k->port == 0)) ||
+			    (k->kind == CONFIG_CHECK_COMMAND && (k->command == NULL ||
+			    k->command[0] == '\0')))
+				abort();
+		}
+	}
+	{
+		const char *why;
+
+		if (config_cluster_tiebreak(c, &why) && (c->nnodes != 2 || !why))
+			abort();
+	}
 	config_free(c);
 	return 0;
 }

@@ -280,26 +280,20 @@ END_TEST
 
 START_TEST(test_section_errors)
 {
-	REFUSED("[site web]\naddress = 192.0.2.1\n[cluster]\n[node a]\n"
-	    "[drill]\n[alert]\n",
-	    "bulwark.conf:1: [site web]: this section is not supported by this "
+	REFUSED("[drill]\n[alert]\n",
+	    "bulwark.conf:1: [drill]: this section is not supported by this "
 	    "version yet\n"
-	    "bulwark.conf:3: [cluster]: this section is not supported by this "
-	    "version yet\n"
-	    "bulwark.conf:4: [node a]: this section is not supported by this "
-	    "version yet\n"
-	    "bulwark.conf:5: [drill]: this section is not supported by this "
-	    "version yet\n"
-	    "bulwark.conf:6: [alert]: this section is not supported by this "
+	    "bulwark.conf:2: [alert]: this section is not supported by this "
 	    "version yet\n");
 	/* Settings of a refused section are not read as the previous one's. */
 	REFUSED("[repository]\npath = /r\n[Backup www]\npaths = www\n"
 	    "[]\nx = 1\n[backup]\npaths = /a\n[repository main]\n[backup a b]\n"
 	    "[backup .x]\n[backup www\npath = /b\n[audit] junk\ndir = /x\n",
 	    "bulwark.conf:3: [Backup www]: unknown section; expected "
-	    "[repository], [backup NAME] or [audit]\n"
+	    "[repository], [backup NAME], [audit], [cluster], [node NAME] or "
+	    "[site NAME]\n"
 	    "bulwark.conf:5: []: no section name; expected [repository], "
-	    "[backup NAME] or [audit]\n"
+	    "[backup NAME], [audit], [cluster], [node NAME] or [site NAME]\n"
 	    "bulwark.conf:7: [backup]: the section has no name; expected "
 	    "[backup NAME], such as [backup www]\n"
 	    "bulwark.conf:9: [repository main]: this section takes no name; "
@@ -435,7 +429,7 @@ END_TEST
 START_TEST(test_all_in_one_pass)
 {
 	REFUSED("[repository]\ncompression = 0\n[backup a]\nkeep_daily = x\n"
-	    "[site web]\n[backup b]\npaths = /b\nbogus = 1\n",
+	    "[drill]\n[backup b]\npaths = /b\nbogus = 1\n",
 	    "bulwark.conf:2: [repository] compression: \"0\" is out of range; "
 	    "expected a whole number from 1 to 19\n"
 	    "bulwark.conf:1: [repository]: path is missing; expected a line "
@@ -444,12 +438,441 @@ START_TEST(test_all_in_one_pass)
 	    "expected a whole number such as 7\n"
 	    "bulwark.conf:3: [backup a]: paths is missing; expected a line such "
 	    "as \"paths = /srv/www, /var/lib/www\"\n"
-	    "bulwark.conf:5: [site web]: this section is not supported by this "
+	    "bulwark.conf:5: [drill]: this section is not supported by this "
 	    "version yet\n"
 	    "bulwark.conf:8: [backup b] bogus: unknown key; expected paths, "
 	    "exclude, tags, one_file_system, exclude_caches, schedule, "
 	    "keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly or "
 	    "keep_yearly\n");
+}
+END_TEST
+
+static const char cluster_conf[] =
+	"[cluster]\n"
+	"name = prod\n"
+	"token = 500ms\n"
+	"authkey = /etc/corosync/authkey.prod\n"
+	"qdevice = qnetd.example.org\n"
+	"socket = /run/bw/f.sock\n"
+	"state_dir = /var/lib/bw/failover\n"
+	"[node alpha]\n"
+	"nodeid = 1\n"
+	"address = 10.0.0.1, fd00:0:0::1\n"
+	"[node beta]\n"
+	"nodeid = 2\n"
+	"address = 10.0.0.2\n"
+	"address = fd00::2\n"
+	"[node gamma]\n"
+	"nodeid = 3\n"
+	"address = 10.0.0.3\n"
+	"witness = yes\n"
+	"[backup www]\n"
+	"paths = /srv/www\n"
+	"[site web]\n"
+	"unit = nginx.service\n"
+	"address = 192.0.2.10/24\n"
+	"interface = eth0\n"
+	"announce_count = 5\n"
+	"announce_interval = 1s\n"
+	"after_take = /usr/local/sbin/dns-here web\n"
+	"after_release = /usr/local/sbin/dns-away web\n"
+	"check = http http://127.0.0.1:8080/health status 204 body \"all ok\"\n"
+	"check = tcp [::1]:443\n"
+	"check = command /usr/bin/test -e /run/ok\n"
+	"check_interval = 2s\n"
+	"check_timeout = 1500ms\n"
+	"rise = 1\n"
+	"fall = 4\n"
+	"priority = alpha:100 beta:50\n"
+	"max_data_age = 15m\n"
+	"backup_set = www\n"
+	"mode = confirm\n"
+	"confirm_timeout = 2m\n"
+	"confirm_default = take\n"
+	"action_timeout = 30s\n"
+	"damp = 2m\n"
+	"[site mail]\n"
+	"start = systemctl start postfix\n"
+	"stop = systemctl stop postfix\n"
+	"status = systemctl is-active postfix\n"
+	"address = 2001:DB8::25/64\n"
+	"interface = bond0.12\n"
+	"mode = manual\n";
+
+START_TEST(test_cluster)
+{
+	const struct config_site *s;
+	const struct config_node *n;
+	struct config *c = NULL;
+	const char *why;
+
+	ck_assert_int_eq(load(cluster_conf, &c), 0);
+	ck_assert_str_eq(logged, "");
+	ck_assert_int_eq(c->has_cluster, 1);
+	ck_assert_str_eq(c->cluster.name, "prod");
+	ck_assert_uint_eq(c->cluster.token_ms, 500);
+	ck_assert_str_eq(c->cluster.authkey, "/etc/corosync/authkey.prod");
+	ck_assert_str_eq(c->cluster.qdevice, "qnetd.example.org");
+	ck_assert_int_eq(c->cluster.force_two_node, 0);
+	ck_assert_str_eq(c->cluster.socket, "/run/bw/f.sock");
+	ck_assert_str_eq(c->cluster.state_dir, "/var/lib/bw/failover");
+
+	ck_assert_uint_eq(c->nnodes, 3);
+	n = config_node_find(c, "alpha");
+	ck_assert_ptr_nonnull(n);
+	ck_assert_uint_eq(n->nodeid, 1);
+	ck_assert_uint_eq(n->naddrs, 2);
+	ck_assert_str_eq(n->addrs[0], "10.0.0.1");
+	ck_assert_str_eq(n->addrs[1], "fd00::1");	/* canonical */
+	ck_assert_int_eq(n->witness, 0);
+	n = config_node_by_id(c, 2);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(n->name, "beta");
+	ck_assert_uint_eq(n->naddrs, 2);
+	ck_assert_str_eq(n->addrs[1], "fd00::2");
+	ck_assert_int_eq(config_node_find(c, "gamma")->witness, 1);
+	ck_assert_ptr_null(config_node_find(c, "delta"));
+	ck_assert_ptr_null(config_node_by_id(c, 4));
+
+	ck_assert_uint_eq(c->nsites, 2);
+	s = config_site_find(c, "web");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s->unit, "nginx.service");
+	ck_assert_ptr_null(s->start);
+	ck_assert_str_eq(s->address, "192.0.2.10/24");
+	ck_assert_str_eq(s->interface, "eth0");
+	ck_assert_uint_eq(s->announce_count, 5);
+	ck_assert_uint_eq(s->announce_interval_ms, 1000);
+	ck_assert_str_eq(s->after_take, "/usr/local/sbin/dns-here web");
+	ck_assert_str_eq(s->after_release, "/usr/local/sbin/dns-away web");
+	ck_assert_uint_eq(s->nchecks, 3);
+	ck_assert_int_eq(s->checks[0].kind, CONFIG_CHECK_HTTP);
+	ck_assert_str_eq(s->checks[0].url, "http://127.0.0.1:8080/health");
+	ck_assert_uint_eq(s->checks[0].expect_status, 204);
+	ck_assert_str_eq(s->checks[0].expect_body, "all ok");
+	ck_assert_int_eq(s->checks[1].kind, CONFIG_CHECK_TCP);
+	ck_assert_str_eq(s->checks[1].host, "::1");
+	ck_assert_uint_eq(s->checks[1].port, 443);
+	ck_assert_int_eq(s->checks[2].kind, CONFIG_CHECK_COMMAND);
+	ck_assert_str_eq(s->checks[2].command, "/usr/bin/test -e /run/ok");
+	ck_assert_uint_eq(s->check_interval_ms, 2000);
+	ck_assert_uint_eq(s->check_timeout_ms, 1500);
+	ck_assert_uint_eq(s->rise, 1);
+	ck_assert_uint_eq(s->fall, 4);
+	ck_assert_uint_eq(s->nprios, 2);
+	ck_assert_str_eq(s->prios[0].node, "alpha");
+	ck_assert_int_eq(s->prios[0].priority, 100);
+	ck_assert_str_eq(s->prios[1].node, "beta");
+	ck_assert_int_eq(s->prios[1].priority, 50);
+	ck_assert_uint_eq(s->max_data_age_s, 900);
+	ck_assert_str_eq(s->backup_set, "www");
+	ck_assert_int_eq(s->mode, CONFIG_SITE_CONFIRM);
+	ck_assert_uint_eq(s->confirm_timeout_s, 120);
+	ck_assert_int_eq(s->confirm_default_take, 1);
+	ck_assert_uint_eq(s->action_timeout_ms, 30000);
+	ck_assert_uint_eq(s->damp_s, 120);
+
+	s = config_site_find(c, "mail");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s->start, "systemctl start postfix");
+	ck_assert_str_eq(s->stop, "systemctl stop postfix");
+	ck_assert_str_eq(s->status, "systemctl is-active postfix");
+	ck_assert_ptr_null(s->unit);
+	ck_assert_str_eq(s->address, "2001:db8::25/64");
+	ck_assert_str_eq(s->interface, "bond0.12");
+	ck_assert_int_eq(s->mode, CONFIG_SITE_MANUAL);
+	/* Defaults. */
+	ck_assert_uint_eq(s->announce_count, 3);
+	ck_assert_uint_eq(s->announce_interval_ms, 200);
+	ck_assert_uint_eq(s->nchecks, 0);
+	ck_assert_uint_eq(s->check_interval_ms, 1000);
+	ck_assert_uint_eq(s->check_timeout_ms, 2000);
+	ck_assert_uint_eq(s->rise, 2);
+	ck_assert_uint_eq(s->fall, 3);
+	ck_assert_uint_eq(s->nprios, 0);
+	ck_assert_uint_eq(s->max_data_age_s, 0);
+	ck_assert_ptr_null(s->backup_set);
+	ck_assert_uint_eq(s->confirm_timeout_s, 300);
+	ck_assert_int_eq(s->confirm_default_take, 0);
+	ck_assert_uint_eq(s->action_timeout_ms, 10000);
+	ck_assert_uint_eq(s->damp_s, 60);
+	ck_assert_ptr_null(config_site_find(c, "shop"));
+
+	/* Three voting nodes and a qdevice: no tie to break. */
+	ck_assert_int_eq(config_cluster_tiebreak(c, &why), 0);
+	ck_assert_ptr_null(why);
+	config_free(c);
+
+	/* Defaults of [cluster], also without the section. */
+	ck_assert_int_eq(load("[node a]\nnodeid = 7\naddress = 127.0.0.1\n", &c), 0);
+	ck_assert_int_eq(c->has_cluster, 0);
+	ck_assert_str_eq(c->cluster.name, "bulwark");
+	ck_assert_uint_eq(c->cluster.token_ms, 1000);
+	ck_assert_str_eq(c->cluster.authkey, "/etc/corosync/authkey");
+	ck_assert_ptr_null(c->cluster.qdevice);
+	ck_assert_str_eq(c->cluster.socket, "/run/bulwark/failoverd.sock");
+	ck_assert_str_eq(c->cluster.state_dir, LOCALSTATEDIR "/lib/bulwark/failover");
+	ck_assert_uint_eq(c->nodes[0].nodeid, 7);
+	config_free(c);
+
+	/* Durations: a bare number is in the key's unit. */
+	ck_assert_int_eq(load("[cluster]\ntoken = 60000\n", &c), 0);
+	ck_assert_uint_eq(c->cluster.token_ms, 60000);
+	config_free(c);
+	ck_assert_int_eq(load("[cluster]\ntoken = 1m\n", &c), 0);
+	ck_assert_uint_eq(c->cluster.token_ms, 60000);
+	config_free(c);
+}
+END_TEST
+
+#define TWO_NODES "[node a]\nnodeid = 1\naddress = 10.0.0.1\n" \
+	"[node b]\nnodeid = 2\naddress = 10.0.0.2\n"
+
+START_TEST(test_tiebreak)
+{
+	struct config *c = NULL;
+	const char *why = "x";
+
+	ck_assert_int_eq(load(TWO_NODES, &c), 0);
+	ck_assert_int_eq(config_cluster_tiebreak(c, &why), 1);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_nonnull(strstr(why, "split brain"));
+	ck_assert_ptr_nonnull(strstr(why, "qdevice = HOST"));
+	ck_assert_ptr_nonnull(strstr(why, "witness = yes"));
+	ck_assert_ptr_nonnull(strstr(why, "force_two_node = yes"));
+	config_free(c);
+
+	ck_assert_int_eq(load("[cluster]\nforce_two_node = yes\n" TWO_NODES, &c), 0);
+	ck_assert_int_eq(config_cluster_tiebreak(c, &why), 0);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_nonnull(strstr(why, "split brain"));
+	config_free(c);
+
+	ck_assert_int_eq(load("[cluster]\nqdevice = 192.0.2.99\n" TWO_NODES, &c), 0);
+	ck_assert_int_eq(config_cluster_tiebreak(c, &why), 0);
+	ck_assert_ptr_null(why);
+	config_free(c);
+
+	/* A witness is the third vote. */
+	ck_assert_int_eq(load(TWO_NODES "[node w]\nnodeid = 3\naddress = "
+	    "10.0.0.3\nwitness = yes\n", &c), 0);
+	ck_assert_int_eq(config_cluster_tiebreak(c, &why), 0);
+	ck_assert_ptr_null(why);
+	config_free(c);
+
+	/* One node has nobody to disagree with. */
+	ck_assert_int_eq(load("[node a]\nnodeid = 1\naddress = 10.0.0.1\n", &c), 0);
+	ck_assert_int_eq(config_cluster_tiebreak(c, &why), 0);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_cluster_errors)
+{
+	REFUSED("[cluster]\nname = a b\ntoken = 100\ntoken = 2x\n"
+	    "qdevice = -bad\nforce_two_node = perhaps\nsocket = run/x\n"
+	    "[cluster]\n",
+	    "bulwark.conf:2: [cluster] name: \"a b\" is not a valid name; "
+	    "expected letters, digits, '.', '_' or '-' (at most 64, not "
+	    "starting with '.' or '-'), such as bulwark\n"
+	    "bulwark.conf:3: [cluster] token: \"100\" is out of range; "
+	    "expected a duration from 200ms to 1m\n"
+	    "bulwark.conf:4: [cluster] token: set again (first at line 3); "
+	    "expected it once in a section\n"
+	    "bulwark.conf:5: [cluster] qdevice: \"-bad\" is not a host name or "
+	    "address; expected letters, digits, '.', '-' or ':', such as "
+	    "qnetd.example.org\n"
+	    "bulwark.conf:6: [cluster] force_two_node: \"perhaps\" is not yes "
+	    "or no; expected yes or no\n"
+	    "bulwark.conf:7: [cluster] socket: \"run/x\" is not an absolute "
+	    "path; expected a path that starts with /, such as "
+	    "/run/bulwark/failoverd.sock\n"
+	    "bulwark.conf:8: [cluster]: the section appears again (first at "
+	    "line 1); expected it once, with all its settings\n");
+	REFUSED("[cluster]\ntoken = 2x\n[cluster x]\n",
+	    "bulwark.conf:2: [cluster] token: \"2x\" is not a duration; "
+	    "expected a number followed by ms, s, m or h from 200ms to 1m, "
+	    "such as 1s\n"
+	    "bulwark.conf:3: [cluster x]: this section takes no name; expected "
+	    "[cluster]\n");
+	REFUSED("[node a]\nnodeid = 0\naddress = 10.0.0.1, host.example, "
+	    "10.0.0.1\n[node b]\nnodeid = 2\naddress = 10.0.0.1\n[node c]\n"
+	    "nodeid = 2\naddress = ::1, 0:0::1\n[node d]\nwitness = yes\n"
+	    "[node]\n",
+	    "bulwark.conf:2: [node a] nodeid: \"0\" is out of range; expected a "
+	    "whole number from 1 to 65535\n"
+	    "bulwark.conf:3: [node a] address: \"host.example\" is not an IPv4 "
+	    "or IPv6 address; expected a literal address such as 192.0.2.11 "
+	    "(not a host name: corosync must not depend on DNS)\n"
+	    "bulwark.conf:3: [node a] address: \"10.0.0.1\" is listed twice; "
+	    "expected each address once\n"
+	    "bulwark.conf:6: [node b] address: \"10.0.0.1\" is already an "
+	    "address of [node a]; expected each address on one node only\n"
+	    "bulwark.conf:8: [node c] nodeid: 2 is already the id of [node b]; "
+	    "expected an id of its own from 1 to 65535\n"
+	    "bulwark.conf:9: [node c] address: \"0:0::1\" is listed twice; "
+	    "expected each address once\n"
+	    "bulwark.conf:10: [node d]: nodeid is missing; expected a line "
+	    "such as \"nodeid = 1\"\n"
+	    "bulwark.conf:10: [node d]: address is missing; expected a line "
+	    "such as \"address = 192.0.2.11\"\n"
+	    "bulwark.conf:12: [node]: the section has no name; expected [node "
+	    "NAME], such as [node www]\n");
+	REFUSED("[node a]\nnodeid = 1\naddress = 10.0.0.1 10.0.0.2 10.0.0.3 "
+	    "10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7 10.0.0.8\naddress = 10.0.0.9\n",
+	    "bulwark.conf:4: [node a] address: \"10.0.0.9\" is one address too "
+	    "many; expected at most 8 (one per corosync link)\n");
+}
+END_TEST
+
+#define NODE_A "[node a]\nnodeid = 1\naddress = 10.0.0.1\n"
+
+START_TEST(test_site_errors)
+{
+	REFUSED(NODE_A "[site web]\nunit = nginx.service\naddress = 192.0.2.10\n"
+	    "address = 192.0.2.10/33\ninterface = eth0/1\n",
+	    "bulwark.conf:6: [site web] address: \"192.0.2.10\" is not an "
+	    "address with a prefix length; expected an IPv4 or IPv6 address "
+	    "and /N, such as 192.0.2.10/24\n"
+	    "bulwark.conf:7: [site web] address: set again (first at line 6); "
+	    "expected it once in a section\n"
+	    "bulwark.conf:8: [site web] interface: \"eth0/1\" is not an "
+	    "interface name; expected at most 15 characters without blanks, "
+	    "'/' or ':', such as eth0\n");
+	REFUSED(NODE_A "[site web]\nunit = nginx.service\nunit = -x\n"
+	    "address = ::1/129\nannounce_count = 101\nannounce_interval = 5ms\n",
+	    "bulwark.conf:6: [site web] unit: set again (first at line 5); "
+	    "expected it once in a section\n"
+	    "bulwark.conf:7: [site web] address: \"::1/129\" is not an address "
+	    "with a prefix length; expected an IPv4 or IPv6 address and /N, "
+	    "such as 192.0.2.10/24\n"
+	    "bulwark.conf:8: [site web] announce_count: \"101\" is out of "
+	    "range; expected a whole number from 0 to 100\n"
+	    "bulwark.conf:9: [site web] announce_interval: \"5ms\" is out of "
+	    "range; expected a duration from 10ms to 10s\n"
+	    "bulwark.conf:4: [site web]: address is set without interface; "
+	    "expected both, such as \"interface = eth0\"\n");
+	REFUSED(NODE_A "[site a]\ninterface = eth0\nunit = a.service\n"
+	    "start = x\n[site b]\nstart = x\n[site c]\nstop = x\n[site d]\n"
+	    "mode = auto\nconfirm_default = go\n[site e]\nunit = -x\n",
+	    "bulwark.conf:4: [site a]: interface is set without address; "
+	    "expected both, such as \"address = 192.0.2.10/24\"\n"
+	    "bulwark.conf:4: [site a]: unit and start, stop or status are all "
+	    "set; expected either a unit or commands\n"
+	    "bulwark.conf:8: [site b]: start is set without stop; expected "
+	    "both, such as \"stop = systemctl stop nginx\"\n"
+	    "bulwark.conf:10: [site c]: stop is set without start; expected "
+	    "both, such as \"start = systemctl start nginx\"\n"
+	    "bulwark.conf:13: [site d] mode: \"auto\" is not a choice; expected "
+	    "automatic, confirm or manual\n"
+	    "bulwark.conf:14: [site d] confirm_default: \"go\" is not a choice; "
+	    "expected stay or take\n"
+	    "bulwark.conf:12: [site d]: nothing to serve; expected a unit, "
+	    "start and stop commands, or an address and interface, such as "
+	    "\"unit = nginx.service\"\n"
+	    "bulwark.conf:16: [site e] unit: \"-x\" is not a unit name; "
+	    "expected letters, digits and '.', '_', '-', '@', ':' or '\\', "
+	    "such as nginx.service\n");
+	REFUSED(NODE_A "[site a]\nunit = a.service\naddress = 192.0.2.1/24\n"
+	    "interface = eth0\n[site b]\nunit = b.service\n"
+	    "address = 192.0.2.1/25\ninterface = eth0\n",
+	    "bulwark.conf:10: [site b] address: 192.0.2.1 is already the "
+	    "address of [site a]; expected an address of its own\n");
+	REFUSED(NODE_A "[site web]\nunit = w.service\n"
+	    "check = http ftp://x\n"
+	    "check = http http://www.example.org/\n"
+	    "check = http http://127.0.0.1/ status 99\n"
+	    "check = http http://[::1]:80/ body\n"
+	    "check = http http://127.0.0.1/ colour red\n"
+	    "check = http http://127.0.0.1/ body \"open\n"
+	    "check = tcp localhost:80\n"
+	    "check = tcp 127.0.0.1:0\n"
+	    "check = tcp ::1:80\n"
+	    "check = ping 192.0.2.1\n"
+	    "check = command\n",
+	    "bulwark.conf:6: [site web] check: \"http ftp://x\" has no http URL "
+	    "with an address; expected http://ADDRESS[:PORT]/PATH, such as "
+	    "http://127.0.0.1:8080/health\n"
+	    "bulwark.conf:7: [site web] check: \"http http://www.example.org/\" "
+	    "has no http URL with an address; expected "
+	    "http://ADDRESS[:PORT]/PATH, such as http://127.0.0.1:8080/health\n"
+	    "bulwark.conf:8: [site web] check: \"http http://127.0.0.1/ status "
+	    "99\": the status is not an HTTP status; expected status and a "
+	    "number from 100 to 599, such as status 200\n"
+	    "bulwark.conf:9: [site web] check: \"http http://[::1]:80/ body\": "
+	    "body has no text; expected body TEXT, or body \"TEXT WITH "
+	    "SPACES\"\n"
+	    "bulwark.conf:10: [site web] check: \"http http://127.0.0.1/ colour "
+	    "red\": \"colour\" is not understood after the URL; expected status "
+	    "N or body TEXT\n"
+	    "bulwark.conf:11: [site web] check: \"http http://127.0.0.1/ body "
+	    "\"open\": a quote is not closed; expected body \"TEXT WITH "
+	    "SPACES\"\n"
+	    "bulwark.conf:12: [site web] check: \"tcp localhost:80\" is not tcp "
+	    "and an address and port; expected tcp ADDRESS:PORT or tcp "
+	    "[IPV6]:PORT, such as tcp 127.0.0.1:5432\n"
+	    "bulwark.conf:13: [site web] check: \"tcp 127.0.0.1:0\" is not tcp "
+	    "and an address and port; expected tcp ADDRESS:PORT or tcp "
+	    "[IPV6]:PORT, such as tcp 127.0.0.1:5432\n"
+	    "bulwark.conf:14: [site web] check: \"tcp ::1:80\" is not tcp and "
+	    "an address and port; expected tcp ADDRESS:PORT or tcp "
+	    "[IPV6]:PORT, such as tcp 127.0.0.1:5432\n"
+	    "bulwark.conf:15: [site web] check: \"ping 192.0.2.1\" is not a "
+	    "check; expected http URL [status N] [body TEXT], tcp ADDRESS:PORT "
+	    "or command CMD, such as http http://127.0.0.1/ status 200\n"
+	    "bulwark.conf:16: [site web] check: \"command\" has no command "
+	    "line; expected command CMD, such as command "
+	    "/usr/local/bin/check-db\n");
+	REFUSED(NODE_A "[site web]\nunit = w.service\n"
+	    "check_interval = 50ms\ncheck_timeout = 11m\nrise = 0\nfall = 101\n"
+	    "max_data_age = 1d\nconfirm_timeout = 0\naction_timeout = 500ms\n"
+	    "damp = 1500ms\n",
+	    "bulwark.conf:6: [site web] check_interval: \"50ms\" is out of "
+	    "range; expected a duration from 100ms to 1h\n"
+	    "bulwark.conf:7: [site web] check_timeout: \"11m\" is out of range; "
+	    "expected a duration from 100ms to 10m\n"
+	    "bulwark.conf:8: [site web] rise: \"0\" is out of range; expected a "
+	    "whole number from 1 to 100\n"
+	    "bulwark.conf:9: [site web] fall: \"101\" is out of range; expected "
+	    "a whole number from 1 to 100\n"
+	    "bulwark.conf:10: [site web] max_data_age: \"1d\" is not a "
+	    "duration; expected a number followed by ms, s, m or h from 0 to "
+	    "720h, such as 15m\n"
+	    "bulwark.conf:11: [site web] confirm_timeout: \"0\" is out of "
+	    "range; expected a duration from 1s to 24h\n"
+	    "bulwark.conf:12: [site web] action_timeout: \"500ms\" is out of "
+	    "range; expected a duration from 1s to 1h\n"
+	    "bulwark.conf:13: [site web] damp: \"1500ms\" is not a whole number "
+	    "of seconds; expected a duration from 0 to 24h\n");
+}
+END_TEST
+
+/* What only the whole file can tell: the names a site uses exist. */
+START_TEST(test_cross_errors)
+{
+	REFUSED("[site web]\nunit = w.service\npriority = a:1\n",
+	    "bulwark.conf:3: [site web] priority: a is not a node of this file; "
+	    "expected nodes that have a [node NAME] section\n"
+	    "bulwark.conf:1: [site web]: no [node NAME] section is defined; "
+	    "expected one for each cluster node, with its nodeid and address\n");
+	REFUSED(NODE_A "[node w]\nnodeid = 9\naddress = 10.0.0.9\nwitness = 1\n"
+	    "[site web]\nunit = w.service\n"
+	    "priority = a:100 zeta:5 b:x a:3 w:1 c:1001\nbackup_set = nope\n"
+	    "[backup www]\npaths = /srv\n",
+	    "bulwark.conf:10: [site web] priority: \"b:x\" is not NODE:N; "
+	    "expected node names each with a priority from 0 to 1000, such as "
+	    "alpha:100 beta:50\n"
+	    "bulwark.conf:10: [site web] priority: node a is listed twice; "
+	    "expected each node once\n"
+	    "bulwark.conf:10: [site web] priority: \"c:1001\" is not NODE:N; "
+	    "expected node names each with a priority from 0 to 1000, such as "
+	    "alpha:100 beta:50\n"
+	    "bulwark.conf:10: [site web] priority: zeta is not a node of this "
+	    "file; expected nodes that have a [node NAME] section\n"
+	    "bulwark.conf:10: [site web] priority: w is a witness, which never "
+	    "serves a site; expected nodes without witness = yes\n"
+	    "bulwark.conf:11: [site web] backup_set: nope is not a backup set "
+	    "of this file; expected the NAME of a [backup NAME] section\n");
 }
 END_TEST
 
@@ -489,6 +912,13 @@ static const char *const all_keys[] = {
 	"paths", "exclude", "tags", "one_file_system", "exclude_caches",
 	"schedule", "keep_last", "keep_hourly", "keep_daily", "keep_weekly",
 	"keep_monthly", "keep_yearly", "dir",
+	"name", "token", "authkey", "qdevice", "force_two_node", "socket",
+	"state_dir", "nodeid", "address", "witness", "start", "stop", "status",
+	"unit", "interface", "announce_count", "announce_interval",
+	"after_take", "after_release", "check", "check_interval",
+	"check_timeout", "rise", "fall", "priority", "max_data_age",
+	"backup_set", "mode", "confirm_timeout", "confirm_default",
+	"action_timeout", "damp",
 };
 
 START_TEST(test_sample)
@@ -631,6 +1061,11 @@ config_suite(void)
 	tcase_add_test(tc, test_all_in_one_pass);
 	tcase_add_test(tc, test_sample);
 	tcase_add_test(tc, test_load_file);
+	tcase_add_test(tc, test_cluster);
+	tcase_add_test(tc, test_tiebreak);
+	tcase_add_test(tc, test_cluster_errors);
+	tcase_add_test(tc, test_site_errors);
+	tcase_add_test(tc, test_cross_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
