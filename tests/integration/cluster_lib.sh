@@ -188,7 +188,8 @@ cl_write_site() {
 }
 
 # cl_write_bulwark_conf NODE: failoverd's configuration for NODE.
-# CL_PRIO ("n1:100 n2:90 n3:80"), CL_CLUSTER_EXTRA, CL_MEMBERS shape it.
+# CL_PRIO (default "n1:100 n2:90 n3:80" for the members), CL_CLUSTER_EXTRA
+# and CL_MEMBERS shape it.
 cl_write_bulwark_conf() {
 	local n=$1 d="$T/$1" m
 	{
@@ -217,7 +218,7 @@ cl_write_bulwark_conf() {
 		check_timeout = 500ms
 		rise = 2
 		fall = 2
-		priority = ${CL_PRIO:-n1:100 n2:90 n3:80}
+		priority = ${CL_PRIO:-$(for m in $CL_MEMBERS; do printf '%s:%s ' "$m" $((110 - 10 * $(cl_num "$m"))); done)}
 		EOF
 	} > "$d/bulwark.conf"
 	mkdir -p "$d/state"
@@ -279,7 +280,7 @@ cl_members() { cl_in "$1" corosync-quorumtool -s 2>/dev/null | awk '/^Total vote
 # cl_failoverd_start N / cl_failoverd_stop N
 cl_failoverd_start() {
 	cl_spawn "$T/$1/failoverd.pid" "$T/$1/failoverd.log" \
-		nsenter -t "$(cl_holder "$1")" -m -n "$FAILOVERD" -c "$T/$1/bulwark.conf" -f
+		nsenter -t "$(cl_holder "$1")" -m -n "$FAILOVERD" -c "$T/$1/bulwark.conf" --foreground --node "$1" -v
 }
 cl_failoverd_stop() {
 	local p
@@ -476,7 +477,7 @@ cl_logs() {
 	for f in "$T"/*/*.log "$T"/*/*.out "$T"/*/*.err; do
 		[ -s "$f" ] || continue
 		say "--- ${f#$T/}"
-		tail -n 15 "$f"
+		grep -v ': debug: ' "$f" | tail -n 25
 	done
 }
 

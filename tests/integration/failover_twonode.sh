@@ -13,7 +13,7 @@ for n in n1 n2; do
 	wait_for 30 "corosync on $n to be quorate" cl_quorate "$n" || fail "$n is not quorate"
 done
 rc=0
-cl_in n1 timeout 20 "$FAILOVERD" -c "$T/n1/bulwark.conf" -f >"$T/out" 2>"$T/err" || rc=$?
+cl_in n1 timeout 20 "$FAILOVERD" -c "$T/n1/bulwark.conf" --foreground --node n1 >"$T/out" 2>"$T/err" || rc=$?
 case $rc in
 0) fail "failoverd started on two nodes without a tie-breaker";;
 124) fail "failoverd neither refused nor stopped within 20 s";;
