@@ -118,6 +118,8 @@ cl_link() {
 	cl_in "$n" ip addr add "$a/24" dev eth0
 	cl_in "$n" ip -6 addr add "$CL_NET6:${a##*.}/64" dev eth0 nodad
 	cl_in "$n" ip link set eth0 up
+	# who is who in the daemons' logs (which name peers by MAC)
+	echo "$n=$(cl_in "$n" ip -o link show eth0 | sed -n 's|.* link/ether \([^ ]*\).*|\1|p')" >> "$T/macs"
 }
 
 cl_write_corosync_conf() {
@@ -316,16 +318,47 @@ cl_keepalived_start() {
 		-f "$d/keepalived.conf" -p "$d/ka.pid" -r "$d/ka-vrrp.pid"
 }
 
-# cl_start_bulwark: corosync and failoverd on every member; returns once
-# the site is served from SERVER (default n1, the highest priority).
+# cl_start_bulwark: corosync on every member, then failoverd on the first
+# member; once it serves the site, failoverd on the others, and returns
+# when every daemon sees every member (its log says so).  The serving node
+# is in $ACTIVE.  Starting the first daemon alone makes the start-up
+# deterministic: the cases test failures, not start-up races.
 cl_start_bulwark() {
-	local n
+	local n first nm
+	set -- $CL_MEMBERS
+	first=$1 nm=$#
 	for n in $CL_MEMBERS; do corosync_start "$n"; done
 	for n in $CL_MEMBERS; do
 		wait_for 30 "corosync on $n to be quorate" cl_quorate "$n" || return 1
 	done
-	for n in $CL_MEMBERS; do cl_failoverd_start "$n"; done
-	wait_for 30 "${1:-n1} to serve the site" cl_vip_served_by "${1:-n1}"
+	cl_failoverd_start "$first"
+	wait_for 30 "$first to serve the site" cl_vip_served_by "$first" || return 1
+	for n in $CL_MEMBERS; do
+		[ "$n" = "$first" ] || cl_failoverd_start "$n"
+	done
+	for n in $CL_MEMBERS; do
+		wait_for 30 "failoverd on $n to see $nm members" \
+			grep -q "view: $nm member" "$T/$n/failoverd.log" || return 1
+	done
+	ACTIVE=$first
+	return 0
+}
+
+# cl_one_server: exactly one node has the address and answers as itself.
+cl_one_server() {
+	local o
+	o=$(cl_vip_owners)
+	case $o in *" "?*|"") return 1;; esac
+	cl_vip_served_by "${o% }"
+}
+
+# cl_next_after N: the member with the highest priority other than N (the
+# default priorities: n1, then n2, then n3).
+cl_next_after() {
+	local m
+	for m in $CL_MEMBERS; do
+		[ "$m" != "$1" ] && { echo "$m"; return 0; }
+	done
 }
 
 # cl_probe_ready: the probe runs and the client gets answers.
@@ -474,6 +507,7 @@ assert_no_split() {
 # cl_logs: the tails of every log, for a failed run.
 cl_logs() {
 	local f
+	[ -f "$T/macs" ] && say "--- MAC addresses:" $(cat "$T/macs")
 	for f in "$T"/*/*.log "$T"/*/*.out "$T"/*/*.err; do
 		[ -s "$f" ] || continue
 		say "--- ${f#$T/}"
@@ -518,6 +552,10 @@ cl_cleanup() {
 	set +e
 	[ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && cl_logs
 	cl_teardown || { [ "$rc" -eq 0 ] && rc=1; }
-	rm -rf "$T"
+	if [ -n "${CL_KEEP:-}" ]; then	# for a post-mortem: the logs stay
+		say "kept $T"
+	else
+		rm -rf "$T"
+	fi
 	exit "$rc"
 }

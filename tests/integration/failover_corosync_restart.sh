@@ -10,9 +10,11 @@ cl_require failoverd
 cl_setup
 cl_start_bulwark || { fail "the cluster did not come up"; finish; }
 cl_probe_ready
+next=$(cl_next_after "$ACTIVE")
 fault=$(cl_now)
-corosync_restart n1
-wait_for 60 "n1 to rejoin the cluster" eval '[ "$(cl_members n1)" = 3 ]' || fail "n1 did not rejoin"
+corosync_restart "$ACTIVE"
+wait_for 60 "$ACTIVE to rejoin the cluster" eval '[ "$(cl_members "$ACTIVE")" = 3 ]' ||
+	fail "$ACTIVE did not rejoin"
 wait_for 60 "one node to serve the site" eval \
 	'[ "$(cl_vip_owners | wc -w)" = 1 ] && cl_vip_served_by $(cl_vip_owners)' ||
 	fail "nobody serves after the restart"

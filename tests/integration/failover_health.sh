@@ -9,10 +9,13 @@ cl_require failoverd
 cl_setup
 cl_start_bulwark || { fail "the cluster did not come up"; finish; }
 cl_probe_ready
+next=$(cl_next_after "$ACTIVE")
 fault=$(cl_now)
-kill -9 "$(cat "$T/n1/lighttpd.pid")"
-wait_for 60 "n2 to take the site over" cl_vip_served_by n2 || fail "n2 did not take over"
-wait_for 30 "n1 to let the address go" eval '! cl_has_vip n1' || fail "n1 kept the address"
+kill -9 "$(cat "$T/$ACTIVE/lighttpd.pid")"
+wait_for 60 "$next to take the site over" cl_vip_served_by "$next" ||
+	fail "$next did not take over"
+wait_for 30 "$ACTIVE to let the address go" eval '! cl_has_vip "$ACTIVE"' ||
+	fail "$ACTIVE kept the address"
 sleep 1
-cl_case_end "$fault" n2
+cl_case_end "$fault" "$next"
 finish

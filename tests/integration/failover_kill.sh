@@ -9,9 +9,11 @@ cl_require failoverd
 cl_setup
 cl_start_bulwark || { fail "the cluster did not come up"; finish; }
 cl_probe_ready
+next=$(cl_next_after "$ACTIVE")
 fault=$(cl_now)
-node_kill_all n1
-wait_for 60 "n2 to take the site over" cl_vip_served_by n2 || fail "n2 did not take over"
+node_kill_all "$ACTIVE"
+wait_for 60 "$next to take the site over" cl_vip_served_by "$next" ||
+	fail "$next did not take over"
 sleep 1
-cl_case_end "$fault" n2
+cl_case_end "$fault" "$next"
 finish

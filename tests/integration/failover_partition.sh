@@ -10,18 +10,22 @@ cl_require failoverd
 cl_setup
 cl_start_bulwark || { fail "the cluster did not come up"; finish; }
 cl_probe_ready
+next=$(cl_next_after "$ACTIVE")
 fault=$(cl_now)
-node_partition n1
-# n1 still runs, cut off: it must notice on its own
-wait_for 60 "n1 to give the site up" eval '! cl_has_vip n1 && ! cl_in n1 "$T/n1/site-status"' ||
-	fail "the cut-off node n1 kept the site (address or service)"
-wait_for 60 "n2 to take the site over" cl_vip_served_by n2 || fail "n2 did not take over"
+node_partition "$ACTIVE"
+# the active node still runs, cut off: it must notice on its own
+wait_for 60 "$ACTIVE to give the site up" eval \
+	'! cl_has_vip "$ACTIVE" && ! cl_in "$ACTIVE" "$T/$ACTIVE/site-status"' ||
+	fail "the cut-off node $ACTIVE kept the site (address or service)"
+wait_for 60 "$next to take the site over" cl_vip_served_by "$next" ||
+	fail "$next did not take over"
 sleep 1
-cl_case_end "$fault" n2
+cl_case_end "$fault" "$next"
 
 probe_start
-node_heal n1
-wait_for 60 "n1 to rejoin the cluster" eval '[ "$(cl_members n1)" = 3 ]' || fail "n1 did not rejoin"
+node_heal "$ACTIVE"
+wait_for 60 "$ACTIVE to rejoin the cluster" eval '[ "$(cl_members "$ACTIVE")" = 3 ]' ||
+	fail "$ACTIVE did not rejoin"
 sleep 3
-cl_case_end "$fault" n2
+cl_case_end "$fault" "$next"
 finish
