@@ -10,7 +10,8 @@ EXTRA_DIST += tests/integration/badinput.sh
 # skip otherwise and until bulwark-failoverd is built.
 check_PROGRAMS += tests/integration/probe
 tests_integration_probe_SOURCES = tests/integration/probe.c
-EXTRA_DIST += tests/integration/cluster_lib.sh bench/run-failover docs/TESTING.md
+EXTRA_DIST += tests/integration/cluster_lib.sh bench/run-failover bench/FAILOVER.md \
+	docs/TESTING.md
 FAILOVER_TESTS = tests/integration/failover_harness.sh \
 	tests/integration/failover_kill.sh \
 	tests/integration/failover_partition.sh \

@@ -387,11 +387,14 @@ cl_case_end() {
 	assert_one_server
 }
 
-# node_kill_all N: kill -9 every process of the node, holder included, in
-# one call: the namespace and its addresses vanish like a dead machine's.
+# node_kill_all N: kill -9 every process of the node, holder included, all
+# frozen first: the namespace and its addresses vanish like a dead machine's.
 node_kill_all() {
 	local pids
 	pids=$(cl_ns_pids "$1")
+	# kill(1) signals one process after another: freeze them all first, so
+	# none sees another die and reacts (a parent's death signal, SIGCHLD)
+	[ -n "$pids" ] && kill -STOP $pids 2>/dev/null
 	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
 	# daemons that forked in the meantime
 	pids=$(cl_ns_pids "$1")
