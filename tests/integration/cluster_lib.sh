@@ -340,6 +340,9 @@ cl_start_bulwark() {
 		wait_for 30 "failoverd on $n to see $nm members" \
 			grep -q "view: $nm member" "$T/$n/failoverd.log" || return 1
 	done
+	# and the first has finished its take (address announced, reported)
+	wait_for 30 "$first to report the site served" \
+		grep -q "site web: serving on $first" "$T/$first/failoverd.log" || return 1
 	ACTIVE=$first
 	return 0
 }
