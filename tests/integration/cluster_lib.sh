@@ -342,7 +342,7 @@ cl_start_bulwark() {
 	done
 	# and the first has finished its take (address announced, reported)
 	wait_for 30 "$first to report the site served" \
-		grep -q "site web: serving on $first" "$T/$first/failoverd.log" || return 1
+		grep -Eq "site web: serving( on $first)?$" "$T/$first/failoverd.log" || return 1
 	ACTIVE=$first
 	return 0
 }
