@@ -16,3 +16,24 @@ TESTS += tests/integration/wizard.sh
 EXTRA_DIST += tests/integration/wizard.sh tests/integration/ptydrive.py
 TESTS += tests/integration/failoverd1.sh
 EXTRA_DIST += tests/integration/failoverd1.sh
+
+# The failover cases: a three-node cluster in namespaces, driven by
+# cluster_lib.sh, watched by the probe (an HTTP client); root only, they
+# skip otherwise and until bulwark-failoverd is built.
+check_PROGRAMS += tests/integration/probe
+tests_integration_probe_SOURCES = tests/integration/probe.c
+EXTRA_DIST += tests/integration/cluster_lib.sh bench/run-failover docs/TESTING.md
+FAILOVER_TESTS = tests/integration/failover_harness.sh \
+	tests/integration/failover_kill.sh \
+	tests/integration/failover_partition.sh \
+	tests/integration/failover_health.sh \
+	tests/integration/failover_move.sh \
+	tests/integration/failover_corosync_restart.sh \
+	tests/integration/failover_twonode.sh
+TESTS += $(FAILOVER_TESTS)
+EXTRA_DIST += $(FAILOVER_TESTS)
+# Known failure, failoverd: a node's JOIN for its first CPG view carries ring
+# 0 (the totem ring is not known yet), the others drop it as old, and a view
+# that grows within one ring never syncs; so after a failed health check no
+# other node takes the site.  Remove once it passes (an XPASS fails make check).
+XFAIL_TESTS = tests/integration/failover_health.sh
