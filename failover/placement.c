@@ -104,7 +104,12 @@ struct site {
 	uint32_t noted_gen;	/* "cannot place" already logged at this gen */
 	uint32_t sync_gen;	/* the highest gen in this sync round's HELLOs */
 	/* Local, from the clock of this node. */
-	uint64_t moved_ms;	/* when the owner last changed (damping) */
+	/* Damping is for flapping: only a site that moved (lost an owner,
+	 * changed owner, a planned switch) is held back.  Its first owner,
+	 * the initial placement, is not a move. */
+	int has_moved;		/* moved_ms is valid */
+	int had_owner;		/* an owner was ever known here */
+	uint64_t moved_ms;	/* when it last moved (damping) */
 	uint64_t ask_ms;	/* when the ask began (confirm timeout) */
 	uint32_t decided_gen;	/* leader: DECIDE sent for this gen (+1) */
 	uint64_t damp_until;	/* leader: a damped health move, re-check then */
@@ -600,6 +605,13 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
  */
 
 static void
+mark_moved(struct placement *p, struct site *s)
+{
+	s->has_moved = 1;
+	s->moved_ms = p->now;
+}
+
+static void
 set_owner(struct placement *p, size_t si, uint32_t owner, int released,
     const char *why)
 {
@@ -614,6 +626,10 @@ set_owner(struct placement *p, size_t si, uint32_t owner, int released,
 		s->add_deadline = 0;
 		s->retry_at = 0;
 	}
+	if (s->had_owner && s->owner != owner)
+		mark_moved(p, s);
+	if (owner)
+		s->had_owner = 1;
 	s->owner = owner;
 	s->target = 0;
 	s->released = released;
@@ -621,7 +637,6 @@ set_owner(struct placement *p, size_t si, uint32_t owner, int released,
 	s->health_move = 0;
 	s->declined = 0;
 	s->damp_until = 0;
-	s->moved_ms = p->now;
 	s->gen++;
 }
 
@@ -636,7 +651,7 @@ start_move(struct placement *p, size_t si, uint32_t to, const char *why)
 	s->ask_node = 0;
 	s->health_move = 0;
 	s->damp_until = 0;
-	s->moved_ms = p->now;
+	mark_moved(p, s);
 	s->gen++;
 }
 
@@ -711,7 +726,8 @@ leader_decide(struct placement *p)
 		return;
 	for (si = 0; si < p->nsites; si++) {
 		struct site *s = &p->sites[si];
-		uint64_t damp_end = s->moved_ms + (uint64_t)s->cfg->damp_s * 1000;
+		uint64_t damp_end = s->has_moved ? s->moved_ms +
+		    (uint64_t)s->cfg->damp_s * 1000 : 0;
 
 		if (s->decided_gen == s->gen + 1)
 			continue;
@@ -804,8 +820,13 @@ reconcile(struct placement *p)
 				s->retry_at = 0;
 			}
 			s->released = 0;
-			s->moved_ms = p->now;
+			/* Learning the owner after a join is no move; a
+			 * different owner than the one known here is. */
+			if (old && s->owner)
+				mark_moved(p, s);
 		}
+		if (s->owner)
+			s->had_owner = 1;
 		/* The same for everyone: all saw the same HELLOs. */
 		s->gen = s->sync_gen + 1;
 	}

@@ -68,6 +68,8 @@ struct sim {
 	uint64_t release_ms;	/* how long ADDR_DEL/STOP take */
 	unsigned dad;		/* ADDR_ADD answered ADDR_IN_USE */
 	unsigned asks[MAXS];
+	unsigned damped;	/* "damped" log lines, any node */
+	char damped_text[320];	/* the latest of them */
 	unsigned steps;
 	int verbose;
 	uint64_t started[MAXN][MAXS];	/* when START last ended well */
@@ -135,6 +137,11 @@ handle(size_t i, struct placement_out *o)
 				S.del_sent[i][a->site] = S.now;
 			break;
 		case PLACEMENT_ACT_LOG:
+			if (strstr(a->text, "damped") != NULL) {
+				S.damped++;
+				snprintf(S.damped_text, sizeof(S.damped_text),
+				    "%s", a->text);
+			}
 			if (S.verbose)
 				fprintf(stderr, "%6llu %s: %s\n",
 				    (unsigned long long)S.now,
@@ -685,7 +692,8 @@ START_TEST(test_corosync_restart)
 }
 END_TEST
 
-/* Health: fall failures move the site; a flapping site is damped. */
+/* Health: fall failures move the site; a flapping site is damped.  The
+ * initial placement is not a move: the first failure moves at once. */
 START_TEST(test_health_damped)
 {
 	sim_start(three, 3);
@@ -696,23 +704,53 @@ START_TEST(test_health_damped)
 	check_round(0, 0, 1);
 	run(1000);
 	SERVES(0, 0);
-	/* Within damp (30 s) of the last move: no move yet. */
+	/* The first take was no move: fall failures move it at once. */
 	check_round(0, 0, 0);
 	check_round(0, 0, 0);
 	run(1000);
-	SERVES(0, 0);
-	run(30000);			/* damping over: moved to b */
 	SERVES(0, 1);
-	/* b flaps right after the move: damped, stays. */
+	ck_assert_uint_eq(S.damped, 0);
+	/* b fails right after the move: damped (30 s), with the reason. */
 	check_round(1, 0, 0);
 	check_round(1, 0, 0);
 	run(5000);
 	SERVES(0, 1);
-	/* b recovers (rise = 2) before damping ends: no move at all. */
-	check_round(1, 0, 1);
-	check_round(1, 0, 1);
+	ck_assert_uint_ge(S.damped, 1);
+	ck_assert_msg(strstr(S.damped_text, "unhealthy on b") != NULL &&
+	    strstr(S.damped_text, "damped for 30s") != NULL,
+	    "damping logged as: %s", S.damped_text);
+	/* When the window ends it moves (a failed here: to c). */
+	run(30000);
+	SERVES(0, 2);
+	/* c fails too, within damp: held; it recovers (rise = 2) before
+	 * damping ends: no move at all. */
+	check_round(2, 0, 0);
+	check_round(2, 0, 0);
+	run(5000);
+	SERVES(0, 2);
+	check_round(2, 0, 1);
+	check_round(2, 0, 1);
 	run(40000);
+	SERVES(0, 2);
+	sim_end();
+}
+END_TEST
+
+/* The site's first owner fails its start: that is a move like any other,
+ * so the next node's health failure within damp is held. */
+START_TEST(test_damp_initial_failed_start)
+{
+	sim_start(three, 3);
+	S.n[0].broken_start[0] = 1;
+	run(5000);
 	SERVES(0, 1);
+	check_round(1, 0, 0);
+	check_round(1, 0, 0);
+	run(5000);
+	SERVES(0, 1);
+	ck_assert_uint_ge(S.damped, 1);
+	run(30000);
+	SERVES(0, 2);
 	sim_end();
 }
 END_TEST
@@ -1037,11 +1075,13 @@ static const struct scenario scenarios[] = {
 	{ "health flap damped, then moved", three, 3, {
 		{ S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, 0 },
 		{ S_CHECK, 0, 0, 0 }, { S_CHECK, 0, 0, 0 }, { S_RUN, 1000, 0, 0 },
-		{ S_SERVES, 0, 0, 0 },		/* moved at start: damped */
-		{ S_CHECK, 0, 0, 1 }, { S_CHECK, 0, 0, 1 },	/* recovers */
-		{ S_RUN, 40000, 0, 0 }, { S_SERVES, 0, 0, 0 },
-		{ S_CHECK, 0, 0, 0 }, { S_CHECK, 0, 0, 0 }, { S_RUN, 1000, 0, 0 },
-		{ S_SERVES, 0, 0, 1 },		/* after damp: moved */
+		{ S_SERVES, 0, 0, 1 },		/* first take: no damping */
+		{ S_CHECK, 1, 0, 0 }, { S_CHECK, 1, 0, 0 }, { S_RUN, 1000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 },		/* moved just now: damped */
+		{ S_CHECK, 1, 0, 1 }, { S_CHECK, 1, 0, 1 },	/* recovers */
+		{ S_RUN, 40000, 0, 0 }, { S_SERVES, 0, 0, 1 },
+		{ S_CHECK, 1, 0, 0 }, { S_CHECK, 1, 0, 0 }, { S_RUN, 1000, 0, 0 },
+		{ S_SERVES, 0, 0, 2 },		/* after damp: moved */
 		{ S_DAD, 0, 0, 0 } } },
 	{ "standby and online", three, 3, {
 		{ S_RUN, 3000, 0, 0 }, { S_STANDBY, 1, 0, 1 }, { S_RUN, 2000, 0, 0 },
@@ -1302,6 +1342,7 @@ placement_suite(void)
 	tcase_add_test(tc, test_slow_release_dad);
 	tcase_add_test(tc, test_corosync_restart);
 	tcase_add_test(tc, test_health_damped);
+	tcase_add_test(tc, test_damp_initial_failed_start);
 	tcase_add_test(tc, test_planned_move);
 	tcase_add_test(tc, test_standby_online);
 	tcase_add_test(tc, test_manual);
