@@ -41,9 +41,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failover/addr.h"
 #include "failover/cluster.h"
 #include "failover/daemon.h"
-#include "failover/daemon_addr.h"
 #include "failover/health.h"
 #include "failover/loop.h"
 #include "failover/msg.h"
@@ -77,7 +77,7 @@ struct dsite {
 	int act;			/* the action running, or 0 */
 	int step;			/* its step */
 	int result;			/* enum placement_result so far */
-	struct daemon_addr *addr;	/* NULL: the site has no address */
+	struct addr_spec *addr;		/* NULL: the site has no address */
 	struct health *health;
 	int health_up;			/* -1 unknown, 0, 1 */
 	int8_t peer_health[MAX_NODES];	/* by node index, from HEALTH messages */
@@ -299,7 +299,7 @@ step_done(struct loop *l, int err, const char *reason, void *arg)
 		act_end(s, s->result);
 		return;
 	case PLACEMENT_ACT_ADDR_ADD:
-		if (daemon_addr_in_use(err) && s->step == S_PROBE) {
+		if (err == BW_ERR_EXIST && s->step == S_PROBE) {	/* in use */
 			act_end(s, PLACEMENT_ADDR_IN_USE);
 			return;
 		}
@@ -372,8 +372,7 @@ addr_step(struct dsite *s)
 
 	if (s->act == PLACEMENT_ACT_ADDR_DEL) {
 		if (s->step == 0 && s->addr)
-			rc = daemon_addr_run(d->o.ops, d->loop, DADDR_DEL, s->addr, tmo, 0, 0,
-			    step_done, s);
+			rc = d->o.ops->addr->del(d->loop, s->addr, tmo, step_done, s);
 		else if (s->step == 0)
 			rc = 1;
 		else
@@ -386,10 +385,13 @@ addr_step(struct dsite *s)
 		case S_ANNOUNCE:
 			if (!s->addr)
 				rc = 1;
+			else if (s->step == S_PROBE)
+				rc = d->o.ops->addr->probe(d->loop, s->addr, tmo, step_done, s);
+			else if (s->step == S_ADD)
+				rc = d->o.ops->addr->add(d->loop, s->addr, tmo, step_done, s);
 			else
-				rc = daemon_addr_run(d->o.ops, d->loop, s->step == S_PROBE ?
-				    DADDR_PROBE : s->step == S_ADD ? DADDR_ADD : DADDR_ANNOUNCE,
-				    s->addr, tmo, c->announce_count ? c->announce_count : 3,
+				rc = d->o.ops->addr->announce(d->loop, s->addr,
+				    c->announce_count ? c->announce_count : 3,
 				    c->announce_interval_ms ? c->announce_interval_ms : 200,
 				    step_done, s);
 			break;
@@ -699,47 +701,47 @@ observe(struct daemon *d, uint32_t from, const uint8_t *p, size_t n)
 
 	if (fi < 0 || msg_decode(p, n, &m) != 0)
 		return;		/* placement logs what is malformed */
-	s = m.type != MSG_STANDBY && m.type != MSG_ONLINE && m.type != MSG_HELLO ?
+	s = m.type != FMSG_STANDBY && m.type != FMSG_ONLINE && m.type != FMSG_HELLO ?
 	    site_find(d, m.site) : NULL;
 	ti = node_idx(d, m.node);
 	switch (m.type) {
-	case MSG_STATE:
+	case FMSG_STATE:
 		if (s)
 			history(d, s, from, msg_state_name(m.state), "%s",
 			    m.reason[0] ? m.reason : "reported by the node");
 		break;
-	case MSG_HEALTH:
+	case FMSG_HEALTH:
 		if (s) {
 			s->peer_health[fi] = (int8_t)!!m.ok;
 			history(d, s, from, m.ok ? "healthy" : "unhealthy", "%s",
 			    m.reason[0] ? m.reason : "checks pass");
 		}
 		break;
-	case MSG_MOVE:
+	case FMSG_MOVE:
 		if (s)
 			history(d, s, m.node, "move", "operator request, sent by %s",
 			    node_name(d, from));
 		break;
-	case MSG_STANDBY:
-	case MSG_ONLINE:
+	case FMSG_STANDBY:
+	case FMSG_ONLINE:
 		if (ti >= 0) {
-			d->nodes[ti].standby = m.type == MSG_STANDBY;
-			history(d, NULL, m.node, m.type == MSG_STANDBY ? "standby" : "online",
+			d->nodes[ti].standby = m.type == FMSG_STANDBY;
+			history(d, NULL, m.node, m.type == FMSG_STANDBY ? "standby" : "online",
 			    "operator request, sent by %s", node_name(d, from));
 		}
 		break;
-	case MSG_CONFIRM:
+	case FMSG_CONFIRM:
 		if (s) {
 			s->ask[0] = 0;
 			history(d, s, m.node, m.ok ? "confirmed" : "declined",
 			    "operator answer, sent by %s", node_name(d, from));
 		}
 		break;
-	case MSG_DECIDE:
+	case FMSG_DECIDE:
 		if (s)
 			history(d, s, m.node, "decided", "%s", m.reason);
 		break;
-	case MSG_HELLO:
+	case FMSG_HELLO:
 		d->nodes[fi].standby = m.standby;
 		for (i = 0; i < m.nsites; i++)
 			if ((s = site_find(d, m.sites[i].site)) != NULL)
@@ -1091,7 +1093,7 @@ daemon_request(struct daemon *d, int op, int json, char *const *args, char **out
 			*out = fmt("site %s is not waiting for a confirmation", s->cfg->name);
 			return BW_ERR_NOENT;
 		}
-		m.type = op == CTL_OP_MOVE ? MSG_MOVE : MSG_CONFIRM;
+		m.type = op == CTL_OP_MOVE ? FMSG_MOVE : FMSG_CONFIRM;
 		msg_set_str(m.site, sizeof(m.site), s->cfg->name);
 		if (op == CTL_OP_MOVE) {
 			m.node = d->nodes[ni].cfg->nodeid;
@@ -1107,7 +1109,7 @@ daemon_request(struct daemon *d, int op, int json, char *const *args, char **out
 			*out = fmt("no node '%s' in the configuration", args[0]);
 			return BW_ERR_NOENT;
 		}
-		m.type = op == CTL_OP_STANDBY ? MSG_STANDBY : MSG_ONLINE;
+		m.type = op == CTL_OP_STANDBY ? FMSG_STANDBY : FMSG_ONLINE;
 		m.node = d->nodes[ni].cfg->nodeid;
 		goto send;
 	default:
@@ -1233,6 +1235,25 @@ listen_ready(struct loop *l, int fd, short revents, void *arg)
 
 /* ---- life cycle ---- */
 
+/* A site's address on its interface; NULL (logged, naming the file and
+ * the site) when it does not parse or on no memory. */
+static struct addr_spec *
+site_addr_new(const char *file, const struct config_site *c)
+{
+	struct addr_spec *a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	if (addr_parse(c->address, c->interface, a) != 0) {
+		log_error("%s: [site %s] address %s on %s: not an ADDRESS/PREFIX on an "
+		    "interface name", file ? file : "configuration", c->name, c->address,
+		    c->interface);
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
 static int
 build_tables(struct daemon *d, struct config *cfg)
 {
@@ -1258,10 +1279,9 @@ build_tables(struct daemon *d, struct config *cfg)
 		sites[i].health_up = -1;
 		sites[i].d = d;
 		if (cfg->sites[i].address && cfg->sites[i].interface &&
-		    (sites[i].addr = daemon_addr_new(cfg->file, cfg->sites[i].name,
-		    cfg->sites[i].address, cfg->sites[i].interface)) == NULL) {
+		    (sites[i].addr = site_addr_new(cfg->file, &cfg->sites[i])) == NULL) {
 			while (i--)
-				daemon_addr_free(sites[i].addr);
+				free(sites[i].addr);
 			free(nodes);
 			free(sites);
 			return BW_ERR_INVAL;
@@ -1501,7 +1521,7 @@ daemon_free(struct daemon *d)
 	}
 	for (i = 0; i < d->nsites; i++) {
 		health_free(d->sites[i].health);
-		daemon_addr_free(d->sites[i].addr);
+		free(d->sites[i].addr);
 		if (d->sites[i].timer)
 			loop_timer_cancel(d->loop, d->sites[i].timer);
 	}

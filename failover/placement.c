@@ -78,7 +78,7 @@ enum local {	/* placement_local, plus a state of its own */
 struct peer_site {
 	uint8_t state;		/* enum msg_site_state, latest STATE or HELLO */
 	int failed;		/* unhealthy or failed here: not a candidate */
-	uint32_t age_s;		/* replica age, MSG_AGE_UNKNOWN if never told */
+	uint32_t age_s;		/* replica age, FMSG_AGE_UNKNOWN if never told */
 };
 
 struct peer {			/* one per [node], in config order */
@@ -327,7 +327,7 @@ unfit(struct placement *p, size_t si, const struct peer *pr)
 		return "in standby";
 	if (ps->failed)
 		return "failed here";
-	if (s->max_data_age_s && (ps->age_s == MSG_AGE_UNKNOWN ||
+	if (s->max_data_age_s && (ps->age_s == FMSG_AGE_UNKNOWN ||
 	    ps->age_s > s->max_data_age_s))
 		return "data too old";
 	return NULL;
@@ -378,7 +378,7 @@ announce(struct placement *p, size_t si, enum msg_site_state st, const char *rea
 	struct msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_STATE;
+	m.type = FMSG_STATE;
 	msg_set_str(m.site, sizeof(m.site), p->sites[si].cfg->name);
 	m.state = (uint8_t)st;
 	m.gen = p->sites[si].gen;
@@ -415,7 +415,7 @@ want_of(struct placement *p, size_t si)
 			return WANT_SERVE;
 		/* Release once the target is ready (planned switch). */
 		tp = peer_by_id(p, s->target);
-		if (tp && tp->sites[si].state == MSG_SITE_READY)
+		if (tp && tp->sites[si].state == FMSG_SITE_READY)
 			return WANT_NONE;
 		return WANT_SERVE;
 	}
@@ -474,7 +474,7 @@ drive(struct placement *p, size_t si)
 			    "this node was chosen");
 			act(p, PLACEMENT_ACT_START, si);
 			s->local = L_STARTING;
-			announce(p, si, MSG_SITE_STARTING, NULL);
+			announce(p, si, FMSG_SITE_STARTING, NULL);
 		}
 		break;
 	case L_READY:
@@ -530,7 +530,7 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
 		if (s->pending == 0) {
 			s->local = L_IDLE;
 			s->add_deadline = 0;
-			announce(p, si, MSG_SITE_NONE, NULL);
+			announce(p, si, FMSG_SITE_NONE, NULL);
 		}
 		drive(p, si);
 		return;
@@ -541,11 +541,11 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
 			break;
 		if (res == PLACEMENT_OK) {
 			s->local = L_READY;
-			announce(p, si, MSG_SITE_READY, NULL);
+			announce(p, si, FMSG_SITE_READY, NULL);
 		} else {
 			note(p, LOG_LVL_ERROR, si, "the service did not start; "
 			    "another node should take the site");
-			announce(p, si, MSG_SITE_FAILED, "the service did not start");
+			announce(p, si, FMSG_SITE_FAILED, "the service did not start");
 			act(p, PLACEMENT_ACT_STOP, si);
 			s->local = L_STOPPING;
 		}
@@ -559,7 +559,7 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
 			s->pass_run = s->fail_run = 0;
 			s->healthy = 1;
 			note(p, LOG_LVL_INFO, si, "serving");
-			announce(p, si, MSG_SITE_SERVING, NULL);
+			announce(p, si, FMSG_SITE_SERVING, NULL);
 		} else if (res == PLACEMENT_ADDR_IN_USE &&
 		    p->now + p->pp.addr_retry_ms < s->add_deadline) {
 			note(p, LOG_LVL_WARN, si, "the address %s answers "
@@ -575,7 +575,7 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
 			note(p, LOG_LVL_ERROR, si, "giving up the take: %s; find "
 			    "the host that holds %s", why, s->cfg->address ?
 			    s->cfg->address : "the address");
-			announce(p, si, MSG_SITE_FAILED, why);
+			announce(p, si, FMSG_SITE_FAILED, why);
 			act(p, PLACEMENT_ACT_ADDR_DEL, si);
 			act(p, PLACEMENT_ACT_STOP, si);
 			s->local = L_STOPPING;
@@ -585,11 +585,11 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
 		if (s->local != L_RELEASING)
 			break;
 		if (res == PLACEMENT_OK) {
-			announce(p, si, MSG_SITE_RELEASED, NULL);
+			announce(p, si, FMSG_SITE_RELEASED, NULL);
 		} else {
 			note(p, LOG_LVL_ERROR, si, "removing the address failed; "
 			    "the next node checks it is free before taking it");
-			announce(p, si, MSG_SITE_FAILED, "removing the address failed");
+			announce(p, si, FMSG_SITE_FAILED, "removing the address failed");
 		}
 		act(p, PLACEMENT_ACT_STOP, si);
 		s->local = L_STOPPING;
@@ -732,12 +732,12 @@ leader_decide(struct placement *p)
 		if (s->decided_gen == s->gen + 1)
 			continue;
 		memset(&m, 0, sizeof(m));
-		m.type = MSG_DECIDE;
+		m.type = FMSG_DECIDE;
 		msg_set_str(m.site, sizeof(m.site), s->cfg->name);
 		m.gen = s->gen;
 		if (s->ask_node && p->now >= s->ask_ms +
 		    (uint64_t)s->cfg->confirm_timeout_s * 1000) {
-			m.decision = MSG_DECIDE_CONFIRM_TIMEOUT;
+			m.decision = FMSG_DECIDE_CONFIRM_TIMEOUT;
 			m.node = s->ask_node;
 			snprintf(m.reason, sizeof(m.reason), "nobody answered "
 			    "within %us", s->cfg->confirm_timeout_s);
@@ -763,7 +763,7 @@ leader_decide(struct placement *p)
 				}
 				continue;
 			}
-			m.decision = MSG_DECIDE_MOVE;
+			m.decision = FMSG_DECIDE_MOVE;
 			snprintf(m.reason, sizeof(m.reason), "unhealthy on %s",
 			    node_name(p, s->owner));
 		} else {
@@ -794,12 +794,12 @@ reconcile(struct placement *p)
 				continue;
 			/* Two claims cannot both have come from quorate
 			 * nodes; keep the best, the other releases. */
-			if (st == MSG_SITE_SERVING && (prio > sp || (prio == sp &&
+			if (st == FMSG_SITE_SERVING && (prio > sp || (prio == sp &&
 			    pr->cfg->nodeid < serving))) {
 				serving = pr->cfg->nodeid;
 				sp = prio;
 			}
-			if ((st == MSG_SITE_STARTING || st == MSG_SITE_READY) &&
+			if ((st == FMSG_SITE_STARTING || st == FMSG_SITE_READY) &&
 			    (prio > tp || (prio == tp && pr->cfg->nodeid < taking))) {
 				taking = pr->cfg->nodeid;
 				tp = prio;
@@ -846,7 +846,7 @@ send_hello(struct placement *p)
 		return;
 	}
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_HELLO;
+	m.type = FMSG_HELLO;
 	m.ring_node = p->ring.nodeid;
 	m.ring_seq = p->ring.seq;
 	m.standby = (uint8_t)p->standby;
@@ -854,10 +854,10 @@ send_hello(struct placement *p)
 		const struct site *s = &p->sites[i];
 
 		msg_set_str(hs[i].site, sizeof(hs[i].site), s->cfg->name);
-		hs[i].state = s->local == L_SERVING ? MSG_SITE_SERVING :
-		    s->local == L_ADDING ? MSG_SITE_READY :
-		    s->local == L_STARTING ? MSG_SITE_STARTING :
-		    s->local == L_READY ? MSG_SITE_READY : MSG_SITE_NONE;
+		hs[i].state = s->local == L_SERVING ? FMSG_SITE_SERVING :
+		    s->local == L_ADDING ? FMSG_SITE_READY :
+		    s->local == L_STARTING ? FMSG_SITE_STARTING :
+		    s->local == L_READY ? FMSG_SITE_READY : FMSG_SITE_NONE;
 		hs[i].healthy = (uint8_t)(p->peers[p->self_idx].sites[i].failed ? 0 : 1);
 		hs[i].data_age_s = s->age_s;
 		hs[i].gen = s->gen;
@@ -925,7 +925,7 @@ on_membership(struct placement *p, const struct placement_event *ev)
 		for (si = 0; si < p->nsites; si++) {
 			struct site *s = &p->sites[si];
 
-			pr->sites[si].state = MSG_SITE_NONE;
+			pr->sites[si].state = FMSG_SITE_NONE;
 			if (s->owner == id) {
 				tp = s->target ? peer_by_id(p, s->target) : NULL;
 				if (tp && tp->member)
@@ -1005,11 +1005,11 @@ on_state(struct placement *p, struct peer *from, size_t si, const struct msg *m)
 
 	from->sites[si].state = m->state;
 	switch (m->state) {
-	case MSG_SITE_SERVING:
+	case FMSG_SITE_SERVING:
 		if (s->owner == id)
 			s->released = 0;
 		break;
-	case MSG_SITE_FAILED:
+	case FMSG_SITE_FAILED:
 		from->sites[si].failed = 1;
 		note(p, LOG_LVL_WARN, si, "failed on %s: %s", from->cfg->name,
 		    m->reason[0] ? m->reason : "no reason given");
@@ -1020,14 +1020,14 @@ on_state(struct placement *p, struct peer *from, size_t si, const struct msg *m)
 			set_owner(p, si, 0, 0, "it failed on its owner");
 		}
 		break;
-	case MSG_SITE_RELEASED:
-	case MSG_SITE_NONE:
+	case FMSG_SITE_RELEASED:
+	case FMSG_SITE_NONE:
 		if (s->owner != id)
 			break;
 		if (s->target) {
 			uint32_t t = s->target;
 
-			set_owner(p, si, t, m->state == MSG_SITE_RELEASED,
+			set_owner(p, si, t, m->state == FMSG_SITE_RELEASED,
 			    "planned switch: the address is free");
 		} else {
 			/* It gave the site up on its own (lost quorum, its
@@ -1064,7 +1064,7 @@ on_message(struct placement *p, const struct placement_event *ev)
 		    "version" : bw_strerror(r));
 		return;
 	}
-	if (m.type != MSG_HELLO && m.type != MSG_STANDBY && m.type != MSG_ONLINE &&
+	if (m.type != FMSG_HELLO && m.type != FMSG_STANDBY && m.type != FMSG_ONLINE &&
 	    (si = site_by_name(p, m.site)) == SIZE_MAX) {
 		note(p, LOG_LVL_WARN, SIZE_MAX, "%s message from node %s names "
 		    "site %s, which is not configured here; every node needs the "
@@ -1073,10 +1073,10 @@ on_message(struct placement *p, const struct placement_event *ev)
 		goto out;
 	}
 	switch (m.type) {
-	case MSG_HELLO:
+	case FMSG_HELLO:
 		on_hello(p, from, &m);
 		break;
-	case MSG_HEALTH:
+	case FMSG_HEALTH:
 		from->sites[si].failed = !m.ok;
 		if (p->sites[si].owner == from->cfg->nodeid) {
 			p->sites[si].health_move = !m.ok;
@@ -1086,14 +1086,14 @@ on_message(struct placement *p, const struct placement_event *ev)
 		}
 		evaluate(p, si);
 		break;
-	case MSG_STATE:
+	case FMSG_STATE:
 		on_state(p, from, si, &m);
 		break;
-	case MSG_DATA_AGE:
+	case FMSG_DATA_AGE:
 		from->sites[si].age_s = m.seconds;
 		evaluate(p, si);
 		break;
-	case MSG_MOVE:
+	case FMSG_MOVE:
 		pr = peer_by_id(p, m.node);
 		if (pr == NULL || !pr->member || pr->cfg->witness || pr->standby) {
 			note(p, LOG_LVL_WARN, si, "move to node id %u refused: %s",
@@ -1115,11 +1115,11 @@ on_message(struct placement *p, const struct placement_event *ev)
 		else
 			start_move(p, si, m.node, "moved by an operator");
 		break;
-	case MSG_STANDBY:
-	case MSG_ONLINE:
+	case FMSG_STANDBY:
+	case FMSG_ONLINE:
 		if ((pr = peer_by_id(p, m.node)) == NULL)
 			break;
-		pr->standby = m.type == MSG_STANDBY;
+		pr->standby = m.type == FMSG_STANDBY;
 		if (m.node == p->self)
 			p->standby = pr->standby;
 		note(p, LOG_LVL_INFO, SIZE_MAX, "node %s %s", pr->cfg->name,
@@ -1147,7 +1147,7 @@ on_message(struct placement *p, const struct placement_event *ev)
 		evaluate_all(p);
 		si = SIZE_MAX;
 		break;
-	case MSG_CONFIRM:
+	case FMSG_CONFIRM:
 		if (p->sites[si].ask_node == 0 || m.gen != p->sites[si].gen ||
 		    m.node != p->sites[si].ask_node)
 			break;	/* not the question asked (anymore) */
@@ -1162,10 +1162,10 @@ on_message(struct placement *p, const struct placement_event *ev)
 			p->sites[si].health_move = 0;
 		}
 		break;
-	case MSG_DECIDE:
+	case FMSG_DECIDE:
 		if (m.gen != p->sites[si].gen)
 			break;	/* stale: the site changed meanwhile */
-		if (m.decision == MSG_DECIDE_CONFIRM_TIMEOUT) {
+		if (m.decision == FMSG_DECIDE_CONFIRM_TIMEOUT) {
 			if (p->sites[si].ask_node != m.node)
 				break;
 			if (p->sites[si].cfg->confirm_default_take) {
@@ -1177,7 +1177,7 @@ on_message(struct placement *p, const struct placement_event *ev)
 				p->sites[si].gen++;
 				p->sites[si].declined = 1;
 			}
-		} else if (m.decision == MSG_DECIDE_MOVE) {
+		} else if (m.decision == FMSG_DECIDE_MOVE) {
 			pr = peer_by_id(p, m.node);
 			if (pr == NULL || unfit(p, si, pr) || p->sites[si].owner == 0)
 				break;
@@ -1226,7 +1226,7 @@ on_check(struct placement *p, size_t si, int ok, const char *reason)
 		return;
 	s->healthy = ok;
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_HEALTH;
+	m.type = FMSG_HEALTH;
 	msg_set_str(m.site, sizeof(m.site), s->cfg->name);
 	m.ok = (uint8_t)ok;
 	msg_set_str(m.reason, sizeof(m.reason), reason ? reason : "");
@@ -1243,7 +1243,7 @@ on_data_age(struct placement *p, size_t si, uint32_t age)
 		return;
 	s->age_s = age;
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_DATA_AGE;
+	m.type = FMSG_DATA_AGE;
 	msg_set_str(m.site, sizeof(m.site), s->cfg->name);
 	m.seconds = age;
 	send_msg(p, &m);
@@ -1263,7 +1263,7 @@ forget_agreed(struct placement *p)
 		p->peers[i].member = 0;
 		p->peers[i].hello = 0;
 		for (si = 0; si < p->nsites; si++)
-			p->peers[i].sites[si].state = MSG_SITE_NONE;
+			p->peers[i].sites[si].state = FMSG_SITE_NONE;
 	}
 	for (si = 0; si < p->nsites; si++) {
 		struct site *s = &p->sites[si];
@@ -1393,7 +1393,7 @@ placement_new(const struct config *cfg, uint32_t self_id,
 		    sizeof(*p->peers[i].sites))) == NULL)
 			goto nomem;
 		for (si = 0; si < cfg->nsites; si++)
-			p->peers[i].sites[si].age_s = MSG_AGE_UNKNOWN;
+			p->peers[i].sites[si].age_s = FMSG_AGE_UNKNOWN;
 		if (cfg->nodes[i].nodeid == self_id) {
 			p->self_idx = i;
 			found = 1;
@@ -1402,7 +1402,7 @@ placement_new(const struct config *cfg, uint32_t self_id,
 	for (si = 0; si < cfg->nsites; si++) {
 		p->sites[si].cfg = &cfg->sites[si];
 		p->sites[si].healthy = 1;
-		p->sites[si].age_s = MSG_AGE_UNKNOWN;
+		p->sites[si].age_s = FMSG_AGE_UNKNOWN;
 	}
 	if (!found) {
 		log_error("%s: node id %u has no [node] section; add one for "

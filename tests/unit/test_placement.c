@@ -488,7 +488,7 @@ op(size_t i, enum msg_type type, size_t site, uint32_t node, int yes)
 
 	memset(&msg, 0, sizeof(msg));
 	msg.type = type;
-	if (type != MSG_STANDBY && type != MSG_ONLINE)
+	if (type != FMSG_STANDBY && type != FMSG_ONLINE)
 		msg_set_str(msg.site, sizeof(msg.site), S.cfg->sites[site].name);
 	msg.node = node;
 	msg.ok = (uint8_t)yes;
@@ -763,7 +763,7 @@ START_TEST(test_planned_move)
 	sim_start(three, 3);
 	run(5000);
 	SERVES(0, 0);
-	op(1, MSG_MOVE, 0, 3, 0);
+	op(1, FMSG_MOVE, 0, 3, 0);
 	while (server(0) != 2 && S.now < 20000 + 5000) {
 		if (server(0) == -1 && gap_start == 0)
 			gap_start = S.now;
@@ -779,9 +779,9 @@ START_TEST(test_planned_move)
 	ck_assert_uint_le(gap, S.release_ms + S.act_ms + 20);
 	ck_assert_uint_eq(S.dad, 0);
 	/* Moving to a node in standby is refused. */
-	op(0, MSG_STANDBY, 0, 2, 0);
+	op(0, FMSG_STANDBY, 0, 2, 0);
 	run(2000);
-	op(0, MSG_MOVE, 0, 2, 0);
+	op(0, FMSG_MOVE, 0, 2, 0);
 	run(2000);
 	SERVES(0, 2);
 	sim_end();
@@ -793,20 +793,20 @@ START_TEST(test_standby_online)
 	sim_start(three, 3);
 	run(5000);
 	SERVES(0, 0);
-	op(2, MSG_STANDBY, 0, 1, 0);
+	op(2, FMSG_STANDBY, 0, 1, 0);
 	run(3000);
 	SERVES(0, 1);
-	op(2, MSG_ONLINE, 0, 1, 0);
+	op(2, FMSG_ONLINE, 0, 1, 0);
 	run(3000);
 	SERVES(0, 1);			/* no failback */
 	/* Standby of every other node, then the holder dies: nobody. */
-	op(2, MSG_STANDBY, 0, 1, 0);
-	op(2, MSG_STANDBY, 0, 3, 0);
+	op(2, FMSG_STANDBY, 0, 1, 0);
+	op(2, FMSG_STANDBY, 0, 3, 0);
 	run(3000);
 	kill_node(1);
 	run(3000);
 	SERVES(0, -1);
-	op(2, MSG_ONLINE, 0, 3, 0);
+	op(2, FMSG_ONLINE, 0, 3, 0);
 	run(3000);
 	SERVES(0, 2);
 	sim_end();
@@ -824,13 +824,13 @@ START_TEST(test_manual)
 	sim_start(manual, 3);
 	run(5000);
 	SERVES(0, -1);			/* never by itself */
-	op(2, MSG_MOVE, 0, 2, 0);
+	op(2, FMSG_MOVE, 0, 2, 0);
 	run(3000);
 	SERVES(0, 1);
 	kill_node(1);
 	run(5000);
 	SERVES(0, -1);
-	op(0, MSG_MOVE, 0, 1, 0);
+	op(0, FMSG_MOVE, 0, 1, 0);
 	run(3000);
 	SERVES(0, 0);
 	sim_end();
@@ -858,7 +858,7 @@ confirm_answer(size_t from, size_t si, uint32_t node, int yes)
 
 	ck_assert_uint_eq(placement_asking(S.n[from].pl, si), node);
 	memset(&msg, 0, sizeof(msg));
-	msg.type = MSG_CONFIRM;
+	msg.type = FMSG_CONFIRM;
 	msg_set_str(msg.site, sizeof(msg.site), S.cfg->sites[si].name);
 	msg.node = node;
 	msg.ok = (uint8_t)yes;
@@ -1153,13 +1153,13 @@ START_TEST(test_scenarios)
 					check_round((size_t)st->a, (size_t)st->b, st->c);
 					break;
 				case S_MOVE:
-					op((size_t)st->a, MSG_MOVE, (size_t)st->b,
+					op((size_t)st->a, FMSG_MOVE, (size_t)st->b,
 					    (uint32_t)st->c, 0);
 					break;
 				case S_STANDBY:
 				case S_ONLINE:
 					op((size_t)st->a, st->op == S_STANDBY ?
-					    MSG_STANDBY : MSG_ONLINE, 0,
+					    FMSG_STANDBY : FMSG_ONLINE, 0,
 					    (uint32_t)st->c, 0);
 					break;
 				case S_AGE:
@@ -1250,11 +1250,11 @@ START_TEST(test_random)
 				break;
 			case 5:
 				if (S.n[n].alive && S.n[n].connected)
-					op(n, MSG_MOVE, si, 1 + rnd(3), 0);
+					op(n, FMSG_MOVE, si, 1 + rnd(3), 0);
 				break;
 			case 6:
 				if (S.n[n].alive && S.n[n].connected)
-					op(n, rnd(2) ? MSG_STANDBY : MSG_ONLINE, 0,
+					op(n, rnd(2) ? FMSG_STANDBY : FMSG_ONLINE, 0,
 					    1 + rnd(3), 0);
 				break;
 			case 7:
@@ -1283,7 +1283,7 @@ START_TEST(test_random)
 		topology();
 		for (i = 0; i < S.nn; i++)
 			if (S.n[i].connected)
-				op(i, MSG_ONLINE, 0, S.n[i].id, 0);
+				op(i, FMSG_ONLINE, 0, S.n[i].id, 0);
 		run(120000);
 		if (sidx % 2 == 0)
 			ck_assert_int_ge(server(0), 0);
