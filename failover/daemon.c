@@ -591,8 +591,12 @@ static int
 make_placement(struct daemon *d)
 {
 	struct placement_event ev = { .type = PLACEMENT_EV_CONN_LOST };
+	struct placement_params pp;
 
-	if ((d->pl = placement_new(d->cfg, d->self_id, d->o.pp)) == NULL)
+	placement_params_default(&pp);
+	if (d->cfg->cluster.release_grace_ms)
+		pp.release_grace_ms = d->cfg->cluster.release_grace_ms;
+	if ((d->pl = placement_new(d->cfg, d->self_id, d->o.pp ? d->o.pp : &pp)) == NULL)
 		return BW_ERR_NOMEM;
 	/* It starts out connected; it is not until the driver says so. */
 	if (!d->connected)
@@ -1238,7 +1242,7 @@ listen_ready(struct loop *l, int fd, short revents, void *arg)
 /* A site's address on its interface; NULL (logged, naming the file and
  * the site) when it does not parse or on no memory. */
 static struct addr_spec *
-site_addr_new(const char *file, const struct config_site *c)
+site_addr_new(const char *file, const struct config_cluster *cl, const struct config_site *c)
 {
 	struct addr_spec *a;
 
@@ -1251,6 +1255,9 @@ site_addr_new(const char *file, const struct config_site *c)
 		free(a);
 		return NULL;
 	}
+	a->probes = cl->dad_probes;
+	a->probe_gap_ms = cl->dad_interval_ms;
+	a->probe_wait_ms = cl->dad_wait_ms;
 	return a;
 }
 
@@ -1279,7 +1286,8 @@ build_tables(struct daemon *d, struct config *cfg)
 		sites[i].health_up = -1;
 		sites[i].d = d;
 		if (cfg->sites[i].address && cfg->sites[i].interface &&
-		    (sites[i].addr = site_addr_new(cfg->file, &cfg->sites[i])) == NULL) {
+		    (sites[i].addr = site_addr_new(cfg->file, &cfg->cluster,
+		    &cfg->sites[i])) == NULL) {
 			while (i--)
 				free(sites[i].addr);
 			free(nodes);

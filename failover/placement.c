@@ -1363,7 +1363,7 @@ placement_next_ms(const struct placement *p)
 void
 placement_params_default(struct placement_params *pp)
 {
-	pp->release_grace_ms = 500;
+	pp->release_grace_ms = 100;
 	pp->addr_retry_ms = 250;
 }
 

@@ -126,7 +126,9 @@ struct placement_params {
 	/* After the previous holder vanished from the membership, wait this
 	 * long before adding the address: the holder releases on its own
 	 * when it loses quorum or its corosync connection (docs/FAILOVER.md
-	 * bounds that).  Default 500. */
+	 * bounds that), so this covers the removal itself (milliseconds)
+	 * plus a margin; the address probe still catches a holder that is
+	 * late.  Default 100 ([cluster] release_grace). */
 	uint64_t release_grace_ms;
 	/* While an ADDR_ADD answers ADDR_IN_USE, retry after this; give up
 	 * after the site's action_timeout.  Default 250. */

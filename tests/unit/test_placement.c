@@ -1044,7 +1044,7 @@ static const struct scenario scenarios[] = {
 		{ S_SERVES, 0, 0, 0 }, { S_DAD, 0, 0, 0 } } },
 	{ "kill the holder, then the next", three, 3, {
 		{ S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, 0 },
-		{ S_KILL, 0, 0, 0 }, { S_RUN, 499, 0, 0 }, { S_SERVES, 0, 0, -1 },
+		{ S_KILL, 0, 0, 0 }, { S_RUN, 99, 0, 0 }, { S_SERVES, 0, 0, -1 },
 		{ S_RUN, 2000, 0, 0 }, { S_SERVES, 0, 0, 1 },
 		{ S_KILL, 1, 0, 0 }, { S_RUN, 3000, 0, 0 },
 		{ S_SERVES, 0, 0, -1 },		/* c alone: no quorum */
