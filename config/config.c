@@ -1309,7 +1309,7 @@ static const struct keydef cluster_keys[] = {
 	  DURATION(struct config_cluster, dad_interval_ms, 1), 10, 1000, 0,
 	  "50ms", "time between probes" },
 	{ "dad_wait", DURATION(struct config_cluster, dad_wait_ms, 1), 10, 2000,
-	  0, "100ms", "listening for an answer after the last probe" },
+	  0, "50ms", "listening for an answer after the last probe" },
 };
 
 static const struct keydef node_keys[] = {
@@ -1818,7 +1818,7 @@ config_new(void)
 	c->cluster.release_grace_ms = 100;
 	c->cluster.dad_probes = 2;
 	c->cluster.dad_interval_ms = 50;
-	c->cluster.dad_wait_ms = 100;
+	c->cluster.dad_wait_ms = 50;
 	if ((c->repo.cache_dir = strdup(LOCALSTATEDIR "/cache/bulwark")) == NULL ||
 	    (c->audit.dir = strdup(LOCALSTATEDIR "/lib/bulwark/audit")) == NULL ||
 	    (c->cluster.name = strdup("bulwark")) == NULL ||

@@ -74,7 +74,7 @@ struct config_cluster {
 	unsigned release_grace_ms;	/* 10..5000, default 100 */
 	unsigned dad_probes;		/* ARP/ND probes, 1..10, default 2 */
 	unsigned dad_interval_ms;	/* between probes, 10..1000, default 50 */
-	unsigned dad_wait_ms;		/* listening after the last, 10..2000, default 100 */
+	unsigned dad_wait_ms;		/* listening after the last, 10..2000, default 50 */
 };
 
 #define CONFIG_NODE_MAX_ADDRS 8	/* corosync links */

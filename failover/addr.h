@@ -41,7 +41,7 @@
  * on a LAN takes well under a millisecond to a few ms). */
 #define ADDR_PROBES 2
 #define ADDR_PROBE_GAP_MS 50
-#define ADDR_PROBE_WAIT_MS 100
+#define ADDR_PROBE_WAIT_MS 50
 
 struct addr_spec {
 	int family;			/* AF_INET or AF_INET6 */

@@ -596,6 +596,12 @@ make_placement(struct daemon *d)
 	placement_params_default(&pp);
 	if (d->cfg->cluster.release_grace_ms)
 		pp.release_grace_ms = d->cfg->cluster.release_grace_ms;
+	/* The real probe's shortest run (failover/addr.c): probes - 1 gaps,
+	 * then the listening.  A site without an address probes nothing, and
+	 * its after_take then merely runs a little early within the grace. */
+	if (d->cfg->cluster.dad_probes)
+		pp.addr_probe_ms = (uint64_t)(d->cfg->cluster.dad_probes - 1) *
+		    d->cfg->cluster.dad_interval_ms + d->cfg->cluster.dad_wait_ms;
 	if ((d->pl = placement_new(d->cfg, d->self_id, d->o.pp ? d->o.pp : &pp)) == NULL)
 		return BW_ERR_NOMEM;
 	/* It starts out connected; it is not until the driver says so. */

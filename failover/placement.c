@@ -44,8 +44,10 @@
  *     (quorum and CPG notices come in either order), and the ring in sync.
  *   - A node that takes a site whose previous holder did not confirm its
  *     release waits release_grace_ms first (the holder releases on its own
- *     when it is cut off), then asks for duplicate address detection before
- *     adding the address; while the address answers elsewhere it retries,
+ *     when it is cut off), and has duplicate address detection done before
+ *     adding the address (the probe may start addr_probe_ms early, so that
+ *     it ends as the grace does: a holder that still has the address then
+ *     had it during the whole probe, and answers); while the address answers elsewhere it retries,
  *     and gives up after the site's action_timeout.
  */
 #include "config.h"
@@ -394,6 +396,15 @@ may_hold(const struct placement *p)
 }
 
 /* May start something new: quorate for this very ring, and in sync. */
+/* How early ADDR_ADD may start within the grace: its probe runs that
+ * long before adding.  Only a site with an address probes; for one
+ * without, ADDR_ADD is its after_take hook, which must not run early. */
+static uint64_t
+probe_lead(const struct placement *p, const struct site *s)
+{
+	return s->cfg->address ? p->pp.addr_probe_ms : 0;
+}
+
 static int
 may_take(const struct placement *p)
 {
@@ -482,7 +493,8 @@ drive(struct placement *p, size_t si)
 			act(p, PLACEMENT_ACT_STOP, si);
 			s->local = L_STOPPING;
 		} else if (w == WANT_SERVE && may_take(p) &&
-		    p->now >= s->grace_until && p->now >= s->retry_at) {
+		    p->now + probe_lead(p, s) >= s->grace_until &&
+		    p->now >= s->retry_at) {
 			if (s->add_deadline == 0)
 				s->add_deadline = p->now + s->cfg->action_timeout_ms;
 			act(p, PLACEMENT_ACT_ADDR_ADD, si);
@@ -1343,8 +1355,11 @@ placement_next_ms(const struct placement *p)
 		const struct site *s = &p->sites[si];
 
 		if (s->local == L_READY && s->owner == p->self) {
-			if (s->grace_until > p->now && s->grace_until < t)
-				t = s->grace_until;
+			uint64_t g = s->grace_until > probe_lead(p, s) ?
+			    s->grace_until - probe_lead(p, s) : 0;
+
+			if (g > p->now && g < t)
+				t = g;
 			if (s->retry_at > p->now && s->retry_at < t)
 				t = s->retry_at;
 		}
@@ -1364,6 +1379,7 @@ void
 placement_params_default(struct placement_params *pp)
 {
 	pp->release_grace_ms = 100;
+	pp->addr_probe_ms = 0;
 	pp->addr_retry_ms = 250;
 }
 

@@ -133,6 +133,13 @@ struct placement_params {
 	/* While an ADDR_ADD answers ADDR_IN_USE, retry after this; give up
 	 * after the site's action_timeout.  Default 250. */
 	uint64_t addr_retry_ms;
+	/* How long ADDR_ADD's duplicate address probe takes at least, before
+	 * it adds anything: ADDR_ADD is asked for that much before the grace
+	 * ends, so the probe overlaps the grace and its listening ends when
+	 * the grace does (the address is still added no earlier).  A holder
+	 * that has the address when the grace ends had it all through the
+	 * probe, and answers.  Default 0 (the probe follows the grace). */
+	uint64_t addr_probe_ms;
 };
 void placement_params_default(struct placement_params *pp);
 

@@ -619,7 +619,7 @@ START_TEST(test_cluster)
 	ck_assert_uint_eq(c->cluster.release_grace_ms, 100);
 	ck_assert_uint_eq(c->cluster.dad_probes, 2);
 	ck_assert_uint_eq(c->cluster.dad_interval_ms, 50);
-	ck_assert_uint_eq(c->cluster.dad_wait_ms, 100);
+	ck_assert_uint_eq(c->cluster.dad_wait_ms, 50);
 	ck_assert_str_eq(c->cluster.authkey, "/etc/corosync/authkey");
 	ck_assert_ptr_null(c->cluster.qdevice);
 	ck_assert_str_eq(c->cluster.socket, "/run/bulwark/failoverd.sock");

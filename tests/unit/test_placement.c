@@ -77,6 +77,9 @@ struct sim {
 };
 
 static struct sim S;
+/* placement_params.addr_probe_ms for the next sim_start: at most act_ms,
+ * since the fake's ADDR_ADD "probes" for all of its act_ms. */
+static uint64_t next_probe_lead;
 
 static void
 quiet(enum log_level lvl, const char *msg, void *arg)
@@ -390,6 +393,7 @@ sim_start(const char *conf, size_t nodes_up)
 	ck_assert_uint_le(S.cfg->nnodes, MAXN);
 	ck_assert_uint_le(S.cfg->nsites, MAXS);
 	placement_params_default(&S.pp);
+	S.pp.addr_probe_ms = next_probe_lead;
 	S.act_ms = 50;
 	S.release_ms = 30;
 	S.nn = S.cfg->nnodes;
@@ -411,6 +415,7 @@ sim_end(void)
 	config_free(S.cfg);
 	log_set_sink(NULL, NULL);
 	memset(&S, 0, sizeof(S));
+	next_probe_lead = 0;
 }
 
 static void
@@ -688,6 +693,40 @@ START_TEST(test_corosync_restart)
 	run(3000);
 	SERVES(0, 1);			/* a learns, and takes nothing */
 	ck_assert_uint_eq(placement_owner(S.n[0].pl, 0), 2);
+	sim_end();
+}
+END_TEST
+
+/* The probe overlaps the grace: ADDR_ADD starts addr_probe_ms before the
+ * grace ends, and the address is still added no earlier than the grace;
+ * a holder that is slow to release is still found by the probe. */
+START_TEST(test_probe_overlaps_grace)
+{
+	next_probe_lead = 50;
+	sim_start(three, 3);
+	run(5000);
+	SERVES(0, 0);
+	kill_node(0);			/* b starts at once: 50 ms */
+	run(S.pp.release_grace_ms - 1);
+	ck_assert_int_eq(S.n[1].holds[0], 0);	/* never before the grace */
+	run(1);
+	ck_assert_int_eq(S.n[1].holds[0], 1);	/* but right when it ends */
+	run(1000);
+	SERVES(0, 1);
+	ck_assert_uint_eq(S.dad, 0);
+	sim_end();
+
+	/* The holder is cut off and takes 900 ms to let go: the probe finds
+	 * it, the take is retried, nobody ever holds the address twice. */
+	next_probe_lead = 50;
+	sim_start(three, 3);
+	run(5000);
+	S.release_ms = 900;
+	S.n[0].part = 1;
+	topology();
+	run(5000);
+	SERVES(0, 1);
+	ck_assert_uint_ge(S.dad, 1);
 	sim_end();
 }
 END_TEST
@@ -1214,6 +1253,7 @@ START_TEST(test_random)
 
 	for (sidx = 0; sidx < sizeof(seeds) / sizeof(seeds[0]); sidx++) {
 		rng = seeds[sidx] * 2654435761u + 1;
+		next_probe_lead = sidx % 3 == 2 ? 50 : 0;
 		sim_start(confs[sidx % 2], 3);
 		for (step = 0; step < 2500; step++) {
 			size_t n = rnd((unsigned)S.nn);
@@ -1341,6 +1381,7 @@ placement_suite(void)
 	tcase_add_test(tc, test_partition_and_merge);
 	tcase_add_test(tc, test_slow_release_dad);
 	tcase_add_test(tc, test_corosync_restart);
+	tcase_add_test(tc, test_probe_overlaps_grace);
 	tcase_add_test(tc, test_health_damped);
 	tcase_add_test(tc, test_damp_initial_failed_start);
 	tcase_add_test(tc, test_planned_move);
