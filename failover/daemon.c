@@ -81,7 +81,9 @@ struct dsite {
 	struct health *health;
 	int health_up;			/* -1 unknown, 0, 1 */
 	int8_t peer_health[MAX_NODES];	/* by node index, from HEALTH messages */
-	struct loop_timer *timer;	/* verify polling, or a deferred result */
+	struct loop_timer *timer;	/* verify polling, the next announcement,
+					 * or a deferred result */
+	unsigned announced;		/* ADDR_ADD: announcements sent */
 	uint64_t verify_deadline;
 	time_t since;
 	char why[REASON_MAX];
@@ -277,6 +279,28 @@ queued(const struct dsite *s, int act)
 
 static void addr_step(struct dsite *s);
 
+static unsigned
+announce_count(const struct config_site *c)
+{
+	return c->announce_count;
+}
+
+static unsigned
+announce_interval(const struct config_site *c)
+{
+	return c->announce_interval_ms ? c->announce_interval_ms : 200;
+}
+
+static void
+announce_next(struct loop *l, void *arg)
+{
+	struct dsite *s = arg;
+
+	(void)l;
+	s->timer = NULL;
+	addr_step(s);
+}
+
 static void
 step_done(struct loop *l, int err, const char *reason, void *arg)
 {
@@ -311,6 +335,17 @@ step_done(struct loop *l, int err, const char *reason, void *arg)
 		if (queued(s, PLACEMENT_ACT_ADDR_DEL)) {
 			log_warn("site %s: take interrupted by a release", s->cfg->name);
 			act_end(s, PLACEMENT_FAILED);
+			return;
+		}
+		/* One announcement at a time, the next from a timer that a
+		 * release cancels: a node that loses quorum while announcing
+		 * lets go at once, well within the others' release grace,
+		 * instead of after every announcement. */
+		if (s->step == S_ANNOUNCE && s->addr &&
+		    ++s->announced < announce_count(s->cfg)) {
+			if ((s->timer = loop_timer_add(s->d->loop,
+			    announce_interval(s->cfg), announce_next, s)) == NULL)
+				act_end(s, PLACEMENT_FAILED);
 			return;
 		}
 		s->step++;
@@ -389,11 +424,11 @@ addr_step(struct dsite *s)
 				rc = d->o.ops->addr->probe(d->loop, s->addr, tmo, step_done, s);
 			else if (s->step == S_ADD)
 				rc = d->o.ops->addr->add(d->loop, s->addr, tmo, step_done, s);
+			else if (announce_count(c) == 0)
+				rc = 1;
 			else
-				rc = d->o.ops->addr->announce(d->loop, s->addr,
-				    c->announce_count ? c->announce_count : 3,
-				    c->announce_interval_ms ? c->announce_interval_ms : 200,
-				    step_done, s);
+				rc = d->o.ops->addr->announce(d->loop, s->addr, 1,
+				    announce_interval(c), step_done, s);
 			break;
 		case S_HOOK:
 			rc = d->o.ops->service->run(d->loop, c, d->self_name, SERVICE_AFTER_TAKE,
@@ -441,6 +476,7 @@ site_next(struct dsite *s)
 	memmove(s->queue, s->queue + 1, (s->nq - 1) * sizeof(s->queue[0]));
 	s->nq--;
 	s->step = 0;
+	s->announced = 0;
 	s->result = PLACEMENT_OK;
 	log_debug("site %s: %s", s->cfg->name, act_name(s->act));
 	switch (s->act) {
@@ -519,6 +555,14 @@ execute(struct daemon *d, struct placement_out *o)
 				break;
 			}
 			s->queue[s->nq++] = a->type;
+			/* Between two announcements: the take ends now. */
+			if (a->type == PLACEMENT_ACT_ADDR_DEL && s->act == PLACEMENT_ACT_ADDR_ADD &&
+			    s->step == S_ANNOUNCE && s->timer) {
+				loop_timer_cancel(d->loop, s->timer);
+				s->timer = NULL;
+				log_warn("site %s: take interrupted by a release", s->cfg->name);
+				end_later(s, PLACEMENT_FAILED);
+			}
 			break;
 		case PLACEMENT_ACT_SEND:
 			if (!d->connected)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "failover/addr.h"
 #include "failover/cluster.h"
 #include "failover/daemon.h"
 #include "failover/loop.h"
@@ -37,7 +38,10 @@ static const char conf[] =
     "[node a]\nnodeid = 1\naddress = 127.0.0.1\n"
     "[node b]\nnodeid = 2\naddress = 127.0.0.2\n"
     "[node c]\nnodeid = 3\naddress = 127.0.0.3\nwitness = yes\n"
-    "[site www]\nstart = true\nstop = true\npriority = a:10 b:5\n";
+    "[site www]\nstart = true\nstop = true\npriority = a:10 b:5\n%s";
+
+/* More lines for [site www], set by a fixture before setup(). */
+static const char *site_extra = "";
 
 static char dir[64];
 static struct loop *loop;
@@ -89,10 +93,11 @@ setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	audit_test_set_time(1795528306123000000LL);
 	service_fake_reset();
+	addr_fake_reset();
 	loop = loop_new();
 	bus = cluster_fakebus_new();
 	for (i = 0; i < N; i++) {
-		snprintf(text, sizeof(text), conf, dir, names[i]);
+		snprintf(text, sizeof(text), conf, dir, names[i], site_extra);
 		ck_assert_int_eq(config_load_mem("test.conf", text, strlen(text), &c), 0);
 		snprintf(audit, sizeof(audit), "%s/audit-%s", dir, names[i]);
 		o.node = names[i];
@@ -321,6 +326,44 @@ START_TEST(shutdown_releases)
 }
 END_TEST
 
+/* With an address, announced 100 times 10 s apart. */
+static void
+setup_announcing(void)
+{
+	site_extra = "address = 192.0.2.10/24\ninterface = eth0\n"
+	    "announce_count = 100\nannounce_interval = 10s\n";
+	setup();
+}
+
+static void
+teardown_announcing(void)
+{
+	teardown();
+	site_extra = "";
+}
+
+static int
+announced_once(void *arg)
+{
+	(void)arg;
+	return strstr(addr_fake_calls(), "announce 192.0.2.10/24 on eth0\n") != NULL;
+}
+
+/* Losing quorum in the middle of the announcements lets go at once: the
+ * others take over after a grace far shorter than 100 x 10 s. */
+START_TEST(release_cuts_announcements_short)
+{
+	everyone_up();
+	ck_assert(run_until(announced_once, NULL));
+	ck_assert_int_eq(daemon_site_state(dm[0], "www"), PLACEMENT_LOCAL_ADDING);
+	cluster_fake_quorum(cl[0], 0, 9);
+	ck_assert(await(0, PLACEMENT_LOCAL_IDLE));
+	ck_assert_str_eq(addr_fake_calls(), "probe 192.0.2.10/24 on eth0\n"
+	    "add 192.0.2.10/24 on eth0\nannounce 192.0.2.10/24 on eth0\n"
+	    "del 192.0.2.10/24 on eth0\n");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -336,6 +379,10 @@ main(void)
 	tcase_add_test(tc, failed_take_moves_the_site);
 	tcase_add_test(tc, operator_move_and_standby);
 	tcase_add_test(tc, shutdown_releases);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("announcing");
+	tcase_add_checked_fixture(tc, setup_announcing, teardown_announcing);
+	tcase_add_test(tc, release_cuts_announcements_short);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
