@@ -106,6 +106,11 @@ struct hist {
 struct daemon {
 	struct loop *loop;
 	struct config *cfg;
+	/* Configurations replaced by a reload: an action or check started
+	 * before it may still point into one, so they live until the end. */
+	struct config **retired;
+	size_t nretired;
+	int started;			/* daemon_start succeeded */
 	struct daemon_opts o;
 	char *self_name;
 	uint32_t self_id;
@@ -631,21 +636,27 @@ feed(struct daemon *d, struct placement_event *ev)
 
 /* ---- cluster events ---- */
 
+/* Placement's parameters from [cluster]. */
+static void
+params_from(struct placement_params *pp, const struct config *cfg)
+{
+	placement_params_default(pp);
+	if (cfg->cluster.release_grace_ms)
+		pp->release_grace_ms = cfg->cluster.release_grace_ms;
+	/* The real probe's shortest run (failover/addr.c): probes - 1 gaps,
+	 * then the listening.  Only sites with an address use it. */
+	if (cfg->cluster.dad_probes)
+		pp->addr_probe_ms = (uint64_t)(cfg->cluster.dad_probes - 1) *
+		    cfg->cluster.dad_interval_ms + cfg->cluster.dad_wait_ms;
+}
+
 static int
 make_placement(struct daemon *d)
 {
 	struct placement_event ev = { .type = PLACEMENT_EV_CONN_LOST };
 	struct placement_params pp;
 
-	placement_params_default(&pp);
-	if (d->cfg->cluster.release_grace_ms)
-		pp.release_grace_ms = d->cfg->cluster.release_grace_ms;
-	/* The real probe's shortest run (failover/addr.c): probes - 1 gaps,
-	 * then the listening.  A site without an address probes nothing, and
-	 * its after_take then merely runs a little early within the grace. */
-	if (d->cfg->cluster.dad_probes)
-		pp.addr_probe_ms = (uint64_t)(d->cfg->cluster.dad_probes - 1) *
-		    d->cfg->cluster.dad_interval_ms + d->cfg->cluster.dad_wait_ms;
+	params_from(&pp, d->cfg);
 	if ((d->pl = placement_new(d->cfg, d->self_id, d->o.pp ? d->o.pp : &pp)) == NULL)
 		return BW_ERR_NOMEM;
 	/* It starts out connected; it is not until the driver says so. */
@@ -1448,77 +1459,138 @@ daemon_start(struct daemon *d)
 	if (d->cl == NULL)
 		return BW_ERR_NOMEM;
 	start_health(d);
+	d->started = 1;
 	return cluster_start(d->cl);
 }
 
-/* What placement holds depends on [node] and [site]: they change on every
- * node together, by a restart of each daemon in turn. */
-static void
-shape(struct buf *b, const struct config *c)
+/*
+ * Reload.  What every node's placement decides with must be the same on
+ * every node, so a change to it is refused (it is made by restarting each
+ * daemon in turn, with the same file everywhere): the [node] sections, and
+ * of each [site] its name, order, priorities, mode, max_data_age,
+ * confirm_default and backup_set; and its address and interface, which a
+ * node serving the site holds and would otherwise never remove.  Anything
+ * else is this node's own (commands, hooks, checks, timeouts, damping,
+ * announcements, [cluster] grace and probes) and is swapped in at once.
+ */
+
+static int
+str_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* NULL when new can replace old, else what differs (for the message). */
+static const char *
+reload_refusal(const struct config *old, const struct config *new, char *why, size_t n)
 {
 	size_t i, k;
 
-	for (i = 0; i < c->nnodes; i++) {
-		buf_put_cstr(b, c->nodes[i].name);
-		buf_put_u32(b, c->nodes[i].nodeid);
-		buf_put_u8(b, (uint8_t)c->nodes[i].witness);
+	if (old->nnodes != new->nnodes) {
+		snprintf(why, n, "the [node] sections (%zu, now %zu)", old->nnodes, new->nnodes);
+		return why;
 	}
-	for (i = 0; i < c->nsites; i++) {
-		const struct config_site *s = &c->sites[i];
-		const char *str[] = { s->name, s->start, s->stop, s->status, s->unit, s->address,
-			s->interface, s->after_take, s->after_release, s->backup_set };
+	for (i = 0; i < old->nnodes; i++) {
+		const struct config_node *a = &old->nodes[i], *b = &new->nodes[i];
 
-		for (k = 0; k < sizeof(str) / sizeof(str[0]); k++)
-			buf_put_cstr(b, str[k] ? str[k] : "\001");
-		for (k = 0; k < s->nprios; k++) {
-			buf_put_cstr(b, s->prios[k].node);
-			buf_put_u32(b, (uint32_t)s->prios[k].priority);
+		if (strcmp(a->name, b->name) != 0 || a->nodeid != b->nodeid ||
+		    a->witness != b->witness) {
+			snprintf(why, n, "[node %s] (name, nodeid or witness)", a->name);
+			return why;
 		}
-		for (k = 0; k < s->nchecks; k++) {
-			buf_put_u32(b, s->checks[k].kind);
-			buf_put_cstr(b, s->checks[k].url ? s->checks[k].url : "");
-			buf_put_cstr(b, s->checks[k].host ? s->checks[k].host : "");
-			buf_put_u32(b, s->checks[k].port);
-			buf_put_cstr(b, s->checks[k].command ? s->checks[k].command : "");
-			buf_put_u32(b, s->checks[k].expect_status);
-			buf_put_cstr(b, s->checks[k].expect_body ? s->checks[k].expect_body : "");
-		}
-		buf_put_u32(b, s->announce_count);
-		buf_put_u32(b, s->announce_interval_ms);
-		buf_put_u32(b, s->check_interval_ms);
-		buf_put_u32(b, s->check_timeout_ms);
-		buf_put_u32(b, s->rise);
-		buf_put_u32(b, s->fall);
-		buf_put_u32(b, s->max_data_age_s);
-		buf_put_u32(b, s->mode);
-		buf_put_u32(b, s->confirm_timeout_s);
-		buf_put_u32(b, (uint32_t)s->confirm_default_take);
-		buf_put_u32(b, s->action_timeout_ms);
-		buf_put_u32(b, s->damp_s);
 	}
+	if (old->nsites != new->nsites) {
+		snprintf(why, n, "the [site] sections (%zu, now %zu)", old->nsites, new->nsites);
+		return why;
+	}
+	for (i = 0; i < old->nsites; i++) {
+		const struct config_site *a = &old->sites[i], *b = &new->sites[i];
+		const char *key = NULL;
+
+		if (strcmp(a->name, b->name) != 0)
+			key = "its name or place in the file";
+		else if (!str_same(a->address, b->address) || !str_same(a->interface, b->interface))
+			key = "address or interface";
+		else if (a->mode != b->mode)
+			key = "mode";
+		else if (a->max_data_age_s != b->max_data_age_s)
+			key = "max_data_age";
+		else if (a->confirm_default_take != b->confirm_default_take)
+			key = "confirm_default";
+		else if (!str_same(a->backup_set, b->backup_set))
+			key = "backup_set";
+		else if (a->nprios != b->nprios)
+			key = "priority";
+		for (k = 0; key == NULL && k < a->nprios; k++)
+			if (strcmp(a->prios[k].node, b->prios[k].node) != 0 ||
+			    a->prios[k].priority != b->prios[k].priority)
+				key = "priority";
+		if (key) {
+			snprintf(why, n, "[site %s] %s", a->name, key);
+			return why;
+		}
+	}
+	return NULL;
 }
 
 int
 daemon_reload(struct daemon *d, struct config *cfg)
 {
-	struct buf a = { 0 }, b = { 0 };
-	int same;
+	struct placement_params pp;
+	struct config **r;
+	char why[160];
+	size_t i;
 
-	shape(&a, d->cfg);
-	shape(&b, cfg);
-	same = !a.err && !b.err && a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
-	buf_free(&a);
-	buf_free(&b);
-	if (!same) {
-		log_error("reload: %s changes [node] or [site] sections; those are applied by "
-		    "restarting bulwark-failoverd on every node, one at a time (systemctl "
-		    "restart bulwark-failoverd); the running configuration is kept", cfg->file);
+	if (reload_refusal(d->cfg, cfg, why, sizeof(why)) != NULL) {
+		log_error("reload: %s changes %s, which every node's placement must agree on; "
+		    "that is applied by restarting bulwark-failoverd on every node, one at a "
+		    "time, with the same file (systemctl restart bulwark-failoverd); the "
+		    "running configuration is kept", cfg->file, why);
 		config_free(cfg);
 		return BW_ERR_UNSUPP;
 	}
-	log_info("reload: %s checked; no change to [node] or [site] sections, nothing to "
-	    "apply", cfg->file);
-	config_free(cfg);
+	if ((r = realloc(d->retired, (d->nretired + 1) * sizeof(*r))) == NULL) {
+		log_error("reload: out of memory; the running configuration is kept");
+		config_free(cfg);
+		return BW_ERR_NOMEM;
+	}
+	d->retired = r;
+	if (!str_same(d->cfg->cluster.name, cfg->cluster.name) ||
+	    d->cfg->cluster.token_ms != cfg->cluster.token_ms ||
+	    !str_same(d->cfg->cluster.authkey, cfg->cluster.authkey) ||
+	    !str_same(d->cfg->cluster.qdevice, cfg->cluster.qdevice))
+		log_warn("reload: %s changes corosync's settings ([cluster] name, token, authkey "
+		    "or qdevice); corosync applies them: write corosync.conf with bulwark "
+		    "failover corosync-conf on every node and restart corosync one node at a "
+		    "time", cfg->file);
+	if (!str_same(d->cfg->cluster.socket, cfg->cluster.socket) ||
+	    !str_same(d->cfg->cluster.state_dir, cfg->cluster.state_dir))
+		log_warn("reload: [cluster] socket and state_dir take effect when "
+		    "bulwark-failoverd restarts");
+	for (i = 0; i < d->nnodes; i++)
+		d->nodes[i].cfg = &cfg->nodes[i];
+	for (i = 0; i < d->nsites; i++) {
+		struct dsite *s = &d->sites[i];
+
+		/* New checks, intervals and thresholds: start them afresh. */
+		health_free(s->health);
+		s->health = NULL;
+		s->cfg = &cfg->sites[i];
+		if (s->addr) {
+			s->addr->probes = cfg->cluster.dad_probes;
+			s->addr->probe_gap_ms = cfg->cluster.dad_interval_ms;
+			s->addr->probe_wait_ms = cfg->cluster.dad_wait_ms;
+		}
+	}
+	params_from(&pp, cfg);
+	if (d->pl)
+		placement_set_config(d->pl, cfg, d->o.pp ? NULL : &pp);
+	d->retired[d->nretired++] = d->cfg;
+	d->cfg = cfg;
+	if (d->started)
+		start_health(d);
+	log_info("reload: %s applied (commands, hooks, checks, timeouts, damping, "
+	    "announcements, release grace and address probes)", cfg->file);
 	return 0;
 }
 
@@ -1597,5 +1669,8 @@ daemon_free(struct daemon *d)
 	free(d->sock_path);
 	free(d->hist_path);
 	config_free(d->cfg);
+	for (i = 0; i < d->nretired; i++)
+		config_free(d->retired[i]);
+	free(d->retired);
 	free(d);
 }

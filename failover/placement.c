@@ -1345,6 +1345,22 @@ placement_event(struct placement *p, const struct placement_event *ev,
 	return out->err;
 }
 
+void
+placement_set_config(struct placement *p, const struct config *cfg,
+    const struct placement_params *pp)
+{
+	size_t i;
+
+	/* Same shape (the contract): the counts are the old ones. */
+	for (i = 0; i < p->cfg->nnodes && i < cfg->nnodes; i++)
+		p->peers[i].cfg = &cfg->nodes[i];
+	for (i = 0; i < p->nsites && i < cfg->nsites; i++)
+		p->sites[i].cfg = &cfg->sites[i];
+	p->cfg = cfg;
+	if (pp)
+		p->pp = *pp;
+}
+
 uint64_t
 placement_next_ms(const struct placement *p)
 {

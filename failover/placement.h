@@ -152,6 +152,17 @@ struct placement *placement_new(const struct config *cfg, uint32_t self_id,
     const struct placement_params *pp);
 void placement_free(struct placement *p);
 
+/* Points p at cfg, a reload of the configuration it was made with: the
+ * same [node] sections and the same [site] sections in the same order,
+ * equal in what every node's placement must agree on (names, node ids,
+ * witnesses, priorities, mode, max_data_age, confirm_default, address);
+ * the caller checks that (daemon_reload does).  What only this node uses
+ * (damp and confirm_timeout when it decides for all, rise, fall,
+ * action_timeout) applies from the next event.  pp NULL: the parameters
+ * stay.  cfg must outlive p. */
+void placement_set_config(struct placement *p, const struct config *cfg,
+    const struct placement_params *pp);
+
 /* Feeds one event; appends the resulting actions to out.  0, or
  * BW_ERR_NOMEM (out->err is set too).  A malformed message or an event
  * that does not fit the state is logged (a LOG action) and ignored. */

@@ -32,8 +32,3 @@ FAILOVER_TESTS = tests/integration/failover_harness.sh \
 	tests/integration/failover_twonode.sh
 TESTS += $(FAILOVER_TESTS)
 EXTRA_DIST += $(FAILOVER_TESTS)
-# Known failure, failoverd: a node's JOIN for its first CPG view carries ring
-# 0 (the totem ring is not known yet), the others drop it as old, and a view
-# that grows within one ring never syncs; so after a failed health check no
-# other node takes the site.  Remove once it passes (an XPASS fails make check).
-XFAIL_TESTS = tests/integration/failover_health.sh
