@@ -63,12 +63,18 @@ struct config_audit {
 /* [cluster]: what Bulwark needs of corosync, and failoverd's own settings. */
 struct config_cluster {
 	char *name;			/* corosync cluster_name, default "bulwark" */
-	unsigned token_ms;		/* totem token, default 1000 (coefficient 0) */
+	unsigned token_ms;		/* totem token, default 500 (coefficient 0) */
 	char *authkey;			/* default /etc/corosync/authkey */
 	char *qdevice;			/* corosync-qnetd host used as tie-breaker, or NULL */
 	int force_two_node;		/* run two nodes without a tie-breaker: default 0 */
 	char *socket;			/* control socket, default /run/bulwark/failoverd.sock */
 	char *state_dir;		/* default LOCALSTATEDIR/lib/bulwark/failover */
+	/* Taking a site over (docs/FAILOVER.md, "Release grace" and
+	 * "Duplicate address detection"). */
+	unsigned release_grace_ms;	/* 10..5000, default 100 */
+	unsigned dad_probes;		/* ARP/ND probes, 1..10, default 2 */
+	unsigned dad_interval_ms;	/* between probes, 10..1000, default 50 */
+	unsigned dad_wait_ms;		/* listening after the last, 10..2000, default 50 */
 };
 
 #define CONFIG_NODE_MAX_ADDRS 8	/* corosync links */

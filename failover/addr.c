@@ -662,11 +662,12 @@ static void
 probe_tick(struct loop *l, void *arg)
 {
 	struct op *o = arg;
+	unsigned n = o->a->probes ? o->a->probes : ADDR_PROBES;
 	int err;
 
 	o->tick = NULL;
-	if (o->sent == ADDR_PROBES) {
-		op_finish(o, 0, "free (no answer to %u probes)", ADDR_PROBES);
+	if (o->sent == n) {
+		op_finish(o, 0, "free (no answer to %u probe%s)", n, n == 1 ? "" : "s");
 		return;
 	}
 	err = o->a->family == AF_INET ? send_arp(o, 1, NULL, (const uint8_t *)"\0\0\0\0\0\0") :
@@ -676,8 +677,9 @@ probe_tick(struct loop *l, void *arg)
 		return;
 	}
 	o->sent++;
-	o->tick = loop_timer_add(l, o->sent == ADDR_PROBES ? ADDR_PROBE_WAIT_MS :
-	    ADDR_PROBE_GAP_MS, probe_tick, o);
+	o->tick = loop_timer_add(l, o->sent == n ?
+	    (o->a->probe_wait_ms ? o->a->probe_wait_ms : ADDR_PROBE_WAIT_MS) :
+	    (o->a->probe_gap_ms ? o->a->probe_gap_ms : ADDR_PROBE_GAP_MS), probe_tick, o);
 	if (o->tick == NULL)
 		op_finish(o, BW_ERR_NOMEM, "out of memory");
 }

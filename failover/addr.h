@@ -6,8 +6,9 @@
  *
  *   probe     IPv4: RFC 5227 ARP probes (sender 0.0.0.0) on the interface;
  *             IPv6: neighbour solicitations from :: to the solicited-node
- *             group.  ADDR_PROBES probes ADDR_PROBE_GAP_MS apart, then
- *             ADDR_PROBE_WAIT_MS more of listening.  0 = free,
+ *             group.  probes probes probe_gap_ms apart, then
+ *             probe_wait_ms more of listening (addr_spec; 0 = the
+ *             ADDR_PROBE* defaults below).  0 = free,
  *             BW_ERR_EXIST = in use (reason: "... in use by MAC"), other
  *             codes = could not probe.  An interface without ARP (lo) has
  *             no neighbours: free.
@@ -33,9 +34,14 @@
 
 #include "failover/ops.h"
 
-#define ADDR_PROBES 3
-#define ADDR_PROBE_GAP_MS 150
-#define ADDR_PROBE_WAIT_MS 200
+/* A takeover, not a host configuring itself at boot: RFC 5227's timings
+ * (3 probes 1-2 s apart, then 2 s) are for the latter.  What matters here
+ * is whether a node that should have released the address still answers
+ * for it: one or two probes and a short listen catch that (an ARP answer
+ * on a LAN takes well under a millisecond to a few ms). */
+#define ADDR_PROBES 2
+#define ADDR_PROBE_GAP_MS 50
+#define ADDR_PROBE_WAIT_MS 50
 
 struct addr_spec {
 	int family;			/* AF_INET or AF_INET6 */
@@ -43,6 +49,9 @@ struct addr_spec {
 	unsigned prefix;
 	char ifname[IF_NAMESIZE];
 	char text[64];			/* "192.0.2.10/24 on eth0", for messages */
+	unsigned probes;		/* duplicate address detection; 0: defaults */
+	unsigned probe_gap_ms;
+	unsigned probe_wait_ms;
 };
 
 /* Parses "ADDRESS/PREFIX" (a site's address) on interface ifname.

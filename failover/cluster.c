@@ -322,17 +322,30 @@ static void
 co_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint32_t *members)
 {
 	struct co *co = co_from_cpg(h);
+	int moved;
 
 	(void)n;
 	(void)members;
 	if (co == NULL)
 		return;
+	moved = co->have_ring && (co->ring.nodeid != ring.nodeid || co->ring.seq != ring.seq);
 	co->ring.nodeid = ring.nodeid;
 	co->ring.seq = ring.seq;
 	co->have_ring = 1;
 	log_debug("cluster: totem ring %u.%llu, %u node(s)", ring.nodeid,
 	    (unsigned long long)ring.seq, n);
-	co_release_view(co);
+	if (co->view_pending) {
+		co_release_view(co);
+		return;
+	}
+	/* The ring moved on after the group's change was reported: a node
+	 * whose corosync stops cleanly has its processes leave the group
+	 * first (with the old ring), then leaves the ring.  Report the view
+	 * again with the new ring, or it would never pair with the quorum
+	 * notice for that ring and nobody would take that node's sites
+	 * until the next membership change. */
+	if (moved && co->have_view && co->step == CO_UP && co->reported && !co->leaving)
+		co->base.cb->view(co->base.arg, co->view, co->nview, co->ring);
 }
 
 static void

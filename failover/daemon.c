@@ -41,9 +41,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failover/addr.h"
 #include "failover/cluster.h"
 #include "failover/daemon.h"
-#include "failover/daemon_addr.h"
 #include "failover/health.h"
 #include "failover/loop.h"
 #include "failover/msg.h"
@@ -77,11 +77,13 @@ struct dsite {
 	int act;			/* the action running, or 0 */
 	int step;			/* its step */
 	int result;			/* enum placement_result so far */
-	struct daemon_addr *addr;	/* NULL: the site has no address */
+	struct addr_spec *addr;		/* NULL: the site has no address */
 	struct health *health;
 	int health_up;			/* -1 unknown, 0, 1 */
 	int8_t peer_health[MAX_NODES];	/* by node index, from HEALTH messages */
-	struct loop_timer *timer;	/* verify polling, or a deferred result */
+	struct loop_timer *timer;	/* verify polling, the next announcement,
+					 * or a deferred result */
+	unsigned announced;		/* ADDR_ADD: announcements sent */
 	uint64_t verify_deadline;
 	time_t since;
 	char why[REASON_MAX];
@@ -104,6 +106,11 @@ struct hist {
 struct daemon {
 	struct loop *loop;
 	struct config *cfg;
+	/* Configurations replaced by a reload: an action or check started
+	 * before it may still point into one, so they live until the end. */
+	struct config **retired;
+	size_t nretired;
+	int started;			/* daemon_start succeeded */
 	struct daemon_opts o;
 	char *self_name;
 	uint32_t self_id;
@@ -277,6 +284,28 @@ queued(const struct dsite *s, int act)
 
 static void addr_step(struct dsite *s);
 
+static unsigned
+announce_count(const struct config_site *c)
+{
+	return c->announce_count;
+}
+
+static unsigned
+announce_interval(const struct config_site *c)
+{
+	return c->announce_interval_ms ? c->announce_interval_ms : 200;
+}
+
+static void
+announce_next(struct loop *l, void *arg)
+{
+	struct dsite *s = arg;
+
+	(void)l;
+	s->timer = NULL;
+	addr_step(s);
+}
+
 static void
 step_done(struct loop *l, int err, const char *reason, void *arg)
 {
@@ -299,7 +328,7 @@ step_done(struct loop *l, int err, const char *reason, void *arg)
 		act_end(s, s->result);
 		return;
 	case PLACEMENT_ACT_ADDR_ADD:
-		if (daemon_addr_in_use(err) && s->step == S_PROBE) {
+		if (err == BW_ERR_EXIST && s->step == S_PROBE) {	/* in use */
 			act_end(s, PLACEMENT_ADDR_IN_USE);
 			return;
 		}
@@ -311,6 +340,17 @@ step_done(struct loop *l, int err, const char *reason, void *arg)
 		if (queued(s, PLACEMENT_ACT_ADDR_DEL)) {
 			log_warn("site %s: take interrupted by a release", s->cfg->name);
 			act_end(s, PLACEMENT_FAILED);
+			return;
+		}
+		/* One announcement at a time, the next from a timer that a
+		 * release cancels: a node that loses quorum while announcing
+		 * lets go at once, well within the others' release grace,
+		 * instead of after every announcement. */
+		if (s->step == S_ANNOUNCE && s->addr &&
+		    ++s->announced < announce_count(s->cfg)) {
+			if ((s->timer = loop_timer_add(s->d->loop,
+			    announce_interval(s->cfg), announce_next, s)) == NULL)
+				act_end(s, PLACEMENT_FAILED);
 			return;
 		}
 		s->step++;
@@ -372,8 +412,7 @@ addr_step(struct dsite *s)
 
 	if (s->act == PLACEMENT_ACT_ADDR_DEL) {
 		if (s->step == 0 && s->addr)
-			rc = daemon_addr_run(d->o.ops, d->loop, DADDR_DEL, s->addr, tmo, 0, 0,
-			    step_done, s);
+			rc = d->o.ops->addr->del(d->loop, s->addr, tmo, step_done, s);
 		else if (s->step == 0)
 			rc = 1;
 		else
@@ -386,12 +425,15 @@ addr_step(struct dsite *s)
 		case S_ANNOUNCE:
 			if (!s->addr)
 				rc = 1;
+			else if (s->step == S_PROBE)
+				rc = d->o.ops->addr->probe(d->loop, s->addr, tmo, step_done, s);
+			else if (s->step == S_ADD)
+				rc = d->o.ops->addr->add(d->loop, s->addr, tmo, step_done, s);
+			else if (announce_count(c) == 0)
+				rc = 1;
 			else
-				rc = daemon_addr_run(d->o.ops, d->loop, s->step == S_PROBE ?
-				    DADDR_PROBE : s->step == S_ADD ? DADDR_ADD : DADDR_ANNOUNCE,
-				    s->addr, tmo, c->announce_count ? c->announce_count : 3,
-				    c->announce_interval_ms ? c->announce_interval_ms : 200,
-				    step_done, s);
+				rc = d->o.ops->addr->announce(d->loop, s->addr, 1,
+				    announce_interval(c), step_done, s);
 			break;
 		case S_HOOK:
 			rc = d->o.ops->service->run(d->loop, c, d->self_name, SERVICE_AFTER_TAKE,
@@ -439,6 +481,7 @@ site_next(struct dsite *s)
 	memmove(s->queue, s->queue + 1, (s->nq - 1) * sizeof(s->queue[0]));
 	s->nq--;
 	s->step = 0;
+	s->announced = 0;
 	s->result = PLACEMENT_OK;
 	log_debug("site %s: %s", s->cfg->name, act_name(s->act));
 	switch (s->act) {
@@ -517,6 +560,14 @@ execute(struct daemon *d, struct placement_out *o)
 				break;
 			}
 			s->queue[s->nq++] = a->type;
+			/* Between two announcements: the take ends now. */
+			if (a->type == PLACEMENT_ACT_ADDR_DEL && s->act == PLACEMENT_ACT_ADDR_ADD &&
+			    s->step == S_ANNOUNCE && s->timer) {
+				loop_timer_cancel(d->loop, s->timer);
+				s->timer = NULL;
+				log_warn("site %s: take interrupted by a release", s->cfg->name);
+				end_later(s, PLACEMENT_FAILED);
+			}
 			break;
 		case PLACEMENT_ACT_SEND:
 			if (!d->connected)
@@ -585,12 +636,28 @@ feed(struct daemon *d, struct placement_event *ev)
 
 /* ---- cluster events ---- */
 
+/* Placement's parameters from [cluster]. */
+static void
+params_from(struct placement_params *pp, const struct config *cfg)
+{
+	placement_params_default(pp);
+	if (cfg->cluster.release_grace_ms)
+		pp->release_grace_ms = cfg->cluster.release_grace_ms;
+	/* The real probe's shortest run (failover/addr.c): probes - 1 gaps,
+	 * then the listening.  Only sites with an address use it. */
+	if (cfg->cluster.dad_probes)
+		pp->addr_probe_ms = (uint64_t)(cfg->cluster.dad_probes - 1) *
+		    cfg->cluster.dad_interval_ms + cfg->cluster.dad_wait_ms;
+}
+
 static int
 make_placement(struct daemon *d)
 {
 	struct placement_event ev = { .type = PLACEMENT_EV_CONN_LOST };
+	struct placement_params pp;
 
-	if ((d->pl = placement_new(d->cfg, d->self_id, d->o.pp)) == NULL)
+	params_from(&pp, d->cfg);
+	if ((d->pl = placement_new(d->cfg, d->self_id, d->o.pp ? d->o.pp : &pp)) == NULL)
 		return BW_ERR_NOMEM;
 	/* It starts out connected; it is not until the driver says so. */
 	if (!d->connected)
@@ -699,47 +766,47 @@ observe(struct daemon *d, uint32_t from, const uint8_t *p, size_t n)
 
 	if (fi < 0 || msg_decode(p, n, &m) != 0)
 		return;		/* placement logs what is malformed */
-	s = m.type != MSG_STANDBY && m.type != MSG_ONLINE && m.type != MSG_HELLO ?
+	s = m.type != FMSG_STANDBY && m.type != FMSG_ONLINE && m.type != FMSG_HELLO ?
 	    site_find(d, m.site) : NULL;
 	ti = node_idx(d, m.node);
 	switch (m.type) {
-	case MSG_STATE:
+	case FMSG_STATE:
 		if (s)
 			history(d, s, from, msg_state_name(m.state), "%s",
 			    m.reason[0] ? m.reason : "reported by the node");
 		break;
-	case MSG_HEALTH:
+	case FMSG_HEALTH:
 		if (s) {
 			s->peer_health[fi] = (int8_t)!!m.ok;
 			history(d, s, from, m.ok ? "healthy" : "unhealthy", "%s",
 			    m.reason[0] ? m.reason : "checks pass");
 		}
 		break;
-	case MSG_MOVE:
+	case FMSG_MOVE:
 		if (s)
 			history(d, s, m.node, "move", "operator request, sent by %s",
 			    node_name(d, from));
 		break;
-	case MSG_STANDBY:
-	case MSG_ONLINE:
+	case FMSG_STANDBY:
+	case FMSG_ONLINE:
 		if (ti >= 0) {
-			d->nodes[ti].standby = m.type == MSG_STANDBY;
-			history(d, NULL, m.node, m.type == MSG_STANDBY ? "standby" : "online",
+			d->nodes[ti].standby = m.type == FMSG_STANDBY;
+			history(d, NULL, m.node, m.type == FMSG_STANDBY ? "standby" : "online",
 			    "operator request, sent by %s", node_name(d, from));
 		}
 		break;
-	case MSG_CONFIRM:
+	case FMSG_CONFIRM:
 		if (s) {
 			s->ask[0] = 0;
 			history(d, s, m.node, m.ok ? "confirmed" : "declined",
 			    "operator answer, sent by %s", node_name(d, from));
 		}
 		break;
-	case MSG_DECIDE:
+	case FMSG_DECIDE:
 		if (s)
 			history(d, s, m.node, "decided", "%s", m.reason);
 		break;
-	case MSG_HELLO:
+	case FMSG_HELLO:
 		d->nodes[fi].standby = m.standby;
 		for (i = 0; i < m.nsites; i++)
 			if ((s = site_find(d, m.sites[i].site)) != NULL)
@@ -1091,7 +1158,7 @@ daemon_request(struct daemon *d, int op, int json, char *const *args, char **out
 			*out = fmt("site %s is not waiting for a confirmation", s->cfg->name);
 			return BW_ERR_NOENT;
 		}
-		m.type = op == CTL_OP_MOVE ? MSG_MOVE : MSG_CONFIRM;
+		m.type = op == CTL_OP_MOVE ? FMSG_MOVE : FMSG_CONFIRM;
 		msg_set_str(m.site, sizeof(m.site), s->cfg->name);
 		if (op == CTL_OP_MOVE) {
 			m.node = d->nodes[ni].cfg->nodeid;
@@ -1107,7 +1174,7 @@ daemon_request(struct daemon *d, int op, int json, char *const *args, char **out
 			*out = fmt("no node '%s' in the configuration", args[0]);
 			return BW_ERR_NOENT;
 		}
-		m.type = op == CTL_OP_STANDBY ? MSG_STANDBY : MSG_ONLINE;
+		m.type = op == CTL_OP_STANDBY ? FMSG_STANDBY : FMSG_ONLINE;
 		m.node = d->nodes[ni].cfg->nodeid;
 		goto send;
 	default:
@@ -1233,6 +1300,28 @@ listen_ready(struct loop *l, int fd, short revents, void *arg)
 
 /* ---- life cycle ---- */
 
+/* A site's address on its interface; NULL (logged, naming the file and
+ * the site) when it does not parse or on no memory. */
+static struct addr_spec *
+site_addr_new(const char *file, const struct config_cluster *cl, const struct config_site *c)
+{
+	struct addr_spec *a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	if (addr_parse(c->address, c->interface, a) != 0) {
+		log_error("%s: [site %s] address %s on %s: not an ADDRESS/PREFIX on an "
+		    "interface name", file ? file : "configuration", c->name, c->address,
+		    c->interface);
+		free(a);
+		return NULL;
+	}
+	a->probes = cl->dad_probes;
+	a->probe_gap_ms = cl->dad_interval_ms;
+	a->probe_wait_ms = cl->dad_wait_ms;
+	return a;
+}
+
 static int
 build_tables(struct daemon *d, struct config *cfg)
 {
@@ -1258,10 +1347,10 @@ build_tables(struct daemon *d, struct config *cfg)
 		sites[i].health_up = -1;
 		sites[i].d = d;
 		if (cfg->sites[i].address && cfg->sites[i].interface &&
-		    (sites[i].addr = daemon_addr_new(cfg->file, cfg->sites[i].name,
-		    cfg->sites[i].address, cfg->sites[i].interface)) == NULL) {
+		    (sites[i].addr = site_addr_new(cfg->file, &cfg->cluster,
+		    &cfg->sites[i])) == NULL) {
 			while (i--)
-				daemon_addr_free(sites[i].addr);
+				free(sites[i].addr);
 			free(nodes);
 			free(sites);
 			return BW_ERR_INVAL;
@@ -1370,77 +1459,138 @@ daemon_start(struct daemon *d)
 	if (d->cl == NULL)
 		return BW_ERR_NOMEM;
 	start_health(d);
+	d->started = 1;
 	return cluster_start(d->cl);
 }
 
-/* What placement holds depends on [node] and [site]: they change on every
- * node together, by a restart of each daemon in turn. */
-static void
-shape(struct buf *b, const struct config *c)
+/*
+ * Reload.  What every node's placement decides with must be the same on
+ * every node, so a change to it is refused (it is made by restarting each
+ * daemon in turn, with the same file everywhere): the [node] sections, and
+ * of each [site] its name, order, priorities, mode, max_data_age,
+ * confirm_default and backup_set; and its address and interface, which a
+ * node serving the site holds and would otherwise never remove.  Anything
+ * else is this node's own (commands, hooks, checks, timeouts, damping,
+ * announcements, [cluster] grace and probes) and is swapped in at once.
+ */
+
+static int
+str_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* NULL when new can replace old, else what differs (for the message). */
+static const char *
+reload_refusal(const struct config *old, const struct config *new, char *why, size_t n)
 {
 	size_t i, k;
 
-	for (i = 0; i < c->nnodes; i++) {
-		buf_put_cstr(b, c->nodes[i].name);
-		buf_put_u32(b, c->nodes[i].nodeid);
-		buf_put_u8(b, (uint8_t)c->nodes[i].witness);
+	if (old->nnodes != new->nnodes) {
+		snprintf(why, n, "the [node] sections (%zu, now %zu)", old->nnodes, new->nnodes);
+		return why;
 	}
-	for (i = 0; i < c->nsites; i++) {
-		const struct config_site *s = &c->sites[i];
-		const char *str[] = { s->name, s->start, s->stop, s->status, s->unit, s->address,
-			s->interface, s->after_take, s->after_release, s->backup_set };
+	for (i = 0; i < old->nnodes; i++) {
+		const struct config_node *a = &old->nodes[i], *b = &new->nodes[i];
 
-		for (k = 0; k < sizeof(str) / sizeof(str[0]); k++)
-			buf_put_cstr(b, str[k] ? str[k] : "\001");
-		for (k = 0; k < s->nprios; k++) {
-			buf_put_cstr(b, s->prios[k].node);
-			buf_put_u32(b, (uint32_t)s->prios[k].priority);
+		if (strcmp(a->name, b->name) != 0 || a->nodeid != b->nodeid ||
+		    a->witness != b->witness) {
+			snprintf(why, n, "[node %s] (name, nodeid or witness)", a->name);
+			return why;
 		}
-		for (k = 0; k < s->nchecks; k++) {
-			buf_put_u32(b, s->checks[k].kind);
-			buf_put_cstr(b, s->checks[k].url ? s->checks[k].url : "");
-			buf_put_cstr(b, s->checks[k].host ? s->checks[k].host : "");
-			buf_put_u32(b, s->checks[k].port);
-			buf_put_cstr(b, s->checks[k].command ? s->checks[k].command : "");
-			buf_put_u32(b, s->checks[k].expect_status);
-			buf_put_cstr(b, s->checks[k].expect_body ? s->checks[k].expect_body : "");
-		}
-		buf_put_u32(b, s->announce_count);
-		buf_put_u32(b, s->announce_interval_ms);
-		buf_put_u32(b, s->check_interval_ms);
-		buf_put_u32(b, s->check_timeout_ms);
-		buf_put_u32(b, s->rise);
-		buf_put_u32(b, s->fall);
-		buf_put_u32(b, s->max_data_age_s);
-		buf_put_u32(b, s->mode);
-		buf_put_u32(b, s->confirm_timeout_s);
-		buf_put_u32(b, (uint32_t)s->confirm_default_take);
-		buf_put_u32(b, s->action_timeout_ms);
-		buf_put_u32(b, s->damp_s);
 	}
+	if (old->nsites != new->nsites) {
+		snprintf(why, n, "the [site] sections (%zu, now %zu)", old->nsites, new->nsites);
+		return why;
+	}
+	for (i = 0; i < old->nsites; i++) {
+		const struct config_site *a = &old->sites[i], *b = &new->sites[i];
+		const char *key = NULL;
+
+		if (strcmp(a->name, b->name) != 0)
+			key = "its name or place in the file";
+		else if (!str_same(a->address, b->address) || !str_same(a->interface, b->interface))
+			key = "address or interface";
+		else if (a->mode != b->mode)
+			key = "mode";
+		else if (a->max_data_age_s != b->max_data_age_s)
+			key = "max_data_age";
+		else if (a->confirm_default_take != b->confirm_default_take)
+			key = "confirm_default";
+		else if (!str_same(a->backup_set, b->backup_set))
+			key = "backup_set";
+		else if (a->nprios != b->nprios)
+			key = "priority";
+		for (k = 0; key == NULL && k < a->nprios; k++)
+			if (strcmp(a->prios[k].node, b->prios[k].node) != 0 ||
+			    a->prios[k].priority != b->prios[k].priority)
+				key = "priority";
+		if (key) {
+			snprintf(why, n, "[site %s] %s", a->name, key);
+			return why;
+		}
+	}
+	return NULL;
 }
 
 int
 daemon_reload(struct daemon *d, struct config *cfg)
 {
-	struct buf a = { 0 }, b = { 0 };
-	int same;
+	struct placement_params pp;
+	struct config **r;
+	char why[160];
+	size_t i;
 
-	shape(&a, d->cfg);
-	shape(&b, cfg);
-	same = !a.err && !b.err && a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
-	buf_free(&a);
-	buf_free(&b);
-	if (!same) {
-		log_error("reload: %s changes [node] or [site] sections; those are applied by "
-		    "restarting bulwark-failoverd on every node, one at a time (systemctl "
-		    "restart bulwark-failoverd); the running configuration is kept", cfg->file);
+	if (reload_refusal(d->cfg, cfg, why, sizeof(why)) != NULL) {
+		log_error("reload: %s changes %s, which every node's placement must agree on; "
+		    "that is applied by restarting bulwark-failoverd on every node, one at a "
+		    "time, with the same file (systemctl restart bulwark-failoverd); the "
+		    "running configuration is kept", cfg->file, why);
 		config_free(cfg);
 		return BW_ERR_UNSUPP;
 	}
-	log_info("reload: %s checked; no change to [node] or [site] sections, nothing to "
-	    "apply", cfg->file);
-	config_free(cfg);
+	if ((r = realloc(d->retired, (d->nretired + 1) * sizeof(*r))) == NULL) {
+		log_error("reload: out of memory; the running configuration is kept");
+		config_free(cfg);
+		return BW_ERR_NOMEM;
+	}
+	d->retired = r;
+	if (!str_same(d->cfg->cluster.name, cfg->cluster.name) ||
+	    d->cfg->cluster.token_ms != cfg->cluster.token_ms ||
+	    !str_same(d->cfg->cluster.authkey, cfg->cluster.authkey) ||
+	    !str_same(d->cfg->cluster.qdevice, cfg->cluster.qdevice))
+		log_warn("reload: %s changes corosync's settings ([cluster] name, token, authkey "
+		    "or qdevice); corosync applies them: write corosync.conf with bulwark "
+		    "failover corosync-conf on every node and restart corosync one node at a "
+		    "time", cfg->file);
+	if (!str_same(d->cfg->cluster.socket, cfg->cluster.socket) ||
+	    !str_same(d->cfg->cluster.state_dir, cfg->cluster.state_dir))
+		log_warn("reload: [cluster] socket and state_dir take effect when "
+		    "bulwark-failoverd restarts");
+	for (i = 0; i < d->nnodes; i++)
+		d->nodes[i].cfg = &cfg->nodes[i];
+	for (i = 0; i < d->nsites; i++) {
+		struct dsite *s = &d->sites[i];
+
+		/* New checks, intervals and thresholds: start them afresh. */
+		health_free(s->health);
+		s->health = NULL;
+		s->cfg = &cfg->sites[i];
+		if (s->addr) {
+			s->addr->probes = cfg->cluster.dad_probes;
+			s->addr->probe_gap_ms = cfg->cluster.dad_interval_ms;
+			s->addr->probe_wait_ms = cfg->cluster.dad_wait_ms;
+		}
+	}
+	params_from(&pp, cfg);
+	if (d->pl)
+		placement_set_config(d->pl, cfg, d->o.pp ? NULL : &pp);
+	d->retired[d->nretired++] = d->cfg;
+	d->cfg = cfg;
+	if (d->started)
+		start_health(d);
+	log_info("reload: %s applied (commands, hooks, checks, timeouts, damping, "
+	    "announcements, release grace and address probes)", cfg->file);
 	return 0;
 }
 
@@ -1501,7 +1651,7 @@ daemon_free(struct daemon *d)
 	}
 	for (i = 0; i < d->nsites; i++) {
 		health_free(d->sites[i].health);
-		daemon_addr_free(d->sites[i].addr);
+		free(d->sites[i].addr);
 		if (d->sites[i].timer)
 			loop_timer_cancel(d->loop, d->sites[i].timer);
 	}
@@ -1519,5 +1669,8 @@ daemon_free(struct daemon *d)
 	free(d->sock_path);
 	free(d->hist_path);
 	config_free(d->cfg);
+	for (i = 0; i < d->nretired; i++)
+		config_free(d->retired[i]);
+	free(d->retired);
 	free(d);
 }

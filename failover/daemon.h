@@ -41,11 +41,15 @@ struct daemon *daemon_new(struct loop *l, struct config *cfg, const struct daemo
  * cluster driver and the health checks.  0 or a negative code (logged). */
 int daemon_start(struct daemon *d);
 
-/* Checks a freshly parsed and validated config against the running one
- * (taken and freed).  [node] and [site] sections are what every node's
- * placement agrees on, so they change by restarting each node's daemon in
- * turn: if they differ, that is logged (BW_ERR_UNSUPP) and the running
- * configuration stays.  0 when there is nothing to apply. */
+/* Applies a freshly parsed and validated config (taken: kept or freed).
+ * What every node's placement must agree on ([node] sections; each
+ * [site]'s name and order, priorities, mode, max_data_age,
+ * confirm_default, backup_set, address and interface) changes only by
+ * restarting each node's daemon in turn: if it differs, that is logged,
+ * naming the section and key, the running configuration stays, and the
+ * answer is BW_ERR_UNSUPP.  Everything else (commands, hooks, checks and
+ * their timings, rise/fall, action_timeout, damp, confirm_timeout,
+ * announcements, [cluster] release_grace and dad_*) is swapped in: 0. */
 int daemon_reload(struct daemon *d, struct config *cfg);
 
 /* Gives up every site at once (release actions, each bounded by the

@@ -59,8 +59,7 @@ tests_unit_test_cluster_LDADD = failover/libbwfailover.a lib/libbwcore.a $(BW_CO
 	$(COROSYNC_LIBS) $(CHECK_LIBS)
 
 # The daemon: glue (placement, actions, history, control socket) and main.
-failover_libbwfailover_a_SOURCES += %reldir%/daemon.c %reldir%/daemon.h \
-	%reldir%/daemon_addr.c %reldir%/daemon_addr.h
+failover_libbwfailover_a_SOURCES += %reldir%/daemon.c %reldir%/daemon.h
 sbin_PROGRAMS += failover/bulwark-failoverd
 failover_bulwark_failoverd_SOURCES = %reldir%/failoverd.c
 failover_bulwark_failoverd_LDADD = failover/libbwfailover.a config/libbwconfig.a lib/libbwcore.a \

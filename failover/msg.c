@@ -50,7 +50,7 @@ valid_site(const char *s, size_t n)
 {
 	size_t i;
 
-	if (n == 0 || n > MSG_NAME_MAX || s[0] == '.' || s[0] == '-')
+	if (n == 0 || n > FMSG_NAME_MAX || s[0] == '.' || s[0] == '-')
 		return 0;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -67,7 +67,7 @@ valid_reason(const char *s, size_t n)
 {
 	size_t i;
 
-	if (n > MSG_REASON_MAX)
+	if (n > FMSG_REASON_MAX)
 		return 0;
 	for (i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
@@ -91,7 +91,7 @@ put_reason(struct buf *b, const char *reason)
 {
 	if (!valid_reason(reason, strlen(reason))) {
 		log_error("failover message: reason \"%.80s\" cannot be sent; "
-		    "expected at most %d printable bytes", reason, MSG_REASON_MAX);
+		    "expected at most %d printable bytes", reason, FMSG_REASON_MAX);
 		return BW_ERR_INVAL;
 	}
 	return buf_put_cstr(b, reason);
@@ -104,17 +104,17 @@ msg_encode(const struct msg *m, struct buf *b)
 	int r = 0;
 
 	buf_put(b, magic, sizeof(magic));
-	buf_put_u8(b, MSG_VERSION);
+	buf_put_u8(b, FMSG_VERSION);
 	buf_put_u8(b, (uint8_t)m->type);
 	switch (m->type) {
-	case MSG_HEALTH:
+	case FMSG_HEALTH:
 		if ((r = put_site(b, m->site)) == 0) {
 			buf_put_u8(b, m->ok ? 1 : 0);
 			r = put_reason(b, m->reason);
 		}
 		break;
-	case MSG_STATE:
-		if (m->state > MSG_SITE__MAX)
+	case FMSG_STATE:
+		if (m->state > FMSG_SITE__MAX)
 			goto inval;
 		if ((r = put_site(b, m->site)) == 0) {
 			buf_put_u8(b, m->state);
@@ -122,27 +122,27 @@ msg_encode(const struct msg *m, struct buf *b)
 			r = put_reason(b, m->reason);
 		}
 		break;
-	case MSG_DATA_AGE:
+	case FMSG_DATA_AGE:
 		if ((r = put_site(b, m->site)) == 0)
 			buf_put_u32(b, m->seconds);
 		break;
-	case MSG_MOVE:
+	case FMSG_MOVE:
 		if ((r = put_site(b, m->site)) == 0)
 			buf_put_u32(b, m->node);
 		break;
-	case MSG_STANDBY:
-	case MSG_ONLINE:
+	case FMSG_STANDBY:
+	case FMSG_ONLINE:
 		buf_put_u32(b, m->node);
 		break;
-	case MSG_CONFIRM:
+	case FMSG_CONFIRM:
 		if ((r = put_site(b, m->site)) == 0) {
 			buf_put_u32(b, m->node);
 			buf_put_u8(b, m->ok ? 1 : 0);
 			buf_put_u32(b, m->gen);
 		}
 		break;
-	case MSG_DECIDE:
-		if (m->decision < 1 || m->decision > MSG_DECIDE__MAX)
+	case FMSG_DECIDE:
+		if (m->decision < 1 || m->decision > FMSG_DECIDE__MAX)
 			goto inval;
 		if ((r = put_site(b, m->site)) == 0) {
 			buf_put_u8(b, m->decision);
@@ -151,8 +151,8 @@ msg_encode(const struct msg *m, struct buf *b)
 			r = put_reason(b, m->reason);
 		}
 		break;
-	case MSG_HELLO:
-		if (m->nsites > MSG_HELLO_MAX_SITES)
+	case FMSG_HELLO:
+		if (m->nsites > FMSG_HELLO_MAX_SITES)
 			goto inval;
 		buf_put_u32(b, m->ring_node);
 		buf_put_u64(b, m->ring_seq);
@@ -161,7 +161,7 @@ msg_encode(const struct msg *m, struct buf *b)
 		for (i = 0; i < m->nsites && r == 0; i++) {
 			const struct msg_hello_site *s = &m->sites[i];
 
-			if (s->state > MSG_SITE__MAX)
+			if (s->state > FMSG_SITE__MAX)
 				goto inval;
 			if ((r = put_site(b, s->site)) == 0) {
 				buf_put_u8(b, s->state);
@@ -176,9 +176,9 @@ msg_encode(const struct msg *m, struct buf *b)
 	}
 	if (r == 0 && b->err)
 		r = b->err;
-	if (r == 0 && b->len - start > MSG_MAX_SIZE) {
+	if (r == 0 && b->len - start > FMSG_MAX_SIZE) {
 		log_error("failover message: %s message of %zu bytes is larger "
-		    "than %d", msg_type_name(m->type), b->len - start, MSG_MAX_SIZE);
+		    "than %d", msg_type_name(m->type), b->len - start, FMSG_MAX_SIZE);
 		r = BW_ERR_INVAL;
 	}
 	if (r && !b->err)
@@ -198,7 +198,7 @@ get_site(struct bufr *r, char *dst)
 	const uint8_t *p;
 	size_t n;
 
-	if ((p = bufr_str(r, MSG_NAME_MAX, &n)) == NULL)
+	if ((p = bufr_str(r, FMSG_NAME_MAX, &n)) == NULL)
 		return;
 	if (!valid_site((const char *)p, n)) {
 		bufr_fail(r);
@@ -214,7 +214,7 @@ get_reason(struct bufr *r, char *dst)
 	const uint8_t *p;
 	size_t n;
 
-	if ((p = bufr_str(r, MSG_REASON_MAX, &n)) == NULL)
+	if ((p = bufr_str(r, FMSG_REASON_MAX, &n)) == NULL)
 		return;
 	if (!valid_reason((const char *)p, n)) {
 		bufr_fail(r);
@@ -253,7 +253,7 @@ msg_decode(const void *data, size_t len, struct msg *m)
 	uint8_t version;
 
 	memset(m, 0, sizeof(*m));
-	if (len > MSG_MAX_SIZE)
+	if (len > FMSG_MAX_SIZE)
 		return BW_ERR_CORRUPT;
 	bufr_init(&r, data, len);
 	if ((p = bufr_get(&r, sizeof(magic))) == NULL ||
@@ -262,54 +262,54 @@ msg_decode(const void *data, size_t len, struct msg *m)
 	version = bufr_u8(&r);
 	if (r.err)
 		return BW_ERR_CORRUPT;
-	if (version != MSG_VERSION)
+	if (version != FMSG_VERSION)
 		return BW_ERR_VERSION;
-	m->type = (enum msg_type)get_enum(&r, 1, MSG__MAX);
+	m->type = (enum msg_type)get_enum(&r, 1, FMSG__MAX);
 	if (r.err)
 		return BW_ERR_CORRUPT;
 	switch (m->type) {
-	case MSG_HEALTH:
+	case FMSG_HEALTH:
 		get_site(&r, m->site);
 		m->ok = get_bool(&r);
 		get_reason(&r, m->reason);
 		break;
-	case MSG_STATE:
+	case FMSG_STATE:
 		get_site(&r, m->site);
-		m->state = get_enum(&r, 0, MSG_SITE__MAX);
+		m->state = get_enum(&r, 0, FMSG_SITE__MAX);
 		m->gen = bufr_u32(&r);
 		get_reason(&r, m->reason);
 		break;
-	case MSG_DATA_AGE:
+	case FMSG_DATA_AGE:
 		get_site(&r, m->site);
 		m->seconds = bufr_u32(&r);
 		break;
-	case MSG_MOVE:
+	case FMSG_MOVE:
 		get_site(&r, m->site);
 		m->node = bufr_u32(&r);
 		break;
-	case MSG_STANDBY:
-	case MSG_ONLINE:
+	case FMSG_STANDBY:
+	case FMSG_ONLINE:
 		m->node = bufr_u32(&r);
 		break;
-	case MSG_CONFIRM:
+	case FMSG_CONFIRM:
 		get_site(&r, m->site);
 		m->node = bufr_u32(&r);
 		m->ok = get_bool(&r);
 		m->gen = bufr_u32(&r);
 		break;
-	case MSG_DECIDE:
+	case FMSG_DECIDE:
 		get_site(&r, m->site);
-		m->decision = get_enum(&r, 1, MSG_DECIDE__MAX);
+		m->decision = get_enum(&r, 1, FMSG_DECIDE__MAX);
 		m->node = bufr_u32(&r);
 		m->gen = bufr_u32(&r);
 		get_reason(&r, m->reason);
 		break;
-	case MSG_HELLO:
+	case FMSG_HELLO:
 		m->ring_node = bufr_u32(&r);
 		m->ring_seq = bufr_u64(&r);
 		m->standby = get_bool(&r);
 		n = bufr_u16(&r);
-		if (r.err || n > MSG_HELLO_MAX_SITES)
+		if (r.err || n > FMSG_HELLO_MAX_SITES)
 			return BW_ERR_CORRUPT;
 		/* Each entry takes at least 15 bytes: no allocation for a
 		 * count the message cannot hold. */
@@ -322,7 +322,7 @@ msg_decode(const void *data, size_t len, struct msg *m)
 			struct msg_hello_site *s = &m->sites[i];
 
 			get_site(&r, s->site);
-			s->state = get_enum(&r, 0, MSG_SITE__MAX);
+			s->state = get_enum(&r, 0, FMSG_SITE__MAX);
 			s->healthy = get_bool(&r);
 			s->data_age_s = bufr_u32(&r);
 			s->gen = bufr_u32(&r);
@@ -352,7 +352,7 @@ msg_type_name(int type)
 		"confirm", "decide", "hello"
 	};
 
-	return type >= 1 && type <= MSG__MAX ? names[type] : "unknown";
+	return type >= 1 && type <= FMSG__MAX ? names[type] : "unknown";
 }
 
 const char *
@@ -362,5 +362,5 @@ msg_state_name(int state)
 		"none", "starting", "ready", "serving", "released", "failed"
 	};
 
-	return state >= 0 && state <= MSG_SITE__MAX ? names[state] : "unknown";
+	return state >= 0 && state <= FMSG_SITE__MAX ? names[state] : "unknown";
 }

@@ -12,56 +12,56 @@
 
 #include "lib/util/buf.h"
 
-#define MSG_VERSION 1
-#define MSG_NAME_MAX 64		/* site names, as in bulwark.conf */
-#define MSG_REASON_MAX 200	/* bytes of a reason, printable text */
-#define MSG_HELLO_MAX_SITES 256
-#define MSG_MAX_SIZE 65536	/* a larger message is refused unread */
-#define MSG_AGE_UNKNOWN UINT32_MAX
+#define FMSG_VERSION 1
+#define FMSG_NAME_MAX 64		/* site names, as in bulwark.conf */
+#define FMSG_REASON_MAX 200	/* bytes of a reason, printable text */
+#define FMSG_HELLO_MAX_SITES 256
+#define FMSG_MAX_SIZE 65536	/* a larger message is refused unread */
+#define FMSG_AGE_UNKNOWN UINT32_MAX
 
 enum msg_type {
-	MSG_HEALTH = 1,		/* site, ok, reason: the sender's health for the site
+	FMSG_HEALTH = 1,		/* site, ok, reason: the sender's health for the site
 				 * changed (rise/fall already applied) */
-	MSG_STATE,		/* site, state, gen, reason: what the sender did */
-	MSG_DATA_AGE,		/* site, seconds: age of the sender's newest replica */
-	MSG_MOVE,		/* site, node: an operator's planned switch */
-	MSG_STANDBY,		/* node: gives up its sites and takes none */
-	MSG_ONLINE,		/* node: may serve again (clears its health failures) */
-	MSG_CONFIRM,		/* site, node, ok (yes/no), gen: an operator's answer */
-	MSG_DECIDE,		/* site, decision, node, gen, reason: a time-based
+	FMSG_STATE,		/* site, state, gen, reason: what the sender did */
+	FMSG_DATA_AGE,		/* site, seconds: age of the sender's newest replica */
+	FMSG_MOVE,		/* site, node: an operator's planned switch */
+	FMSG_STANDBY,		/* node: gives up its sites and takes none */
+	FMSG_ONLINE,		/* node: may serve again (clears its health failures) */
+	FMSG_CONFIRM,		/* site, node, ok (yes/no), gen: an operator's answer */
+	FMSG_DECIDE,		/* site, decision, node, gen, reason: a time-based
 				 * decision made by one member for all */
-	MSG_HELLO,		/* ring, standby, per-site summary: after a join */
-	MSG__MAX = MSG_HELLO
+	FMSG_HELLO,		/* ring, standby, per-site summary: after a join */
+	FMSG__MAX = FMSG_HELLO
 };
 
 /* What a node does with a site (STATE, and HELLO's summary). */
 enum msg_site_state {
-	MSG_SITE_NONE = 0,	/* not involved */
-	MSG_SITE_STARTING,	/* starting the service */
-	MSG_SITE_READY,		/* service started, waiting to take the address */
-	MSG_SITE_SERVING,	/* service and address up */
-	MSG_SITE_RELEASED,	/* address removed (the service is being stopped) */
-	MSG_SITE_FAILED,	/* an action failed: needs another node */
-	MSG_SITE__MAX = MSG_SITE_FAILED
+	FMSG_SITE_NONE = 0,	/* not involved */
+	FMSG_SITE_STARTING,	/* starting the service */
+	FMSG_SITE_READY,		/* service started, waiting to take the address */
+	FMSG_SITE_SERVING,	/* service and address up */
+	FMSG_SITE_RELEASED,	/* address removed (the service is being stopped) */
+	FMSG_SITE_FAILED,	/* an action failed: needs another node */
+	FMSG_SITE__MAX = FMSG_SITE_FAILED
 };
 
 enum msg_decision {
-	MSG_DECIDE_MOVE = 1,	/* move the site to node now (health) */
-	MSG_DECIDE_CONFIRM_TIMEOUT,	/* nobody answered: apply the default */
-	MSG_DECIDE__MAX = MSG_DECIDE_CONFIRM_TIMEOUT
+	FMSG_DECIDE_MOVE = 1,	/* move the site to node now (health) */
+	FMSG_DECIDE_CONFIRM_TIMEOUT,	/* nobody answered: apply the default */
+	FMSG_DECIDE__MAX = FMSG_DECIDE_CONFIRM_TIMEOUT
 };
 
 struct msg_hello_site {
-	char site[MSG_NAME_MAX + 1];
+	char site[FMSG_NAME_MAX + 1];
 	uint8_t state;		/* enum msg_site_state */
 	uint8_t healthy;
-	uint32_t data_age_s;	/* MSG_AGE_UNKNOWN if never measured */
+	uint32_t data_age_s;	/* FMSG_AGE_UNKNOWN if never measured */
 	uint32_t gen;		/* the sender's generation of the site */
 };
 
 struct msg {
 	enum msg_type type;
-	char site[MSG_NAME_MAX + 1];	/* all but STANDBY, ONLINE, HELLO */
+	char site[FMSG_NAME_MAX + 1];	/* all but STANDBY, ONLINE, HELLO */
 	uint32_t node;		/* MOVE: to; STANDBY, ONLINE: which; CONFIRM,
 				 * DECIDE: the node the site goes to (or 0) */
 	uint8_t ok;		/* HEALTH: healthy; CONFIRM: yes */
@@ -70,7 +70,7 @@ struct msg {
 	uint32_t gen;		/* STATE, CONFIRM, DECIDE: the site's generation
 				 * it refers to (stale ones are ignored) */
 	uint32_t seconds;	/* DATA_AGE */
-	char reason[MSG_REASON_MAX + 1];	/* HEALTH, STATE, DECIDE */
+	char reason[FMSG_REASON_MAX + 1];	/* HEALTH, STATE, DECIDE */
 	/* HELLO */
 	uint32_t ring_node;	/* the ring it answers (corosync ring id) */
 	uint64_t ring_seq;

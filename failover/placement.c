@@ -44,8 +44,10 @@
  *     (quorum and CPG notices come in either order), and the ring in sync.
  *   - A node that takes a site whose previous holder did not confirm its
  *     release waits release_grace_ms first (the holder releases on its own
- *     when it is cut off), then asks for duplicate address detection before
- *     adding the address; while the address answers elsewhere it retries,
+ *     when it is cut off), and has duplicate address detection done before
+ *     adding the address (the probe may start addr_probe_ms early, so that
+ *     it ends as the grace does: a holder that still has the address then
+ *     had it during the whole probe, and answers); while the address answers elsewhere it retries,
  *     and gives up after the site's action_timeout.
  */
 #include "config.h"
@@ -78,7 +80,7 @@ enum local {	/* placement_local, plus a state of its own */
 struct peer_site {
 	uint8_t state;		/* enum msg_site_state, latest STATE or HELLO */
 	int failed;		/* unhealthy or failed here: not a candidate */
-	uint32_t age_s;		/* replica age, MSG_AGE_UNKNOWN if never told */
+	uint32_t age_s;		/* replica age, FMSG_AGE_UNKNOWN if never told */
 };
 
 struct peer {			/* one per [node], in config order */
@@ -104,7 +106,12 @@ struct site {
 	uint32_t noted_gen;	/* "cannot place" already logged at this gen */
 	uint32_t sync_gen;	/* the highest gen in this sync round's HELLOs */
 	/* Local, from the clock of this node. */
-	uint64_t moved_ms;	/* when the owner last changed (damping) */
+	/* Damping is for flapping: only a site that moved (lost an owner,
+	 * changed owner, a planned switch) is held back.  Its first owner,
+	 * the initial placement, is not a move. */
+	int has_moved;		/* moved_ms is valid */
+	int had_owner;		/* an owner was ever known here */
+	uint64_t moved_ms;	/* when it last moved (damping) */
 	uint64_t ask_ms;	/* when the ask began (confirm timeout) */
 	uint32_t decided_gen;	/* leader: DECIDE sent for this gen (+1) */
 	uint64_t damp_until;	/* leader: a damped health move, re-check then */
@@ -322,7 +329,7 @@ unfit(struct placement *p, size_t si, const struct peer *pr)
 		return "in standby";
 	if (ps->failed)
 		return "failed here";
-	if (s->max_data_age_s && (ps->age_s == MSG_AGE_UNKNOWN ||
+	if (s->max_data_age_s && (ps->age_s == FMSG_AGE_UNKNOWN ||
 	    ps->age_s > s->max_data_age_s))
 		return "data too old";
 	return NULL;
@@ -373,7 +380,7 @@ announce(struct placement *p, size_t si, enum msg_site_state st, const char *rea
 	struct msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_STATE;
+	m.type = FMSG_STATE;
 	msg_set_str(m.site, sizeof(m.site), p->sites[si].cfg->name);
 	m.state = (uint8_t)st;
 	m.gen = p->sites[si].gen;
@@ -389,6 +396,15 @@ may_hold(const struct placement *p)
 }
 
 /* May start something new: quorate for this very ring, and in sync. */
+/* How early ADDR_ADD may start within the grace: its probe runs that
+ * long before adding.  Only a site with an address probes; for one
+ * without, ADDR_ADD is its after_take hook, which must not run early. */
+static uint64_t
+probe_lead(const struct placement *p, const struct site *s)
+{
+	return s->cfg->address ? p->pp.addr_probe_ms : 0;
+}
+
 static int
 may_take(const struct placement *p)
 {
@@ -410,7 +426,7 @@ want_of(struct placement *p, size_t si)
 			return WANT_SERVE;
 		/* Release once the target is ready (planned switch). */
 		tp = peer_by_id(p, s->target);
-		if (tp && tp->sites[si].state == MSG_SITE_READY)
+		if (tp && tp->sites[si].state == FMSG_SITE_READY)
 			return WANT_NONE;
 		return WANT_SERVE;
 	}
@@ -469,7 +485,7 @@ drive(struct placement *p, size_t si)
 			    "this node was chosen");
 			act(p, PLACEMENT_ACT_START, si);
 			s->local = L_STARTING;
-			announce(p, si, MSG_SITE_STARTING, NULL);
+			announce(p, si, FMSG_SITE_STARTING, NULL);
 		}
 		break;
 	case L_READY:
@@ -477,7 +493,8 @@ drive(struct placement *p, size_t si)
 			act(p, PLACEMENT_ACT_STOP, si);
 			s->local = L_STOPPING;
 		} else if (w == WANT_SERVE && may_take(p) &&
-		    p->now >= s->grace_until && p->now >= s->retry_at) {
+		    p->now + probe_lead(p, s) >= s->grace_until &&
+		    p->now >= s->retry_at) {
 			if (s->add_deadline == 0)
 				s->add_deadline = p->now + s->cfg->action_timeout_ms;
 			act(p, PLACEMENT_ACT_ADDR_ADD, si);
@@ -525,7 +542,7 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
 		if (s->pending == 0) {
 			s->local = L_IDLE;
 			s->add_deadline = 0;
-			announce(p, si, MSG_SITE_NONE, NULL);
+			announce(p, si, FMSG_SITE_NONE, NULL);
 		}
 		drive(p, si);
 		return;
@@ -536,11 +553,11 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
 			break;
 		if (res == PLACEMENT_OK) {
 			s->local = L_READY;
-			announce(p, si, MSG_SITE_READY, NULL);
+			announce(p, si, FMSG_SITE_READY, NULL);
 		} else {
 			note(p, LOG_LVL_ERROR, si, "the service did not start; "
 			    "another node should take the site");
-			announce(p, si, MSG_SITE_FAILED, "the service did not start");
+			announce(p, si, FMSG_SITE_FAILED, "the service did not start");
 			act(p, PLACEMENT_ACT_STOP, si);
 			s->local = L_STOPPING;
 		}
@@ -554,7 +571,7 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
 			s->pass_run = s->fail_run = 0;
 			s->healthy = 1;
 			note(p, LOG_LVL_INFO, si, "serving");
-			announce(p, si, MSG_SITE_SERVING, NULL);
+			announce(p, si, FMSG_SITE_SERVING, NULL);
 		} else if (res == PLACEMENT_ADDR_IN_USE &&
 		    p->now + p->pp.addr_retry_ms < s->add_deadline) {
 			note(p, LOG_LVL_WARN, si, "the address %s answers "
@@ -570,7 +587,7 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
 			note(p, LOG_LVL_ERROR, si, "giving up the take: %s; find "
 			    "the host that holds %s", why, s->cfg->address ?
 			    s->cfg->address : "the address");
-			announce(p, si, MSG_SITE_FAILED, why);
+			announce(p, si, FMSG_SITE_FAILED, why);
 			act(p, PLACEMENT_ACT_ADDR_DEL, si);
 			act(p, PLACEMENT_ACT_STOP, si);
 			s->local = L_STOPPING;
@@ -580,11 +597,11 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
 		if (s->local != L_RELEASING)
 			break;
 		if (res == PLACEMENT_OK) {
-			announce(p, si, MSG_SITE_RELEASED, NULL);
+			announce(p, si, FMSG_SITE_RELEASED, NULL);
 		} else {
 			note(p, LOG_LVL_ERROR, si, "removing the address failed; "
 			    "the next node checks it is free before taking it");
-			announce(p, si, MSG_SITE_FAILED, "removing the address failed");
+			announce(p, si, FMSG_SITE_FAILED, "removing the address failed");
 		}
 		act(p, PLACEMENT_ACT_STOP, si);
 		s->local = L_STOPPING;
@@ -598,6 +615,13 @@ action_done(struct placement *p, size_t si, int action, enum placement_result re
 /*
  * The agreed side.
  */
+
+static void
+mark_moved(struct placement *p, struct site *s)
+{
+	s->has_moved = 1;
+	s->moved_ms = p->now;
+}
 
 static void
 set_owner(struct placement *p, size_t si, uint32_t owner, int released,
@@ -614,6 +638,10 @@ set_owner(struct placement *p, size_t si, uint32_t owner, int released,
 		s->add_deadline = 0;
 		s->retry_at = 0;
 	}
+	if (s->had_owner && s->owner != owner)
+		mark_moved(p, s);
+	if (owner)
+		s->had_owner = 1;
 	s->owner = owner;
 	s->target = 0;
 	s->released = released;
@@ -621,7 +649,6 @@ set_owner(struct placement *p, size_t si, uint32_t owner, int released,
 	s->health_move = 0;
 	s->declined = 0;
 	s->damp_until = 0;
-	s->moved_ms = p->now;
 	s->gen++;
 }
 
@@ -636,7 +663,7 @@ start_move(struct placement *p, size_t si, uint32_t to, const char *why)
 	s->ask_node = 0;
 	s->health_move = 0;
 	s->damp_until = 0;
-	s->moved_ms = p->now;
+	mark_moved(p, s);
 	s->gen++;
 }
 
@@ -711,17 +738,18 @@ leader_decide(struct placement *p)
 		return;
 	for (si = 0; si < p->nsites; si++) {
 		struct site *s = &p->sites[si];
-		uint64_t damp_end = s->moved_ms + (uint64_t)s->cfg->damp_s * 1000;
+		uint64_t damp_end = s->has_moved ? s->moved_ms +
+		    (uint64_t)s->cfg->damp_s * 1000 : 0;
 
 		if (s->decided_gen == s->gen + 1)
 			continue;
 		memset(&m, 0, sizeof(m));
-		m.type = MSG_DECIDE;
+		m.type = FMSG_DECIDE;
 		msg_set_str(m.site, sizeof(m.site), s->cfg->name);
 		m.gen = s->gen;
 		if (s->ask_node && p->now >= s->ask_ms +
 		    (uint64_t)s->cfg->confirm_timeout_s * 1000) {
-			m.decision = MSG_DECIDE_CONFIRM_TIMEOUT;
+			m.decision = FMSG_DECIDE_CONFIRM_TIMEOUT;
 			m.node = s->ask_node;
 			snprintf(m.reason, sizeof(m.reason), "nobody answered "
 			    "within %us", s->cfg->confirm_timeout_s);
@@ -747,7 +775,7 @@ leader_decide(struct placement *p)
 				}
 				continue;
 			}
-			m.decision = MSG_DECIDE_MOVE;
+			m.decision = FMSG_DECIDE_MOVE;
 			snprintf(m.reason, sizeof(m.reason), "unhealthy on %s",
 			    node_name(p, s->owner));
 		} else {
@@ -778,12 +806,12 @@ reconcile(struct placement *p)
 				continue;
 			/* Two claims cannot both have come from quorate
 			 * nodes; keep the best, the other releases. */
-			if (st == MSG_SITE_SERVING && (prio > sp || (prio == sp &&
+			if (st == FMSG_SITE_SERVING && (prio > sp || (prio == sp &&
 			    pr->cfg->nodeid < serving))) {
 				serving = pr->cfg->nodeid;
 				sp = prio;
 			}
-			if ((st == MSG_SITE_STARTING || st == MSG_SITE_READY) &&
+			if ((st == FMSG_SITE_STARTING || st == FMSG_SITE_READY) &&
 			    (prio > tp || (prio == tp && pr->cfg->nodeid < taking))) {
 				taking = pr->cfg->nodeid;
 				tp = prio;
@@ -804,8 +832,13 @@ reconcile(struct placement *p)
 				s->retry_at = 0;
 			}
 			s->released = 0;
-			s->moved_ms = p->now;
+			/* Learning the owner after a join is no move; a
+			 * different owner than the one known here is. */
+			if (old && s->owner)
+				mark_moved(p, s);
 		}
+		if (s->owner)
+			s->had_owner = 1;
 		/* The same for everyone: all saw the same HELLOs. */
 		s->gen = s->sync_gen + 1;
 	}
@@ -825,7 +858,7 @@ send_hello(struct placement *p)
 		return;
 	}
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_HELLO;
+	m.type = FMSG_HELLO;
 	m.ring_node = p->ring.nodeid;
 	m.ring_seq = p->ring.seq;
 	m.standby = (uint8_t)p->standby;
@@ -833,10 +866,10 @@ send_hello(struct placement *p)
 		const struct site *s = &p->sites[i];
 
 		msg_set_str(hs[i].site, sizeof(hs[i].site), s->cfg->name);
-		hs[i].state = s->local == L_SERVING ? MSG_SITE_SERVING :
-		    s->local == L_ADDING ? MSG_SITE_READY :
-		    s->local == L_STARTING ? MSG_SITE_STARTING :
-		    s->local == L_READY ? MSG_SITE_READY : MSG_SITE_NONE;
+		hs[i].state = s->local == L_SERVING ? FMSG_SITE_SERVING :
+		    s->local == L_ADDING ? FMSG_SITE_READY :
+		    s->local == L_STARTING ? FMSG_SITE_STARTING :
+		    s->local == L_READY ? FMSG_SITE_READY : FMSG_SITE_NONE;
 		hs[i].healthy = (uint8_t)(p->peers[p->self_idx].sites[i].failed ? 0 : 1);
 		hs[i].data_age_s = s->age_s;
 		hs[i].gen = s->gen;
@@ -904,7 +937,7 @@ on_membership(struct placement *p, const struct placement_event *ev)
 		for (si = 0; si < p->nsites; si++) {
 			struct site *s = &p->sites[si];
 
-			pr->sites[si].state = MSG_SITE_NONE;
+			pr->sites[si].state = FMSG_SITE_NONE;
 			if (s->owner == id) {
 				tp = s->target ? peer_by_id(p, s->target) : NULL;
 				if (tp && tp->member)
@@ -984,11 +1017,11 @@ on_state(struct placement *p, struct peer *from, size_t si, const struct msg *m)
 
 	from->sites[si].state = m->state;
 	switch (m->state) {
-	case MSG_SITE_SERVING:
+	case FMSG_SITE_SERVING:
 		if (s->owner == id)
 			s->released = 0;
 		break;
-	case MSG_SITE_FAILED:
+	case FMSG_SITE_FAILED:
 		from->sites[si].failed = 1;
 		note(p, LOG_LVL_WARN, si, "failed on %s: %s", from->cfg->name,
 		    m->reason[0] ? m->reason : "no reason given");
@@ -999,14 +1032,14 @@ on_state(struct placement *p, struct peer *from, size_t si, const struct msg *m)
 			set_owner(p, si, 0, 0, "it failed on its owner");
 		}
 		break;
-	case MSG_SITE_RELEASED:
-	case MSG_SITE_NONE:
+	case FMSG_SITE_RELEASED:
+	case FMSG_SITE_NONE:
 		if (s->owner != id)
 			break;
 		if (s->target) {
 			uint32_t t = s->target;
 
-			set_owner(p, si, t, m->state == MSG_SITE_RELEASED,
+			set_owner(p, si, t, m->state == FMSG_SITE_RELEASED,
 			    "planned switch: the address is free");
 		} else {
 			/* It gave the site up on its own (lost quorum, its
@@ -1043,7 +1076,7 @@ on_message(struct placement *p, const struct placement_event *ev)
 		    "version" : bw_strerror(r));
 		return;
 	}
-	if (m.type != MSG_HELLO && m.type != MSG_STANDBY && m.type != MSG_ONLINE &&
+	if (m.type != FMSG_HELLO && m.type != FMSG_STANDBY && m.type != FMSG_ONLINE &&
 	    (si = site_by_name(p, m.site)) == SIZE_MAX) {
 		note(p, LOG_LVL_WARN, SIZE_MAX, "%s message from node %s names "
 		    "site %s, which is not configured here; every node needs the "
@@ -1052,10 +1085,10 @@ on_message(struct placement *p, const struct placement_event *ev)
 		goto out;
 	}
 	switch (m.type) {
-	case MSG_HELLO:
+	case FMSG_HELLO:
 		on_hello(p, from, &m);
 		break;
-	case MSG_HEALTH:
+	case FMSG_HEALTH:
 		from->sites[si].failed = !m.ok;
 		if (p->sites[si].owner == from->cfg->nodeid) {
 			p->sites[si].health_move = !m.ok;
@@ -1065,14 +1098,14 @@ on_message(struct placement *p, const struct placement_event *ev)
 		}
 		evaluate(p, si);
 		break;
-	case MSG_STATE:
+	case FMSG_STATE:
 		on_state(p, from, si, &m);
 		break;
-	case MSG_DATA_AGE:
+	case FMSG_DATA_AGE:
 		from->sites[si].age_s = m.seconds;
 		evaluate(p, si);
 		break;
-	case MSG_MOVE:
+	case FMSG_MOVE:
 		pr = peer_by_id(p, m.node);
 		if (pr == NULL || !pr->member || pr->cfg->witness || pr->standby) {
 			note(p, LOG_LVL_WARN, si, "move to node id %u refused: %s",
@@ -1094,11 +1127,11 @@ on_message(struct placement *p, const struct placement_event *ev)
 		else
 			start_move(p, si, m.node, "moved by an operator");
 		break;
-	case MSG_STANDBY:
-	case MSG_ONLINE:
+	case FMSG_STANDBY:
+	case FMSG_ONLINE:
 		if ((pr = peer_by_id(p, m.node)) == NULL)
 			break;
-		pr->standby = m.type == MSG_STANDBY;
+		pr->standby = m.type == FMSG_STANDBY;
 		if (m.node == p->self)
 			p->standby = pr->standby;
 		note(p, LOG_LVL_INFO, SIZE_MAX, "node %s %s", pr->cfg->name,
@@ -1126,7 +1159,7 @@ on_message(struct placement *p, const struct placement_event *ev)
 		evaluate_all(p);
 		si = SIZE_MAX;
 		break;
-	case MSG_CONFIRM:
+	case FMSG_CONFIRM:
 		if (p->sites[si].ask_node == 0 || m.gen != p->sites[si].gen ||
 		    m.node != p->sites[si].ask_node)
 			break;	/* not the question asked (anymore) */
@@ -1141,10 +1174,10 @@ on_message(struct placement *p, const struct placement_event *ev)
 			p->sites[si].health_move = 0;
 		}
 		break;
-	case MSG_DECIDE:
+	case FMSG_DECIDE:
 		if (m.gen != p->sites[si].gen)
 			break;	/* stale: the site changed meanwhile */
-		if (m.decision == MSG_DECIDE_CONFIRM_TIMEOUT) {
+		if (m.decision == FMSG_DECIDE_CONFIRM_TIMEOUT) {
 			if (p->sites[si].ask_node != m.node)
 				break;
 			if (p->sites[si].cfg->confirm_default_take) {
@@ -1156,7 +1189,7 @@ on_message(struct placement *p, const struct placement_event *ev)
 				p->sites[si].gen++;
 				p->sites[si].declined = 1;
 			}
-		} else if (m.decision == MSG_DECIDE_MOVE) {
+		} else if (m.decision == FMSG_DECIDE_MOVE) {
 			pr = peer_by_id(p, m.node);
 			if (pr == NULL || unfit(p, si, pr) || p->sites[si].owner == 0)
 				break;
@@ -1205,7 +1238,7 @@ on_check(struct placement *p, size_t si, int ok, const char *reason)
 		return;
 	s->healthy = ok;
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_HEALTH;
+	m.type = FMSG_HEALTH;
 	msg_set_str(m.site, sizeof(m.site), s->cfg->name);
 	m.ok = (uint8_t)ok;
 	msg_set_str(m.reason, sizeof(m.reason), reason ? reason : "");
@@ -1222,7 +1255,7 @@ on_data_age(struct placement *p, size_t si, uint32_t age)
 		return;
 	s->age_s = age;
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_DATA_AGE;
+	m.type = FMSG_DATA_AGE;
 	msg_set_str(m.site, sizeof(m.site), s->cfg->name);
 	m.seconds = age;
 	send_msg(p, &m);
@@ -1242,7 +1275,7 @@ forget_agreed(struct placement *p)
 		p->peers[i].member = 0;
 		p->peers[i].hello = 0;
 		for (si = 0; si < p->nsites; si++)
-			p->peers[i].sites[si].state = MSG_SITE_NONE;
+			p->peers[i].sites[si].state = FMSG_SITE_NONE;
 	}
 	for (si = 0; si < p->nsites; si++) {
 		struct site *s = &p->sites[si];
@@ -1312,6 +1345,22 @@ placement_event(struct placement *p, const struct placement_event *ev,
 	return out->err;
 }
 
+void
+placement_set_config(struct placement *p, const struct config *cfg,
+    const struct placement_params *pp)
+{
+	size_t i;
+
+	/* Same shape (the contract): the counts are the old ones. */
+	for (i = 0; i < p->cfg->nnodes && i < cfg->nnodes; i++)
+		p->peers[i].cfg = &cfg->nodes[i];
+	for (i = 0; i < p->nsites && i < cfg->nsites; i++)
+		p->sites[i].cfg = &cfg->sites[i];
+	p->cfg = cfg;
+	if (pp)
+		p->pp = *pp;
+}
+
 uint64_t
 placement_next_ms(const struct placement *p)
 {
@@ -1322,8 +1371,11 @@ placement_next_ms(const struct placement *p)
 		const struct site *s = &p->sites[si];
 
 		if (s->local == L_READY && s->owner == p->self) {
-			if (s->grace_until > p->now && s->grace_until < t)
-				t = s->grace_until;
+			uint64_t g = s->grace_until > probe_lead(p, s) ?
+			    s->grace_until - probe_lead(p, s) : 0;
+
+			if (g > p->now && g < t)
+				t = g;
 			if (s->retry_at > p->now && s->retry_at < t)
 				t = s->retry_at;
 		}
@@ -1342,7 +1394,8 @@ placement_next_ms(const struct placement *p)
 void
 placement_params_default(struct placement_params *pp)
 {
-	pp->release_grace_ms = 500;
+	pp->release_grace_ms = 100;
+	pp->addr_probe_ms = 0;
 	pp->addr_retry_ms = 250;
 }
 
@@ -1372,7 +1425,7 @@ placement_new(const struct config *cfg, uint32_t self_id,
 		    sizeof(*p->peers[i].sites))) == NULL)
 			goto nomem;
 		for (si = 0; si < cfg->nsites; si++)
-			p->peers[i].sites[si].age_s = MSG_AGE_UNKNOWN;
+			p->peers[i].sites[si].age_s = FMSG_AGE_UNKNOWN;
 		if (cfg->nodes[i].nodeid == self_id) {
 			p->self_idx = i;
 			found = 1;
@@ -1381,7 +1434,7 @@ placement_new(const struct config *cfg, uint32_t self_id,
 	for (si = 0; si < cfg->nsites; si++) {
 		p->sites[si].cfg = &cfg->sites[si];
 		p->sites[si].healthy = 1;
-		p->sites[si].age_s = MSG_AGE_UNKNOWN;
+		p->sites[si].age_s = FMSG_AGE_UNKNOWN;
 	}
 	if (!found) {
 		log_error("%s: node id %u has no [node] section; add one for "

@@ -126,11 +126,20 @@ struct placement_params {
 	/* After the previous holder vanished from the membership, wait this
 	 * long before adding the address: the holder releases on its own
 	 * when it loses quorum or its corosync connection (docs/FAILOVER.md
-	 * bounds that).  Default 500. */
+	 * bounds that), so this covers the removal itself (milliseconds)
+	 * plus a margin; the address probe still catches a holder that is
+	 * late.  Default 100 ([cluster] release_grace). */
 	uint64_t release_grace_ms;
 	/* While an ADDR_ADD answers ADDR_IN_USE, retry after this; give up
 	 * after the site's action_timeout.  Default 250. */
 	uint64_t addr_retry_ms;
+	/* How long ADDR_ADD's duplicate address probe takes at least, before
+	 * it adds anything: ADDR_ADD is asked for that much before the grace
+	 * ends, so the probe overlaps the grace and its listening ends when
+	 * the grace does (the address is still added no earlier).  A holder
+	 * that has the address when the grace ends had it all through the
+	 * probe, and answers.  Default 0 (the probe follows the grace). */
+	uint64_t addr_probe_ms;
 };
 void placement_params_default(struct placement_params *pp);
 
@@ -142,6 +151,17 @@ void placement_params_default(struct placement_params *pp);
 struct placement *placement_new(const struct config *cfg, uint32_t self_id,
     const struct placement_params *pp);
 void placement_free(struct placement *p);
+
+/* Points p at cfg, a reload of the configuration it was made with: the
+ * same [node] sections and the same [site] sections in the same order,
+ * equal in what every node's placement must agree on (names, node ids,
+ * witnesses, priorities, mode, max_data_age, confirm_default, address);
+ * the caller checks that (daemon_reload does).  What only this node uses
+ * (damp and confirm_timeout when it decides for all, rise, fall,
+ * action_timeout) applies from the next event.  pp NULL: the parameters
+ * stay.  cfg must outlive p. */
+void placement_set_config(struct placement *p, const struct config *cfg,
+    const struct placement_params *pp);
 
 /* Feeds one event; appends the resulting actions to out.  0, or
  * BW_ERR_NOMEM (out->err is set too).  A malformed message or an event

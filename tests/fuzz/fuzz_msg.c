@@ -43,11 +43,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	if (m.type < 1 || m.type > MSG__MAX || m.state > MSG_SITE__MAX ||
-	    m.decision > MSG_DECIDE__MAX || strlen(m.reason) > MSG_REASON_MAX)
+	if (m.type < 1 || m.type > FMSG__MAX || m.state > FMSG_SITE__MAX ||
+	    m.decision > FMSG_DECIDE__MAX || strlen(m.reason) > FMSG_REASON_MAX)
 		abort();
 	for (i = 0; i < m.nsites; i++)
-		if (m.sites[i].site[0] == '\0' || m.sites[i].state > MSG_SITE__MAX)
+		if (m.sites[i].site[0] == '\0' || m.sites[i].state > FMSG_SITE__MAX)
 			abort();
 	if (msg_encode(&m, &b) != 0 || b.len != size || memcmp(b.data, data, size) != 0)
 		abort();

@@ -16,7 +16,7 @@ grep_out '^	cluster_name: bulwark$'
 grep_out '^		ring0_addr: 192.0.2.12$'
 grep_out '^#   1. on one node only: corosync-keygen'
 grep_err 'split brain'
-grep_err 'corosync.conf for cluster bulwark: 2 nodes \(0 witnesses\), 1 link, token 1000ms, tie-breaker: none$'
+grep_err 'corosync.conf for cluster bulwark: 2 nodes \(0 witnesses\), 1 link, token 500ms, tie-breaker: none$'
 
 printf '[repository]\npath = /srv/x\n' >"$T/none.conf"
 expect 2 "$BW" failover corosync-conf -c "$T/none.conf"

@@ -455,6 +455,10 @@ static const char cluster_conf[] =
 	"qdevice = qnetd.example.org\n"
 	"socket = /run/bw/f.sock\n"
 	"state_dir = /var/lib/bw/failover\n"
+	"release_grace = 250ms\n"
+	"dad_probes = 3\n"
+	"dad_interval = 150ms\n"
+	"dad_wait = 1s\n"
 	"[node alpha]\n"
 	"nodeid = 1\n"
 	"address = 10.0.0.1, fd00:0:0::1\n"
@@ -516,6 +520,10 @@ START_TEST(test_cluster)
 	ck_assert_int_eq(c->cluster.force_two_node, 0);
 	ck_assert_str_eq(c->cluster.socket, "/run/bw/f.sock");
 	ck_assert_str_eq(c->cluster.state_dir, "/var/lib/bw/failover");
+	ck_assert_uint_eq(c->cluster.release_grace_ms, 250);
+	ck_assert_uint_eq(c->cluster.dad_probes, 3);
+	ck_assert_uint_eq(c->cluster.dad_interval_ms, 150);
+	ck_assert_uint_eq(c->cluster.dad_wait_ms, 1000);
 
 	ck_assert_uint_eq(c->nnodes, 3);
 	n = config_node_find(c, "alpha");
@@ -607,7 +615,11 @@ START_TEST(test_cluster)
 	ck_assert_int_eq(load("[node a]\nnodeid = 7\naddress = 127.0.0.1\n", &c), 0);
 	ck_assert_int_eq(c->has_cluster, 0);
 	ck_assert_str_eq(c->cluster.name, "bulwark");
-	ck_assert_uint_eq(c->cluster.token_ms, 1000);
+	ck_assert_uint_eq(c->cluster.token_ms, 500);
+	ck_assert_uint_eq(c->cluster.release_grace_ms, 100);
+	ck_assert_uint_eq(c->cluster.dad_probes, 2);
+	ck_assert_uint_eq(c->cluster.dad_interval_ms, 50);
+	ck_assert_uint_eq(c->cluster.dad_wait_ms, 50);
 	ck_assert_str_eq(c->cluster.authkey, "/etc/corosync/authkey");
 	ck_assert_ptr_null(c->cluster.qdevice);
 	ck_assert_str_eq(c->cluster.socket, "/run/bulwark/failoverd.sock");
@@ -622,6 +634,15 @@ START_TEST(test_cluster)
 	ck_assert_int_eq(load("[cluster]\ntoken = 1m\n", &c), 0);
 	ck_assert_uint_eq(c->cluster.token_ms, 60000);
 	config_free(c);
+
+	/* The takeover timings have bounds: no grace at all, or a probe
+	 * that never listens, is refused. */
+	ck_assert_int_ne(load("[cluster]\nrelease_grace = 0\n", &c), 0);
+	ck_assert_ptr_nonnull(strstr(logged, "release_grace: \"0\" is out of range"));
+	ck_assert_int_ne(load("[cluster]\ndad_probes = 0\n", &c), 0);
+	ck_assert_ptr_nonnull(strstr(logged, "dad_probes"));
+	ck_assert_int_ne(load("[cluster]\ndad_wait = 5ms\n", &c), 0);
+	ck_assert_ptr_nonnull(strstr(logged, "dad_wait"));
 }
 END_TEST
 
@@ -913,7 +934,8 @@ static const char *const all_keys[] = {
 	"schedule", "keep_last", "keep_hourly", "keep_daily", "keep_weekly",
 	"keep_monthly", "keep_yearly", "dir",
 	"name", "token", "authkey", "qdevice", "force_two_node", "socket",
-	"state_dir", "nodeid", "address", "witness", "start", "stop", "status",
+	"state_dir", "release_grace", "dad_probes", "dad_interval", "dad_wait",
+	"nodeid", "address", "witness", "start", "stop", "status",
 	"unit", "interface", "announce_count", "announce_interval",
 	"after_take", "after_release", "check", "check_interval",
 	"check_timeout", "rise", "fall", "priority", "max_data_age",

@@ -103,7 +103,7 @@ START_TEST(test_quorum)
 	    "address = 10.0.0.1\n[node b]\nnodeid = 2\naddress = 10.0.0.2\n");
 	ck_assert_ptr_nonnull(strstr(s, "\ttwo_node: 1\n"));
 	ck_assert_ptr_null(strstr(s, "device {"));
-	ck_assert_ptr_nonnull(strstr(s, "\ttoken: 1000\n"));
+	ck_assert_ptr_nonnull(strstr(s, "\ttoken: 500\n"));
 	ck_assert_ptr_nonnull(strstr(s, "\tcluster_name: bulwark\n"));
 	ck_assert_ptr_nonnull(strstr(s, "\tkeyfile: /etc/corosync/authkey\n"));
 	ck_assert_ptr_nonnull(strstr(s, "\t\tlinknumber: 0\n"));

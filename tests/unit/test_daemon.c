@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "failover/addr.h"
 #include "failover/cluster.h"
 #include "failover/daemon.h"
 #include "failover/loop.h"
@@ -37,7 +38,10 @@ static const char conf[] =
     "[node a]\nnodeid = 1\naddress = 127.0.0.1\n"
     "[node b]\nnodeid = 2\naddress = 127.0.0.2\n"
     "[node c]\nnodeid = 3\naddress = 127.0.0.3\nwitness = yes\n"
-    "[site www]\nstart = true\nstop = true\npriority = a:10 b:5\n";
+    "[site www]\nstart = true\nstop = true\npriority = a:10 b:5\n%s";
+
+/* More lines for [site www], set by a fixture before setup(). */
+static const char *site_extra = "";
 
 static char dir[64];
 static struct loop *loop;
@@ -89,10 +93,11 @@ setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	audit_test_set_time(1795528306123000000LL);
 	service_fake_reset();
+	addr_fake_reset();
 	loop = loop_new();
 	bus = cluster_fakebus_new();
 	for (i = 0; i < N; i++) {
-		snprintf(text, sizeof(text), conf, dir, names[i]);
+		snprintf(text, sizeof(text), conf, dir, names[i], site_extra);
 		ck_assert_int_eq(config_load_mem("test.conf", text, strlen(text), &c), 0);
 		snprintf(audit, sizeof(audit), "%s/audit-%s", dir, names[i]);
 		o.node = names[i];
@@ -321,6 +326,114 @@ START_TEST(shutdown_releases)
 }
 END_TEST
 
+static char captured[2048];
+
+static void
+capture(enum log_level lvl, const char *msg, void *arg)
+{
+	size_t n = strlen(captured);
+
+	(void)lvl;
+	(void)arg;
+	snprintf(captured + n, sizeof(captured) - n, "%s\n", msg);
+}
+
+/* Node a's configuration with [site www]'s lines replaced. */
+static struct config *
+conf_a(const char *site)
+{
+	char text[1024];
+	struct config *c = NULL;
+
+	snprintf(text, sizeof(text),
+	    "[cluster]\nsocket = /nonexistent/failoverd.sock\nstate_dir = %s/state-a\n"
+	    "release_grace = 300ms\ndad_probes = 1\n"
+	    "[node a]\nnodeid = 1\naddress = 127.0.0.1\n"
+	    "[node b]\nnodeid = 2\naddress = 127.0.0.2\n"
+	    "[node c]\nnodeid = 3\naddress = 127.0.0.3\nwitness = yes\n"
+	    "[site www]\n%s", dir, site);
+	ck_assert_int_eq(config_load_mem("new.conf", text, strlen(text), &c), 0);
+	return c;
+}
+
+/* SIGHUP: this node's own settings are swapped in while it serves; what
+ * every node must agree on is refused, naming it, and nothing changes. */
+START_TEST(reload_swaps_local_refuses_agreed)
+{
+	everyone_up();
+	ck_assert(await(0, PLACEMENT_LOCAL_SERVING));
+	log_set_sink(capture, NULL);
+	captured[0] = '\0';
+	/* commands, hooks, checks, timeouts, damping, [cluster] grace */
+	ck_assert_int_eq(daemon_reload(dm[0], conf_a("start = /bin/true\nstop = /bin/true\n"
+	    "priority = a:10 b:5\nafter_take = /bin/true\ncheck = tcp 127.0.0.1:1\n"
+	    "check_interval = 5s\nrise = 3\nfall = 4\naction_timeout = 20s\n"
+	    "damp = 5m\n")), 0);
+	ck_assert_msg(strstr(captured, "new.conf applied") != NULL, "logged: %s", captured);
+	ck_assert_int_eq(daemon_site_state(dm[0], "www"), PLACEMENT_LOCAL_SERVING);
+	/* a priority, a node, a site's address: refused with the reason */
+	captured[0] = '\0';
+	ck_assert_int_eq(daemon_reload(dm[0], conf_a("start = true\nstop = true\n"
+	    "priority = a:1 b:5\n")), BW_ERR_UNSUPP);
+	ck_assert_msg(strstr(captured, "[site www] priority") != NULL &&
+	    strstr(captured, "running configuration is kept") != NULL, "logged: %s",
+	    captured);
+	captured[0] = '\0';
+	ck_assert_int_eq(daemon_reload(dm[0], conf_a("start = true\nstop = true\n"
+	    "priority = a:10 b:5\naddress = 192.0.2.10/24\ninterface = eth0\n")),
+	    BW_ERR_UNSUPP);
+	ck_assert_msg(strstr(captured, "[site www] address or interface") != NULL,
+	    "logged: %s", captured);
+	log_set_sink(quiet, NULL);
+	/* the swapped configuration still carries a release and a take */
+	cluster_fake_disconnect(cl[0]);
+	ck_assert(await(0, PLACEMENT_LOCAL_IDLE));
+	cluster_fake_view(cl[1], (const uint32_t[]){ 2, 3 }, 2, 8);
+	cluster_fake_view(cl[2], (const uint32_t[]){ 2, 3 }, 2, 8);
+	cluster_fake_quorum(cl[1], 1, 8);
+	cluster_fake_quorum(cl[2], 1, 8);
+	ck_assert(await(1, PLACEMENT_LOCAL_SERVING));
+}
+END_TEST
+
+/* With an address, announced 100 times 10 s apart. */
+static void
+setup_announcing(void)
+{
+	site_extra = "address = 192.0.2.10/24\ninterface = eth0\n"
+	    "announce_count = 100\nannounce_interval = 10s\n";
+	setup();
+}
+
+static void
+teardown_announcing(void)
+{
+	teardown();
+	site_extra = "";
+}
+
+static int
+announced_once(void *arg)
+{
+	(void)arg;
+	return strstr(addr_fake_calls(), "announce 192.0.2.10/24 on eth0\n") != NULL;
+}
+
+/* Losing quorum in the middle of the announcements lets go at once: the
+ * others take over after a grace far shorter than 100 x 10 s. */
+START_TEST(release_cuts_announcements_short)
+{
+	everyone_up();
+	ck_assert(run_until(announced_once, NULL));
+	ck_assert_int_eq(daemon_site_state(dm[0], "www"), PLACEMENT_LOCAL_ADDING);
+	cluster_fake_quorum(cl[0], 0, 9);
+	ck_assert(await(0, PLACEMENT_LOCAL_IDLE));
+	ck_assert_str_eq(addr_fake_calls(), "probe 192.0.2.10/24 on eth0\n"
+	    "add 192.0.2.10/24 on eth0\nannounce 192.0.2.10/24 on eth0\n"
+	    "del 192.0.2.10/24 on eth0\n");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -336,6 +449,11 @@ main(void)
 	tcase_add_test(tc, failed_take_moves_the_site);
 	tcase_add_test(tc, operator_move_and_standby);
 	tcase_add_test(tc, shutdown_releases);
+	tcase_add_test(tc, reload_swaps_local_refuses_agreed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("announcing");
+	tcase_add_checked_fixture(tc, setup_announcing, teardown_announcing);
+	tcase_add_test(tc, release_cuts_announcements_short);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

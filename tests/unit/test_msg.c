@@ -64,32 +64,32 @@ START_TEST(test_roundtrip)
 	struct msg_hello_site hs[2];
 
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_HEALTH;
+	m.type = FMSG_HEALTH;
 	msg_set_str(m.site, sizeof(m.site), "www");
 	m.ok = 0;
 	msg_set_str(m.reason, sizeof(m.reason), "http://127.0.0.1/: status 503");
 	roundtrip(&m, &r);
-	ck_assert_int_eq(r.type, MSG_HEALTH);
+	ck_assert_int_eq(r.type, FMSG_HEALTH);
 	ck_assert_str_eq(r.site, "www");
 	ck_assert_int_eq(r.ok, 0);
 	ck_assert_str_eq(r.reason, "http://127.0.0.1/: status 503");
 	msg_free(&r);
 
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_STATE;
+	m.type = FMSG_STATE;
 	msg_set_str(m.site, sizeof(m.site), "shop.example-1");
-	m.state = MSG_SITE_SERVING;
+	m.state = FMSG_SITE_SERVING;
 	m.gen = 0xfffffffe;
 	roundtrip(&m, &r);
-	ck_assert_int_eq(r.type, MSG_STATE);
+	ck_assert_int_eq(r.type, FMSG_STATE);
 	ck_assert_str_eq(r.site, "shop.example-1");
-	ck_assert_int_eq(r.state, MSG_SITE_SERVING);
+	ck_assert_int_eq(r.state, FMSG_SITE_SERVING);
 	ck_assert_uint_eq(r.gen, 0xfffffffe);
 	ck_assert_str_eq(r.reason, "");
 	msg_free(&r);
 
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_DATA_AGE;
+	m.type = FMSG_DATA_AGE;
 	msg_set_str(m.site, sizeof(m.site), "www");
 	m.seconds = 3600;
 	roundtrip(&m, &r);
@@ -97,28 +97,28 @@ START_TEST(test_roundtrip)
 	msg_free(&r);
 
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_MOVE;
+	m.type = FMSG_MOVE;
 	msg_set_str(m.site, sizeof(m.site), "www");
 	m.node = 65535;
 	roundtrip(&m, &r);
-	ck_assert_int_eq(r.type, MSG_MOVE);
+	ck_assert_int_eq(r.type, FMSG_MOVE);
 	ck_assert_uint_eq(r.node, 65535);
 	msg_free(&r);
 
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_STANDBY;
+	m.type = FMSG_STANDBY;
 	m.node = 2;
 	roundtrip(&m, &r);
-	ck_assert_int_eq(r.type, MSG_STANDBY);
+	ck_assert_int_eq(r.type, FMSG_STANDBY);
 	ck_assert_uint_eq(r.node, 2);
 	ck_assert_str_eq(r.site, "");
-	m.type = MSG_ONLINE;
+	m.type = FMSG_ONLINE;
 	roundtrip(&m, &r);
-	ck_assert_int_eq(r.type, MSG_ONLINE);
+	ck_assert_int_eq(r.type, FMSG_ONLINE);
 	msg_free(&r);
 
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_CONFIRM;
+	m.type = FMSG_CONFIRM;
 	msg_set_str(m.site, sizeof(m.site), "www");
 	m.node = 3;
 	m.ok = 1;
@@ -130,14 +130,14 @@ START_TEST(test_roundtrip)
 	msg_free(&r);
 
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_DECIDE;
+	m.type = FMSG_DECIDE;
 	msg_set_str(m.site, sizeof(m.site), "www");
-	m.decision = MSG_DECIDE_CONFIRM_TIMEOUT;
+	m.decision = FMSG_DECIDE_CONFIRM_TIMEOUT;
 	m.node = 1;
 	m.gen = 9;
 	msg_set_str(m.reason, sizeof(m.reason), "nobody answered within 5m");
 	roundtrip(&m, &r);
-	ck_assert_int_eq(r.decision, MSG_DECIDE_CONFIRM_TIMEOUT);
+	ck_assert_int_eq(r.decision, FMSG_DECIDE_CONFIRM_TIMEOUT);
 	ck_assert_uint_eq(r.node, 1);
 	ck_assert_uint_eq(r.gen, 9);
 	ck_assert_str_eq(r.reason, "nobody answered within 5m");
@@ -145,17 +145,17 @@ START_TEST(test_roundtrip)
 
 	memset(&m, 0, sizeof(m));
 	memset(hs, 0, sizeof(hs));
-	m.type = MSG_HELLO;
+	m.type = FMSG_HELLO;
 	m.ring_node = 1;
 	m.ring_seq = 0x123456789abcULL;
 	m.standby = 1;
 	msg_set_str(hs[0].site, sizeof(hs[0].site), "www");
-	hs[0].state = MSG_SITE_SERVING;
+	hs[0].state = FMSG_SITE_SERVING;
 	hs[0].healthy = 1;
-	hs[0].data_age_s = MSG_AGE_UNKNOWN;
+	hs[0].data_age_s = FMSG_AGE_UNKNOWN;
 	hs[0].gen = 4;
 	msg_set_str(hs[1].site, sizeof(hs[1].site), "db");
-	hs[1].state = MSG_SITE_NONE;
+	hs[1].state = FMSG_SITE_NONE;
 	hs[1].data_age_s = 60;
 	m.sites = hs;
 	m.nsites = 2;
@@ -165,9 +165,9 @@ START_TEST(test_roundtrip)
 	ck_assert_int_eq(r.standby, 1);
 	ck_assert_uint_eq(r.nsites, 2);
 	ck_assert_str_eq(r.sites[0].site, "www");
-	ck_assert_int_eq(r.sites[0].state, MSG_SITE_SERVING);
+	ck_assert_int_eq(r.sites[0].state, FMSG_SITE_SERVING);
 	ck_assert_int_eq(r.sites[0].healthy, 1);
-	ck_assert_uint_eq(r.sites[0].data_age_s, MSG_AGE_UNKNOWN);
+	ck_assert_uint_eq(r.sites[0].data_age_s, FMSG_AGE_UNKNOWN);
 	ck_assert_uint_eq(r.sites[0].gen, 4);
 	ck_assert_str_eq(r.sites[1].site, "db");
 	ck_assert_uint_eq(r.sites[1].data_age_s, 60);
@@ -188,7 +188,7 @@ END_TEST
 START_TEST(test_golden)
 {
 	static const uint8_t want[] = {
-		'B', 'W', 'F', 'M', 1, MSG_MOVE,
+		'B', 'W', 'F', 'M', 1, FMSG_MOVE,
 		3, 0, 0, 0, 'w', 'w', 'w',
 		2, 0, 0, 0
 	};
@@ -196,7 +196,7 @@ START_TEST(test_golden)
 	struct msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_MOVE;
+	m.type = FMSG_MOVE;
 	msg_set_str(m.site, sizeof(m.site), "www");
 	m.node = 2;
 	ck_assert_int_eq(msg_encode(&m, &b), 0);
@@ -209,7 +209,7 @@ END_TEST
 START_TEST(test_refused)
 {
 	uint8_t v[] = {
-		'B', 'W', 'F', 'M', 1, MSG_STANDBY, 2, 0, 0, 0
+		'B', 'W', 'F', 'M', 1, FMSG_STANDBY, 2, 0, 0, 0
 	};
 	struct msg m;
 
@@ -226,14 +226,14 @@ START_TEST(test_refused)
 	v[0] = 'B';
 	v[5] = 0;
 	ck_assert_int_eq(msg_decode(v, sizeof(v), &m), BW_ERR_CORRUPT);
-	v[5] = MSG__MAX + 1;
+	v[5] = FMSG__MAX + 1;
 	ck_assert_int_eq(msg_decode(v, sizeof(v), &m), BW_ERR_CORRUPT);
 	ck_assert_int_eq(msg_decode(NULL, 0, &m), BW_ERR_CORRUPT);
 
 	{
 		/* HEALTH with ok = 2, a bad site name, a control character. */
 		uint8_t h[] = {
-			'B', 'W', 'F', 'M', 1, MSG_HEALTH,
+			'B', 'W', 'F', 'M', 1, FMSG_HEALTH,
 			3, 0, 0, 0, 'w', 'w', 'w', 2, 1, 0, 0, 0, 'x'
 		};
 
@@ -251,7 +251,7 @@ START_TEST(test_refused)
 	{
 		/* A HELLO that claims more sites than it holds. */
 		uint8_t h[] = {
-			'B', 'W', 'F', 'M', 1, MSG_HELLO,
+			'B', 'W', 'F', 'M', 1, FMSG_HELLO,
 			1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 		};
 
@@ -272,12 +272,12 @@ START_TEST(test_encode_refuses)
 	struct msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.type = MSG_HEALTH;
+	m.type = FMSG_HEALTH;
 	ck_assert_int_eq(msg_encode(&m, &b), BW_ERR_INVAL);	/* no site */
 	msg_set_str(m.site, sizeof(m.site), "www");
 	msg_set_str(m.reason, sizeof(m.reason), "two\nlines");
 	ck_assert_int_eq(msg_encode(&m, &b), BW_ERR_INVAL);
-	m.type = MSG_DECIDE;
+	m.type = FMSG_DECIDE;
 	m.reason[0] = '\0';
 	ck_assert_int_eq(msg_encode(&m, &b), BW_ERR_INVAL);	/* no decision */
 	m.type = (enum msg_type)42;
@@ -286,8 +286,8 @@ START_TEST(test_encode_refuses)
 	ck_assert_uint_eq(errors_logged, 4);
 	buf_free(&b);
 
-	ck_assert_str_eq(msg_type_name(MSG_CONFIRM), "confirm");
-	ck_assert_str_eq(msg_state_name(MSG_SITE_RELEASED), "released");
+	ck_assert_str_eq(msg_type_name(FMSG_CONFIRM), "confirm");
+	ck_assert_str_eq(msg_state_name(FMSG_SITE_RELEASED), "released");
 	ck_assert_str_eq(msg_type_name(0), "unknown");
 }
 END_TEST

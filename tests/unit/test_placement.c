@@ -68,6 +68,8 @@ struct sim {
 	uint64_t release_ms;	/* how long ADDR_DEL/STOP take */
 	unsigned dad;		/* ADDR_ADD answered ADDR_IN_USE */
 	unsigned asks[MAXS];
+	unsigned damped;	/* "damped" log lines, any node */
+	char damped_text[320];	/* the latest of them */
 	unsigned steps;
 	int verbose;
 	uint64_t started[MAXN][MAXS];	/* when START last ended well */
@@ -75,6 +77,9 @@ struct sim {
 };
 
 static struct sim S;
+/* placement_params.addr_probe_ms for the next sim_start: at most act_ms,
+ * since the fake's ADDR_ADD "probes" for all of its act_ms. */
+static uint64_t next_probe_lead;
 
 static void
 quiet(enum log_level lvl, const char *msg, void *arg)
@@ -135,6 +140,11 @@ handle(size_t i, struct placement_out *o)
 				S.del_sent[i][a->site] = S.now;
 			break;
 		case PLACEMENT_ACT_LOG:
+			if (strstr(a->text, "damped") != NULL) {
+				S.damped++;
+				snprintf(S.damped_text, sizeof(S.damped_text),
+				    "%s", a->text);
+			}
 			if (S.verbose)
 				fprintf(stderr, "%6llu %s: %s\n",
 				    (unsigned long long)S.now,
@@ -383,6 +393,7 @@ sim_start(const char *conf, size_t nodes_up)
 	ck_assert_uint_le(S.cfg->nnodes, MAXN);
 	ck_assert_uint_le(S.cfg->nsites, MAXS);
 	placement_params_default(&S.pp);
+	S.pp.addr_probe_ms = next_probe_lead;
 	S.act_ms = 50;
 	S.release_ms = 30;
 	S.nn = S.cfg->nnodes;
@@ -404,6 +415,7 @@ sim_end(void)
 	config_free(S.cfg);
 	log_set_sink(NULL, NULL);
 	memset(&S, 0, sizeof(S));
+	next_probe_lead = 0;
 }
 
 static void
@@ -481,7 +493,7 @@ op(size_t i, enum msg_type type, size_t site, uint32_t node, int yes)
 
 	memset(&msg, 0, sizeof(msg));
 	msg.type = type;
-	if (type != MSG_STANDBY && type != MSG_ONLINE)
+	if (type != FMSG_STANDBY && type != FMSG_ONLINE)
 		msg_set_str(msg.site, sizeof(msg.site), S.cfg->sites[site].name);
 	msg.node = node;
 	msg.ok = (uint8_t)yes;
@@ -685,7 +697,42 @@ START_TEST(test_corosync_restart)
 }
 END_TEST
 
-/* Health: fall failures move the site; a flapping site is damped. */
+/* The probe overlaps the grace: ADDR_ADD starts addr_probe_ms before the
+ * grace ends, and the address is still added no earlier than the grace;
+ * a holder that is slow to release is still found by the probe. */
+START_TEST(test_probe_overlaps_grace)
+{
+	next_probe_lead = 50;
+	sim_start(three, 3);
+	run(5000);
+	SERVES(0, 0);
+	kill_node(0);			/* b starts at once: 50 ms */
+	run(S.pp.release_grace_ms - 1);
+	ck_assert_int_eq(S.n[1].holds[0], 0);	/* never before the grace */
+	run(1);
+	ck_assert_int_eq(S.n[1].holds[0], 1);	/* but right when it ends */
+	run(1000);
+	SERVES(0, 1);
+	ck_assert_uint_eq(S.dad, 0);
+	sim_end();
+
+	/* The holder is cut off and takes 900 ms to let go: the probe finds
+	 * it, the take is retried, nobody ever holds the address twice. */
+	next_probe_lead = 50;
+	sim_start(three, 3);
+	run(5000);
+	S.release_ms = 900;
+	S.n[0].part = 1;
+	topology();
+	run(5000);
+	SERVES(0, 1);
+	ck_assert_uint_ge(S.dad, 1);
+	sim_end();
+}
+END_TEST
+
+/* Health: fall failures move the site; a flapping site is damped.  The
+ * initial placement is not a move: the first failure moves at once. */
 START_TEST(test_health_damped)
 {
 	sim_start(three, 3);
@@ -696,23 +743,53 @@ START_TEST(test_health_damped)
 	check_round(0, 0, 1);
 	run(1000);
 	SERVES(0, 0);
-	/* Within damp (30 s) of the last move: no move yet. */
+	/* The first take was no move: fall failures move it at once. */
 	check_round(0, 0, 0);
 	check_round(0, 0, 0);
 	run(1000);
-	SERVES(0, 0);
-	run(30000);			/* damping over: moved to b */
 	SERVES(0, 1);
-	/* b flaps right after the move: damped, stays. */
+	ck_assert_uint_eq(S.damped, 0);
+	/* b fails right after the move: damped (30 s), with the reason. */
 	check_round(1, 0, 0);
 	check_round(1, 0, 0);
 	run(5000);
 	SERVES(0, 1);
-	/* b recovers (rise = 2) before damping ends: no move at all. */
-	check_round(1, 0, 1);
-	check_round(1, 0, 1);
+	ck_assert_uint_ge(S.damped, 1);
+	ck_assert_msg(strstr(S.damped_text, "unhealthy on b") != NULL &&
+	    strstr(S.damped_text, "damped for 30s") != NULL,
+	    "damping logged as: %s", S.damped_text);
+	/* When the window ends it moves (a failed here: to c). */
+	run(30000);
+	SERVES(0, 2);
+	/* c fails too, within damp: held; it recovers (rise = 2) before
+	 * damping ends: no move at all. */
+	check_round(2, 0, 0);
+	check_round(2, 0, 0);
+	run(5000);
+	SERVES(0, 2);
+	check_round(2, 0, 1);
+	check_round(2, 0, 1);
 	run(40000);
+	SERVES(0, 2);
+	sim_end();
+}
+END_TEST
+
+/* The site's first owner fails its start: that is a move like any other,
+ * so the next node's health failure within damp is held. */
+START_TEST(test_damp_initial_failed_start)
+{
+	sim_start(three, 3);
+	S.n[0].broken_start[0] = 1;
+	run(5000);
 	SERVES(0, 1);
+	check_round(1, 0, 0);
+	check_round(1, 0, 0);
+	run(5000);
+	SERVES(0, 1);
+	ck_assert_uint_ge(S.damped, 1);
+	run(30000);
+	SERVES(0, 2);
 	sim_end();
 }
 END_TEST
@@ -725,7 +802,7 @@ START_TEST(test_planned_move)
 	sim_start(three, 3);
 	run(5000);
 	SERVES(0, 0);
-	op(1, MSG_MOVE, 0, 3, 0);
+	op(1, FMSG_MOVE, 0, 3, 0);
 	while (server(0) != 2 && S.now < 20000 + 5000) {
 		if (server(0) == -1 && gap_start == 0)
 			gap_start = S.now;
@@ -741,9 +818,9 @@ START_TEST(test_planned_move)
 	ck_assert_uint_le(gap, S.release_ms + S.act_ms + 20);
 	ck_assert_uint_eq(S.dad, 0);
 	/* Moving to a node in standby is refused. */
-	op(0, MSG_STANDBY, 0, 2, 0);
+	op(0, FMSG_STANDBY, 0, 2, 0);
 	run(2000);
-	op(0, MSG_MOVE, 0, 2, 0);
+	op(0, FMSG_MOVE, 0, 2, 0);
 	run(2000);
 	SERVES(0, 2);
 	sim_end();
@@ -755,20 +832,20 @@ START_TEST(test_standby_online)
 	sim_start(three, 3);
 	run(5000);
 	SERVES(0, 0);
-	op(2, MSG_STANDBY, 0, 1, 0);
+	op(2, FMSG_STANDBY, 0, 1, 0);
 	run(3000);
 	SERVES(0, 1);
-	op(2, MSG_ONLINE, 0, 1, 0);
+	op(2, FMSG_ONLINE, 0, 1, 0);
 	run(3000);
 	SERVES(0, 1);			/* no failback */
 	/* Standby of every other node, then the holder dies: nobody. */
-	op(2, MSG_STANDBY, 0, 1, 0);
-	op(2, MSG_STANDBY, 0, 3, 0);
+	op(2, FMSG_STANDBY, 0, 1, 0);
+	op(2, FMSG_STANDBY, 0, 3, 0);
 	run(3000);
 	kill_node(1);
 	run(3000);
 	SERVES(0, -1);
-	op(2, MSG_ONLINE, 0, 3, 0);
+	op(2, FMSG_ONLINE, 0, 3, 0);
 	run(3000);
 	SERVES(0, 2);
 	sim_end();
@@ -786,13 +863,13 @@ START_TEST(test_manual)
 	sim_start(manual, 3);
 	run(5000);
 	SERVES(0, -1);			/* never by itself */
-	op(2, MSG_MOVE, 0, 2, 0);
+	op(2, FMSG_MOVE, 0, 2, 0);
 	run(3000);
 	SERVES(0, 1);
 	kill_node(1);
 	run(5000);
 	SERVES(0, -1);
-	op(0, MSG_MOVE, 0, 1, 0);
+	op(0, FMSG_MOVE, 0, 1, 0);
 	run(3000);
 	SERVES(0, 0);
 	sim_end();
@@ -820,7 +897,7 @@ confirm_answer(size_t from, size_t si, uint32_t node, int yes)
 
 	ck_assert_uint_eq(placement_asking(S.n[from].pl, si), node);
 	memset(&msg, 0, sizeof(msg));
-	msg.type = MSG_CONFIRM;
+	msg.type = FMSG_CONFIRM;
 	msg_set_str(msg.site, sizeof(msg.site), S.cfg->sites[si].name);
 	msg.node = node;
 	msg.ok = (uint8_t)yes;
@@ -1006,7 +1083,7 @@ static const struct scenario scenarios[] = {
 		{ S_SERVES, 0, 0, 0 }, { S_DAD, 0, 0, 0 } } },
 	{ "kill the holder, then the next", three, 3, {
 		{ S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, 0 },
-		{ S_KILL, 0, 0, 0 }, { S_RUN, 499, 0, 0 }, { S_SERVES, 0, 0, -1 },
+		{ S_KILL, 0, 0, 0 }, { S_RUN, 99, 0, 0 }, { S_SERVES, 0, 0, -1 },
 		{ S_RUN, 2000, 0, 0 }, { S_SERVES, 0, 0, 1 },
 		{ S_KILL, 1, 0, 0 }, { S_RUN, 3000, 0, 0 },
 		{ S_SERVES, 0, 0, -1 },		/* c alone: no quorum */
@@ -1037,11 +1114,13 @@ static const struct scenario scenarios[] = {
 	{ "health flap damped, then moved", three, 3, {
 		{ S_RUN, 3000, 0, 0 }, { S_SERVES, 0, 0, 0 },
 		{ S_CHECK, 0, 0, 0 }, { S_CHECK, 0, 0, 0 }, { S_RUN, 1000, 0, 0 },
-		{ S_SERVES, 0, 0, 0 },		/* moved at start: damped */
-		{ S_CHECK, 0, 0, 1 }, { S_CHECK, 0, 0, 1 },	/* recovers */
-		{ S_RUN, 40000, 0, 0 }, { S_SERVES, 0, 0, 0 },
-		{ S_CHECK, 0, 0, 0 }, { S_CHECK, 0, 0, 0 }, { S_RUN, 1000, 0, 0 },
-		{ S_SERVES, 0, 0, 1 },		/* after damp: moved */
+		{ S_SERVES, 0, 0, 1 },		/* first take: no damping */
+		{ S_CHECK, 1, 0, 0 }, { S_CHECK, 1, 0, 0 }, { S_RUN, 1000, 0, 0 },
+		{ S_SERVES, 0, 0, 1 },		/* moved just now: damped */
+		{ S_CHECK, 1, 0, 1 }, { S_CHECK, 1, 0, 1 },	/* recovers */
+		{ S_RUN, 40000, 0, 0 }, { S_SERVES, 0, 0, 1 },
+		{ S_CHECK, 1, 0, 0 }, { S_CHECK, 1, 0, 0 }, { S_RUN, 1000, 0, 0 },
+		{ S_SERVES, 0, 0, 2 },		/* after damp: moved */
 		{ S_DAD, 0, 0, 0 } } },
 	{ "standby and online", three, 3, {
 		{ S_RUN, 3000, 0, 0 }, { S_STANDBY, 1, 0, 1 }, { S_RUN, 2000, 0, 0 },
@@ -1113,13 +1192,13 @@ START_TEST(test_scenarios)
 					check_round((size_t)st->a, (size_t)st->b, st->c);
 					break;
 				case S_MOVE:
-					op((size_t)st->a, MSG_MOVE, (size_t)st->b,
+					op((size_t)st->a, FMSG_MOVE, (size_t)st->b,
 					    (uint32_t)st->c, 0);
 					break;
 				case S_STANDBY:
 				case S_ONLINE:
 					op((size_t)st->a, st->op == S_STANDBY ?
-					    MSG_STANDBY : MSG_ONLINE, 0,
+					    FMSG_STANDBY : FMSG_ONLINE, 0,
 					    (uint32_t)st->c, 0);
 					break;
 				case S_AGE:
@@ -1174,6 +1253,7 @@ START_TEST(test_random)
 
 	for (sidx = 0; sidx < sizeof(seeds) / sizeof(seeds[0]); sidx++) {
 		rng = seeds[sidx] * 2654435761u + 1;
+		next_probe_lead = sidx % 3 == 2 ? 50 : 0;
 		sim_start(confs[sidx % 2], 3);
 		for (step = 0; step < 2500; step++) {
 			size_t n = rnd((unsigned)S.nn);
@@ -1210,11 +1290,11 @@ START_TEST(test_random)
 				break;
 			case 5:
 				if (S.n[n].alive && S.n[n].connected)
-					op(n, MSG_MOVE, si, 1 + rnd(3), 0);
+					op(n, FMSG_MOVE, si, 1 + rnd(3), 0);
 				break;
 			case 6:
 				if (S.n[n].alive && S.n[n].connected)
-					op(n, rnd(2) ? MSG_STANDBY : MSG_ONLINE, 0,
+					op(n, rnd(2) ? FMSG_STANDBY : FMSG_ONLINE, 0,
 					    1 + rnd(3), 0);
 				break;
 			case 7:
@@ -1243,7 +1323,7 @@ START_TEST(test_random)
 		topology();
 		for (i = 0; i < S.nn; i++)
 			if (S.n[i].connected)
-				op(i, MSG_ONLINE, 0, S.n[i].id, 0);
+				op(i, FMSG_ONLINE, 0, S.n[i].id, 0);
 		run(120000);
 		if (sidx % 2 == 0)
 			ck_assert_int_ge(server(0), 0);
@@ -1301,7 +1381,9 @@ placement_suite(void)
 	tcase_add_test(tc, test_partition_and_merge);
 	tcase_add_test(tc, test_slow_release_dad);
 	tcase_add_test(tc, test_corosync_restart);
+	tcase_add_test(tc, test_probe_overlaps_grace);
 	tcase_add_test(tc, test_health_damped);
+	tcase_add_test(tc, test_damp_initial_failed_start);
 	tcase_add_test(tc, test_planned_move);
 	tcase_add_test(tc, test_standby_online);
 	tcase_add_test(tc, test_manual);
