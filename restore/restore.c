@@ -339,24 +339,17 @@ stopped(const struct rs *s)
 	return s->o->stop && *s->o->stop;
 }
 
-/* Names come from the repository: control bytes are shown as \xNN so that
- * a name can neither start a new log line nor drive a terminal. */
+/* Names come from the repository: quoted (fsent_quote) so that a name can
+ * neither start a new log line nor drive a terminal; never cut. */
 static char *
 quote(const char *p)
 {
-	const unsigned char *u = (const unsigned char *)p;
-	char *out, *o;
+	size_t cap = 4 * strlen(p) + 9;
+	char *out;
 
-	if ((out = malloc(4 * strlen(p) + 1)) == NULL)
+	if ((out = malloc(cap)) == NULL)
 		return NULL;
-	for (o = out; *u; u++) {
-		if (*u < 0x20 || *u == 0x7f || *u == '\\')
-			o += sprintf(o, "\\x%02x", *u);
-		else
-			*o++ = (char)*u;
-	}
-	*o = '\0';
-	return out;
+	return (char *)fsent_quote(p, out, cap);
 }
 
 static void

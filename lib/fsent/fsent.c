@@ -135,15 +135,10 @@ utf8_printable(const unsigned char *p)
 	return n;
 }
 
-/*
- * Quotes a name for a log line: printable UTF-8 passes; control bytes,
- * invalid sequences and backslashes become \xNN, so that a hostile name can
- * neither forge log lines nor garble the terminal.
- */
-static const char *
-quote(const char *s, char *buf, size_t cap)
+const char *
+fsent_quote(const char *s, char *buf, size_t cap)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)(s ? s : "(null)");
 	size_t o = 0;
 
 	while (*p && o + 8 < cap) {
@@ -156,20 +151,20 @@ quote(const char *s, char *buf, size_t cap)
 			continue;
 		}
 		if (*p < 0x20 || *p >= 0x7f || *p == '\\')
-			o += snprintf(buf + o, cap - o, "\\x%02x", *p);
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
 		else
 			buf[o++] = (char)*p;
 		p++;
 	}
 	if (*p && o + 4 <= cap)
-		o += snprintf(buf + o, cap - o, "...");
+		o += (size_t)snprintf(buf + o, cap - o, "...");
 	buf[o] = '\0';
 	return buf;
 }
 
 #define VISIT_GONE	2	/* vanished since readdir: skip quietly */
 
-#define Q(s)	quote((s), (char[1024]){0}, 1024)
+#define Q(s)	fsent_quote((s), (char[1024]){0}, 1024)
 
 void
 fsent_entry_free(struct fsent_entry *e)

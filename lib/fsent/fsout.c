@@ -159,34 +159,7 @@ struct fsout_file {
 
 static const unsigned char zeros[ZERO_CHUNK];
 
-/*
- * Quotes a name for a log line: control bytes, DEL, bytes above 0x7e and
- * backslashes become \xNN, so that a hostile name can neither forge log
- * lines nor garble the terminal.
- */
-static const char *
-quote(const char *s, char *buf, size_t cap)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0;
-
-	if (s == NULL)
-		s = "(null)";
-	p = (const unsigned char *)s;
-	while (*p && o + 8 < cap) {
-		if (*p < 0x20 || *p >= 0x7f || *p == '\\')
-			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
-		else
-			buf[o++] = (char)*p;
-		p++;
-	}
-	if (*p)
-		o += (size_t)snprintf(buf + o, cap - o, "...");
-	buf[o] = '\0';
-	return buf;
-}
-
-#define Q(s)	quote((s), (char[1024]){0}, 1024)
+#define Q(s)	fsent_quote((s), (char[1024]){0}, 1024)
 
 /* A refused entry: one line with the path, the reason and a hint. */
 static void
