@@ -34,6 +34,7 @@
 #include <archive_entry.h>
 
 #include "lib/fsent/fsent.h"
+#include "lib/fsent/fsent_internal.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
 
@@ -188,20 +189,6 @@ fsent_entry_free(struct fsent_entry *e)
 	free(e);
 }
 
-static enum fsent_type
-type_of(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFDIR: return FSENT_DIR;
-	case S_IFLNK: return FSENT_SYMLINK;
-	case S_IFCHR: return FSENT_CHR;
-	case S_IFBLK: return FSENT_BLK;
-	case S_IFIFO: return FSENT_FIFO;
-	case S_IFSOCK: return FSENT_SOCK;
-	}
-	return FSENT_FILE;
-}
-
 /* Copies what libarchive gathered into a new entry owned by the caller;
  * BW_ERR_NOMEM is the only failure (not logged here). */
 static int
@@ -216,7 +203,7 @@ convert(struct archive_entry *ae, const char *path, struct fsent_entry **out)
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		goto out;
-	e->type = type_of(archive_entry_filetype(ae));
+	e->type = fsent_type_of(archive_entry_filetype(ae));
 	e->mode = archive_entry_perm(ae) & 07777;
 	e->uid = (uint64_t)archive_entry_uid(ae);
 	e->gid = (uint64_t)archive_entry_gid(ae);

@@ -68,6 +68,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "lib/fsent/fsent_internal.h"
 #include "lib/fsent/fsout.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
@@ -746,20 +747,6 @@ pool_put(struct fsout *o, struct archive *a, int dead)
 
 /* ---- overwrite policy ---- */
 
-static enum fsent_type
-type_of(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFDIR: return FSENT_DIR;
-	case S_IFLNK: return FSENT_SYMLINK;
-	case S_IFCHR: return FSENT_CHR;
-	case S_IFBLK: return FSENT_BLK;
-	case S_IFIFO: return FSENT_FIFO;
-	case S_IFSOCK: return FSENT_SOCK;
-	}
-	return FSENT_FILE;
-}
-
 /* Is what exists (st, in directory pd) what e would write? */
 static int
 same(struct pdir *pd, const char *base, const struct stat *st,
@@ -768,7 +755,7 @@ same(struct pdir *pd, const char *base, const struct stat *st,
 	char buf[PATH_MAX];
 	ssize_t n;
 
-	if (type_of(st->st_mode) != e->type ||
+	if (fsent_type_of(st->st_mode) != e->type ||
 	    st->st_mtim.tv_sec != e->mtime_sec ||
 	    (uint32_t)st->st_mtim.tv_nsec != e->mtime_nsec)
 		return 0;
