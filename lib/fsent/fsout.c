@@ -1135,6 +1135,18 @@ arch_abandon(struct fsout_file *f)
 		archive_write_finish_entry(f->o->ar);
 }
 
+/* An archive takes one member at a time: nonzero (logged, naming both)
+ * while a file is still open for writing. */
+static int
+arch_busy(const struct fsout *o, const char *rel)
+{
+	if (!o->member)
+		return 0;
+	log_error("%s: archive %s: a file is still being written (%s); entries go one at "
+	    "a time", Q(rel), Q(o->apath), Q(o->member->rel));
+	return 1;
+}
+
 static int
 arch_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 {
@@ -1143,12 +1155,8 @@ arch_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 	char buf[PATH_MAX + 64];
 	int r;
 
-	if (o->member) {
-		log_error("%s: archive %s: a file is still being written "
-		    "(%s); entries go one at a time", Q(rel), Q(o->apath),
-		    Q(o->member->rel));
+	if (arch_busy(o, rel))
 		return BW_ERR_INVAL;
-	}
 	if (o->zip && e->type != FSENT_DIR && e->type != FSENT_SYMLINK &&
 	    e->type != FSENT_FILE) {
 		what = e->type == FSENT_HARDLINK ? "hard links" :
@@ -1198,12 +1206,8 @@ arch_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
 	struct fsout_file *f;
 	int r;
 
-	if (o->member) {
-		log_error("%s: archive %s: a file is still being written "
-		    "(%s); entries go one at a time", Q(rel), Q(o->apath),
-		    Q(o->member->rel));
+	if (arch_busy(o, rel))
 		return BW_ERR_INVAL;
-	}
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
 	    (f->rel = strdup(rel)) == NULL) {
 		free(f);
