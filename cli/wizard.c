@@ -388,7 +388,7 @@ list_dir(void *arg, const char *dir, struct wiz_dirent **out, size_t *n)
 	*n = 0;
 	if (!strcmp(dir, "/")) {
 		rc = walk_load(z->r, z->root, NULL, &t);
-	} else if ((rc = walk_lookup(z->r, z->root, dir, &parent, &idx)) == 0) {
+	} else if ((rc = walk_lookup(z->r, z->root, dir, &parent, &idx, NULL)) == 0) {
 		e = &parent->e[idx];
 		rc = e->kind == TREE_DIR ? walk_load(z->r, e->subtree, &e->content, &t) :
 		    BW_ERR_INVAL;
