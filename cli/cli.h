@@ -101,11 +101,10 @@ int cli_need_read(struct repo *r, const char *what);
  * body into *out (caller clears with snap_info_clear).  0 or an exit code. */
 int cli_load_snapshot(struct cli *c, struct repo *r, const char *spec, const char *set,
     const char *tag, struct snap_info *out);
-/* Finds path in the snapshot whose root tree is root (as walk_lookup),
- * loading one directory at a time so that a failure names the directory:
- * EXIT_NOTFOUND if path is not in the snapshot, EXIT_DAMAGED if a tree on
- * the way cannot be read (sid names the snapshot in messages).  "/" gives
- * *parent NULL. */
+/* walk_lookup with its failure said to the operator, naming the snapshot
+ * (sid) and the directory where the lookup stopped: EXIT_NOTFOUND if path
+ * is not in the snapshot, EXIT_DAMAGED if a tree on the way cannot be
+ * read, EXIT_USAGE if path is not absolute.  "/" gives *parent NULL. */
 int cli_tree_lookup(struct repo *r, const char *sid, const uint8_t root[32], const char *path,
     struct tree **parent, size_t *idx);
 /* The exit code for a tree that could not be loaded (missing or damaged
@@ -194,6 +193,10 @@ int cli_common_opt(struct cli *c, int ch, const char *arg);
 /* Parses the options of a command that has only the common ones.  Returns
  * -1 to go on (optind at the first operand), or an exit code to return. */
 int cli_parse_common(struct cli *c, int argc, char **argv, const char *help);
+/* The same for a command that also takes --set NAME and --tag TAG (which
+ * snapshots it works on); *set and *tag stay NULL when not given. */
+int cli_parse_snapsel(struct cli *c, int argc, char **argv, const char *help,
+    const char **set, const char **tag);
 /* Prints "bulwark CMD: ..." usage text and returns EXIT_USAGE or EXIT_OK. */
 int cli_usage(FILE *f, const char *text, int rc);
 
