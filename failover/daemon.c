@@ -72,7 +72,10 @@ struct dsite {
 	const struct config_site *cfg;
 	size_t idx;
 	struct daemon *d;
-	int queue[SITE_QUEUE];		/* placement actions waiting, in order */
+	int queue[SITE_QUEUE];		/* placement actions waiting, in order;
+					 * negative: the daemon's own (start-up
+					 * clean-up), not reported to placement */
+	int own;			/* the running action is the daemon's own */
 	size_t nq;
 	int act;			/* the action running, or 0 */
 	int step;			/* its step */
@@ -267,7 +270,14 @@ act_end(struct dsite *s, enum placement_result res)
 		loop_timer_cancel(s->d->loop, s->timer);
 		s->timer = NULL;
 	}
-	report(s, act, res);
+	if (s->own) {
+		s->own = 0;
+		if (res != PLACEMENT_OK)
+			log_warn("site %s: start-up clean-up: could not %s; check the node by hand",
+			    s->cfg->name, act_name(act));
+	} else {
+		report(s, act, res);
+	}
 	site_next(s);
 }
 
@@ -413,8 +423,9 @@ addr_step(struct dsite *s)
 	if (s->act == PLACEMENT_ACT_ADDR_DEL) {
 		if (s->step == 0 && s->addr)
 			rc = d->o.ops->addr->del(d->loop, s->addr, tmo, step_done, s);
-		else if (s->step == 0)
-			rc = 1;
+		else if (s->step == 0 || s->own)
+			rc = 1;	/* no address; or the start-up clean-up: no hook,
+				 * this node may never have served the site */
 		else
 			rc = d->o.ops->service->run(d->loop, c, d->self_name, SERVICE_AFTER_RELEASE,
 			    step_done, s);
@@ -477,7 +488,8 @@ site_next(struct dsite *s)
 
 	if (s->act || s->nq == 0)
 		return;
-	s->act = s->queue[0];
+	s->act = s->queue[0] < 0 ? -s->queue[0] : s->queue[0];
+	s->own = s->queue[0] < 0;
 	memmove(s->queue, s->queue + 1, (s->nq - 1) * sizeof(s->queue[0]));
 	s->nq--;
 	s->step = 0;
@@ -1422,6 +1434,34 @@ start_health(struct daemon *d)
 			    &d->sites[i]);
 }
 
+/*
+ * A previous run of this daemon may have died (SIGKILL, OOM, a crash)
+ * while serving: its address and service are still up, and the others,
+ * seeing it leave, may already have moved the site.  Before joining, make
+ * sure no site is served here: remove each address, stop each service
+ * (without the after_release hook, which is for a real hand-over).  These
+ * run ahead of anything placement asks for, in the same per-site queue.
+ */
+static void
+cleanup_sites(struct daemon *d)
+{
+	size_t i;
+
+	if (d->self_idx >= 0 && d->nodes[d->self_idx].cfg->witness)
+		return;		/* a witness never serves */
+	for (i = 0; i < d->nsites; i++) {
+		struct dsite *s = &d->sites[i];
+
+		if (s->nq + 2 > SITE_QUEUE)
+			continue;
+		log_info("site %s: making sure it is not served here before joining",
+		    s->cfg->name);
+		s->queue[s->nq++] = -PLACEMENT_ACT_ADDR_DEL;
+		s->queue[s->nq++] = -PLACEMENT_ACT_STOP;
+		site_next(s);
+	}
+}
+
 int
 daemon_start(struct daemon *d)
 {
@@ -1460,6 +1500,7 @@ daemon_start(struct daemon *d)
 		return BW_ERR_NOMEM;
 	start_health(d);
 	d->started = 1;
+	cleanup_sites(d);
 	return cluster_start(d->cl);
 }
 

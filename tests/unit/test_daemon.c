@@ -78,6 +78,24 @@ rm_cb(const char *p, const struct stat *st, int t, struct FTW *f)
 	return 0;
 }
 
+static char startup_svc[256], startup_addr[256];
+static int run_until(int (*fn)(void *), void *arg);
+
+/* Both serving-capable nodes (a, b; c is a witness) have stopped www. */
+static int
+cleaned_up(void *arg)
+{
+	const char *p = service_fake_calls();
+	int n = 0;
+
+	(void)arg;
+	while ((p = strstr(p, "www:stop\n")) != NULL) {
+		n++;
+		p++;
+	}
+	return n == 2;
+}
+
 static void
 setup(void)
 {
@@ -115,6 +133,13 @@ setup(void)
 		ck_assert_ptr_nonnull(dm[i] = daemon_new(loop, c, &o));
 		ck_assert_int_eq(daemon_start(dm[i]), 0);
 	}
+	/* each daemon first makes sure it serves nothing (a previous run may
+	 * have died serving); kept for startup_cleans_up, then forgotten */
+	ck_assert(run_until(cleaned_up, NULL));
+	snprintf(startup_svc, sizeof(startup_svc), "%s", service_fake_calls());
+	snprintf(startup_addr, sizeof(startup_addr), "%s", addr_fake_calls());
+	service_fake_reset();
+	addr_fake_reset();
 }
 
 static void
@@ -224,6 +249,16 @@ START_TEST(highest_priority_serves)
 	ck_assert_int_eq(daemon_request(dm[0], CTL_OP_HISTORY, 0, NULL, &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "serving"));
 	free(out);
+}
+END_TEST
+
+/* A daemon that died serving left its address and service up: the next
+ * start removes them before joining, without the after_release hook. */
+START_TEST(startup_cleans_up)
+{
+	ck_assert_str_eq(startup_svc, "www:stop\nwww:stop\n");
+	ck_assert_str_eq(startup_addr, site_extra[0] ?
+	    "del 192.0.2.10/24 on eth0\ndel 192.0.2.10/24 on eth0\n" : "");
 }
 END_TEST
 
@@ -443,6 +478,7 @@ main(void)
 	int nf;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, startup_cleans_up);
 	tcase_add_test(tc, highest_priority_serves);
 	tcase_add_test(tc, lost_corosync_releases_then_other_takes);
 	tcase_add_test(tc, lost_quorum_releases_at_once);
@@ -453,6 +489,7 @@ main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("announcing");
 	tcase_add_checked_fixture(tc, setup_announcing, teardown_announcing);
+	tcase_add_test(tc, startup_cleans_up);
 	tcase_add_test(tc, release_cuts_announcements_short);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
