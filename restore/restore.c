@@ -939,7 +939,9 @@ not_written(struct rs *s, const char *path, const char *rel, const struct tree_e
 		report(s, path, rel, RESTORE_REFUSED, e, "unsafe path, name or link (see the log)");
 		return 0;
 	case BW_ERR_EXIST:
-		report(s, path, rel, RESTORE_SKIPPED_EXISTS, e, "a directory is in the way");
+		report(s, path, rel, RESTORE_SKIPPED_EXISTS, e, e && e->kind == TREE_DIR ?
+		    "a symlink or file is in the way (see the log)" :
+		    "a directory is in the way");
 		return 0;
 	case BW_ERR_UNSUPP:
 		report(s, path, rel, RESTORE_FAILED, e,
@@ -1233,6 +1235,12 @@ do_other(struct rs *s, const char *path, const char *rel, const struct tree_entr
 		if (ex > 0 && e->kind == TREE_DIR && cur.type == TREE_DIR) {
 			s->st->dirs++;		/* its metadata is applied again */
 			return 0;
+		}
+		if (ex > 0 && e->kind == TREE_DIR) {
+			/* never replaced by a directory (fsout.h) */
+			report(s, path, rel, RESTORE_SKIPPED_EXISTS, e,
+			    "a symlink or file is in the way");
+			return 1;
 		}
 		if (ex > 0 && e->kind == TREE_SYMLINK && cur.type == TREE_SYMLINK &&
 		    s->o->overwrite != RESTORE_OVERWRITE_ALWAYS && strcmp(cur.link, e->link) == 0) {
@@ -1535,7 +1543,12 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 	if (!s.plan) {
 		fo.target = o->target;
 		fo.archive = o->archive;
-		fo.overwrite = o->overwrite == RESTORE_OVERWRITE_NEVER ? FSOUT_NEVER : FSOUT_ALWAYS;
+		/* if-changed compares content here; fsout keeps its other
+		 * rules (an empty directory is not replaced by a file) */
+		fo.overwrite = o->overwrite == RESTORE_OVERWRITE_NEVER ? FSOUT_NEVER :
+		    o->overwrite == RESTORE_OVERWRITE_IF_CHANGED ? FSOUT_IF_CHANGED :
+		    FSOUT_ALWAYS;
+		fo.caller_compares = 1;
 		fo.numeric_owner = o->numeric_owner;
 		fo.owner = geteuid() == 0;
 		/* the workers start first: the writer moves its own thread's

@@ -844,7 +844,8 @@ policy(struct fsout *o, struct pdir *pd, const char *rel,
 		*rm = 2;
 		return 0;
 	}
-	if (o->opts.overwrite == FSOUT_IF_CHANGED && same(pd, base, &st, e))
+	if (o->opts.overwrite == FSOUT_IF_CHANGED && !o->opts.caller_compares &&
+	    same(pd, base, &st, e))
 		return 1;
 	*rm = 1;
 	return 0;
@@ -918,6 +919,28 @@ fail:
 	return NULL;
 }
 
+/* Says why a non-directory at rel is not replaced by a directory. */
+static void
+dir_in_the_way(struct pdir *pd, const char *rel, const struct stat *st)
+{
+	char to[PATH_MAX];
+	ssize_t n;
+
+	if (S_ISLNK(st->st_mode)) {
+		n = readlinkat(pd->fd, base_of(rel), to, sizeof(to) - 1);
+		to[n > 0 ? n : 0] = '\0';
+		log_error("%s: is a symlink on this host (-> %s) where the "
+		    "snapshot has a directory; not replaced, nor anything "
+		    "beneath it restored: restore into another directory, or "
+		    "remove the link first", Q(rel), Q(n > 0 ? to : "?"));
+		return;
+	}
+	log_error("%s: is a %s on this host where the snapshot has a "
+	    "directory; not replaced, nor anything beneath it restored: "
+	    "restore into another directory, or move it away first", Q(rel),
+	    S_ISREG(st->st_mode) ? "file" : "special file");
+}
+
 static int
 dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 {
@@ -934,11 +957,17 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 			rc = 1;
 			goto out;
 		}
-		/* A directory is reused; anything else (a symlink planted
-		 * where the snapshot has a directory) is replaced. */
+		/* A directory is reused.  Anything else is never replaced
+		 * by one: a symlink there may be the host's own layout
+		 * (merged /usr: lib -> usr/lib), and filling a new empty
+		 * directory in its place would break the host.  The
+		 * entries beneath are then refused as beneath it. */
 		isdir = S_ISDIR(st.st_mode);
-		if (!isdir && (rc = remove_old(pd, rel, 1)) != 0)
+		if (!isdir) {
+			dir_in_the_way(pd, rel, &st);
+			rc = BW_ERR_EXIST;
 			goto out;
+		}
 	} else if (errno != ENOENT) {
 		e2 = errno;
 		log_error("%s: cannot look at the existing entry: %s", Q(rel),

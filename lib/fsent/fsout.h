@@ -54,6 +54,11 @@ struct fsout_opts {
 	enum fsout_overwrite overwrite;
 	int numeric_owner;		/* owners by id, names ignored */
 	int owner;			/* set owners (default: when root) */
+	/* IF_CHANGED only: the caller has compared what exists (content
+	 * included) and calls only for what differs, so a non-directory is
+	 * replaced even when type, size and mtime match; directories stay
+	 * as IF_CHANGED has them (never replaced by a non-directory). */
+	int caller_compares;
 };
 
 struct fsout;
@@ -81,8 +86,10 @@ int fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur);
  * then only an empty one is replaced), BW_ERR_UNSUPP the archive format
  * cannot hold it (zip: hard links, devices, fifos), BW_ERR_IO/NOSPC/PERM.
  * An existing directory is reused for a directory (its metadata replaced
- * unless NEVER); anything else in its place, such as a planted symlink,
- * is replaced unless NEVER. */
+ * unless NEVER); anything else in its place (a symlink such as merged
+ * /usr's lib -> usr/lib, a file) is never replaced by a directory: 1
+ * with NEVER, else BW_ERR_EXIST (logged, naming it and the link's
+ * target); the entries beneath it are then refused (BW_ERR_INVAL). */
 int fsout_entry(struct fsout *o, const char *rel, const struct fsent_entry *e);
 
 /* A regular file: a temporary file ".bw-restore.XXXXXX" next to rel (or

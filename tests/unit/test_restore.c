@@ -533,6 +533,62 @@ START_TEST(overwrite_modes)
 }
 END_TEST
 
+/* Restoring over a host whose layout has a symlink where the snapshot has
+ * a directory (merged /usr: lib -> usr/lib): the link stays and nothing is
+ * written through it nor in a new directory in its place; if-changed does
+ * not replace an empty directory by a file either. */
+START_TEST(existing_symlink_is_not_replaced_by_a_directory)
+{
+	static const enum restore_overwrite ow[] = {
+		RESTORE_OVERWRITE_IF_CHANGED, RESTORE_OVERWRITE_ALWAYS
+	};
+	struct repo *r;
+	struct snap_info s;
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	char p[2048], sp[1024], other[1024];
+	struct stat sb;
+	size_t i;
+	int plan;
+
+	make_src();
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(backup(r, 0, &s), 0);
+	snprintf(other, sizeof(other), "%s/usr-sub", top);
+	ck_assert_int_eq(mkdir(other, 0755), 0);
+	ck_assert_int_eq(mkdir(target, 0755), 0);
+	snprintf(p, sizeof(p), "%s/sub", target);
+	ck_assert_int_eq(symlink("../usr-sub", p), 0);
+	snprintf(p, sizeof(p), "%s/empty", target);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(sp, sizeof(sp), "%s/sub", src);
+	for (i = 0; i < 2; i++) {
+		for (plan = 1; plan >= 0; plan--) {
+			c.n = 0;
+			opts_init(&o, s.id, src, &c);
+			o.overwrite = ow[i];
+			o.dry_run = plan;
+			ck_assert_int_eq(plan ? restore_plan(r, &o, &st) :
+			    restore_run(r, &o, &st), 0);
+			ck_assert_int_ge(find_item(&c, sp, RESTORE_SKIPPED_EXISTS), 0);
+		}
+		snprintf(p, sizeof(p), "%s/sub", target);
+		ck_assert_int_eq(lstat(p, &sb), 0);
+		ck_assert(S_ISLNK(sb.st_mode));
+		ck_assert_int_eq(count_entries(other), 0);
+		snprintf(p, sizeof(p), "%s/hello.txt", target);
+		ck_assert_int_eq(access(p, F_OK), 0);
+		snprintf(p, sizeof(p), "%s/empty", target);
+		ck_assert_int_eq(lstat(p, &sb), 0);
+		if (ow[i] == RESTORE_OVERWRITE_IF_CHANGED)
+			ck_assert(S_ISDIR(sb.st_mode));
+	}
+	snap_info_clear(&s);
+	repo_free(r);
+}
+END_TEST
+
 START_TEST(delta_stored_files_restore_exactly)
 {
 	struct repo *r;
@@ -881,6 +937,7 @@ suite(void)
 	tcase_add_test(tc, interrupted_restore_finishes_on_a_second_run);
 	tcase_add_test(tc, stop_in_the_middle_of_a_file_leaves_nothing_half_written);
 	tcase_add_test(tc, overwrite_modes);
+	tcase_add_test(tc, existing_symlink_is_not_replaced_by_a_directory);
 	tcase_add_test(tc, delta_stored_files_restore_exactly);
 	tcase_add_test(tc, sparse_file_keeps_its_holes);
 	tcase_add_test(tc, damaged_object_fails_only_its_files);
