@@ -983,9 +983,15 @@ do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry
 		return lost_add(s, path);
 	}
 	if (ex) {
+		int looks_same = 0;
+
+		/* size and mtime alone do not say the file is whole (a crash
+		 * may leave a damaged one looking so): its content must hash
+		 * to the entry's */
 		if (s->o->overwrite != RESTORE_OVERWRITE_ALWAYS && cur.type == TREE_FILE &&
 		    cur.size == e->size && cur.msec == meta->mtime_sec &&
 		    cur.mnsec == meta->mtime_nsec) {
+			looks_same = 1;
 			if ((rc = existing_matches(s, rel, e)) < 0)
 				return fatal(s, rc);
 			if (rc == 1) {
@@ -996,7 +1002,17 @@ do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry
 			}
 		}
 		if (s->o->overwrite == RESTORE_OVERWRITE_NEVER) {
-			report(s, path, rel, RESTORE_SKIPPED_EXISTS, meta, "exists (--overwrite never)");
+			if (looks_same) {
+				char *q = quote(path);
+
+				log_warn("restore: %s: exists with the snapshot's size and "
+				    "time but its content differs (damaged?); kept: use "
+				    "--overwrite if-changed", q ? q : "(out of memory)");
+				free(q);
+			}
+			report(s, path, rel, RESTORE_SKIPPED_EXISTS, meta, looks_same ?
+			    "exists but differs: use --overwrite if-changed" :
+			    "exists (--overwrite never)");
 			return lost_add(s, path);
 		}
 		what = RESTORE_REPLACED;

@@ -38,8 +38,12 @@
  * Hard links are made with linkat() between two verified directories, and
  * only to a path this handle wrote (its device and inode are remembered).
  *
- * Durability: no fsync per file; one syncfs() per file system written at
- * fsout_close covers data, inodes and directory entries.
+ * Durability: no fsync per file.  Committed files wait under their
+ * temporary names in a batch (struct pending); one syncfs() per file
+ * system written makes the batch durable, and only then are the files
+ * renamed, so a power cut never leaves an empty or short file under a
+ * final name (which a rerun would keep).  A last syncfs() at fsout_close
+ * covers the renames and directory metadata.
  *
  * Archive file: libarchive's archive writer (pax, pax + zstd, zip) into a
  * temporary file next to the archive, renamed (never over an existing
@@ -99,6 +103,23 @@ struct defdir {
 	uint64_t dev, ino;
 };
 
+/*
+ * A committed file waiting for its rename: the final name appears only
+ * once its data is durable, after one sync for the whole batch (a power
+ * cut must not leave an empty or short file under a final name, which a
+ * rerun would then keep).  A batch is PEND_FILES files or PEND_BYTES.
+ */
+struct pending {
+	struct pdir *pd;
+	char *rel;
+	char tmp[TMP_LEN + 1];
+	int replace_dir;
+	uint64_t nlink;
+};
+#define PEND_FILES	256
+#define PEND_BYTES	(64ull << 20)
+#define PEND_BLOOM	8192
+
 /* A user or group name looked up on this host (shared by all writers). */
 struct idname {
 	struct idname *next;
@@ -129,6 +150,10 @@ struct fsout {
 	uint64_t wtseed;
 	struct defdir *dirs;
 	size_t ndirs, dircap;
+	struct pending *pend;	/* committed files not renamed yet */
+	size_t npend, pendcap;
+	uint64_t pendbytes;
+	uint64_t pendbloom[PEND_BLOOM / 64];	/* names in pend */
 	int *syncfd;		/* one descriptor per file system written */
 	uint64_t *syncdev;
 	size_t nsync;
@@ -158,6 +183,9 @@ struct fsout_file {
 };
 
 static const unsigned char zeros[ZERO_CHUNK];
+
+static struct pending *pend_find(struct fsout *o, const char *rel);
+static int pend_flush(struct fsout *o);
 
 /*
  * Quotes a name for a log line: control bytes, DEL, bytes above 0x7e and
@@ -379,6 +407,18 @@ resolve(struct fsout *o, const char *rel, const char *path, const char *dir,
 		name[n] = '\0';
 		nfd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT && create && o->npend) {
+			/* A file of the batch may wait for this name: put
+			 * it in place rather than make a directory there. */
+			memcpy(why, dir, (size_t)(p - dir));
+			why[p - dir] = '\0';
+			if (pend_find(o, why)) {
+				if ((r = pend_flush(o)) != 0)
+					goto out;
+				nfd = openat(fd, name, O_PATH | O_DIRECTORY |
+				    O_NOFOLLOW | O_CLOEXEC);
+			}
+		}
 		if (nfd < 0 && errno == ENOENT && create) {
 			if (mkdirat(fd, name, 0700) != 0 && errno != EEXIST) {
 				e = errno;
@@ -1423,6 +1463,143 @@ arch_close(struct fsout *o)
 	return 0;
 }
 
+/* ---- renames waiting for a sync ---- */
+
+static uint64_t
+pend_hash(const char *rel)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*rel)
+		h = (h ^ (unsigned char)*rel++) * 1099511628211ULL;
+	return h % PEND_BLOOM;
+}
+
+/* The pending entry for rel, or NULL. */
+static struct pending *
+pend_find(struct fsout *o, const char *rel)
+{
+	uint64_t h;
+	size_t i;
+
+	if (o->npend == 0)
+		return NULL;
+	h = pend_hash(rel);
+	if (!(o->pendbloom[h / 64] & (1ull << (h % 64))))
+		return NULL;
+	for (i = o->npend; i-- > 0;)
+		if (strcmp(o->pend[i].rel, rel) == 0)
+			return &o->pend[i];
+	return NULL;
+}
+
+/*
+ * Makes the pending files durable (one syncfs per file system) and only
+ * then renames them into place.  A failed sync renames nothing: the
+ * files stay under their temporary names (removed by fsout_free).  0 or
+ * the first error (each logged with its path).
+ */
+static int
+pend_flush(struct fsout *o)
+{
+	struct pending *p;
+	size_t i;
+	int rc = 0, rc2, e;
+
+	if (o->npend == 0)
+		return 0;
+	for (i = 0; i < o->nsync; i++) {
+		if (syncfs(o->syncfd[i]) != 0) {
+			e = errno;
+			log_error("target %s: cannot sync the file system: %s; "
+			    "%zu restored files not put in place", Q(o->target),
+			    strerror(e), o->npend);
+			return bw_err_from_errno(e);
+		}
+	}
+	for (i = 0; i < o->npend; i++) {
+		p = &o->pend[i];
+		rc2 = p->replace_dir ? remove_old(p->pd, p->rel, 2) : 0;
+		if (rc2 == 0 && renameat(p->pd->fd, p->tmp, p->pd->fd,
+		    base_of(p->rel)) != 0) {
+			e = errno;
+			log_error("%s: cannot rename the restored file into "
+			    "place: %s", Q(p->rel), strerror(e));
+			rc2 = bw_err_from_errno(e);
+		}
+		if (rc2 != 0)
+			unlinkat(p->pd->fd, p->tmp, 0);
+		else
+			rc2 = wt_note(o, p->pd, p->rel, p->nlink);
+		if (rc2 != 0 && rc == 0)
+			rc = rc2;
+		pdir_unref(o, p->pd);
+		free(p->rel);
+	}
+	o->npend = 0;
+	o->pendbytes = 0;
+	memset(o->pendbloom, 0, sizeof(o->pendbloom));
+	return rc;
+}
+
+/* Flushes the batch first when rel (a name about to be looked at or
+ * written) is in it. */
+static int
+pend_settle(struct fsout *o, const char *rel)
+{
+	return rel && pend_find(o, rel) ? pend_flush(o) : 0;
+}
+
+/* Drops the pending files (no successful close): temporaries removed. */
+static void
+pend_drop(struct fsout *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->npend; i++) {
+		unlinkat(o->pend[i].pd->fd, o->pend[i].tmp, 0);
+		pdir_unref(o, o->pend[i].pd);
+		free(o->pend[i].rel);
+	}
+	o->npend = 0;
+	free(o->pend);
+	o->pend = NULL;
+}
+
+/* Queues f's rename (takes its directory and name); flushes a full batch. */
+static int
+pend_add(struct fsout *o, struct fsout_file *f)
+{
+	struct pending *p;
+	uint64_t h;
+
+	if (o->npend == o->pendcap) {
+		size_t cap = o->pendcap ? o->pendcap * 2 : 16;
+
+		if ((p = realloc(o->pend, cap * sizeof(*p))) == NULL) {
+			log_error("%s: out of memory", Q(f->rel));
+			unlinkat(f->pd->fd, f->tmp, 0);
+			return BW_ERR_NOMEM;
+		}
+		o->pend = p;
+		o->pendcap = cap;
+	}
+	p = &o->pend[o->npend++];
+	p->pd = f->pd;
+	p->rel = f->rel;
+	memcpy(p->tmp, f->tmp, sizeof(p->tmp));
+	p->replace_dir = f->replace_dir;
+	p->nlink = f->nlink;
+	f->pd = NULL;
+	f->rel = NULL;
+	h = pend_hash(p->rel);
+	o->pendbloom[h / 64] |= 1ull << (h % 64);
+	o->pendbytes += f->size;
+	if (o->npend >= PEND_FILES || o->pendbytes >= PEND_BYTES)
+		return pend_flush(o);
+	return 0;
+}
+
 /* ---- the handle ---- */
 
 /* The target directory: made (with parents) if missing. */
@@ -1544,6 +1721,8 @@ fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur)
 		refuse(rel, why);
 		return BW_ERR_INVAL;
 	}
+	if ((rc = pend_settle(o, rel)) != 0)
+		return rc;
 	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0)
 		return rc == BW_ERR_NOENT ? 0 : rc;
 	if (fstatat(pd->fd, base_of(rel), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -1587,6 +1766,9 @@ fsout_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 	}
 	if (o->ar)
 		return arch_entry(o, rel, e);
+	if ((rc = pend_settle(o, rel)) != 0 ||
+	    (e->type == FSENT_HARDLINK && (rc = pend_settle(o, e->link)) != 0))
+		return rc;
 	switch (e->type) {
 	case FSENT_DIR:
 		return dir_entry(o, rel, e);
@@ -1636,6 +1818,8 @@ fsout_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
 	}
 	if (o->ar)
 		return arch_file_open(o, rel, e, out);
+	if ((rc = pend_settle(o, rel)) != 0)
+		return rc;
 	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
 		return rc;
 	if ((rc = policy(o, pd, rel, e, &rm)) != 0)
@@ -1748,7 +1932,7 @@ int
 fsout_file_commit(struct fsout_file *f)
 {
 	struct fsout *o = f->o;
-	int rc, r, e, dead = 0;
+	int rc, r, dead = 0;
 
 	if (f->a == NULL) {		/* archive member */
 		if (f->failed) {
@@ -1774,18 +1958,14 @@ fsout_file_commit(struct fsout_file *f)
 	rc = ar_result(f->a, r, f->rel, "restore metadata");
 	if (rc == 0 && f->failed)
 		rc = BW_ERR_IO;
+	/* Now, so that a non-empty directory is reported for this file. */
 	if (rc == 0 && f->replace_dir)
 		rc = remove_old(f->pd, f->rel, 2);
-	if (rc == 0 && renameat(f->pd->fd, f->tmp, f->pd->fd, f->base) != 0) {
-		e = errno;
-		log_error("%s: cannot rename the restored file into place: %s",
-		    Q(f->rel), strerror(e));
-		rc = bw_err_from_errno(e);
-	}
+	f->replace_dir = 0;
 	if (rc != 0)
 		unlinkat(f->pd->fd, f->tmp, 0);
 	else
-		rc = wt_note(o, f->pd, f->rel, f->nlink);
+		rc = pend_add(o, f);	/* renamed once durable */
 out:
 	if (f->a)
 		pool_put(o, f->a, dead);
@@ -1821,6 +2001,7 @@ fsout_file_abort(struct fsout_file *f)
 int
 fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg)
 {
+	struct pending *p;
 	struct pdir *pd = NULL;
 	struct stat st;
 	const char *why;
@@ -1842,8 +2023,11 @@ fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg)
 			log_error("%s: not in the target", Q(rel));
 		return rc;
 	}
-	fd = openat(pd->fd, base_of(rel), O_RDONLY | O_NOFOLLOW | O_NOCTTY |
-	    O_NONBLOCK | O_CLOEXEC);
+	/* A committed file may still wait for its rename (no sync for a
+	 * read back). */
+	p = pend_find(o, rel);
+	fd = openat(p ? p->pd->fd : pd->fd, p ? p->tmp : base_of(rel),
+	    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		e = errno;
 		log_error("%s: cannot read back: %s", Q(rel), strerror(e));
@@ -2013,7 +2197,9 @@ fsout_close(struct fsout *o)
 	o->closed = 1;
 	if (o->ar)
 		return arch_close(o);
-	rc = dirs_apply(o);
+	rc = pend_flush(o);
+	if ((rc2 = dirs_apply(o)) != 0 && rc == 0)
+		rc = rc2;
 	for (i = 0; i < o->nsync; i++) {
 		if (syncfs(o->syncfd[i]) != 0) {
 			e = errno;
@@ -2049,6 +2235,7 @@ fsout_free(struct fsout *o)
 	for (i = 0; i < o->npool; i++)
 		archive_write_free(o->pool[i]);
 	free(o->pool);
+	pend_drop(o);
 	if (o->ae)
 		archive_entry_free(o->ae);
 	while (o->ids) {

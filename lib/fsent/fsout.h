@@ -30,8 +30,13 @@
  * only name a path this handle wrote as a non-directory whose nlink was
  * not 1 (0: unknown), and that has not changed since.
  *
- * Durability: nothing is synced per file.  The restore is durable only
- * after fsout_close returns 0 (one syncfs per file system written).
+ * Durability: nothing is synced per file.  A committed file keeps its
+ * temporary name until its batch (256 files or 64 MiB) has been synced
+ * (one syncfs per file system written), and only then is renamed: a
+ * final name never shows bytes that a power cut could still lose.  The
+ * batch is also completed when a later call looks at or writes one of
+ * its names (or a path beneath one), and at fsout_close.  The restore is
+ * durable only after fsout_close returns 0.
  */
 #ifndef BW_FSENT_FSOUT_H
 #define BW_FSENT_FSOUT_H
@@ -104,8 +109,12 @@ int fsout_file_open(struct fsout *o, const char *rel, const struct fsent_entry *
  * BW_ERR_CORRUPT; after an error the file can only be aborted (commit
  * fails and removes it). */
 int fsout_file_write(struct fsout_file *f, uint64_t off, const void *p, size_t n);
-/* Applies the metadata and renames the temporary file into place (the
- * caller has verified the content).  Frees f in every case. */
+/* Applies the metadata and queues the rename of the temporary file into
+ * place (the caller has verified the content): the final name appears
+ * once the batch is durable (see Durability above), at the latest at
+ * fsout_close; until then fsout_read reads the temporary file.  A full
+ * batch is synced and renamed here, so an error may concern an earlier
+ * file of it (logged with its path).  Frees f in every case. */
 int fsout_file_commit(struct fsout_file *f);
 /* Removes the temporary file and frees f (NULL does nothing).  An
  * archive member cannot be taken back: it is filled up with zeros (and

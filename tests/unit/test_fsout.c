@@ -193,6 +193,17 @@ write_file(struct fsout *o, const char *rel, struct fsent_entry *e,
 	return fsout_file_commit(f);
 }
 
+/* Whatever waits for a rename at rel is put in place (fsout_existing
+ * settles the batch first), as a second entry for rel would see it. */
+static void
+settle(struct fsout *o, const char *rel)
+{
+	struct fsent_entry *cur = NULL;
+
+	ck_assert_int_ge(fsout_existing(o, rel, &cur), 0);
+	fsent_entry_free(cur);
+}
+
 static void
 slurp(const char *rel, char *buf, size_t cap, ssize_t *n)
 {
@@ -794,8 +805,25 @@ START_TEST(test_planted_symlink)
 }
 END_TEST
 
+struct readback {
+	char buf[64];
+	size_t n;
+};
+
+static int
+readback_cb(const void *p, size_t n, void *arg)
+{
+	struct readback *rb = arg;
+
+	ck_assert_uint_le(rb->n + n, sizeof(rb->buf));
+	memcpy(rb->buf + rb->n, p, n);
+	rb->n += n;
+	return 0;
+}
+
 START_TEST(test_temp_rename_abort)
 {
+	struct readback rb;
 	struct fsout *o = open_target(FSOUT_ALWAYS, 0);
 	struct fsent_entry *e = ent(FSENT_FILE, 0644);
 	struct fsout_file *f;
@@ -809,6 +837,17 @@ START_TEST(test_temp_rename_abort)
 	ck_assert_int_eq(access(at("t/f"), F_OK), -1);
 	ck_assert_int_eq(has_temp("t"), 1);
 	ck_assert_int_eq(fsout_file_commit(f), 0);
+	/* Committed: the final name waits until the batch is durable (a
+	 * power cut must not leave a short file under it); reading back
+	 * already sees the bytes. */
+	ck_assert_int_eq(access(at("t/f"), F_OK), -1);
+	ck_assert_int_eq(has_temp("t"), 1);
+	rb.n = 0;
+	ck_assert_int_eq(fsout_read(o, "f", readback_cb, &rb), 0);
+	ck_assert_uint_eq(rb.n, 5);
+	ck_assert_mem_eq(rb.buf, "hello", 5);
+	/* Looking at the name again puts the batch in place first. */
+	settle(o, "f");
 	ck_assert_int_eq(has_temp("t"), 0);
 	slurp("t/f", buf, sizeof(buf), &n);
 	ck_assert_int_eq(n, 5);
@@ -818,6 +857,7 @@ START_TEST(test_temp_rename_abort)
 	ck_assert_int_eq(fsout_file_write(f, 0, "XXXXX", 5), 0);
 	fsout_file_abort(f);
 	ck_assert_int_eq(has_temp("t"), 0);
+	settle(o, "f");
 	slurp("t/f", buf, sizeof(buf), &n);
 	ck_assert_mem_eq(buf, "hello", 5);
 	fsout_file_abort(NULL);
@@ -877,9 +917,11 @@ START_TEST(test_overwrite)
 	ck_assert_int_eq(write_file(o, "f", e, "ONE", 3), 1);
 	e->mtime_nsec++;
 	ck_assert_int_eq(write_file(o, "f", e, "new", 3), 0);
+	settle(o, "f");
 	slurp("t/f", buf, sizeof(buf), &n);
 	ck_assert_mem_eq(buf, "new", 3);
 	ck_assert_int_eq(write_file(o, "f", e, "longer", 6), 0);
+	settle(o, "f");
 	slurp("t/f", buf, sizeof(buf), &n);
 	ck_assert_int_eq(n, 6);
 	/* A directory is not replaced by a file. */
@@ -893,10 +935,12 @@ START_TEST(test_overwrite)
 
 	o = open_target(FSOUT_ALWAYS, 0);
 	ck_assert_int_eq(write_file(o, "f", e, "always", 6), 0);
+	settle(o, "f");
 	slurp("t/f", buf, sizeof(buf), &n);
 	ck_assert_mem_eq(buf, "always", 6);
 	/* An empty directory gives way; a non-empty one does not. */
 	ck_assert_int_eq(write_file(o, "dir", e, "was a dir", 9), 0);
+	settle(o, "dir");
 	slurp("t/dir", buf, sizeof(buf), &n);
 	ck_assert_int_eq(n, 9);
 	mkd("t/full");

@@ -533,6 +533,54 @@ START_TEST(overwrite_modes)
 }
 END_TEST
 
+/* A file left damaged by a crash, with the snapshot's size and time: a
+ * rerun reads its content, says it differs with --overwrite never, and
+ * rewrites it with if-changed. */
+START_TEST(damaged_file_with_the_same_size_and_time_is_not_kept_silently)
+{
+	struct repo *r;
+	struct snap_info s;
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	char p[2048], sp[1024];
+	struct timespec ts[2];
+	struct stat sb;
+	uint8_t *d;
+	size_t n;
+	int i;
+
+	make_src();
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(backup(r, 0, &s), 0);
+	opts_init(&o, s.id, src, &c);
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	snprintf(p, sizeof(p), "%s/hello.txt", target);
+	snprintf(sp, sizeof(sp), "%s/hello.txt", src);
+	ck_assert_int_eq(stat(p, &sb), 0);
+	write_file(target, "hello.txt", "HELLO, CITY PORTAL\n", 19);
+	ts[0] = sb.st_atim;
+	ts[1] = sb.st_mtim;
+	ck_assert_int_eq(utimensat(AT_FDCWD, p, ts, 0), 0);
+	c.n = 0;
+	o.overwrite = RESTORE_OVERWRITE_NEVER;
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	ck_assert_int_ge(i = find_item(&c, sp, RESTORE_SKIPPED_EXISTS), 0);
+	ck_assert_msg(strstr(c.reason[i], "differs") &&
+	    strstr(c.reason[i], "if-changed"), "%s", c.reason[i]);
+	c.n = 0;
+	o.overwrite = RESTORE_OVERWRITE_IF_CHANGED;
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	ck_assert_int_ge(find_item(&c, sp, RESTORE_REPLACED), 0);
+	ck_assert_ptr_nonnull(d = read_all(p, &n));
+	ck_assert_uint_eq(n, 19);
+	ck_assert_mem_eq(d, "hello, city portal\n", 19);
+	free(d);
+	snap_info_clear(&s);
+	repo_free(r);
+}
+END_TEST
+
 /* Restoring over a host whose layout has a symlink where the snapshot has
  * a directory (merged /usr: lib -> usr/lib): the link stays and nothing is
  * written through it nor in a new directory in its place; if-changed does
@@ -938,6 +986,7 @@ suite(void)
 	tcase_add_test(tc, stop_in_the_middle_of_a_file_leaves_nothing_half_written);
 	tcase_add_test(tc, overwrite_modes);
 	tcase_add_test(tc, existing_symlink_is_not_replaced_by_a_directory);
+	tcase_add_test(tc, damaged_file_with_the_same_size_and_time_is_not_kept_silently);
 	tcase_add_test(tc, delta_stored_files_restore_exactly);
 	tcase_add_test(tc, sparse_file_keeps_its_holes);
 	tcase_add_test(tc, damaged_object_fails_only_its_files);
