@@ -149,31 +149,59 @@ struct region_filter {
 	const struct tree_entry *e;
 	struct verifier *v;
 	uint64_t pos;			/* logical offset */
+	size_t i;			/* first region not behind pos */
 };
 
+/* region_filter_fn: past the last region, nothing more to read */
+#define REGION_FILTER_DONE 1
+
+/* Regions sorted, apart and inside the file (what the writer requires);
+ * the filter below relies on it. */
+static int
+regions_sorted(const struct tree_entry *e)
+{
+	uint64_t end = 0;
+	size_t i;
+
+	for (i = 0; i < e->nregions; i++) {
+		const struct tree_region *r = &e->regions[i];
+
+		if (r->off < end || r->len > e->size || r->off > e->size - r->len)
+			return 0;
+		end = r->off + r->len;
+	}
+	return 1;
+}
+
+/* Regions must be sorted (regions_sorted): one pass over them in all. */
 static int
 region_filter_fn(const void *p, size_t n, void *arg)
 {
 	struct region_filter *f = arg;
+	const struct tree_entry *e = f->e;
 	const uint8_t *b = p;
 	uint64_t lo = f->pos, hi = f->pos + n, s, t;
-	size_t i;
 	int rc = 0;
 
-	if (f->e->nregions == 0)
-		rc = verifier_feed(f->v, p, n);
-	for (i = 0; i < f->e->nregions && rc == 0; i++) {
-		s = f->e->regions[i].off;
-		t = s + f->e->regions[i].len;
-		if (t <= lo || s >= hi)
-			continue;
+	if (e->nregions == 0)
+		return verifier_feed(f->v, p, n);
+	for (; f->i < e->nregions && rc == 0; f->i++) {
+		s = e->regions[f->i].off;
+		t = s + e->regions[f->i].len;
+		if (s >= hi)
+			break;
 		if (s < lo)
 			s = lo;
-		if (t > hi)
-			t = hi;
-		rc = verifier_feed(f->v, b + (s - lo), (size_t)(t - s));
+		if (t > hi) {
+			rc = verifier_feed(f->v, b + (s - lo), (size_t)(hi - s));
+			break;		/* the region goes on in the next read */
+		}
+		if (t > s)
+			rc = verifier_feed(f->v, b + (s - lo), (size_t)(t - s));
 	}
 	f->pos = hi;
+	if (rc == 0 && f->i == e->nregions)
+		return REGION_FILTER_DONE;
 	return rc;
 }
 
@@ -750,11 +778,67 @@ fetch_delta(struct rs *s, const struct tree_content *c, struct buf *d)
 	return rc;
 }
 
-/* The content c describes, in an unlinked temporary file (a delta's basis). */
+/*
+ * Temporary bytes of one file's delta chain, bounded: each level is an
+ * older version of the same file, and the backup stores a delta only when
+ * it reuses at least a quarter of the older version (backupd/engine.c), so
+ * a version is at most 4 times the next one: the base d levels below the
+ * file is at most 4^d times its size (plus 1 MiB for small files).  A
+ * hostile chain cannot fill $TMPDIR beyond that, nor run on for ever.
+ */
+struct chain_budget {
+	uint64_t n, cap;		/* all levels of the file */
+};
+
+struct tmp_cap {
+	int fd;
+	uint64_t n, cap;		/* this level */
+	struct chain_budget *b;
+};
+
+#define RESTORE_LEVEL_SLACK (1ull << 20)
+
+static uint64_t
+level_cap(uint64_t size, int depth)
+{
+	uint64_t c = size + RESTORE_LEVEL_SLACK;
+
+	if (c < size)
+		return UINT64_MAX / 4;
+	while (depth-- > 0) {
+		if (c > UINT64_MAX / 16)
+			return UINT64_MAX / 4;
+		c *= 4;
+	}
+	return c;
+}
+
 static int
-content_to_fd(struct rs *s, const struct tree_content *c, int depth, int *out)
+write_capped(void *arg, const void *p, size_t n)
+{
+	struct tmp_cap *t = arg;
+
+	if (n > t->cap - t->n || n > t->b->cap - t->b->n) {
+		log_error("restore: a version in a delta chain grows beyond %llu "
+		    "bytes (%llu for the whole chain), more than the backup ever "
+		    "stores for this file: damaged or hostile snapshot",
+		    (unsigned long long)t->cap, (unsigned long long)t->b->cap);
+		return BW_ERR_CORRUPT;
+	}
+	t->n += n;
+	t->b->n += n;
+	return write_fd(&t->fd, p, n);
+}
+
+/* The content c describes, in an unlinked temporary file (a delta's
+ * basis), depth levels below a file of size bytes; b counts the chain's
+ * bytes. */
+static int
+content_to_fd(struct rs *s, const struct tree_content *c, int depth, uint64_t size,
+    struct chain_budget *b, int *out)
 {
 	struct buf d = { 0 };
+	struct tmp_cap t;
 	int fd = -1, base = -1, rc;
 
 	*out = -1;
@@ -762,11 +846,15 @@ content_to_fd(struct rs *s, const struct tree_content *c, int depth, int *out)
 		return BW_ERR_CORRUPT;
 	if ((fd = tmp_fd()) < 0)
 		return fd;
+	memset(&t, 0, sizeof(t));
+	t.fd = fd;
+	t.cap = level_cap(size, depth);
+	t.b = b;
 	if (c->kind == 0) {
-		rc = write_chunks(s, c, write_fd, &fd);
-	} else if ((rc = content_to_fd(s, c->base, depth + 1, &base)) == 0 &&
+		rc = write_chunks(s, c, write_capped, &t);
+	} else if ((rc = content_to_fd(s, c->base, depth + 1, size, b, &base)) == 0 &&
 	    (rc = fetch_delta(s, c, &d)) == 0) {
-		rc = delta_apply(d.data, d.len, read_fd, &base, write_fd, &fd);
+		rc = delta_apply(d.data, d.len, read_fd, &base, write_capped, &t);
 	}
 	buf_free(&d);
 	if (base >= 0)
@@ -785,13 +873,17 @@ write_content(struct rs *s, const struct tree_entry *e, struct sink *k)
 {
 	const struct tree_content *c = &e->content;
 	struct buf d = { 0 };
+	struct chain_budget b = { 0, 0 };
 	int base = -1, rc;
+
+	/* the levels together: at most 4/3 of the deepest one */
+	b.cap = level_cap(e->size, c->depth) / 3 * 4;
 
 	if (c->kind == 0)
 		rc = write_chunks(s, c, sink_write, k);
 	else if (!c->base || c->depth > TREE_DELTA_DEPTH_MAX)
 		rc = BW_ERR_CORRUPT;
-	else if ((rc = content_to_fd(s, c->base, 1, &base)) == 0 &&
+	else if ((rc = content_to_fd(s, c->base, 1, e->size, &b, &base)) == 0 &&
 	    (rc = fetch_delta(s, c, &d)) == 0)
 		rc = delta_apply(d.data, d.len, read_fd, &base, sink_write, k);
 	buf_free(&d);
@@ -813,11 +905,13 @@ write_content(struct rs *s, const struct tree_entry *e, struct sink *k)
 static int
 existing_matches(struct rs *s, const char *rel, const struct tree_entry *e)
 {
-	struct region_filter rf = { e, &s->v, 0 };
+	struct region_filter rf = { e, &s->v, 0, 0 };
 	char path[PATH_MAX], *buf = NULL;
 	ssize_t n;
 	int fd = -1, rc = 0;
 
+	if (!regions_sorted(e))
+		return 0;	/* the writer refuses such a map too */
 	verifier_start(&s->v);
 	if (s->out) {
 		rc = fsout_read(s->out, rel, region_filter_fn, &rf);
@@ -830,13 +924,15 @@ existing_matches(struct rs *s, const char *rel, const struct tree_entry *e)
 			close(fd);
 			return BW_ERR_NOMEM;
 		}
-		while ((n = read(fd, buf, RESTORE_IO_BLOCK)) > 0 && rc == 0)
+		while (rc == 0 && (n = read(fd, buf, RESTORE_IO_BLOCK)) > 0)
 			rc = region_filter_fn(buf, (size_t)n, &rf);
-		if (n < 0)
+		if (rc == 0 && n < 0)
 			rc = BW_ERR_IO;
 		free(buf);
 		close(fd);
 	}
+	if (rc == REGION_FILTER_DONE)
+		rc = 0;
 	if (rc == BW_ERR_NOMEM)
 		return rc;
 	if (rc)

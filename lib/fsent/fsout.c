@@ -1818,6 +1818,13 @@ fsout_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
 	}
 	if (o->ar)
 		return arch_file_open(o, rel, e, out);
+	/* Data goes where the map says: overlapping or unsorted regions
+	 * would write one place twice and leave another a hole. */
+	if (e->nregions && !regions_ok(e)) {
+		refuse(rel, "sparse map out of order, overlapping or beyond the "
+		    "file's size");
+		return BW_ERR_INVAL;
+	}
 	if ((rc = pend_settle(o, rel)) != 0)
 		return rc;
 	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)

@@ -98,7 +98,8 @@ int fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur);
 int fsout_entry(struct fsout *o, const char *rel, const struct fsent_entry *e);
 
 /* A regular file: a temporary file ".bw-restore.XXXXXX" next to rel (or
- * the archive member).  1 left alone (policy), 0 with *f set, or a
+ * the archive member).  In a target, a sparse map (e->regions) must be
+ * sorted, without overlaps and inside e->size, else BW_ERR_INVAL.  1 left alone (policy), 0 with *f set, or a
  * negative code as above.  Several files may be open at once in a
  * target; an archive takes one member at a time and no other entry
  * meanwhile (BW_ERR_INVAL). */
@@ -122,7 +123,9 @@ int fsout_file_commit(struct fsout_file *f);
 void fsout_file_abort(struct fsout_file *f);
 
 /* Reads back a file written in the target (for --verify): calls fn with
- * consecutive data in order, holes as zeros.  BW_ERR_UNSUPP for an archive. */
+ * consecutive data in order, holes as zeros; fn returning non-zero stops
+ * the reading, and fsout_read returns that value (a positive one can say
+ * "enough").  BW_ERR_UNSUPP for an archive. */
 typedef int fsout_read_fn(const void *p, size_t n, void *arg);
 int fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg);
 

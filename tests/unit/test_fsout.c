@@ -1121,6 +1121,39 @@ read_cb(const void *p, size_t n, void *arg)
 	return 0;
 }
 
+/* A sparse map that overlaps or runs backwards would write one place
+ * twice and leave another a hole: refused, with the reason. */
+START_TEST(test_bad_sparse_map)
+{
+	struct fsout *o = open_target(FSOUT_NEVER, 0);
+	struct fsent_entry *e = ent(FSENT_FILE, 0644);
+	struct fsent_region bad[2][2] = {
+		{ { 0, 4096 }, { 2048, 4096 } },	/* overlapping */
+		{ { 8192, 10 }, { 0, 10 } },		/* out of order */
+	};
+	struct fsout_file *f = NULL;
+	int i;
+
+	e->size = 16384;
+	e->nregions = 2;
+	for (i = 0; i < 2; i++) {
+		e->regions = bad[i];
+		logged[0] = '\0';
+		ck_assert_int_eq(fsout_file_open(o, "sparse", e, &f), BW_ERR_INVAL);
+		ck_assert_ptr_null(f);
+		ck_assert_msg(strstr(logged, "sparse") &&
+		    strstr(logged, "sparse map out of order"), "%s", logged);
+	}
+	e->regions = NULL;
+	e->nregions = 0;
+	ck_assert_int_eq(fsout_close(o), 0);
+	fsout_free(o);
+	ck_assert_int_eq(access(at("t/sparse"), F_OK), -1);
+	ck_assert_int_eq(has_temp("t"), 0);
+	fsent_entry_free(e);
+}
+END_TEST
+
 START_TEST(test_sparse_and_read)
 {
 	struct fsout *o = open_target(FSOUT_NEVER, 0);
@@ -1434,6 +1467,7 @@ suite(void)
 	tcase_add_test(tc, test_fidelity);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_planted_symlink);
+	tcase_add_test(tc, test_bad_sparse_map);
 	tcase_add_test(tc, test_temp_rename_abort);
 	tcase_add_test(tc, test_overwrite);
 	tcase_add_test(tc, test_resume);

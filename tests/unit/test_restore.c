@@ -836,6 +836,74 @@ newest_pack(char *out, size_t n, const char *not)
 	}
 }
 
+static char errors[8192];
+
+static void
+all_errors(enum log_level lvl, const char *msg, void *arg)
+{
+	size_t n = strlen(errors);
+
+	(void)arg;
+	if (lvl == LOG_LVL_ERROR)
+		snprintf(errors + n, sizeof(errors) - n, "%s\n", msg);
+}
+
+/* A 1000-byte file whose delta chain's base claims 6 MiB (one chunk
+ * named six times): the base is cut off well before it fills $TMPDIR, and
+ * the file is reported damaged with the reason. */
+START_TEST(hostile_delta_chain_is_cut_off)
+{
+	struct repo *r;
+	struct tb t = { 0 };
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	struct tree_entry e = { 0 };
+	struct tree_content base = { 0 };
+	uint8_t *chunk, id[32], ids[6][32], did[1][32], root[32], snap[32];
+	char p[1024];
+	int i;
+
+	chunk = malloc(1 << 20);
+	fill_obj(chunk, 1 << 20, 5);
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	t.r = r;
+	ck_assert_int_eq(repo_writer_start(r, &t.w), 0);
+	ck_assert_int_eq(repo_writer_put(t.w, OBJ_DATA, chunk, 1 << 20, NULL, id, NULL), 0);
+	ck_assert_int_eq(repo_writer_put(t.w, OBJ_DELTA, "x", 1, NULL, did[0], NULL), 0);
+	for (i = 0; i < 6; i++)
+		memcpy(ids[i], id, 32);
+	base.kind = 0;
+	base.ids = ids;
+	base.nids = 6;
+	e.name = "victim";
+	e.kind = TREE_FILE;
+	e.mode = 0644;
+	e.size = 1000;
+	e.mtime_sec = 1700000000;
+	e.content.kind = 1;
+	e.content.depth = 1;
+	e.content.base = &base;
+	e.content.ids = did;
+	e.content.nids = 1;
+	ck_assert_int_eq(tree_entry_encode(&t.ents, &e), 0);
+	t.n++;
+	tb_finish(&t, root);
+	tb_commit(&t, root, snap);
+	opts_init(&o, snap, "/", &c);
+	errors[0] = 0;
+	log_set_sink(all_errors, NULL);
+	ck_assert_int_eq(restore_run(r, &o, &st), BW_ERR_CORRUPT);
+	ck_assert_uint_eq(st.damaged, 1);
+	ck_assert_int_ge(find_item(&c, "/victim", RESTORE_DAMAGED), 0);
+	ck_assert_msg(strstr(errors, "delta chain grows beyond"), "%s", errors);
+	snprintf(p, sizeof(p), "%s/victim", target);
+	ck_assert_int_eq(access(p, F_OK), -1);
+	free(chunk);
+	repo_free(r);
+}
+END_TEST
+
 START_TEST(damaged_object_fails_only_its_files)
 {
 	struct repo *r;
@@ -991,6 +1059,7 @@ suite(void)
 	tcase_add_test(tc, sparse_file_keeps_its_holes);
 	tcase_add_test(tc, damaged_object_fails_only_its_files);
 	tcase_add_test(tc, hostile_snapshot_writes_nothing_outside);
+	tcase_add_test(tc, hostile_delta_chain_is_cut_off);
 	suite_add_tcase(s, tc);
 	return s;
 }
