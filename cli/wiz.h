@@ -155,7 +155,19 @@ struct wiz_choice {
 	enum restore_overwrite overwrite;
 	int verify;
 };
-/* Appends s quoted for a POSIX shell (bare when only safe characters). */
+/* Names from the repository on the terminal: the length of what at s must
+ * not reach it raw: 1 for a C0 control, DEL or a backslash, 2 for a C1
+ * control in UTF-8 (U+0080..U+009F), else 0. */
+size_t wiz_ctl_len(const char *s);
+/* Writes s with those bytes as \xNN (the operator sees every byte). */
+void wiz_put_quoted(FILE *f, const char *s);
+/* s in that form, in one of WIZ_Q_SLOTS static buffers (valid until as
+ * many more calls; not thread-safe; long names end in "..."). */
+#define WIZ_Q_SLOTS 8
+const char *wiz_q(const char *s);
+/* Appends s quoted for a POSIX shell (bare when only safe characters;
+ * $'...' with \xNN when it holds control bytes, so that the command shown
+ * is safe on a terminal and still the same command). */
 int wiz_shell_quote(struct buf *b, const char *s);
 /* Appends path as an fnmatch pattern matching only itself. */
 int wiz_glob_escape(struct buf *b, const char *path);
