@@ -335,6 +335,9 @@ struct rs {
 	/* a hard link whose first path is not restored becomes a copy; the
 	 * inode's later paths link to that copy: first path -> its rel */
 	struct idset *copies;
+	/* first paths that hard links name (from the first pass) */
+	struct idset *linked;
+	int links_known;
 	char **copy_rel;
 	size_t ncopies;
 	/* directories looked into but not taken themselves (patterns, a
@@ -552,7 +555,7 @@ to_fsent(const char *path, const struct tree_entry *t, struct fsent_entry *f,
 	f->atime_nsec = t->mtime_nsec;
 	f->size = t->size;
 	f->rdev = t->rdev;
-	f->nlink = 0;		/* unknown: later paths of the inode may link to it */
+	f->nlink = 0;		/* unknown (do_file knows better) */
 	f->link = t->link && *t->link ? t->link : NULL;
 	/* xa (room for t->nxattrs) NULL: no xattrs wanted */
 	for (i = 0; xa && i < t->nxattrs; i++) {
@@ -1135,6 +1138,14 @@ do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry
 	fe.atime_nsec = m.atime_nsec;
 	fe.type = FSENT_FILE;
 	fe.link = NULL;
+	/* 1: no hard link names it, so the writer need not remember it; a
+	 * copy made for a hard link (e != meta) is named by later paths */
+	if (s->links_known && e == meta) {
+		uint8_t hk[32];
+
+		bwcrypto_hash_plain(hk, path, strlen(path));
+		fe.nlink = idset_get(s->linked, hk, NULL) ? 2 : 1;
+	}
 	memset(&k, 0, sizeof(k));
 	k.s = s;
 	k.e = e;
@@ -1499,6 +1510,15 @@ visit(const char *path, const struct tree_entry *e, void *arg)
 			s->prog.files_total++;
 			s->prog.bytes_total += e->size;
 		}
+		if (e->kind == TREE_HARDLINK && e->link && *e->link) {
+			uint8_t k[32];
+
+			bwcrypto_hash_plain(k, e->link, strlen(e->link));
+			if (idset_put(s->linked, k, 0, NULL) != 0) {
+				free(rel);
+				return fatal(s, BW_ERR_NOMEM);
+			}
+		}
 		free(rel);
 		return 0;
 	}
@@ -1639,11 +1659,14 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 	}
 	memcpy(s.root, si.root, 32);
 	if ((rc = verifier_init(&s.v, r)) != 0 || (s.lost = idset_new()) == NULL ||
-	    (s.copies = idset_new()) == NULL) {
+	    (s.copies = idset_new()) == NULL || (s.linked = idset_new()) == NULL) {
 		rc = rc ? rc : BW_ERR_NOMEM;
 		goto out;
 	}
-	if (!s.plan && o->progress) {
+	if (!s.plan) {
+		/* a quick pass over the trees: the totals for the progress
+		 * line, and the files that hard links name (only those need
+		 * remembering while writing: ~80 bytes a file otherwise) */
 		s.counting = 1;
 		rc = walk_all(&s);
 		s.counting = 0;
@@ -1651,6 +1674,7 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 		s.fatal = 0;
 		if (rc)
 			goto out;
+		s.links_known = 1;
 	}
 	if (!s.plan) {
 		fo.target = o->target;
@@ -1710,6 +1734,7 @@ out:
 	verifier_fini(&s.v);
 	idset_free(s.lost);
 	idset_free(s.copies);
+	idset_free(s.linked);
 	for (i = 0; i < s.ncopies; i++)
 		free(s.copy_rel[i]);
 	free(s.copy_rel);

@@ -10,6 +10,10 @@
  * verifies.  A damaged object fails only the files that use it: the run
  * goes on and the damaged paths are reported at the end.
  *
+ * A first pass over the snapshot's trees (no file data) finds the totals
+ * and the files that hard links name: only those are remembered while
+ * writing, so memory does not grow with the number of files.
+ *
  * Decryption and decompression run on worker threads while one thread
  * creates files (both cores busy); memory stays bounded whatever the
  * snapshot's size (at most 32 MiB of decoded data in flight, 16 MiB of
