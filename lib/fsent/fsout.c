@@ -275,6 +275,29 @@ base_of(const char *rel)
 
 /* ---- the working directory of the writing thread ---- */
 
+/*
+ * Gives the calling thread a working directory and umask of its own.
+ * Without it every thread would see ours move (a relative repository
+ * path in another thread would then name something else) and
+ * libarchive's umask(0) dance: refuse rather than go on.
+ */
+static int
+fs_own(struct fsout *o)
+{
+	int e;
+
+	if (unshare(CLONE_FS) != 0) {
+		e = errno;
+		log_error("restore: cannot give the writing thread a working "
+		    "directory of its own (unshare: %s); is a seccomp filter "
+		    "in the way?", strerror(e));
+		return bw_err_from_errno(e);
+	}
+	o->fs_thread = pthread_self();
+	o->fs_private = 1;
+	return 0;
+}
+
 /* Makes dirfd the working directory for one libarchive call. */
 static int
 enter(struct fsout *o, int dirfd, const char *rel)
@@ -282,13 +305,8 @@ enter(struct fsout *o, int dirfd, const char *rel)
 	int e;
 
 	if (!o->fs_private || !pthread_equal(o->fs_thread, pthread_self())) {
-		/* Without it (seccomp?), other threads would see our
-		 * working directory move; tolerable in a single thread. */
-		if (unshare(CLONE_FS) != 0)
-			log_debug("restore: unshare(CLONE_FS): %s",
-			    strerror(errno));
-		o->fs_thread = pthread_self();
-		o->fs_private = 1;
+		if ((e = fs_own(o)) != 0)
+			return e;
 	}
 	if (fchdir(dirfd) != 0) {
 		e = errno;
@@ -1679,6 +1697,9 @@ fsout_open(const struct fsout_opts *opts, struct fsout **out)
 		rc = arch_open(o);
 		goto out;
 	}
+	/* Before any disk writer exists (it reads the umask by setting it). */
+	if ((rc = fs_own(o)) != 0)
+		goto out;
 	o->flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 	    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |

@@ -20,8 +20,9 @@
  *
  * libarchive's disk writer takes names relative to the working directory:
  * inside these calls the calling thread's working directory is the entry's
- * verified parent, and goes back after each call.  The thread gets a
- * working directory of its own first (unshare(CLONE_FS)), so threads
+ * verified parent, and goes back after each call.  fsout_open gives the
+ * calling thread a working directory and umask of its own first
+ * (unshare(CLONE_FS); refused with an error when that fails), so threads
  * started before are not affected; threads it starts while a handle is
  * open share its directory during those calls (give them absolute paths).
  *

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -821,6 +822,53 @@ readback_cb(const void *p, size_t n, void *arg)
 	return 0;
 }
 
+/* Another thread, started before the restore: where is its working
+ * directory once the restoring thread has opened a handle and moved? */
+struct other {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int go;
+	char cwd[1024];
+};
+
+static void *
+other_thread(void *arg)
+{
+	struct other *t = arg;
+
+	pthread_mutex_lock(&t->mu);
+	while (!t->go)
+		pthread_cond_wait(&t->cv, &t->mu);
+	pthread_mutex_unlock(&t->mu);
+	if (getcwd(t->cwd, sizeof(t->cwd)) == NULL)
+		t->cwd[0] = '\0';
+	return NULL;
+}
+
+/* From fsout_open on, the writing thread's working directory is its own
+ * (a relative repository path in the decode threads keeps its meaning). */
+START_TEST(test_private_cwd_from_open)
+{
+	struct other t = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, "" };
+	char before[1024];
+	pthread_t th;
+	struct fsout *o;
+
+	ck_assert_ptr_nonnull(getcwd(before, sizeof(before)));
+	ck_assert_int_eq(pthread_create(&th, NULL, other_thread, &t), 0);
+	o = open_target(FSOUT_NEVER, 0);
+	ck_assert_int_eq(chdir(at("outside")), 0);
+	pthread_mutex_lock(&t.mu);
+	t.go = 1;
+	pthread_cond_signal(&t.cv);
+	pthread_mutex_unlock(&t.mu);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_str_eq(t.cwd, before);
+	ck_assert_int_eq(fsout_close(o), 0);
+	fsout_free(o);
+}
+END_TEST
+
 START_TEST(test_temp_rename_abort)
 {
 	struct readback rb;
@@ -1468,6 +1516,7 @@ suite(void)
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_planted_symlink);
 	tcase_add_test(tc, test_bad_sparse_map);
+	tcase_add_test(tc, test_private_cwd_from_open);
 	tcase_add_test(tc, test_temp_rename_abort);
 	tcase_add_test(tc, test_overwrite);
 	tcase_add_test(tc, test_resume);
