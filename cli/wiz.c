@@ -881,15 +881,16 @@ out:
 
 void
 wiz_default_target(char *out, size_t n, const char *base, const uint8_t id[static 32],
-    time_t now)
+    time_t now, const uint8_t rnd[static 4])
 {
-	char hex[9], when[32];
+	char hex[9], salt[9], when[32];
 	struct tm tm;
 
 	hex_encode(hex, id, 4);
+	hex_encode(salt, rnd, 4);
 	localtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y%m%d-%H%M", &tm);
-	snprintf(out, n, "%s/restore-%s-%s", base, hex, when);
+	snprintf(out, n, "%s/restore-%s-%s-%s", base, hex, when, salt);
 }
 
 static int
@@ -933,8 +934,18 @@ wiz_check_dir(const char *path, char *why, size_t whylen)
 	}
 	if ((rc = check_parent(path, why, whylen)) != 0)
 		return rc;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		snprintf(why, whylen, "%s is a symlink; give the directory it points to, "
+		    "or another one", path);
+		return BW_ERR_INVAL;
+	}
 	if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
 		snprintf(why, whylen, "%s exists and is not a directory", path);
+		return BW_ERR_INVAL;
+	}
+	if (stat(path, &st) == 0 && st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(why, whylen, "%s belongs to another user (uid %lu); choose a "
+		    "directory of your own", path, (unsigned long)st.st_uid);
 		return BW_ERR_INVAL;
 	}
 	return 0;

@@ -124,11 +124,14 @@ extern const char wiz_shell_help[];
 
 /* ---- destination ---- */
 
-/* "BASE/restore-SNAPID8-YYYYMMDD-HHMM" (local time of now). */
+/* "BASE/restore-SNAPID8-YYYYMMDD-HHMM-RND8" (local time of now; rnd: 4
+ * random bytes, so that nobody can plant the name in a shared BASE such
+ * as /var/tmp before the restore makes it). */
 void wiz_default_target(char *out, size_t n, const char *base, const uint8_t id[static 32],
-    time_t now);
+    time_t now, const uint8_t rnd[static 4]);
 /* A restore directory: absolute, its parent an existing directory, itself
- * missing or a directory.  0, or BW_ERR_INVAL with the reason in why. */
+ * missing or a directory (not a symlink, not another non-root user's).
+ * 0, or BW_ERR_INVAL with the reason in why. */
 int wiz_check_dir(const char *path, char *why, size_t whylen);
 /* An archive file: absolute, ending in .tar, .tar.zst or .zip, its parent
  * an existing directory, itself missing.  0 or BW_ERR_INVAL and why. */

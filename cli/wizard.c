@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -524,6 +525,7 @@ step_where(struct wz *z)
 	    "  anything else to choose again.\n";
 	const struct snap_info *s = &z->s[z->pick];
 	char def[4096], why[4200], *a = NULL;
+	uint8_t rnd[4];
 	unsigned how;
 	size_t i;
 	struct stat st;
@@ -553,7 +555,9 @@ step_where(struct wz *z)
 			printf("  not confirmed; choose again\n");
 			continue;
 		}
-		wiz_default_target(def, sizeof(def), "/var/tmp", s->id, time(NULL));
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return BW_ERR_IO;
+		wiz_default_target(def, sizeof(def), "/var/tmp", s->id, time(NULL), rnd);
 		if (how == 3)
 			strncat(def, ".tar.zst", sizeof(def) - strlen(def) - 1);
 		for (;;) {

@@ -1628,12 +1628,29 @@ target_open(struct fsout *o)
 	size_t i;
 	int e;
 
+	struct stat st;
+	int made = 0;
+
 	if ((o->target = strdup(o->opts.target)) == NULL) {
 		log_error("target %s: out of memory", Q(o->opts.target));
 		return BW_ERR_NOMEM;
 	}
-	o->tfd = open(o->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* The target itself is never reached through a symlink: one planted
+	 * at a predictable name would send the restore anywhere. */
+	o->tfd = open(o->target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (o->tfd < 0 && (errno == ENOTDIR || errno == ELOOP) &&
+	    lstat(o->target, &st) == 0 && S_ISLNK(st.st_mode)) {
+		char to[PATH_MAX];
+		ssize_t n = readlink(o->target, to, sizeof(to) - 1);
+
+		to[n > 0 ? n : 0] = '\0';
+		log_error("target %s is a symlink (-> %s); not followed: give the "
+		    "directory it points to, or another one", Q(o->target),
+		    Q(n > 0 ? to : "?"));
+		return BW_ERR_INVAL;
+	}
 	if (o->tfd < 0 && errno == ENOENT) {
+		made = 1;
 		p = o->target;
 		for (i = 1; p[i]; i++) {
 			if (p[i] != '/')
@@ -1653,13 +1670,24 @@ target_open(struct fsout *o)
 			    strerror(e));
 			return bw_err_from_errno(e);
 		}
-		o->tfd = open(o->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		o->tfd = open(o->target, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
 	}
 	if (o->tfd < 0) {
 		e = errno;
 		log_error("target %s: cannot open: %s", Q(o->target),
 		    strerror(e));
 		return bw_err_from_errno(e);
+	}
+	/* Somebody else's directory (a name planted in /var/tmp before us)
+	 * could be changed under the restore by its owner. */
+	if (!made && fstat(o->tfd, &st) == 0 && st.st_uid != 0 &&
+	    st.st_uid != geteuid()) {
+		log_error("target %s belongs to user %lu, neither you nor root; "
+		    "not used (another user could change it during the "
+		    "restore): choose a directory of your own", Q(o->target),
+		    (unsigned long)st.st_uid);
+		return BW_ERR_PERM;
 	}
 	if ((o->root = calloc(1, sizeof(*o->root) + 1)) == NULL) {
 		log_error("target %s: out of memory", Q(o->target));

@@ -71,8 +71,10 @@ struct fsout;
 struct fsout_file;
 
 /* Opens the target or creates the archive.  0, or BW_ERR_INVAL (neither or
- * both given, unknown archive suffix), BW_ERR_EXIST (the archive file
- * exists), BW_ERR_IO/NOSPC/PERM; logged with the path. */
+ * both given, unknown archive suffix, the target is a symlink: never
+ * followed), BW_ERR_EXIST (the archive file exists), BW_ERR_PERM (an
+ * existing target owned by another user than the caller and root),
+ * BW_ERR_IO/NOSPC; logged with the path. */
 int fsout_open(const struct fsout_opts *o, struct fsout **out);
 
 /* The checks every path goes through (exported for tests and dry runs):

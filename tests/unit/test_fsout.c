@@ -869,6 +869,40 @@ START_TEST(test_private_cwd_from_open)
 }
 END_TEST
 
+/* The target itself: a symlink at its name is never followed, and a
+ * directory of another (non-root) user is not used. */
+START_TEST(test_target_symlink_and_owner)
+{
+	struct fsout_opts op = { .target = at("t-link") };
+	struct passwd *pw = getpwnam("nobody");
+	struct fsout *o = NULL;
+
+	ck_assert_int_eq(symlink(at("outside"), at("t-link")), 0);
+	logged[0] = '\0';
+	ck_assert_int_eq(fsout_open(&op, &o), BW_ERR_INVAL);
+	ck_assert_ptr_null(o);
+	ck_assert_msg(strstr(logged, "t-link is a symlink (-> ") &&
+	    strstr(logged, "not followed"), "%s", logged);
+	/* a missing target is made, then opened the same way */
+	op.target = at("t-new/deeper");
+	ck_assert_int_eq(fsout_open(&op, &o), 0);
+	ck_assert_int_eq(fsout_close(o), 0);
+	fsout_free(o);
+	if (geteuid() != 0 || pw == NULL || pw->pw_uid == 0) {
+		printf("test_fsout: skipping the owner check: chown needs root\n");
+		return;
+	}
+	mkd("t-theirs");
+	ck_assert_int_eq(chown(at("t-theirs"), pw->pw_uid, pw->pw_gid), 0);
+	op.target = at("t-theirs");
+	logged[0] = '\0';
+	ck_assert_int_eq(fsout_open(&op, &o), BW_ERR_PERM);
+	ck_assert_msg(strstr(logged, "belongs to user") &&
+	    strstr(logged, "choose a directory of your own"), "%s", logged);
+	ck_assert_int_eq(count_dir("outside"), 0);
+}
+END_TEST
+
 START_TEST(test_temp_rename_abort)
 {
 	struct readback rb;
@@ -1517,6 +1551,7 @@ suite(void)
 	tcase_add_test(tc, test_planted_symlink);
 	tcase_add_test(tc, test_bad_sparse_map);
 	tcase_add_test(tc, test_private_cwd_from_open);
+	tcase_add_test(tc, test_target_symlink_and_owner);
 	tcase_add_test(tc, test_temp_rename_abort);
 	tcase_add_test(tc, test_overwrite);
 	tcase_add_test(tc, test_resume);

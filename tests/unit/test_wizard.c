@@ -654,8 +654,9 @@ START_TEST(test_destination)
 
 	use_tz("UTC0");
 	memset(id, 0xab, sizeof(id));
-	wiz_default_target(p, sizeof(p), "/var/tmp", id, (time_t)1795527060);
-	ck_assert_str_eq(p, "/var/tmp/restore-abababab-20261124-1331");
+	wiz_default_target(p, sizeof(p), "/var/tmp", id, (time_t)1795527060,
+	    (const uint8_t[4]){ 0x01, 0x9f, 0xc4, 0x7e });
+	ck_assert_str_eq(p, "/var/tmp/restore-abababab-20261124-1331-019fc47e");
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(wiz_check_dir("relative/dir", why, sizeof(why)), BW_ERR_INVAL);
@@ -674,6 +675,12 @@ START_TEST(test_destination)
 	ck_assert_ptr_nonnull(strstr(why, "not a directory"));
 	snprintf(p, sizeof(p), "%s/file/x", dir);
 	ck_assert_int_eq(wiz_check_dir(p, why, sizeof(why)), BW_ERR_INVAL);
+	/* a symlink at the name (planted in a shared /var/tmp?) is refused */
+	snprintf(p, sizeof(p), "%s/link", dir);
+	ck_assert_int_eq(symlink("/etc", p), 0);
+	ck_assert_int_eq(wiz_check_dir(p, why, sizeof(why)), BW_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(why, "is a symlink"));
+	unlink(p);
 
 	snprintf(p, sizeof(p), "%s/out.rar", dir);
 	ck_assert_int_eq(wiz_check_archive(p, why, sizeof(why)), BW_ERR_INVAL);
