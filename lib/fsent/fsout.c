@@ -52,6 +52,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -150,6 +151,8 @@ struct fsout {
 	uint64_t wtseed;
 	struct defdir *dirs;
 	size_t ndirs, dircap;
+	uint64_t *seen;		/* directories swept (hash set of dev^ino) */
+	size_t nseen, seencap;
 	struct pending *pend;	/* committed files not renamed yet */
 	size_t npend, pendcap;
 	uint64_t pendbytes;
@@ -488,6 +491,97 @@ out:
 	return (int)r;
 }
 
+/* ---- temporaries left by an interrupted restore ---- */
+
+/* Is name exactly one of our temporary names (TMP_PREFIX + TMP_RAND
+ * characters of the alphabet fsout_file_open draws from)? */
+static int
+is_our_tmp(const char *name)
+{
+	size_t i;
+
+	if (strncmp(name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) != 0 ||
+	    strlen(name) != TMP_LEN)
+		return 0;
+	for (i = sizeof(TMP_PREFIX) - 1; i < TMP_LEN; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789-_", name[i]))
+			return 0;
+	return 1;
+}
+
+/* Remembers directory (dev, ino); 1 if it was already there. */
+static int
+seen_add(struct fsout *o, uint64_t key)
+{
+	size_t i, cap;
+	uint64_t *n;
+
+	if (key == 0)
+		key = 1;	/* 0 marks a free slot (a near miss is harmless) */
+	if (2 * (o->nseen + 1) > o->seencap) {
+		cap = o->seencap ? 2 * o->seencap : 64;
+		if ((n = calloc(cap, sizeof(*n))) == NULL)
+			return 1;	/* not swept: only a missed cleanup */
+		for (i = 0; i < o->seencap; i++) {
+			size_t j;
+
+			if (!o->seen[i])
+				continue;
+			for (j = (o->seen[i] * 0x9e3779b97f4a7c15ULL) % cap; n[j];
+			    j = (j + 1) % cap)
+				;
+			n[j] = o->seen[i];
+		}
+		free(o->seen);
+		o->seen = n;
+		o->seencap = cap;
+	}
+	for (i = (key * 0x9e3779b97f4a7c15ULL) % o->seencap; o->seen[i];
+	    i = (i + 1) % o->seencap)
+		if (o->seen[i] == key)
+			return 1;
+	o->seen[i] = key;
+	o->nseen++;
+	return 0;
+}
+
+/*
+ * The first time a directory is entered, removes the temporary files an
+ * interrupted restore (SIGKILL, power cut) left in it: regular files of
+ * ours by their exact name, owned by us.  This handle's own are made only
+ * after, and a directory is swept once.
+ */
+static void
+sweep(struct fsout *o, int fd, const char *dir)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int rfd;
+
+	if (fstat(fd, &st) != 0 ||
+	    seen_add(o, (uint64_t)st.st_dev * 0x100000001b3ULL ^ (uint64_t)st.st_ino))
+		return;
+	if ((rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	if ((d = fdopendir(rfd)) == NULL) {
+		close(rfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!is_our_tmp(de->d_name) ||
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0)
+			log_info("%s%s%s: removed a temporary file left by an "
+			    "interrupted restore", *dir ? Q(dir) : "", *dir ? "/" : "",
+			    Q(de->d_name));
+	}
+	closedir(d);
+}
+
 /* The verified parent directory of rel (a reference: pdir_unref);
  * messages name who (rel itself when NULL). */
 static int
@@ -526,6 +620,7 @@ parent_get(struct fsout *o, const char *rel, const char *who, int create,
 		pdir_unref(o, d);
 		return rc;
 	}
+	sweep(o, fd, d->path);
 	pdir_unref(o, o->cur);
 	o->cur = d;
 	*out = pdir_ref(d);
@@ -1629,7 +1724,7 @@ target_open(struct fsout *o)
 	int e;
 
 	struct stat st;
-	int made = 0;
+	int made = 0, rc;
 
 	if ((o->target = strdup(o->opts.target)) == NULL) {
 		log_error("target %s: out of memory", Q(o->opts.target));
@@ -1695,7 +1790,10 @@ target_open(struct fsout *o)
 	}
 	o->root->fd = o->tfd;
 	o->root->refs = 1;
-	return note_fs(o, o->tfd, o->target);
+	if ((rc = note_fs(o, o->tfd, o->target)) != 0)
+		return rc;
+	sweep(o, o->tfd, "");
+	return 0;
 }
 
 int
@@ -2315,6 +2413,7 @@ fsout_free(struct fsout *o)
 		close(o->syncfd[i]);
 	free(o->syncfd);
 	free(o->syncdev);
+	free(o->seen);
 	pdir_unref(o, o->cur);
 	if (o->root) {
 		o->root->fd = -1;

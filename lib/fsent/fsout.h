@@ -100,6 +100,11 @@ int fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur);
  * target); the entries beneath it are then refused (BW_ERR_INVAL). */
 int fsout_entry(struct fsout *o, const char *rel, const struct fsent_entry *e);
 
+/* Temporaries that an earlier, killed restore left (".bw-restore." and
+ * six characters of [A-Za-z0-9_-], a regular file of the caller's) are
+ * removed, each logged, when this handle first enters their directory:
+ * never run two restores into one target at once. */
+
 /* A regular file: a temporary file ".bw-restore.XXXXXX" next to rel (or
  * the archive member).  In a target, a sparse map (e->regions) must be
  * sorted, without overlaps and inside e->size, else BW_ERR_INVAL.  1 left alone (policy), 0 with *f set, or a

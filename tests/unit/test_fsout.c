@@ -903,6 +903,35 @@ START_TEST(test_target_symlink_and_owner)
 }
 END_TEST
 
+/* Temporaries a killed restore left (power cut, SIGKILL) go away when a
+ * later restore first enters their directory; names that only look like
+ * ours stay. */
+START_TEST(test_stale_temporaries_removed)
+{
+	struct fsout *o;
+	struct fsent_entry *e = ent(FSENT_FILE, 0644);
+
+	mkd("t");
+	mkd("t/d");
+	put("t/.bw-restore.aB3-_z", "stale", 5);
+	put("t/d/.bw-restore.Qx9k2L", "stale", 5);
+	put("t/d/.bw-restore.toolong1", "mine", 4);
+	put("t/d/x.bw-restore.abcdef", "mine", 4);
+	mkd("t/d/.bw-restore.dir123");
+	o = open_target(FSOUT_NEVER, 0);
+	ck_assert_int_eq(access(at("t/.bw-restore.aB3-_z"), F_OK), -1);
+	ck_assert_int_eq(write_file(o, "d/f", e, "new", 3), 0);
+	ck_assert_int_eq(fsout_close(o), 0);
+	fsout_free(o);
+	ck_assert_int_eq(access(at("t/d/.bw-restore.Qx9k2L"), F_OK), -1);
+	ck_assert_int_eq(access(at("t/d/.bw-restore.toolong1"), F_OK), 0);
+	ck_assert_int_eq(access(at("t/d/x.bw-restore.abcdef"), F_OK), 0);
+	ck_assert_int_eq(access(at("t/d/.bw-restore.dir123"), F_OK), 0);
+	ck_assert_int_eq(access(at("t/d/f"), F_OK), 0);
+	fsent_entry_free(e);
+}
+END_TEST
+
 START_TEST(test_temp_rename_abort)
 {
 	struct readback rb;
@@ -1552,6 +1581,7 @@ suite(void)
 	tcase_add_test(tc, test_bad_sparse_map);
 	tcase_add_test(tc, test_private_cwd_from_open);
 	tcase_add_test(tc, test_target_symlink_and_owner);
+	tcase_add_test(tc, test_stale_temporaries_removed);
 	tcase_add_test(tc, test_temp_rename_abort);
 	tcase_add_test(tc, test_overwrite);
 	tcase_add_test(tc, test_resume);
