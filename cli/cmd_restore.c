@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/wiz.h"
 #include "lib/repo/tree.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
@@ -98,18 +99,13 @@ kind_name(int k)
 	return k >= 0 && k <= TREE_SOCK ? n[k] : "?";
 }
 
-/* Names come from the repository: control bytes are shown as \xNN so a
- * name can neither start a new line of output nor drive the terminal. */
+/* Names come from the repository: control bytes (C0, DEL, C1 in UTF-8)
+ * are shown as \xNN so a name can neither start a new line of output nor
+ * drive the terminal; one routine with the wizard's (cli/wiz.h). */
 static void
 put_quoted(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	for (; p && *p; p++)
-		if (*p < 0x20 || *p == 0x7f || *p == '\\')
-			fprintf(f, "\\x%02x", *p);
-		else
-			fputc(*p, f);
+	wiz_put_quoted(f, s);
 }
 
 static void

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,33 +114,80 @@ out:
 	return rc;
 }
 
+/* The signal that cancelled a passphrase prompt, or 0. */
+static volatile sig_atomic_t prompt_sig;
+
+static void
+prompt_on_signal(int sig)
+{
+	prompt_sig = sig;
+}
+
+/*
+ * Reads a line from the terminal with echo off.  Ctrl-C (or SIGTERM,
+ * SIGHUP, SIGQUIT) cancels: the terminal gets its echo back, what was
+ * typed is wiped, BW_ERR_INTR.  The signals are caught only here, without
+ * SA_RESTART, so that the read returns rather than the process dying with
+ * echo off; their former handling is restored afterwards.
+ */
 static int
 prompt_tty(const char *prompt, char *buf, size_t max)
 {
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa, old_sa[sizeof(sigs) / sizeof(sigs[0])];
 	struct termios old, quiet;
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-	size_t n = 0;
+	size_t n = 0, i;
+	ssize_t r;
 	char ch;
-	int rc = 0;
+	int rc = 0, have_old;
 
 	if (fd < 0)
 		return BW_ERR_NOENT;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = prompt_on_signal;
+	sigemptyset(&sa.sa_mask);
+	prompt_sig = 0;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, &old_sa[i]);
 	/* echo goes off before the prompt shows, and without flushing: what
 	 * a quick typist or a paste sends after seeing it is kept */
-	tcgetattr(fd, &old);
+	have_old = tcgetattr(fd, &old) == 0;
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	tcsetattr(fd, TCSANOW, &quiet);
+	if (have_old)
+		tcsetattr(fd, TCSANOW, &quiet);
 	if (write(fd, prompt, strlen(prompt)) < 0)
 		rc = BW_ERR_IO;
-	while (rc == 0 && read(fd, &ch, 1) == 1 && ch != '\n' && ch != '\r')
+	while (rc == 0) {
+		if (prompt_sig) {
+			rc = BW_ERR_INTR;
+			break;
+		}
+		r = read(fd, &ch, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != 1 || ch == '\n' || ch == '\r')
+			break;
 		if (n < max - 1)
 			buf[n++] = ch;
+	}
+	if (rc == 0 && prompt_sig)
+		rc = BW_ERR_INTR;
+	if (rc == BW_ERR_INTR) {
+		bwcrypto_wipe(buf, n);
+		n = 0;
+	}
 	buf[n] = 0;
-	tcsetattr(fd, TCSAFLUSH, &old);
-	if (write(fd, "\n", 1) < 0)
+	if (have_old)
+		tcsetattr(fd, TCSAFLUSH, &old);
+	if (write(fd, "\n", 1) < 0 && rc == 0)
 		rc = BW_ERR_IO;
 	close(fd);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &old_sa[i], NULL);
+	if (rc == BW_ERR_INTR)
+		log_error("passphrase prompt cancelled; nothing was done");
 	return rc;
 }
 

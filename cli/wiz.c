@@ -317,6 +317,71 @@ wiz_shell_clear(struct wiz_shell *sh)
 }
 
 /* Nonzero if path is dir or below it. */
+/* ---- names on the terminal ---- */
+
+size_t
+wiz_ctl_len(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (*p == 0)
+		return 0;
+	if (*p < 0x20 || *p == 0x7f || *p == '\\')
+		return 1;
+	if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		return 2;
+	return 0;
+}
+
+static size_t
+quote_into(char *out, size_t cap, const char *s)
+{
+	size_t o = 0, k, i;
+
+	if (s == NULL)
+		s = "(null)";
+	while (*s && o + 12 < cap) {
+		if ((k = wiz_ctl_len(s)) == 0) {
+			out[o++] = *s++;
+			continue;
+		}
+		for (i = 0; i < k; i++, s++)
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", (unsigned char)*s);
+	}
+	if (*s)
+		o += (size_t)snprintf(out + o, cap - o, "...");
+	out[o] = 0;
+	return o;
+}
+
+const char *
+wiz_q(const char *s)
+{
+	static char slot[WIZ_Q_SLOTS][4 * 4096 + 16];
+	static unsigned next;
+	char *out = slot[next++ % WIZ_Q_SLOTS];
+
+	quote_into(out, sizeof(slot[0]), s);
+	return out;
+}
+
+void
+wiz_put_quoted(FILE *f, const char *s)
+{
+	const char *p;
+	size_t k, i;
+
+	for (p = s; p && *p; p += k) {
+		if ((k = wiz_ctl_len(p)) == 0) {
+			fputc(*p, f);
+			k = 1;
+			continue;
+		}
+		for (i = 0; i < k; i++)
+			fprintf(f, "\\x%02x", (unsigned char)p[i]);
+	}
+}
+
 static int
 is_below(const char *path, const char *dir)
 {
@@ -348,9 +413,9 @@ mark_add(struct wiz_shell *sh, const char *path, FILE *out)
 
 	if (by) {
 		if (strcmp(by, path))
-			fprintf(out, "%s is already selected (inside %s)\n", path, by);
+			fprintf(out, "%s is already selected (inside %s)\n", wiz_q(path), wiz_q(by));
 		else
-			fprintf(out, "%s is already marked\n", path);
+			fprintf(out, "%s is already marked\n", wiz_q(path));
 		return 0;
 	}
 	if ((dup = strdup(path)) == NULL)
@@ -373,7 +438,7 @@ mark_add(struct wiz_shell *sh, const char *path, FILE *out)
 		v[i] = v[i - 1];
 	v[i] = dup;
 	sh->nmarks++;
-	fprintf(out, "marked %s", path);
+	fprintf(out, "marked %s", wiz_q(path));
 	if (absorbed)
 		fprintf(out, " (replaces %zu mark%s below it)", absorbed, absorbed == 1 ? "" : "s");
 	fputc('\n', out);
@@ -392,14 +457,14 @@ mark_del(struct wiz_shell *sh, const char *path, FILE *out)
 			memmove(&sh->marks[i], &sh->marks[i + 1],
 			    (sh->nmarks - i - 1) * sizeof(*sh->marks));
 			sh->nmarks--;
-			fprintf(out, "unmarked %s\n", path);
+			fprintf(out, "unmarked %s\n", wiz_q(path));
 			return;
 		}
 	if ((by = marked_by(sh, path)) != NULL)
 		fprintf(out, "%s is selected as part of %s: unmark %s, then mark what you "
-		    "want inside it\n", path, by, by);
+		    "want inside it\n", wiz_q(path), wiz_q(by), wiz_q(by));
 	else
-		fprintf(out, "%s is not marked\n", path);
+		fprintf(out, "%s is not marked\n", wiz_q(path));
 }
 
 /* Splits abs into its directory (malloc'd) and last component (pointer
@@ -424,11 +489,11 @@ static void
 say_list_error(FILE *out, const char *path, int rc)
 {
 	if (rc == BW_ERR_NOENT)
-		fprintf(out, "%s: no such file or directory in this snapshot\n", path);
+		fprintf(out, "%s: no such file or directory in this snapshot\n", wiz_q(path));
 	else if (rc == BW_ERR_INVAL)
-		fprintf(out, "%s: not a directory\n", path);
+		fprintf(out, "%s: not a directory\n", wiz_q(path));
 	else
-		fprintf(out, "%s: cannot be read (%s)\n", path, bw_strerror(rc));
+		fprintf(out, "%s: cannot be read (%s)\n", wiz_q(path), bw_strerror(rc));
 }
 
 /*
@@ -523,7 +588,7 @@ cmd_ls(struct wiz_shell *sh, int longfmt, const char *arg, FILE *out)
 		wiz_dirents_free(d, n);
 		d = NULL;
 		n = 0;
-		fprintf(out, "%s%s\n", marked_by(sh, abs) ? "* " : "  ", abs);
+		fprintf(out, "%s%s\n", marked_by(sh, abs) ? "* " : "  ", wiz_q(abs));
 		rc = 0;
 		goto out;
 	}
@@ -548,10 +613,10 @@ cmd_ls(struct wiz_shell *sh, int longfmt, const char *arg, FILE *out)
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
 			fprintf(out, "%s %12llu %s ", mode, (unsigned long long)d[i].size, when);
 		}
-		fprintf(out, "%s%s", d[i].name, d[i].kind == TREE_DIR ? "/" : "");
+		fprintf(out, "%s%s", wiz_q(d[i].name), d[i].kind == TREE_DIR ? "/" : "");
 		if (longfmt && d[i].link && *d[i].link)
 			fprintf(out, " %s %s", d[i].kind == TREE_HARDLINK ? "=>" : "->",
-			    d[i].link);
+			    wiz_q(d[i].link));
 		fputc('\n', out);
 		free(p);
 		p = NULL;
@@ -616,7 +681,7 @@ cmd_mark(struct wiz_shell *sh, int add, const char *arg, FILE *out)
 	}
 	if (has_glob(dir)) {
 		fprintf(out, "%s: patterns work in the last part of a path only; cd there "
-		    "first\n", arg);
+		    "first\n", wiz_q(arg));
 		goto out;
 	}
 	if ((rc = sh->list(sh->arg, dir, &d, &n)) != 0) {
@@ -639,7 +704,7 @@ cmd_mark(struct wiz_shell *sh, int add, const char *arg, FILE *out)
 		p = NULL;
 	}
 	if (rc == 0 && hits == 0)
-		fprintf(out, "nothing in %s matches %s\n", dir, base);
+		fprintf(out, "nothing in %s matches %s\n", wiz_q(dir), wiz_q(base));
 out:
 	free(dir);
 	wiz_dirents_free(d, n);
@@ -672,7 +737,7 @@ find_in(struct find_state *f, const char *dir, int depth)
 			break;
 		if (fnmatch(f->pat, f->full ? p : d[i].name, 0) == 0) {
 			if (++f->hits <= FIND_MAX)
-				fprintf(f->out, "%s%s%s\n", marked_by(f->sh, p) ? "* " : "  ", p,
+				fprintf(f->out, "%s%s%s\n", marked_by(f->sh, p) ? "* " : "  ", wiz_q(p),
 				    d[i].kind == TREE_DIR ? "/" : "");
 		}
 		if (d[i].kind == TREE_DIR)
@@ -702,7 +767,8 @@ cmd_find(struct wiz_shell *sh, const char *pat, FILE *out)
 		if (f.hits > FIND_MAX)
 			fprintf(out, "... and %zu more; narrow the pattern or cd lower\n",
 			    f.hits - FIND_MAX);
-		fprintf(out, "%zu match%s below %s\n", f.hits, f.hits == 1 ? "" : "es", sh->cwd);
+		fprintf(out, "%zu match%s below %s\n", f.hits, f.hits == 1 ? "" : "es",
+		    wiz_q(sh->cwd));
 	}
 	free(abs);
 	return rc;
@@ -738,12 +804,12 @@ wiz_shell_run(struct wiz_shell *sh, const char *line, FILE *out)
 			rc = cmd_cd(sh, n > 1 ? w[1] : "/", out);
 	} else if (!strcmp(w[0], "mark") || !strcmp(w[0], "unmark")) {
 		if (n < 2)
-			fprintf(out, "%s what? give a path or a pattern such as *.conf\n", w[0]);
+			fprintf(out, "%s what? give a path or a pattern such as *.conf\n", wiz_q(w[0]));
 		for (i = 1; i < n && rc == 0; i++)
 			rc = cmd_mark(sh, w[0][0] == 'm', w[i], out);
 	} else if (!strcmp(w[0], "marked")) {
 		for (i = 0; i < sh->nmarks; i++)
-			fprintf(out, "  %s\n", sh->marks[i]);
+			fprintf(out, "  %s\n", wiz_q(sh->marks[i]));
 		fprintf(out, "%zu marked\n", sh->nmarks);
 	} else if (!strcmp(w[0], "find")) {
 		if (n != 2)
@@ -760,7 +826,7 @@ wiz_shell_run(struct wiz_shell *sh, const char *line, FILE *out)
 	} else if (!strcmp(w[0], "q") || !strcmp(w[0], "quit")) {
 		rc = WIZ_SHELL_QUIT;
 	} else {
-		fprintf(out, "unknown command '%s'; type help\n", w[0]);
+		fprintf(out, "unknown command '%s'; type help\n", wiz_q(w[0]));
 	}
 out:
 	free(copy);
@@ -771,15 +837,16 @@ out:
 
 void
 wiz_default_target(char *out, size_t n, const char *base, const uint8_t id[static 32],
-    time_t now)
+    time_t now, const uint8_t rnd[static 4])
 {
-	char hex[9], when[32];
+	char hex[9], salt[9], when[32];
 	struct tm tm;
 
 	hex_encode(hex, id, 4);
+	hex_encode(salt, rnd, 4);
 	localtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y%m%d-%H%M", &tm);
-	snprintf(out, n, "%s/restore-%s-%s", base, hex, when);
+	snprintf(out, n, "%s/restore-%s-%s-%s", base, hex, when, salt);
 }
 
 static int
@@ -823,8 +890,18 @@ wiz_check_dir(const char *path, char *why, size_t whylen)
 	}
 	if ((rc = check_parent(path, why, whylen)) != 0)
 		return rc;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		snprintf(why, whylen, "%s is a symlink; give the directory it points to, "
+		    "or another one", path);
+		return BW_ERR_INVAL;
+	}
 	if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
 		snprintf(why, whylen, "%s exists and is not a directory", path);
+		return BW_ERR_INVAL;
+	}
+	if (stat(path, &st) == 0 && st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(why, whylen, "%s belongs to another user (uid %lu); choose a "
+		    "directory of your own", path, (unsigned long)st.st_uid);
 		return BW_ERR_INVAL;
 	}
 	return 0;
@@ -888,17 +965,44 @@ wiz_duration(char *out, size_t n, uint64_t sec)
 int
 wiz_shell_quote(struct buf *b, const char *s)
 {
-	const char *p;
+	const unsigned char *p;
+	size_t k;
+	int ctl = 0;
 
 	if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789_-./:=@%+,") == strlen(s))
 		return buf_put(b, s, strlen(s));
+	for (p = (const unsigned char *)s; *p && !ctl; p++)
+		ctl = *p != '\\' && wiz_ctl_len((const char *)p) > 0;
+	if (ctl) {
+		/* $'...': control bytes as \xNN, so the line shown on the
+		 * terminal is safe and still the very same command */
+		buf_put(b, "$'", 2);
+		for (p = (const unsigned char *)s; *p; p += k) {
+			k = *p == '\\' ? 0 : wiz_ctl_len((const char *)p);
+			if (k == 0) {
+				if (*p == '\'' || *p == '\\')
+					buf_put_u8(b, '\\');
+				buf_put_u8(b, *p);
+				k = 1;
+			} else {
+				char hex[5];
+				size_t i;
+
+				for (i = 0; i < k; i++) {
+					snprintf(hex, sizeof(hex), "\\x%02x", p[i]);
+					buf_put(b, hex, 4);
+				}
+			}
+		}
+		return buf_put_u8(b, '\'');
+	}
 	buf_put_u8(b, '\'');
-	for (p = s; *p; p++) {
+	for (p = (const unsigned char *)s; *p; p++) {
 		if (*p == '\'')
 			buf_put(b, "'\\''", 4);
 		else
-			buf_put_u8(b, (uint8_t)*p);
+			buf_put_u8(b, *p);
 	}
 	return buf_put_u8(b, '\'');
 }

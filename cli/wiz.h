@@ -119,11 +119,14 @@ extern const char wiz_shell_help[];
 
 /* ---- destination ---- */
 
-/* "BASE/restore-SNAPID8-YYYYMMDD-HHMM" (local time of now). */
+/* "BASE/restore-SNAPID8-YYYYMMDD-HHMM-RND8" (local time of now; rnd: 4
+ * random bytes, so that nobody can plant the name in a shared BASE such
+ * as /var/tmp before the restore makes it). */
 void wiz_default_target(char *out, size_t n, const char *base, const uint8_t id[static 32],
-    time_t now);
+    time_t now, const uint8_t rnd[static 4]);
 /* A restore directory: absolute, its parent an existing directory, itself
- * missing or a directory.  0, or BW_ERR_INVAL with the reason in why. */
+ * missing or a directory (not a symlink, not another non-root user's).
+ * 0, or BW_ERR_INVAL with the reason in why. */
 int wiz_check_dir(const char *path, char *why, size_t whylen);
 /* An archive file: absolute, ending in .tar, .tar.zst or .zip, its parent
  * an existing directory, itself missing.  0 or BW_ERR_INVAL and why. */
@@ -150,7 +153,19 @@ struct wiz_choice {
 	enum restore_overwrite overwrite;
 	int verify;
 };
-/* Appends s quoted for a POSIX shell (bare when only safe characters). */
+/* Names from the repository on the terminal: the length of what at s must
+ * not reach it raw: 1 for a C0 control, DEL or a backslash, 2 for a C1
+ * control in UTF-8 (U+0080..U+009F), else 0. */
+size_t wiz_ctl_len(const char *s);
+/* Writes s with those bytes as \xNN (the operator sees every byte). */
+void wiz_put_quoted(FILE *f, const char *s);
+/* s in that form, in one of WIZ_Q_SLOTS static buffers (valid until as
+ * many more calls; not thread-safe; long names end in "..."). */
+#define WIZ_Q_SLOTS 8
+const char *wiz_q(const char *s);
+/* Appends s quoted for a POSIX shell (bare when only safe characters;
+ * $'...' with \xNN when it holds control bytes, so that the command shown
+ * is safe on a terminal and still the same command). */
 int wiz_shell_quote(struct buf *b, const char *s);
 /* Appends path as an fnmatch pattern matching only itself. */
 int wiz_glob_escape(struct buf *b, const char *path);

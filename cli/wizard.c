@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,7 +205,7 @@ local_time(char *out, size_t n, int64_t ns)
 static const char *
 set_name(const char *s)
 {
-	return s ? s : "(none)";
+	return s ? wiz_q(s) : "(none)";	/* from the repository: for display */
 }
 
 /* ---- the audit log's verification records ---- */
@@ -439,7 +440,7 @@ browse(struct wz *z)
 		/* deep paths: the end says where one is */
 		len = strlen(sh.cwd);
 		snprintf(prompt, sizeof(prompt), "browse %s%s> ", len > 48 ? "..." : "",
-		    len > 48 ? sh.cwd + len - 45 : sh.cwd);
+		    wiz_q(len > 48 ? sh.cwd + len - 45 : sh.cwd));
 		fputs(prompt, stdout);
 		if (read_line(&line) != 0) {
 			rc = WZ_QUIT;
@@ -529,6 +530,7 @@ step_where(struct wz *z)
 	    "  anything else to choose again.\n";
 	const struct snap_info *s = &z->s[z->pick];
 	char def[4096], why[4200], *a = NULL;
+	uint8_t rnd[4];
 	unsigned how;
 	size_t i;
 	struct stat st;
@@ -543,7 +545,7 @@ step_where(struct wz *z)
 			printf("  WARNING: this writes into the live file system at the snapshot's "
 			    "own paths (");
 			for (i = 0; i < s->npaths && i < 3; i++)
-				printf("%s%s", i ? " " : "", s->paths[i]);
+				printf("%s%s", i ? " " : "", wiz_q(s->paths[i]));
 			printf("%s).\n  Files changed since the snapshot may be replaced, "
 			    "depending on the next question.\n", s->npaths > 3 ? " ..." : "");
 			if (ask("Type 'restore in place' to confirm", "no", explain_inplace, &a) != 0)
@@ -558,7 +560,9 @@ step_where(struct wz *z)
 			printf("  not confirmed; choose again\n");
 			continue;
 		}
-		wiz_default_target(def, sizeof(def), "/var/tmp", s->id, time(NULL));
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return BW_ERR_IO;
+		wiz_default_target(def, sizeof(def), "/var/tmp", s->id, time(NULL), rnd);
 		if (how == 3)
 			strncat(def, ".tar.zst", sizeof(def) - strlen(def) - 1);
 		for (;;) {
@@ -577,7 +581,7 @@ step_where(struct wz *z)
 			z->w.target = z->target;
 			if (stat(z->target, &st) == 0)
 				printf("  %s exists: what is in it follows the next question\n",
-				    z->target);
+				    wiz_q(z->target));
 		} else {
 			/* an archive is checked as it is written; nothing to read back */
 			z->w.archive = z->target;
@@ -667,7 +671,7 @@ step_summary(struct wz *z, struct buf *cmd)
 	if (z->w.nselect) {
 		printf("  what         %zu marked:", z->w.nselect);
 		for (i = 0; i < z->w.nselect && i < 5; i++)
-			printf(" %s", z->w.select[i]);
+			printf(" %s", wiz_q(z->w.select[i]));
 		printf("%s\n", z->w.nselect > 5 ? " ..." : "");
 	} else if (z->w.nincludes || z->w.nexcludes) {
 		printf("  what         %zu include and %zu exclude pattern%s\n", z->w.nincludes,
@@ -676,7 +680,7 @@ step_summary(struct wz *z, struct buf *cmd)
 		printf("  what         everything\n");
 	}
 	printf("  to           %s%s\n", z->w.archive ? "archive " : "",
-	    !strcmp(z->target, "/") ? "/ (IN PLACE, over the live files)" : z->target);
+	    !strcmp(z->target, "/") ? "/ (IN PLACE, over the live files)" : wiz_q(z->target));
 	printf("  files        %llu file%s (%s), %llu director%s, %llu link%s, %llu other%s\n",
 	    (unsigned long long)st.files, st.files == 1 ? "" : "s", size,
 	    (unsigned long long)st.dirs, st.dirs == 1 ? "y" : "ies",
@@ -688,14 +692,15 @@ step_summary(struct wz *z, struct buf *cmd)
 		    (unsigned long long)st.skipped, (unsigned long long)st.unchanged);
 	if (free_space(z->target, &avail, where, sizeof(where)) == 0) {
 		cli_human_bytes(room, sizeof(room), avail);
-		printf("  free space   %s at %s", room, where);
+		printf("  free space   %s at %s", room, wiz_q(where));
 		if (avail < st.bytes)
 			printf("\n  WARNING      NOT ENOUGH FREE SPACE: %s needed; the restore would "
 			    "fail part way: free space or choose another place\n", size);
 		else
 			printf(" (enough)\n");
 	} else {
-		printf("  free space   unknown (cannot read the file system of %s)\n", z->target);
+		printf("  free space   unknown (cannot read the file system of %s)\n",
+		    wiz_q(z->target));
 	}
 	wiz_duration(est, sizeof(est), wiz_estimate_sec(st.bytes,
 	    st.files + st.dirs + st.links + st.specials));

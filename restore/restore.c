@@ -149,31 +149,59 @@ struct region_filter {
 	const struct tree_entry *e;
 	struct verifier *v;
 	uint64_t pos;			/* logical offset */
+	size_t i;			/* first region not behind pos */
 };
 
+/* region_filter_fn: past the last region, nothing more to read */
+#define REGION_FILTER_DONE 1
+
+/* Regions sorted, apart and inside the file (what the writer requires);
+ * the filter below relies on it. */
+static int
+regions_sorted(const struct tree_entry *e)
+{
+	uint64_t end = 0;
+	size_t i;
+
+	for (i = 0; i < e->nregions; i++) {
+		const struct tree_region *r = &e->regions[i];
+
+		if (r->off < end || r->len > e->size || r->off > e->size - r->len)
+			return 0;
+		end = r->off + r->len;
+	}
+	return 1;
+}
+
+/* Regions must be sorted (regions_sorted): one pass over them in all. */
 static int
 region_filter_fn(const void *p, size_t n, void *arg)
 {
 	struct region_filter *f = arg;
+	const struct tree_entry *e = f->e;
 	const uint8_t *b = p;
 	uint64_t lo = f->pos, hi = f->pos + n, s, t;
-	size_t i;
 	int rc = 0;
 
-	if (f->e->nregions == 0)
-		rc = verifier_feed(f->v, p, n);
-	for (i = 0; i < f->e->nregions && rc == 0; i++) {
-		s = f->e->regions[i].off;
-		t = s + f->e->regions[i].len;
-		if (t <= lo || s >= hi)
-			continue;
+	if (e->nregions == 0)
+		return verifier_feed(f->v, p, n);
+	for (; f->i < e->nregions && rc == 0; f->i++) {
+		s = e->regions[f->i].off;
+		t = s + e->regions[f->i].len;
+		if (s >= hi)
+			break;
 		if (s < lo)
 			s = lo;
-		if (t > hi)
-			t = hi;
-		rc = verifier_feed(f->v, b + (s - lo), (size_t)(t - s));
+		if (t > hi) {
+			rc = verifier_feed(f->v, b + (s - lo), (size_t)(hi - s));
+			break;		/* the region goes on in the next read */
+		}
+		if (t > s)
+			rc = verifier_feed(f->v, b + (s - lo), (size_t)(t - s));
 	}
 	f->pos = hi;
+	if (rc == 0 && f->i == e->nregions)
+		return REGION_FILTER_DONE;
 	return rc;
 }
 
@@ -307,6 +335,9 @@ struct rs {
 	/* a hard link whose first path is not restored becomes a copy; the
 	 * inode's later paths link to that copy: first path -> its rel */
 	struct idset *copies;
+	/* first paths that hard links name (from the first pass) */
+	struct idset *linked;
+	int links_known;
 	char **copy_rel;
 	size_t ncopies;
 	/* directories looked into but not taken themselves (patterns, a
@@ -517,7 +548,7 @@ to_fsent(const char *path, const struct tree_entry *t, struct fsent_entry *f,
 	f->atime_nsec = t->mtime_nsec;
 	f->size = t->size;
 	f->rdev = t->rdev;
-	f->nlink = 0;		/* unknown: later paths of the inode may link to it */
+	f->nlink = 0;		/* unknown (do_file knows better) */
 	f->link = t->link && *t->link ? t->link : NULL;
 	/* xa (room for t->nxattrs) NULL: no xattrs wanted */
 	for (i = 0; xa && i < t->nxattrs; i++) {
@@ -743,11 +774,67 @@ fetch_delta(struct rs *s, const struct tree_content *c, struct buf *d)
 	return rc;
 }
 
-/* The content c describes, in an unlinked temporary file (a delta's basis). */
+/*
+ * Temporary bytes of one file's delta chain, bounded: each level is an
+ * older version of the same file, and the backup stores a delta only when
+ * it reuses at least a quarter of the older version (backupd/engine.c), so
+ * a version is at most 4 times the next one: the base d levels below the
+ * file is at most 4^d times its size (plus 1 MiB for small files).  A
+ * hostile chain cannot fill $TMPDIR beyond that, nor run on for ever.
+ */
+struct chain_budget {
+	uint64_t n, cap;		/* all levels of the file */
+};
+
+struct tmp_cap {
+	int fd;
+	uint64_t n, cap;		/* this level */
+	struct chain_budget *b;
+};
+
+#define RESTORE_LEVEL_SLACK (1ull << 20)
+
+static uint64_t
+level_cap(uint64_t size, int depth)
+{
+	uint64_t c = size + RESTORE_LEVEL_SLACK;
+
+	if (c < size)
+		return UINT64_MAX / 4;
+	while (depth-- > 0) {
+		if (c > UINT64_MAX / 16)
+			return UINT64_MAX / 4;
+		c *= 4;
+	}
+	return c;
+}
+
 static int
-content_to_fd(struct rs *s, const struct tree_content *c, int depth, int *out)
+write_capped(void *arg, const void *p, size_t n)
+{
+	struct tmp_cap *t = arg;
+
+	if (n > t->cap - t->n || n > t->b->cap - t->b->n) {
+		log_error("restore: a version in a delta chain grows beyond %llu "
+		    "bytes (%llu for the whole chain), more than the backup ever "
+		    "stores for this file: damaged or hostile snapshot",
+		    (unsigned long long)t->cap, (unsigned long long)t->b->cap);
+		return BW_ERR_CORRUPT;
+	}
+	t->n += n;
+	t->b->n += n;
+	return write_fd(&t->fd, p, n);
+}
+
+/* The content c describes, in an unlinked temporary file (a delta's
+ * basis), depth levels below a file of size bytes; b counts the chain's
+ * bytes. */
+static int
+content_to_fd(struct rs *s, const struct tree_content *c, int depth, uint64_t size,
+    struct chain_budget *b, int *out)
 {
 	struct buf d = { 0 };
+	struct tmp_cap t;
 	int fd = -1, base = -1, rc;
 
 	*out = -1;
@@ -755,11 +842,15 @@ content_to_fd(struct rs *s, const struct tree_content *c, int depth, int *out)
 		return BW_ERR_CORRUPT;
 	if ((fd = tmp_fd()) < 0)
 		return fd;
+	memset(&t, 0, sizeof(t));
+	t.fd = fd;
+	t.cap = level_cap(size, depth);
+	t.b = b;
 	if (c->kind == 0) {
-		rc = write_chunks(s, c, write_fd, &fd);
-	} else if ((rc = content_to_fd(s, c->base, depth + 1, &base)) == 0 &&
+		rc = write_chunks(s, c, write_capped, &t);
+	} else if ((rc = content_to_fd(s, c->base, depth + 1, size, b, &base)) == 0 &&
 	    (rc = fetch_delta(s, c, &d)) == 0) {
-		rc = delta_apply(d.data, d.len, read_fd, &base, write_fd, &fd);
+		rc = delta_apply(d.data, d.len, read_fd, &base, write_capped, &t);
 	}
 	buf_free(&d);
 	if (base >= 0)
@@ -778,13 +869,17 @@ write_content(struct rs *s, const struct tree_entry *e, struct sink *k)
 {
 	const struct tree_content *c = &e->content;
 	struct buf d = { 0 };
+	struct chain_budget b = { 0, 0 };
 	int base = -1, rc;
+
+	/* the levels together: at most 4/3 of the deepest one */
+	b.cap = level_cap(e->size, c->depth) / 3 * 4;
 
 	if (c->kind == 0)
 		rc = write_chunks(s, c, sink_write, k);
 	else if (!c->base || c->depth > TREE_DELTA_DEPTH_MAX)
 		rc = BW_ERR_CORRUPT;
-	else if ((rc = content_to_fd(s, c->base, 1, &base)) == 0 &&
+	else if ((rc = content_to_fd(s, c->base, 1, e->size, &b, &base)) == 0 &&
 	    (rc = fetch_delta(s, c, &d)) == 0)
 		rc = delta_apply(d.data, d.len, read_fd, &base, sink_write, k);
 	buf_free(&d);
@@ -806,11 +901,13 @@ write_content(struct rs *s, const struct tree_entry *e, struct sink *k)
 static int
 existing_matches(struct rs *s, const char *rel, const struct tree_entry *e)
 {
-	struct region_filter rf = { e, &s->v, 0 };
+	struct region_filter rf = { e, &s->v, 0, 0 };
 	char path[PATH_MAX], *buf = NULL;
 	ssize_t n;
 	int fd = -1, rc = 0;
 
+	if (!regions_sorted(e))
+		return 0;	/* the writer refuses such a map too */
 	verifier_start(&s->v);
 	if (s->out) {
 		rc = fsout_read(s->out, rel, region_filter_fn, &rf);
@@ -823,13 +920,15 @@ existing_matches(struct rs *s, const char *rel, const struct tree_entry *e)
 			close(fd);
 			return BW_ERR_NOMEM;
 		}
-		while ((n = read(fd, buf, RESTORE_IO_BLOCK)) > 0 && rc == 0)
+		while (rc == 0 && (n = read(fd, buf, RESTORE_IO_BLOCK)) > 0)
 			rc = region_filter_fn(buf, (size_t)n, &rf);
-		if (n < 0)
+		if (rc == 0 && n < 0)
 			rc = BW_ERR_IO;
 		free(buf);
 		close(fd);
 	}
+	if (rc == REGION_FILTER_DONE)
+		rc = 0;
 	if (rc == BW_ERR_NOMEM)
 		return rc;
 	if (rc)
@@ -932,7 +1031,9 @@ not_written(struct rs *s, const char *path, const char *rel, const struct tree_e
 		report(s, path, rel, RESTORE_REFUSED, e, "unsafe path, name or link (see the log)");
 		return 0;
 	case BW_ERR_EXIST:
-		report(s, path, rel, RESTORE_SKIPPED_EXISTS, e, "a directory is in the way");
+		report(s, path, rel, RESTORE_SKIPPED_EXISTS, e, e && e->kind == TREE_DIR ?
+		    "a symlink or file is in the way (see the log)" :
+		    "a directory is in the way");
 		return 0;
 	case BW_ERR_UNSUPP:
 		report(s, path, rel, RESTORE_FAILED, e,
@@ -974,9 +1075,15 @@ do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry
 		return lost_add(s, path);
 	}
 	if (ex) {
+		int looks_same = 0;
+
+		/* size and mtime alone do not say the file is whole (a crash
+		 * may leave a damaged one looking so): its content must hash
+		 * to the entry's */
 		if (s->o->overwrite != RESTORE_OVERWRITE_ALWAYS && cur.type == TREE_FILE &&
 		    cur.size == e->size && cur.msec == meta->mtime_sec &&
 		    cur.mnsec == meta->mtime_nsec) {
+			looks_same = 1;
 			if ((rc = existing_matches(s, rel, e)) < 0)
 				return fatal(s, rc);
 			if (rc == 1) {
@@ -987,7 +1094,17 @@ do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry
 			}
 		}
 		if (s->o->overwrite == RESTORE_OVERWRITE_NEVER) {
-			report(s, path, rel, RESTORE_SKIPPED_EXISTS, meta, "exists (--overwrite never)");
+			if (looks_same) {
+				char *q = quote(path);
+
+				log_warn("restore: %s: exists with the snapshot's size and "
+				    "time but its content differs (damaged?); kept: use "
+				    "--overwrite if-changed", q ? q : "(out of memory)");
+				free(q);
+			}
+			report(s, path, rel, RESTORE_SKIPPED_EXISTS, meta, looks_same ?
+			    "exists but differs: use --overwrite if-changed" :
+			    "exists (--overwrite never)");
 			return lost_add(s, path);
 		}
 		what = RESTORE_REPLACED;
@@ -1014,6 +1131,14 @@ do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry
 	fe.atime_nsec = m.atime_nsec;
 	fe.type = FSENT_FILE;
 	fe.link = NULL;
+	/* 1: no hard link names it, so the writer need not remember it; a
+	 * copy made for a hard link (e != meta) is named by later paths */
+	if (s->links_known && e == meta) {
+		uint8_t hk[32];
+
+		bwcrypto_hash_plain(hk, path, strlen(path));
+		fe.nlink = idset_get(s->linked, hk, NULL) ? 2 : 1;
+	}
 	memset(&k, 0, sizeof(k));
 	k.s = s;
 	k.e = e;
@@ -1227,6 +1352,12 @@ do_other(struct rs *s, const char *path, const char *rel, const struct tree_entr
 			s->st->dirs++;		/* its metadata is applied again */
 			return 0;
 		}
+		if (ex > 0 && e->kind == TREE_DIR) {
+			/* never replaced by a directory (fsout.h) */
+			report(s, path, rel, RESTORE_SKIPPED_EXISTS, e,
+			    "a symlink or file is in the way");
+			return 1;
+		}
 		if (ex > 0 && e->kind == TREE_SYMLINK && cur.type == TREE_SYMLINK &&
 		    s->o->overwrite != RESTORE_OVERWRITE_ALWAYS && strcmp(cur.link, e->link) == 0) {
 			report(s, path, rel, RESTORE_UNCHANGED, e, "already restored");
@@ -1372,6 +1503,15 @@ visit(const char *path, const struct tree_entry *e, void *arg)
 			s->prog.files_total++;
 			s->prog.bytes_total += e->size;
 		}
+		if (e->kind == TREE_HARDLINK && e->link && *e->link) {
+			uint8_t k[32];
+
+			bwcrypto_hash_plain(k, e->link, strlen(e->link));
+			if (idset_put(s->linked, k, 0, NULL) != 0) {
+				free(rel);
+				return fatal(s, BW_ERR_NOMEM);
+			}
+		}
 		free(rel);
 		return 0;
 	}
@@ -1515,11 +1655,14 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 	}
 	memcpy(s.root, si.root, 32);
 	if ((rc = verifier_init(&s.v, r)) != 0 || (s.lost = idset_new()) == NULL ||
-	    (s.copies = idset_new()) == NULL) {
+	    (s.copies = idset_new()) == NULL || (s.linked = idset_new()) == NULL) {
 		rc = rc ? rc : BW_ERR_NOMEM;
 		goto out;
 	}
-	if (!s.plan && o->progress) {
+	if (!s.plan) {
+		/* a quick pass over the trees: the totals for the progress
+		 * line, and the files that hard links name (only those need
+		 * remembering while writing: ~80 bytes a file otherwise) */
 		s.counting = 1;
 		rc = walk_all(&s);
 		s.counting = 0;
@@ -1527,11 +1670,17 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 		s.fatal = 0;
 		if (rc)
 			goto out;
+		s.links_known = 1;
 	}
 	if (!s.plan) {
 		fo.target = o->target;
 		fo.archive = o->archive;
-		fo.overwrite = o->overwrite == RESTORE_OVERWRITE_NEVER ? FSOUT_NEVER : FSOUT_ALWAYS;
+		/* if-changed compares content here; fsout keeps its other
+		 * rules (an empty directory is not replaced by a file) */
+		fo.overwrite = o->overwrite == RESTORE_OVERWRITE_NEVER ? FSOUT_NEVER :
+		    o->overwrite == RESTORE_OVERWRITE_IF_CHANGED ? FSOUT_IF_CHANGED :
+		    FSOUT_ALWAYS;
+		fo.caller_compares = 1;
 		fo.numeric_owner = o->numeric_owner;
 		fo.owner = geteuid() == 0;
 		/* the workers start first: the writer moves its own thread's
@@ -1581,6 +1730,7 @@ out:
 	verifier_fini(&s.v);
 	idset_free(s.lost);
 	idset_free(s.copies);
+	idset_free(s.linked);
 	for (i = 0; i < s.ncopies; i++)
 		free(s.copy_rel[i]);
 	free(s.copy_rel);

@@ -38,8 +38,12 @@
  * Hard links are made with linkat() between two verified directories, and
  * only to a path this handle wrote (its device and inode are remembered).
  *
- * Durability: no fsync per file; one syncfs() per file system written at
- * fsout_close covers data, inodes and directory entries.
+ * Durability: no fsync per file.  Committed files wait under their
+ * temporary names in a batch (struct pending); one syncfs() per file
+ * system written makes the batch durable, and only then are the files
+ * renamed, so a power cut never leaves an empty or short file under a
+ * final name (which a rerun would keep).  A last syncfs() at fsout_close
+ * covers the renames and directory metadata.
  *
  * Archive file: libarchive's archive writer (pax, pax + zstd, zip) into a
  * temporary file next to the archive, renamed (never over an existing
@@ -48,6 +52,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -100,6 +105,23 @@ struct defdir {
 	uint64_t dev, ino;
 };
 
+/*
+ * A committed file waiting for its rename: the final name appears only
+ * once its data is durable, after one sync for the whole batch (a power
+ * cut must not leave an empty or short file under a final name, which a
+ * rerun would then keep).  A batch is PEND_FILES files or PEND_BYTES.
+ */
+struct pending {
+	struct pdir *pd;
+	char *rel;
+	char tmp[TMP_LEN + 1];
+	int replace_dir;
+	uint64_t nlink;
+};
+#define PEND_FILES	256
+#define PEND_BYTES	(64ull << 20)
+#define PEND_BLOOM	8192
+
 /* A user or group name looked up on this host (shared by all writers). */
 struct idname {
 	struct idname *next;
@@ -130,6 +152,12 @@ struct fsout {
 	uint64_t wtseed;
 	struct defdir *dirs;
 	size_t ndirs, dircap;
+	uint64_t *seen;		/* directories swept (hash set of dev^ino) */
+	size_t nseen, seencap;
+	struct pending *pend;	/* committed files not renamed yet */
+	size_t npend, pendcap;
+	uint64_t pendbytes;
+	uint64_t pendbloom[PEND_BLOOM / 64];	/* names in pend */
 	int *syncfd;		/* one descriptor per file system written */
 	uint64_t *syncdev;
 	size_t nsync;
@@ -159,6 +187,9 @@ struct fsout_file {
 };
 
 static const unsigned char zeros[ZERO_CHUNK];
+
+static struct pending *pend_find(struct fsout *o, const char *rel);
+static int pend_flush(struct fsout *o);
 
 #define Q(s)	fsent_quote((s), (char[1024]){0}, 1024)
 
@@ -221,6 +252,29 @@ base_of(const char *rel)
 
 /* ---- the working directory of the writing thread ---- */
 
+/*
+ * Gives the calling thread a working directory and umask of its own.
+ * Without it every thread would see ours move (a relative repository
+ * path in another thread would then name something else) and
+ * libarchive's umask(0) dance: refuse rather than go on.
+ */
+static int
+fs_own(struct fsout *o)
+{
+	int e;
+
+	if (unshare(CLONE_FS) != 0) {
+		e = errno;
+		log_error("restore: cannot give the writing thread a working "
+		    "directory of its own (unshare: %s); is a seccomp filter "
+		    "in the way?", strerror(e));
+		return bw_err_from_errno(e);
+	}
+	o->fs_thread = pthread_self();
+	o->fs_private = 1;
+	return 0;
+}
+
 /* Makes dirfd the working directory for one libarchive call. */
 static int
 enter(struct fsout *o, int dirfd, const char *rel)
@@ -228,13 +282,8 @@ enter(struct fsout *o, int dirfd, const char *rel)
 	int e;
 
 	if (!o->fs_private || !pthread_equal(o->fs_thread, pthread_self())) {
-		/* Without it (seccomp?), other threads would see our
-		 * working directory move; tolerable in a single thread. */
-		if (unshare(CLONE_FS) != 0)
-			log_debug("restore: unshare(CLONE_FS): %s",
-			    strerror(errno));
-		o->fs_thread = pthread_self();
-		o->fs_private = 1;
+		if ((e = fs_own(o)) != 0)
+			return e;
 	}
 	if (fchdir(dirfd) != 0) {
 		e = errno;
@@ -353,6 +402,18 @@ resolve(struct fsout *o, const char *rel, const char *path, const char *dir,
 		name[n] = '\0';
 		nfd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT && create && o->npend) {
+			/* A file of the batch may wait for this name: put
+			 * it in place rather than make a directory there. */
+			memcpy(why, dir, (size_t)(p - dir));
+			why[p - dir] = '\0';
+			if (pend_find(o, why)) {
+				if ((r = pend_flush(o)) != 0)
+					goto out;
+				nfd = openat(fd, name, O_PATH | O_DIRECTORY |
+				    O_NOFOLLOW | O_CLOEXEC);
+			}
+		}
 		if (nfd < 0 && errno == ENOENT && create) {
 			if (mkdirat(fd, name, 0700) != 0 && errno != EEXIST) {
 				e = errno;
@@ -404,6 +465,97 @@ out:
 	return (int)r;
 }
 
+/* ---- temporaries left by an interrupted restore ---- */
+
+/* Is name exactly one of our temporary names (TMP_PREFIX + TMP_RAND
+ * characters of the alphabet fsout_file_open draws from)? */
+static int
+is_our_tmp(const char *name)
+{
+	size_t i;
+
+	if (strncmp(name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) != 0 ||
+	    strlen(name) != TMP_LEN)
+		return 0;
+	for (i = sizeof(TMP_PREFIX) - 1; i < TMP_LEN; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789-_", name[i]))
+			return 0;
+	return 1;
+}
+
+/* Remembers directory (dev, ino); 1 if it was already there. */
+static int
+seen_add(struct fsout *o, uint64_t key)
+{
+	size_t i, cap;
+	uint64_t *n;
+
+	if (key == 0)
+		key = 1;	/* 0 marks a free slot (a near miss is harmless) */
+	if (2 * (o->nseen + 1) > o->seencap) {
+		cap = o->seencap ? 2 * o->seencap : 64;
+		if ((n = calloc(cap, sizeof(*n))) == NULL)
+			return 1;	/* not swept: only a missed cleanup */
+		for (i = 0; i < o->seencap; i++) {
+			size_t j;
+
+			if (!o->seen[i])
+				continue;
+			for (j = (o->seen[i] * 0x9e3779b97f4a7c15ULL) % cap; n[j];
+			    j = (j + 1) % cap)
+				;
+			n[j] = o->seen[i];
+		}
+		free(o->seen);
+		o->seen = n;
+		o->seencap = cap;
+	}
+	for (i = (key * 0x9e3779b97f4a7c15ULL) % o->seencap; o->seen[i];
+	    i = (i + 1) % o->seencap)
+		if (o->seen[i] == key)
+			return 1;
+	o->seen[i] = key;
+	o->nseen++;
+	return 0;
+}
+
+/*
+ * The first time a directory is entered, removes the temporary files an
+ * interrupted restore (SIGKILL, power cut) left in it: regular files of
+ * ours by their exact name, owned by us.  This handle's own are made only
+ * after, and a directory is swept once.
+ */
+static void
+sweep(struct fsout *o, int fd, const char *dir)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int rfd;
+
+	if (fstat(fd, &st) != 0 ||
+	    seen_add(o, (uint64_t)st.st_dev * 0x100000001b3ULL ^ (uint64_t)st.st_ino))
+		return;
+	if ((rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	if ((d = fdopendir(rfd)) == NULL) {
+		close(rfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!is_our_tmp(de->d_name) ||
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0)
+			log_info("%s%s%s: removed a temporary file left by an "
+			    "interrupted restore", *dir ? Q(dir) : "", *dir ? "/" : "",
+			    Q(de->d_name));
+	}
+	closedir(d);
+}
+
 /* The verified parent directory of rel (a reference: pdir_unref);
  * messages name who (rel itself when NULL). */
 static int
@@ -442,6 +594,7 @@ parent_get(struct fsout *o, const char *rel, const char *who, int create,
 		pdir_unref(o, d);
 		return rc;
 	}
+	sweep(o, fd, d->path);
 	pdir_unref(o, o->cur);
 	o->cur = d;
 	*out = pdir_ref(d);
@@ -804,7 +957,8 @@ policy(struct fsout *o, struct pdir *pd, const char *rel,
 		*rm = 2;
 		return 0;
 	}
-	if (o->opts.overwrite == FSOUT_IF_CHANGED && same(pd, base, &st, e))
+	if (o->opts.overwrite == FSOUT_IF_CHANGED && !o->opts.caller_compares &&
+	    same(pd, base, &st, e))
 		return 1;
 	*rm = 1;
 	return 0;
@@ -878,6 +1032,28 @@ fail:
 	return NULL;
 }
 
+/* Says why a non-directory at rel is not replaced by a directory. */
+static void
+dir_in_the_way(struct pdir *pd, const char *rel, const struct stat *st)
+{
+	char to[PATH_MAX];
+	ssize_t n;
+
+	if (S_ISLNK(st->st_mode)) {
+		n = readlinkat(pd->fd, base_of(rel), to, sizeof(to) - 1);
+		to[n > 0 ? n : 0] = '\0';
+		log_error("%s: is a symlink on this host (-> %s) where the "
+		    "snapshot has a directory; not replaced, nor anything "
+		    "beneath it restored: restore into another directory, or "
+		    "remove the link first", Q(rel), Q(n > 0 ? to : "?"));
+		return;
+	}
+	log_error("%s: is a %s on this host where the snapshot has a "
+	    "directory; not replaced, nor anything beneath it restored: "
+	    "restore into another directory, or move it away first", Q(rel),
+	    S_ISREG(st->st_mode) ? "file" : "special file");
+}
+
 static int
 dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 {
@@ -894,11 +1070,17 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 			rc = 1;
 			goto out;
 		}
-		/* A directory is reused; anything else (a symlink planted
-		 * where the snapshot has a directory) is replaced. */
+		/* A directory is reused.  Anything else is never replaced
+		 * by one: a symlink there may be the host's own layout
+		 * (merged /usr: lib -> usr/lib), and filling a new empty
+		 * directory in its place would break the host.  The
+		 * entries beneath are then refused as beneath it. */
 		isdir = S_ISDIR(st.st_mode);
-		if (!isdir && (rc = remove_old(pd, rel, 1)) != 0)
+		if (!isdir) {
+			dir_in_the_way(pd, rel, &st);
+			rc = BW_ERR_EXIST;
 			goto out;
+		}
 	} else if (errno != ENOENT) {
 		e2 = errno;
 		log_error("%s: cannot look at the existing entry: %s", Q(rel),
@@ -1358,6 +1540,143 @@ arch_close(struct fsout *o)
 	return 0;
 }
 
+/* ---- renames waiting for a sync ---- */
+
+static uint64_t
+pend_hash(const char *rel)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*rel)
+		h = (h ^ (unsigned char)*rel++) * 1099511628211ULL;
+	return h % PEND_BLOOM;
+}
+
+/* The pending entry for rel, or NULL. */
+static struct pending *
+pend_find(struct fsout *o, const char *rel)
+{
+	uint64_t h;
+	size_t i;
+
+	if (o->npend == 0)
+		return NULL;
+	h = pend_hash(rel);
+	if (!(o->pendbloom[h / 64] & (1ull << (h % 64))))
+		return NULL;
+	for (i = o->npend; i-- > 0;)
+		if (strcmp(o->pend[i].rel, rel) == 0)
+			return &o->pend[i];
+	return NULL;
+}
+
+/*
+ * Makes the pending files durable (one syncfs per file system) and only
+ * then renames them into place.  A failed sync renames nothing: the
+ * files stay under their temporary names (removed by fsout_free).  0 or
+ * the first error (each logged with its path).
+ */
+static int
+pend_flush(struct fsout *o)
+{
+	struct pending *p;
+	size_t i;
+	int rc = 0, rc2, e;
+
+	if (o->npend == 0)
+		return 0;
+	for (i = 0; i < o->nsync; i++) {
+		if (syncfs(o->syncfd[i]) != 0) {
+			e = errno;
+			log_error("target %s: cannot sync the file system: %s; "
+			    "%zu restored files not put in place", Q(o->target),
+			    strerror(e), o->npend);
+			return bw_err_from_errno(e);
+		}
+	}
+	for (i = 0; i < o->npend; i++) {
+		p = &o->pend[i];
+		rc2 = p->replace_dir ? remove_old(p->pd, p->rel, 2) : 0;
+		if (rc2 == 0 && renameat(p->pd->fd, p->tmp, p->pd->fd,
+		    base_of(p->rel)) != 0) {
+			e = errno;
+			log_error("%s: cannot rename the restored file into "
+			    "place: %s", Q(p->rel), strerror(e));
+			rc2 = bw_err_from_errno(e);
+		}
+		if (rc2 != 0)
+			unlinkat(p->pd->fd, p->tmp, 0);
+		else
+			rc2 = wt_note(o, p->pd, p->rel, p->nlink);
+		if (rc2 != 0 && rc == 0)
+			rc = rc2;
+		pdir_unref(o, p->pd);
+		free(p->rel);
+	}
+	o->npend = 0;
+	o->pendbytes = 0;
+	memset(o->pendbloom, 0, sizeof(o->pendbloom));
+	return rc;
+}
+
+/* Flushes the batch first when rel (a name about to be looked at or
+ * written) is in it. */
+static int
+pend_settle(struct fsout *o, const char *rel)
+{
+	return rel && pend_find(o, rel) ? pend_flush(o) : 0;
+}
+
+/* Drops the pending files (no successful close): temporaries removed. */
+static void
+pend_drop(struct fsout *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->npend; i++) {
+		unlinkat(o->pend[i].pd->fd, o->pend[i].tmp, 0);
+		pdir_unref(o, o->pend[i].pd);
+		free(o->pend[i].rel);
+	}
+	o->npend = 0;
+	free(o->pend);
+	o->pend = NULL;
+}
+
+/* Queues f's rename (takes its directory and name); flushes a full batch. */
+static int
+pend_add(struct fsout *o, struct fsout_file *f)
+{
+	struct pending *p;
+	uint64_t h;
+
+	if (o->npend == o->pendcap) {
+		size_t cap = o->pendcap ? o->pendcap * 2 : 16;
+
+		if ((p = realloc(o->pend, cap * sizeof(*p))) == NULL) {
+			log_error("%s: out of memory", Q(f->rel));
+			unlinkat(f->pd->fd, f->tmp, 0);
+			return BW_ERR_NOMEM;
+		}
+		o->pend = p;
+		o->pendcap = cap;
+	}
+	p = &o->pend[o->npend++];
+	p->pd = f->pd;
+	p->rel = f->rel;
+	memcpy(p->tmp, f->tmp, sizeof(p->tmp));
+	p->replace_dir = f->replace_dir;
+	p->nlink = f->nlink;
+	f->pd = NULL;
+	f->rel = NULL;
+	h = pend_hash(p->rel);
+	o->pendbloom[h / 64] |= 1ull << (h % 64);
+	o->pendbytes += f->size;
+	if (o->npend >= PEND_FILES || o->pendbytes >= PEND_BYTES)
+		return pend_flush(o);
+	return 0;
+}
+
 /* ---- the handle ---- */
 
 /* The target directory: made (with parents) if missing. */
@@ -1368,12 +1687,29 @@ target_open(struct fsout *o)
 	size_t i;
 	int e;
 
+	struct stat st;
+	int made = 0, rc;
+
 	if ((o->target = strdup(o->opts.target)) == NULL) {
 		log_error("target %s: out of memory", Q(o->opts.target));
 		return BW_ERR_NOMEM;
 	}
-	o->tfd = open(o->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* The target itself is never reached through a symlink: one planted
+	 * at a predictable name would send the restore anywhere. */
+	o->tfd = open(o->target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (o->tfd < 0 && (errno == ENOTDIR || errno == ELOOP) &&
+	    lstat(o->target, &st) == 0 && S_ISLNK(st.st_mode)) {
+		char to[PATH_MAX];
+		ssize_t n = readlink(o->target, to, sizeof(to) - 1);
+
+		to[n > 0 ? n : 0] = '\0';
+		log_error("target %s is a symlink (-> %s); not followed: give the "
+		    "directory it points to, or another one", Q(o->target),
+		    Q(n > 0 ? to : "?"));
+		return BW_ERR_INVAL;
+	}
 	if (o->tfd < 0 && errno == ENOENT) {
+		made = 1;
 		p = o->target;
 		for (i = 1; p[i]; i++) {
 			if (p[i] != '/')
@@ -1393,7 +1729,8 @@ target_open(struct fsout *o)
 			    strerror(e));
 			return bw_err_from_errno(e);
 		}
-		o->tfd = open(o->target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		o->tfd = open(o->target, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
 	}
 	if (o->tfd < 0) {
 		e = errno;
@@ -1401,13 +1738,26 @@ target_open(struct fsout *o)
 		    strerror(e));
 		return bw_err_from_errno(e);
 	}
+	/* Somebody else's directory (a name planted in /var/tmp before us)
+	 * could be changed under the restore by its owner. */
+	if (!made && fstat(o->tfd, &st) == 0 && st.st_uid != 0 &&
+	    st.st_uid != geteuid()) {
+		log_error("target %s belongs to user %lu, neither you nor root; "
+		    "not used (another user could change it during the "
+		    "restore): choose a directory of your own", Q(o->target),
+		    (unsigned long)st.st_uid);
+		return BW_ERR_PERM;
+	}
 	if ((o->root = calloc(1, sizeof(*o->root) + 1)) == NULL) {
 		log_error("target %s: out of memory", Q(o->target));
 		return BW_ERR_NOMEM;
 	}
 	o->root->fd = o->tfd;
 	o->root->refs = 1;
-	return note_fs(o, o->tfd, o->target);
+	if ((rc = note_fs(o, o->tfd, o->target)) != 0)
+		return rc;
+	sweep(o, o->tfd, "");
+	return 0;
 }
 
 int
@@ -1437,6 +1787,9 @@ fsout_open(const struct fsout_opts *opts, struct fsout **out)
 		rc = arch_open(o);
 		goto out;
 	}
+	/* Before any disk writer exists (it reads the umask by setting it). */
+	if ((rc = fs_own(o)) != 0)
+		goto out;
 	o->flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 	    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
@@ -1479,6 +1832,8 @@ fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur)
 		refuse(rel, why);
 		return BW_ERR_INVAL;
 	}
+	if ((rc = pend_settle(o, rel)) != 0)
+		return rc;
 	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0)
 		return rc == BW_ERR_NOENT ? 0 : rc;
 	if (fstatat(pd->fd, base_of(rel), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -1522,6 +1877,9 @@ fsout_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 	}
 	if (o->ar)
 		return arch_entry(o, rel, e);
+	if ((rc = pend_settle(o, rel)) != 0 ||
+	    (e->type == FSENT_HARDLINK && (rc = pend_settle(o, e->link)) != 0))
+		return rc;
 	switch (e->type) {
 	case FSENT_DIR:
 		return dir_entry(o, rel, e);
@@ -1571,6 +1929,15 @@ fsout_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
 	}
 	if (o->ar)
 		return arch_file_open(o, rel, e, out);
+	/* Data goes where the map says: overlapping or unsorted regions
+	 * would write one place twice and leave another a hole. */
+	if (e->nregions && !regions_ok(e)) {
+		refuse(rel, "sparse map out of order, overlapping or beyond the "
+		    "file's size");
+		return BW_ERR_INVAL;
+	}
+	if ((rc = pend_settle(o, rel)) != 0)
+		return rc;
 	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
 		return rc;
 	if ((rc = policy(o, pd, rel, e, &rm)) != 0)
@@ -1683,7 +2050,7 @@ int
 fsout_file_commit(struct fsout_file *f)
 {
 	struct fsout *o = f->o;
-	int rc, r, e, dead = 0;
+	int rc, r, dead = 0;
 
 	if (f->a == NULL) {		/* archive member */
 		if (f->failed) {
@@ -1709,18 +2076,14 @@ fsout_file_commit(struct fsout_file *f)
 	rc = ar_result(f->a, r, f->rel, "restore metadata");
 	if (rc == 0 && f->failed)
 		rc = BW_ERR_IO;
+	/* Now, so that a non-empty directory is reported for this file. */
 	if (rc == 0 && f->replace_dir)
 		rc = remove_old(f->pd, f->rel, 2);
-	if (rc == 0 && renameat(f->pd->fd, f->tmp, f->pd->fd, f->base) != 0) {
-		e = errno;
-		log_error("%s: cannot rename the restored file into place: %s",
-		    Q(f->rel), strerror(e));
-		rc = bw_err_from_errno(e);
-	}
+	f->replace_dir = 0;
 	if (rc != 0)
 		unlinkat(f->pd->fd, f->tmp, 0);
 	else
-		rc = wt_note(o, f->pd, f->rel, f->nlink);
+		rc = pend_add(o, f);	/* renamed once durable */
 out:
 	if (f->a)
 		pool_put(o, f->a, dead);
@@ -1756,6 +2119,7 @@ fsout_file_abort(struct fsout_file *f)
 int
 fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg)
 {
+	struct pending *p;
 	struct pdir *pd = NULL;
 	struct stat st;
 	const char *why;
@@ -1777,8 +2141,11 @@ fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg)
 			log_error("%s: not in the target", Q(rel));
 		return rc;
 	}
-	fd = openat(pd->fd, base_of(rel), O_RDONLY | O_NOFOLLOW | O_NOCTTY |
-	    O_NONBLOCK | O_CLOEXEC);
+	/* A committed file may still wait for its rename (no sync for a
+	 * read back). */
+	p = pend_find(o, rel);
+	fd = openat(p ? p->pd->fd : pd->fd, p ? p->tmp : base_of(rel),
+	    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		e = errno;
 		log_error("%s: cannot read back: %s", Q(rel), strerror(e));
@@ -1948,7 +2315,9 @@ fsout_close(struct fsout *o)
 	o->closed = 1;
 	if (o->ar)
 		return arch_close(o);
-	rc = dirs_apply(o);
+	rc = pend_flush(o);
+	if ((rc2 = dirs_apply(o)) != 0 && rc == 0)
+		rc = rc2;
 	for (i = 0; i < o->nsync; i++) {
 		if (syncfs(o->syncfd[i]) != 0) {
 			e = errno;
@@ -1984,6 +2353,7 @@ fsout_free(struct fsout *o)
 	for (i = 0; i < o->npool; i++)
 		archive_write_free(o->pool[i]);
 	free(o->pool);
+	pend_drop(o);
 	if (o->ae)
 		archive_entry_free(o->ae);
 	while (o->ids) {
@@ -2007,6 +2377,7 @@ fsout_free(struct fsout *o)
 		close(o->syncfd[i]);
 	free(o->syncfd);
 	free(o->syncdev);
+	free(o->seen);
 	pdir_unref(o, o->cur);
 	if (o->root) {
 		o->root->fd = -1;

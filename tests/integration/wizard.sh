@@ -287,4 +287,22 @@ eval "set -- $cmd"
 expect 0 "$BW" "$@"
 diff -r "$src/big" "$T/e$src/big" >/dev/null || fail "the second run did not finish the restore"
 
+# (g) Ctrl-C at the passphrase prompt, half typed: cancelled (130), never
+# taken as the passphrase, the terminal's echo back; the same for another
+# command that asks for the passphrase
+for cmd in "restore --repo $T/repo" "snapshots --repo $T/repo"; do
+	cat > "$T/g.steps" <<STEPS
+expect repository passphrase:
+noecho
+raw half-typed
+raw \x03
+exit 130
+STEPS
+	# shellcheck disable=SC2086
+	drive g env -u BULWARK_PASSPHRASE "$BW" $cmd
+	screen_has g "passphrase prompt cancelled"
+	screen_lacks g "wrong passphrase"
+	screen_lacks g "half-typed"
+done
+
 finish

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,17 @@ write_file(struct fsout *o, const char *rel, struct fsent_entry *e,
 		return rc;
 	ck_assert_int_eq(fsout_file_write(f, 0, p, n), 0);
 	return fsout_file_commit(f);
+}
+
+/* Whatever waits for a rename at rel is put in place (fsout_existing
+ * settles the batch first), as a second entry for rel would see it. */
+static void
+settle(struct fsout *o, const char *rel)
+{
+	struct fsent_entry *cur = NULL;
+
+	ck_assert_int_ge(fsout_existing(o, rel, &cur), 0);
+	fsent_entry_free(cur);
 }
 
 static void
@@ -749,8 +761,9 @@ START_TEST(test_hostile)
 }
 END_TEST
 
-/* An attacker pre-creates target/srv -> outside; restoring "srv/passwd"
- * never touches outside, whatever the policy. */
+/* An attacker pre-creates target/srv -> outside (or the host has its own
+ * link, merged /usr's lib -> usr/lib); restoring "srv/passwd" never
+ * touches outside nor replaces the link, whatever the policy. */
 START_TEST(test_planted_symlink)
 {
 	static const enum fsout_overwrite ow[] = {
@@ -769,17 +782,18 @@ START_TEST(test_planted_symlink)
 		rmdir(at("t/srv"));
 		ck_assert_int_eq(symlink(at("outside"), at("t/srv")), 0);
 		o = open_target(ow[i], 0);
+		logged[0] = '\0';
 		rc = fsout_entry(o, "srv", d);
-		ck_assert_int_eq(rc, ow[i] == FSOUT_NEVER ? 1 : 0);
+		ck_assert_int_eq(rc, ow[i] == FSOUT_NEVER ? 1 : BW_ERR_EXIST);
+		if (ow[i] != FSOUT_NEVER)
+			ck_assert_msg(strstr(logged, "srv: is a symlink on this "
+			    "host (-> ") && strstr(logged, "remove the link"),
+			    "%s", logged);
+		/* The symlink stays, and nothing goes beneath it. */
 		rc = write_file(o, "srv/passwd", f, "root::0:0", 9);
-		if (ow[i] == FSOUT_NEVER) {
-			ck_assert_int_eq(rc, BW_ERR_INVAL);
-		} else {
-			/* The symlink was replaced by a real directory. */
-			ck_assert_int_eq(rc, 0);
-			ck_assert_int_eq(lstat(at("t/srv"), &st), 0);
-			ck_assert(S_ISDIR(st.st_mode));
-		}
+		ck_assert_int_eq(rc, BW_ERR_INVAL);
+		ck_assert_int_eq(lstat(at("t/srv"), &st), 0);
+		ck_assert(S_ISLNK(st.st_mode));
 		/* Written, then kept as unchanged, then replaced. */
 		ck_assert_int_eq(write_file(o, "later", f, "ok", 2),
 		    ow[i] == FSOUT_IF_CHANGED);
@@ -792,8 +806,135 @@ START_TEST(test_planted_symlink)
 }
 END_TEST
 
+struct readback {
+	char buf[64];
+	size_t n;
+};
+
+static int
+readback_cb(const void *p, size_t n, void *arg)
+{
+	struct readback *rb = arg;
+
+	ck_assert_uint_le(rb->n + n, sizeof(rb->buf));
+	memcpy(rb->buf + rb->n, p, n);
+	rb->n += n;
+	return 0;
+}
+
+/* Another thread, started before the restore: where is its working
+ * directory once the restoring thread has opened a handle and moved? */
+struct other {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int go;
+	char cwd[1024];
+};
+
+static void *
+other_thread(void *arg)
+{
+	struct other *t = arg;
+
+	pthread_mutex_lock(&t->mu);
+	while (!t->go)
+		pthread_cond_wait(&t->cv, &t->mu);
+	pthread_mutex_unlock(&t->mu);
+	if (getcwd(t->cwd, sizeof(t->cwd)) == NULL)
+		t->cwd[0] = '\0';
+	return NULL;
+}
+
+/* From fsout_open on, the writing thread's working directory is its own
+ * (a relative repository path in the decode threads keeps its meaning). */
+START_TEST(test_private_cwd_from_open)
+{
+	struct other t = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, "" };
+	char before[1024];
+	pthread_t th;
+	struct fsout *o;
+
+	ck_assert_ptr_nonnull(getcwd(before, sizeof(before)));
+	ck_assert_int_eq(pthread_create(&th, NULL, other_thread, &t), 0);
+	o = open_target(FSOUT_NEVER, 0);
+	ck_assert_int_eq(chdir(at("outside")), 0);
+	pthread_mutex_lock(&t.mu);
+	t.go = 1;
+	pthread_cond_signal(&t.cv);
+	pthread_mutex_unlock(&t.mu);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_str_eq(t.cwd, before);
+	ck_assert_int_eq(fsout_close(o), 0);
+	fsout_free(o);
+}
+END_TEST
+
+/* The target itself: a symlink at its name is never followed, and a
+ * directory of another (non-root) user is not used. */
+START_TEST(test_target_symlink_and_owner)
+{
+	struct fsout_opts op = { .target = at("t-link") };
+	struct passwd *pw = getpwnam("nobody");
+	struct fsout *o = NULL;
+
+	ck_assert_int_eq(symlink(at("outside"), at("t-link")), 0);
+	logged[0] = '\0';
+	ck_assert_int_eq(fsout_open(&op, &o), BW_ERR_INVAL);
+	ck_assert_ptr_null(o);
+	ck_assert_msg(strstr(logged, "t-link is a symlink (-> ") &&
+	    strstr(logged, "not followed"), "%s", logged);
+	/* a missing target is made, then opened the same way */
+	op.target = at("t-new/deeper");
+	ck_assert_int_eq(fsout_open(&op, &o), 0);
+	ck_assert_int_eq(fsout_close(o), 0);
+	fsout_free(o);
+	if (geteuid() != 0 || pw == NULL || pw->pw_uid == 0) {
+		printf("test_fsout: skipping the owner check: chown needs root\n");
+		return;
+	}
+	mkd("t-theirs");
+	ck_assert_int_eq(chown(at("t-theirs"), pw->pw_uid, pw->pw_gid), 0);
+	op.target = at("t-theirs");
+	logged[0] = '\0';
+	ck_assert_int_eq(fsout_open(&op, &o), BW_ERR_PERM);
+	ck_assert_msg(strstr(logged, "belongs to user") &&
+	    strstr(logged, "choose a directory of your own"), "%s", logged);
+	ck_assert_int_eq(count_dir("outside"), 0);
+}
+END_TEST
+
+/* Temporaries a killed restore left (power cut, SIGKILL) go away when a
+ * later restore first enters their directory; names that only look like
+ * ours stay. */
+START_TEST(test_stale_temporaries_removed)
+{
+	struct fsout *o;
+	struct fsent_entry *e = ent(FSENT_FILE, 0644);
+
+	mkd("t");
+	mkd("t/d");
+	put("t/.bw-restore.aB3-_z", "stale", 5);
+	put("t/d/.bw-restore.Qx9k2L", "stale", 5);
+	put("t/d/.bw-restore.toolong1", "mine", 4);
+	put("t/d/x.bw-restore.abcdef", "mine", 4);
+	mkd("t/d/.bw-restore.dir123");
+	o = open_target(FSOUT_NEVER, 0);
+	ck_assert_int_eq(access(at("t/.bw-restore.aB3-_z"), F_OK), -1);
+	ck_assert_int_eq(write_file(o, "d/f", e, "new", 3), 0);
+	ck_assert_int_eq(fsout_close(o), 0);
+	fsout_free(o);
+	ck_assert_int_eq(access(at("t/d/.bw-restore.Qx9k2L"), F_OK), -1);
+	ck_assert_int_eq(access(at("t/d/.bw-restore.toolong1"), F_OK), 0);
+	ck_assert_int_eq(access(at("t/d/x.bw-restore.abcdef"), F_OK), 0);
+	ck_assert_int_eq(access(at("t/d/.bw-restore.dir123"), F_OK), 0);
+	ck_assert_int_eq(access(at("t/d/f"), F_OK), 0);
+	fsent_entry_free(e);
+}
+END_TEST
+
 START_TEST(test_temp_rename_abort)
 {
+	struct readback rb;
 	struct fsout *o = open_target(FSOUT_ALWAYS, 0);
 	struct fsent_entry *e = ent(FSENT_FILE, 0644);
 	struct fsout_file *f;
@@ -807,6 +948,17 @@ START_TEST(test_temp_rename_abort)
 	ck_assert_int_eq(access(at("t/f"), F_OK), -1);
 	ck_assert_int_eq(has_temp("t"), 1);
 	ck_assert_int_eq(fsout_file_commit(f), 0);
+	/* Committed: the final name waits until the batch is durable (a
+	 * power cut must not leave a short file under it); reading back
+	 * already sees the bytes. */
+	ck_assert_int_eq(access(at("t/f"), F_OK), -1);
+	ck_assert_int_eq(has_temp("t"), 1);
+	rb.n = 0;
+	ck_assert_int_eq(fsout_read(o, "f", readback_cb, &rb), 0);
+	ck_assert_uint_eq(rb.n, 5);
+	ck_assert_mem_eq(rb.buf, "hello", 5);
+	/* Looking at the name again puts the batch in place first. */
+	settle(o, "f");
 	ck_assert_int_eq(has_temp("t"), 0);
 	slurp("t/f", buf, sizeof(buf), &n);
 	ck_assert_int_eq(n, 5);
@@ -816,6 +968,7 @@ START_TEST(test_temp_rename_abort)
 	ck_assert_int_eq(fsout_file_write(f, 0, "XXXXX", 5), 0);
 	fsout_file_abort(f);
 	ck_assert_int_eq(has_temp("t"), 0);
+	settle(o, "f");
 	slurp("t/f", buf, sizeof(buf), &n);
 	ck_assert_mem_eq(buf, "hello", 5);
 	fsout_file_abort(NULL);
@@ -875,9 +1028,11 @@ START_TEST(test_overwrite)
 	ck_assert_int_eq(write_file(o, "f", e, "ONE", 3), 1);
 	e->mtime_nsec++;
 	ck_assert_int_eq(write_file(o, "f", e, "new", 3), 0);
+	settle(o, "f");
 	slurp("t/f", buf, sizeof(buf), &n);
 	ck_assert_mem_eq(buf, "new", 3);
 	ck_assert_int_eq(write_file(o, "f", e, "longer", 6), 0);
+	settle(o, "f");
 	slurp("t/f", buf, sizeof(buf), &n);
 	ck_assert_int_eq(n, 6);
 	/* A directory is not replaced by a file. */
@@ -891,10 +1046,12 @@ START_TEST(test_overwrite)
 
 	o = open_target(FSOUT_ALWAYS, 0);
 	ck_assert_int_eq(write_file(o, "f", e, "always", 6), 0);
+	settle(o, "f");
 	slurp("t/f", buf, sizeof(buf), &n);
 	ck_assert_mem_eq(buf, "always", 6);
 	/* An empty directory gives way; a non-empty one does not. */
 	ck_assert_int_eq(write_file(o, "dir", e, "was a dir", 9), 0);
+	settle(o, "dir");
 	slurp("t/dir", buf, sizeof(buf), &n);
 	ck_assert_int_eq(n, 9);
 	mkd("t/full");
@@ -1074,6 +1231,39 @@ read_cb(const void *p, size_t n, void *arg)
 	b->n += n;
 	return 0;
 }
+
+/* A sparse map that overlaps or runs backwards would write one place
+ * twice and leave another a hole: refused, with the reason. */
+START_TEST(test_bad_sparse_map)
+{
+	struct fsout *o = open_target(FSOUT_NEVER, 0);
+	struct fsent_entry *e = ent(FSENT_FILE, 0644);
+	struct fsent_region bad[2][2] = {
+		{ { 0, 4096 }, { 2048, 4096 } },	/* overlapping */
+		{ { 8192, 10 }, { 0, 10 } },		/* out of order */
+	};
+	struct fsout_file *f = NULL;
+	int i;
+
+	e->size = 16384;
+	e->nregions = 2;
+	for (i = 0; i < 2; i++) {
+		e->regions = bad[i];
+		logged[0] = '\0';
+		ck_assert_int_eq(fsout_file_open(o, "sparse", e, &f), BW_ERR_INVAL);
+		ck_assert_ptr_null(f);
+		ck_assert_msg(strstr(logged, "sparse") &&
+		    strstr(logged, "sparse map out of order"), "%s", logged);
+	}
+	e->regions = NULL;
+	e->nregions = 0;
+	ck_assert_int_eq(fsout_close(o), 0);
+	fsout_free(o);
+	ck_assert_int_eq(access(at("t/sparse"), F_OK), -1);
+	ck_assert_int_eq(has_temp("t"), 0);
+	fsent_entry_free(e);
+}
+END_TEST
 
 START_TEST(test_sparse_and_read)
 {
@@ -1388,6 +1578,10 @@ suite(void)
 	tcase_add_test(tc, test_fidelity);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_planted_symlink);
+	tcase_add_test(tc, test_bad_sparse_map);
+	tcase_add_test(tc, test_private_cwd_from_open);
+	tcase_add_test(tc, test_target_symlink_and_owner);
+	tcase_add_test(tc, test_stale_temporaries_removed);
 	tcase_add_test(tc, test_temp_rename_abort);
 	tcase_add_test(tc, test_overwrite);
 	tcase_add_test(tc, test_resume);

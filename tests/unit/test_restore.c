@@ -533,6 +533,110 @@ START_TEST(overwrite_modes)
 }
 END_TEST
 
+/* A file left damaged by a crash, with the snapshot's size and time: a
+ * rerun reads its content, says it differs with --overwrite never, and
+ * rewrites it with if-changed. */
+START_TEST(damaged_file_with_the_same_size_and_time_is_not_kept_silently)
+{
+	struct repo *r;
+	struct snap_info s;
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	char p[2048], sp[1024];
+	struct timespec ts[2];
+	struct stat sb;
+	uint8_t *d;
+	size_t n;
+	int i;
+
+	make_src();
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(backup(r, 0, &s), 0);
+	opts_init(&o, s.id, src, &c);
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	snprintf(p, sizeof(p), "%s/hello.txt", target);
+	snprintf(sp, sizeof(sp), "%s/hello.txt", src);
+	ck_assert_int_eq(stat(p, &sb), 0);
+	write_file(target, "hello.txt", "HELLO, CITY PORTAL\n", 19);
+	ts[0] = sb.st_atim;
+	ts[1] = sb.st_mtim;
+	ck_assert_int_eq(utimensat(AT_FDCWD, p, ts, 0), 0);
+	c.n = 0;
+	o.overwrite = RESTORE_OVERWRITE_NEVER;
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	ck_assert_int_ge(i = find_item(&c, sp, RESTORE_SKIPPED_EXISTS), 0);
+	ck_assert_msg(strstr(c.reason[i], "differs") &&
+	    strstr(c.reason[i], "if-changed"), "%s", c.reason[i]);
+	c.n = 0;
+	o.overwrite = RESTORE_OVERWRITE_IF_CHANGED;
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	ck_assert_int_ge(find_item(&c, sp, RESTORE_REPLACED), 0);
+	ck_assert_ptr_nonnull(d = read_all(p, &n));
+	ck_assert_uint_eq(n, 19);
+	ck_assert_mem_eq(d, "hello, city portal\n", 19);
+	free(d);
+	snap_info_clear(&s);
+	repo_free(r);
+}
+END_TEST
+
+/* Restoring over a host whose layout has a symlink where the snapshot has
+ * a directory (merged /usr: lib -> usr/lib): the link stays and nothing is
+ * written through it nor in a new directory in its place; if-changed does
+ * not replace an empty directory by a file either. */
+START_TEST(existing_symlink_is_not_replaced_by_a_directory)
+{
+	static const enum restore_overwrite ow[] = {
+		RESTORE_OVERWRITE_IF_CHANGED, RESTORE_OVERWRITE_ALWAYS
+	};
+	struct repo *r;
+	struct snap_info s;
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	char p[2048], sp[1024], other[1024];
+	struct stat sb;
+	size_t i;
+	int plan;
+
+	make_src();
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(backup(r, 0, &s), 0);
+	snprintf(other, sizeof(other), "%s/usr-sub", top);
+	ck_assert_int_eq(mkdir(other, 0755), 0);
+	ck_assert_int_eq(mkdir(target, 0755), 0);
+	snprintf(p, sizeof(p), "%s/sub", target);
+	ck_assert_int_eq(symlink("../usr-sub", p), 0);
+	snprintf(p, sizeof(p), "%s/empty", target);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(sp, sizeof(sp), "%s/sub", src);
+	for (i = 0; i < 2; i++) {
+		for (plan = 1; plan >= 0; plan--) {
+			c.n = 0;
+			opts_init(&o, s.id, src, &c);
+			o.overwrite = ow[i];
+			o.dry_run = plan;
+			ck_assert_int_eq(plan ? restore_plan(r, &o, &st) :
+			    restore_run(r, &o, &st), 0);
+			ck_assert_int_ge(find_item(&c, sp, RESTORE_SKIPPED_EXISTS), 0);
+		}
+		snprintf(p, sizeof(p), "%s/sub", target);
+		ck_assert_int_eq(lstat(p, &sb), 0);
+		ck_assert(S_ISLNK(sb.st_mode));
+		ck_assert_int_eq(count_entries(other), 0);
+		snprintf(p, sizeof(p), "%s/hello.txt", target);
+		ck_assert_int_eq(access(p, F_OK), 0);
+		snprintf(p, sizeof(p), "%s/empty", target);
+		ck_assert_int_eq(lstat(p, &sb), 0);
+		if (ow[i] == RESTORE_OVERWRITE_IF_CHANGED)
+			ck_assert(S_ISDIR(sb.st_mode));
+	}
+	snap_info_clear(&s);
+	repo_free(r);
+}
+END_TEST
+
 START_TEST(delta_stored_files_restore_exactly)
 {
 	struct repo *r;
@@ -732,6 +836,74 @@ newest_pack(char *out, size_t n, const char *not)
 	}
 }
 
+static char errors[8192];
+
+static void
+all_errors(enum log_level lvl, const char *msg, void *arg)
+{
+	size_t n = strlen(errors);
+
+	(void)arg;
+	if (lvl == LOG_LVL_ERROR)
+		snprintf(errors + n, sizeof(errors) - n, "%s\n", msg);
+}
+
+/* A 1000-byte file whose delta chain's base claims 6 MiB (one chunk
+ * named six times): the base is cut off well before it fills $TMPDIR, and
+ * the file is reported damaged with the reason. */
+START_TEST(hostile_delta_chain_is_cut_off)
+{
+	struct repo *r;
+	struct tb t = { 0 };
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	struct tree_entry e = { 0 };
+	struct tree_content base = { 0 };
+	uint8_t *chunk, id[32], ids[6][32], did[1][32], root[32], snap[32];
+	char p[1024];
+	int i;
+
+	chunk = malloc(1 << 20);
+	fill_obj(chunk, 1 << 20, 5);
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	t.r = r;
+	ck_assert_int_eq(repo_writer_start(r, &t.w), 0);
+	ck_assert_int_eq(repo_writer_put(t.w, OBJ_DATA, chunk, 1 << 20, NULL, id, NULL), 0);
+	ck_assert_int_eq(repo_writer_put(t.w, OBJ_DELTA, "x", 1, NULL, did[0], NULL), 0);
+	for (i = 0; i < 6; i++)
+		memcpy(ids[i], id, 32);
+	base.kind = 0;
+	base.ids = ids;
+	base.nids = 6;
+	e.name = "victim";
+	e.kind = TREE_FILE;
+	e.mode = 0644;
+	e.size = 1000;
+	e.mtime_sec = 1700000000;
+	e.content.kind = 1;
+	e.content.depth = 1;
+	e.content.base = &base;
+	e.content.ids = did;
+	e.content.nids = 1;
+	ck_assert_int_eq(tree_entry_encode(&t.ents, &e), 0);
+	t.n++;
+	tb_finish(&t, root);
+	tb_commit(&t, root, snap);
+	opts_init(&o, snap, "/", &c);
+	errors[0] = 0;
+	log_set_sink(all_errors, NULL);
+	ck_assert_int_eq(restore_run(r, &o, &st), BW_ERR_CORRUPT);
+	ck_assert_uint_eq(st.damaged, 1);
+	ck_assert_int_ge(find_item(&c, "/victim", RESTORE_DAMAGED), 0);
+	ck_assert_msg(strstr(errors, "delta chain grows beyond"), "%s", errors);
+	snprintf(p, sizeof(p), "%s/victim", target);
+	ck_assert_int_eq(access(p, F_OK), -1);
+	free(chunk);
+	repo_free(r);
+}
+END_TEST
+
 START_TEST(damaged_object_fails_only_its_files)
 {
 	struct repo *r;
@@ -881,10 +1053,13 @@ suite(void)
 	tcase_add_test(tc, interrupted_restore_finishes_on_a_second_run);
 	tcase_add_test(tc, stop_in_the_middle_of_a_file_leaves_nothing_half_written);
 	tcase_add_test(tc, overwrite_modes);
+	tcase_add_test(tc, existing_symlink_is_not_replaced_by_a_directory);
+	tcase_add_test(tc, damaged_file_with_the_same_size_and_time_is_not_kept_silently);
 	tcase_add_test(tc, delta_stored_files_restore_exactly);
 	tcase_add_test(tc, sparse_file_keeps_its_holes);
 	tcase_add_test(tc, damaged_object_fails_only_its_files);
 	tcase_add_test(tc, hostile_snapshot_writes_nothing_outside);
+	tcase_add_test(tc, hostile_delta_chain_is_cut_off);
 	suite_add_tcase(s, tc);
 	return s;
 }

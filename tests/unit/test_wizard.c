@@ -315,7 +315,10 @@ START_TEST(test_quote_and_cmdline)
 		{ "it's", "'it'\\''s'" },
 		{ "$HOME", "'$HOME'" },
 		{ "*.conf", "'*.conf'" },
-		{ "new\nline", "'new\nline'" },
+		{ "new\nline", "$'new\\x0aline'" },
+		{ "esc\033[2J it's \\", "$'esc\\x1b[2J it\\'s \\\\'" },
+		{ "c1\xc2\x9b" "31m caf\xc3\xa9", "$'c1\\xc2\\x9b31m caf\xc3\xa9'" },
+		{ "caf\xc3\xa9", "'caf\xc3\xa9'" },
 	};
 	struct wiz_choice w;
 	struct buf b = { 0 };
@@ -366,6 +369,97 @@ START_TEST(test_quote_and_cmdline)
 	for (i = 0; i < 2; i++)
 		free(sel[i]);
 	free(inc[0]);
+}
+END_TEST
+
+/* A name from the repository that would drive the terminal: ESC, BEL, a
+ * C1 CSI in UTF-8. */
+static const char evil[] = "e\033]0;pwn\007\xc2\x9b" "31m";
+
+static int
+evil_list(void *arg, const char *dir, struct wiz_dirent **res, size_t *n)
+{
+	struct wiz_dirent *d;
+
+	(void)arg;
+	if (strcmp(dir, "/") != 0)
+		return strncmp(dir, "/e", 2) == 0 ? BW_ERR_INVAL : BW_ERR_NOENT;
+	d = calloc(1, sizeof(*d));
+	ck_assert_ptr_nonnull(d);
+	d->name = strdup(evil);
+	d->kind = TREE_SYMLINK;
+	d->link = strdup("\033[31mred");
+	d->mode = 0777;
+	*res = d;
+	*n = 1;
+	return 0;
+}
+
+static void
+assert_no_raw_controls(const char *o)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)o; *p; p++) {
+		ck_assert_msg(*p == '\n' || (*p >= 0x20 && *p != 0x7f), "raw byte 0x%02x in %s",
+		    *p, o);
+		ck_assert_msg(!(p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f),
+		    "raw C1 control in %s", o);
+	}
+}
+
+/* Names go to the terminal escaped in ls, find, mark and messages; the
+ * command line shown stays a valid command that names the same bytes. */
+START_TEST(test_hostile_names_escaped)
+{
+	struct buf b = { 0 };
+	char dir[] = "/tmp/test_wizard.XXXXXX", path[64], cmd[160], got[64];
+	const char *o;
+	FILE *f;
+	size_t n;
+
+	wiz_shell_clear(&sh);
+	ck_assert_int_eq(wiz_shell_init(&sh, evil_list, NULL, NULL), 0);
+	o = run("ls -l", WIZ_SHELL_MORE);
+	assert_no_raw_controls(o);
+	ck_assert_msg(strstr(o, "e\\x1b]0;pwn\\x07\\xc2\\x9b31m -> \\x1b[31mred"), "%s", o);
+	o = run("find e*", WIZ_SHELL_MORE);
+	assert_no_raw_controls(o);
+	ck_assert_msg(strstr(o, "/e\\x1b]0;pwn"), "%s", o);
+	o = run("mark e*", WIZ_SHELL_MORE);
+	assert_no_raw_controls(o);
+	ck_assert_msg(strstr(o, "marked /e\\x1b]0;pwn\\x07\\xc2\\x9b31m"), "%s", o);
+	o = run("marked", WIZ_SHELL_MORE);
+	assert_no_raw_controls(o);
+	o = run("mark e*", WIZ_SHELL_MORE);
+	assert_no_raw_controls(o);
+	ck_assert_msg(strstr(o, "already marked"), "%s", o);
+	/* the same routine as 'bulwark restore' uses for its lines */
+	ck_assert_str_eq(wiz_q("a\\b\x7f\xc2\xa0\xc2\x85"), "a\\x5cb\\x7f\xc2\xa0\\xc2\\x85");
+
+	ck_assert_int_eq(wiz_shell_quote(&b, evil), 0);
+	buf_put_u8(&b, 0);
+	assert_no_raw_controls((char *)b.data);
+	if (system("command -v bash >/dev/null 2>&1") != 0) {
+		printf("test_wizard: bash missing: $'...' not run through a shell\n");
+	} else {
+		ck_assert_ptr_nonnull(mkdtemp(dir));
+		snprintf(path, sizeof(path), "%s/cmd", dir);
+		ck_assert_ptr_nonnull(f = fopen(path, "w"));
+		fprintf(f, "printf %%s %s\n", (char *)b.data);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "bash %s/cmd > %s/out", dir, dir);
+		ck_assert_int_eq(system(cmd), 0);
+		snprintf(path, sizeof(path), "%s/out", dir);
+		ck_assert_ptr_nonnull(f = fopen(path, "r"));
+		n = fread(got, 1, sizeof(got), f);
+		fclose(f);
+		ck_assert_uint_eq(n, strlen(evil));
+		ck_assert_mem_eq(got, evil, n);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	buf_free(&b);
 }
 END_TEST
 
@@ -562,8 +656,9 @@ START_TEST(test_destination)
 
 	use_tz("UTC0");
 	memset(id, 0xab, sizeof(id));
-	wiz_default_target(p, sizeof(p), "/var/tmp", id, (time_t)1795527060);
-	ck_assert_str_eq(p, "/var/tmp/restore-abababab-20261124-1331");
+	wiz_default_target(p, sizeof(p), "/var/tmp", id, (time_t)1795527060,
+	    (const uint8_t[4]){ 0x01, 0x9f, 0xc4, 0x7e });
+	ck_assert_str_eq(p, "/var/tmp/restore-abababab-20261124-1331-019fc47e");
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(wiz_check_dir("relative/dir", why, sizeof(why)), BW_ERR_INVAL);
@@ -582,6 +677,12 @@ START_TEST(test_destination)
 	ck_assert_ptr_nonnull(strstr(why, "not a directory"));
 	snprintf(p, sizeof(p), "%s/file/x", dir);
 	ck_assert_int_eq(wiz_check_dir(p, why, sizeof(why)), BW_ERR_INVAL);
+	/* a symlink at the name (planted in a shared /var/tmp?) is refused */
+	snprintf(p, sizeof(p), "%s/link", dir);
+	ck_assert_int_eq(symlink("/etc", p), 0);
+	ck_assert_int_eq(wiz_check_dir(p, why, sizeof(why)), BW_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(why, "is a symlink"));
+	unlink(p);
 
 	snprintf(p, sizeof(p), "%s/out.rar", dir);
 	ck_assert_int_eq(wiz_check_archive(p, why, sizeof(why)), BW_ERR_INVAL);
@@ -614,6 +715,7 @@ wizard_suite(void)
 	tcase_add_test(tc, test_shell_damaged_directory);
 	tcase_add_test(tc, test_shell_find);
 	tcase_add_test(tc, test_quote_and_cmdline);
+	tcase_add_test(tc, test_hostile_names_escaped);
 	tcase_add_test(tc, test_restore_opts);
 	tcase_add_test(tc, test_point_in_time);
 	tcase_add_test(tc, test_sets_and_points);
