@@ -101,11 +101,10 @@ int cli_need_read(struct repo *r, const char *what);
  * body into *out (caller clears with snap_info_clear).  0 or an exit code. */
 int cli_load_snapshot(struct cli *c, struct repo *r, const char *spec, const char *set,
     const char *tag, struct snap_info *out);
-/* Finds path in the snapshot whose root tree is root (as walk_lookup),
- * loading one directory at a time so that a failure names the directory:
- * EXIT_NOTFOUND if path is not in the snapshot, EXIT_DAMAGED if a tree on
- * the way cannot be read (sid names the snapshot in messages).  "/" gives
- * *parent NULL. */
+/* walk_lookup with its failure said to the operator, naming the snapshot
+ * (sid) and the directory where the lookup stopped: EXIT_NOTFOUND if path
+ * is not in the snapshot, EXIT_DAMAGED if a tree on the way cannot be
+ * read, EXIT_USAGE if path is not absolute.  "/" gives *parent NULL. */
 int cli_tree_lookup(struct repo *r, const char *sid, const uint8_t root[32], const char *path,
     struct tree **parent, size_t *idx);
 /* The exit code for a tree that could not be loaded (missing or damaged

@@ -519,87 +519,43 @@ cli_tree_exit(int err)
 	return cli_exit(err);
 }
 
-static int
-entry_cmp(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct tree_entry *)elem)->name);
-}
-
 int
 cli_tree_lookup(struct repo *r, const char *sid, const uint8_t root[32], const char *path,
     struct tree **parent, size_t *idx)
 {
-	struct tree *t = NULL, *next = NULL;
-	const struct tree_entry *e = NULL;
-	struct buf dir = { 0 }, name = { 0 };
-	const char *p = path;
-	size_t len;
-	int rc, x;
+	struct walk_stop stop;
+	const char *dir;
+	size_t up;
+	int x, rc = 0;
 
-	*parent = NULL;
-	*idx = 0;
-	if (path[0] != '/') {
+	if ((x = walk_lookup(r, root, path, parent, idx, &stop)) == 0)
+		return 0;
+	dir = stop.path;
+	if (x == BW_ERR_INVAL) {
 		log_error("'%s': a path in a snapshot is absolute (starts with /)", path);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+	} else if (!dir) {
+		rc = cli_exit(x);
+	} else if (x == BW_ERR_NOENT && stop.kind) {
+		log_error("snapshot %s: %s is not a directory (it is a %s)", sid, dir,
+		    cli_kind_name(stop.kind));
+		rc = EXIT_NOTFOUND;
+	} else if (x == BW_ERR_NOENT) {
+		/* the directory that lacks it, to list */
+		up = (size_t)(strrchr(dir, '/') - dir);
+		log_error("snapshot %s has no %s; list what it holds with 'bulwark ls %s:%.*s'",
+		    sid, dir, sid, up ? (int)up : 1, dir);
+		rc = EXIT_NOTFOUND;
+	} else {
+		if (!strcmp(dir, "/"))
+			log_error("snapshot %s: the root directory's tree cannot be read (%s); "
+			    "run 'bulwark check'", sid, bw_strerror(x));
+		else
+			log_error("snapshot %s: directory %s: its tree cannot be read (%s); "
+			    "run 'bulwark check'", sid, dir, bw_strerror(x));
+		rc = cli_tree_exit(x);
 	}
-	if ((x = walk_load(r, root, NULL, &t)) != 0) {
-		log_error("snapshot %s: the root directory's tree cannot be read (%s); run "
-		    "'bulwark check'", sid, bw_strerror(x));
-		return cli_tree_exit(x);
-	}
-	for (;;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		len = strcspn(p, "/");
-		if (e) {
-			if (e->kind != TREE_DIR) {
-				log_error("snapshot %s: %s is not a directory (it is a %s)", sid,
-				    dir.len ? (char *)dir.data : "/", cli_kind_name(e->kind));
-				rc = EXIT_NOTFOUND;
-				goto out;
-			}
-			if ((x = walk_load(r, e->subtree, &e->content, &next)) != 0) {
-				log_error("snapshot %s: directory %s: its tree cannot be read (%s); "
-				    "run 'bulwark check'", sid, (char *)dir.data, bw_strerror(x));
-				rc = cli_tree_exit(x);
-				goto out;
-			}
-			tree_free(t);
-			t = next;
-		}
-		buf_reset(&name);
-		buf_put(&name, p, len);
-		buf_put_u8(&name, 0);
-		if (dir.len)
-			dir.len--;	/* drop the NUL */
-		buf_put_u8(&dir, '/');
-		buf_put(&dir, p, len);
-		buf_put_u8(&dir, 0);
-		if (name.err || dir.err) {
-			rc = EXIT_ERROR;
-			goto out;
-		}
-		if ((e = bsearch(name.data, t->e, t->n, sizeof(*t->e), entry_cmp)) == NULL) {
-			log_error("snapshot %s has no %s; list what it holds with 'bulwark ls %s:%.*s'",
-			    sid, (char *)dir.data, sid, (int)(p - path) > 1 ? (int)(p - path) - 1 : 1,
-			    path);
-			rc = EXIT_NOTFOUND;
-			goto out;
-		}
-		p += len;
-	}
-	if (e) {
-		*idx = (size_t)(e - t->e);
-		*parent = t;
-		t = NULL;
-	}
-	rc = 0;
-out:
-	tree_free(t);
-	buf_free(&dir);
-	buf_free(&name);
+	free(stop.path);
 	return rc;
 }
 

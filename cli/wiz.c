@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cli/wiz.h"
 #include "lib/repo/tree.h"
@@ -103,55 +104,6 @@ digits(const char *p, int n, int *v)
 	return 0;
 }
 
-int
-wiz_parse_time(const char *s, int64_t *ns)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	struct tm tm;
-	int y, mo, d, h = 0, mi = 0, sec = 0, utc = 0;
-	size_t len;
-	time_t t;
-
-	while (*s == ' ')
-		s++;
-	len = strlen(s);
-	while (len && s[len - 1] == ' ')
-		len--;
-	if (len && (s[len - 1] == 'Z' || s[len - 1] == 'z')) {
-		utc = 1;
-		len--;
-	}
-	if (len < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || digits(s + 8, 2, &d))
-		return BW_ERR_INVAL;
-	if (len > 10) {
-		if ((s[10] != ' ' && s[10] != 'T') || len < 16 || digits(s + 11, 2, &h) ||
-		    s[13] != ':' || digits(s + 14, 2, &mi))
-			return BW_ERR_INVAL;
-		if (len > 16 && (len != 19 || s[16] != ':' || digits(s + 17, 2, &sec)))
-			return BW_ERR_INVAL;
-	}
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
-	    mi > 59 || sec > 59)
-		return BW_ERR_INVAL;
-	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return BW_ERR_INVAL;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	tm.tm_isdst = -1;
-	t = utc ? timegm(&tm) : mktime(&tm);
-	if (t == (time_t)-1)
-		return BW_ERR_INVAL;
-	/* past 2262 nanoseconds overflow: later than any snapshot anyway */
-	*ns = t > INT64_MAX / NS ? INT64_MAX : (int64_t)t * NS;
-	return 0;
-}
-
 long
 wiz_pick_before(const struct snap_info *s, const size_t *idx, size_t n, int64_t ns)
 {
@@ -165,22 +117,26 @@ wiz_pick_before(const struct snap_info *s, const size_t *idx, size_t n, int64_t 
 
 /* ---- verified snapshots ---- */
 
-/* "2026-11-24T13:51:46.123Z" (UTC) -> ns; -1 when malformed. */
+/*
+ * An audit record's own time, "2026-11-24T13:51:46.123Z" (UTC) -> ns; -1
+ * when malformed.  Exact, unlike an operator's time (snapsel_parse_time),
+ * which names a whole day, minute or second.
+ */
 static int64_t
 audit_time(const char *t)
 {
-	char utc[21];
-	int64_t ns;
+	struct tm tm;
+	const char *p;
+	time_t s;
 	int ms = 0;
 
-	if (strlen(t) < 19)
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(t) < 19 || (p = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm)) != t + 19 ||
+	    (*p == '.' && digits(p + 1, 3, &ms) != 0))
 		return -1;
-	memcpy(utc, t, 19);
-	utc[19] = 'Z';
-	utc[20] = 0;
-	if (wiz_parse_time(utc, &ns) != 0 || (t[19] == '.' && digits(t + 20, 3, &ms) != 0))
+	if ((s = timegm(&tm)) < 0)
 		return -1;
-	return ns + (int64_t)ms * 1000000;
+	return (int64_t)s * NS + (int64_t)ms * 1000000;
 }
 
 /* The first run of 8 to 64 hex digits after "snapshot " in s, if any. */

@@ -40,14 +40,9 @@ size_t wiz_set_snaps(const struct snap_info *s, size_t n, const char *set, size_
 
 /* ---- points in time ---- */
 
-/*
- * Parses "YYYY-MM-DD" or "YYYY-MM-DD HH:MM" (also with ":SS"), local time
- * per TZ, or UTC with a trailing "Z".  A date alone means its midnight.
- * 0, or BW_ERR_INVAL when malformed or out of range (not logged).
- */
-int wiz_parse_time(const char *s, int64_t *ns);
 /* Among idx[0..n) (newest first), the position of the newest snapshot
- * taken at or before ns; -1 if all are later. */
+ * taken at or before ns (a cutoff from snapsel_parse_time, so that the
+ * wizard and 'bulwark restore TIME' agree); -1 if all are later. */
 long wiz_pick_before(const struct snap_info *s, const size_t *idx, size_t n, int64_t ns);
 
 /* ---- verified snapshots ---- */

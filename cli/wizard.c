@@ -29,6 +29,7 @@
 #include "cli/cli.h"
 #include "cli/wiz.h"
 #include "lib/audit/audit.h"
+#include "lib/repo/snapsel.h"
 #include "lib/repo/tree.h"
 #include "lib/repo/walk.h"
 #include "lib/util/err.h"
@@ -307,12 +308,14 @@ step_time(struct wz *z)
 	    "  restore recorded in the audit log proves its data readable.\n";
 	static const char explain_time[] =
 	    "  Local time as YYYY-MM-DD or YYYY-MM-DD HH:MM (add Z for UTC).  The\n"
-	    "  newest snapshot taken at or before it is used.\n";
+	    "  newest snapshot taken at or before it is used; a date alone means\n"
+	    "  the end of that day, HH:MM the end of that minute.\n";
 	static const char explain_list[] = "  The number in front of the snapshot to restore.\n";
 	unsigned how, k;
 	size_t i, shown;
 	int64_t ns;
 	long at;
+	int rc, utc;
 	char *a;
 
 	printf("\nStep 2: point in time\n");
@@ -331,9 +334,11 @@ step_time(struct wz *z)
 			if (ask("Newest before (YYYY-MM-DD [HH:MM], local time)", NULL, explain_time,
 			    &a) != 0)
 				return WZ_QUIT;
-			if (wiz_parse_time(a, &ns) != 0) {
-				printf("  '%s' is not a date and time like 2026-11-20 or "
-				    "2026-11-20 14:30\n", a);
+			/* a malformed time is explained by snapsel, logged */
+			if ((rc = snapsel_parse_time(a, &ns, &utc)) != 0) {
+				if (rc == 1)
+					printf("  '%s' is not a date and time like 2026-11-20 or "
+					    "2026-11-20 14:30\n", a);
 			} else if ((at = wiz_pick_before(z->s, z->idx, z->nidx, ns)) < 0) {
 				char oldest[32];
 
@@ -383,7 +388,7 @@ list_dir(void *arg, const char *dir, struct wiz_dirent **out, size_t *n)
 	*n = 0;
 	if (!strcmp(dir, "/")) {
 		rc = walk_load(z->r, z->root, NULL, &t);
-	} else if ((rc = walk_lookup(z->r, z->root, dir, &parent, &idx)) == 0) {
+	} else if ((rc = walk_lookup(z->r, z->root, dir, &parent, &idx, NULL)) == 0) {
 		e = &parent->e[idx];
 		rc = e->kind == TREE_DIR ? walk_load(z->r, e->subtree, &e->content, &t) :
 		    BW_ERR_INVAL;

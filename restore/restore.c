@@ -339,24 +339,17 @@ stopped(const struct rs *s)
 	return s->o->stop && *s->o->stop;
 }
 
-/* Names come from the repository: control bytes are shown as \xNN so that
- * a name can neither start a new log line nor drive a terminal. */
+/* Names come from the repository: quoted (fsent_quote) so that a name can
+ * neither start a new log line nor drive a terminal; never cut. */
 static char *
 quote(const char *p)
 {
-	const unsigned char *u = (const unsigned char *)p;
-	char *out, *o;
+	size_t cap = 4 * strlen(p) + 9;
+	char *out;
 
-	if ((out = malloc(4 * strlen(p) + 1)) == NULL)
+	if ((out = malloc(cap)) == NULL)
 		return NULL;
-	for (o = out; *u; u++) {
-		if (*u < 0x20 || *u == 0x7f || *u == '\\')
-			o += sprintf(o, "\\x%02x", *u);
-		else
-			*o++ = (char)*u;
-	}
-	*o = '\0';
-	return out;
+	return (char *)fsent_quote(p, out, cap);
 }
 
 static void
@@ -1179,7 +1172,7 @@ do_hardlink(struct rs *s, const char *path, const char *rel, const struct tree_e
 	}
 	/* the first path must be a file of this snapshot (a tree can claim
 	 * anything) */
-	rc = walk_lookup(s->r, s->root, e->link, &parent, &idx);
+	rc = walk_lookup(s->r, s->root, e->link, &parent, &idx, NULL);
 	if (rc == 0 && (!parent || parent->e[idx].kind != TREE_FILE))
 		rc = BW_ERR_NOENT;
 	if (rc) {
@@ -1428,20 +1421,23 @@ static int
 walk_all(struct rs *s)
 {
 	struct walk_opts wo = { visit, walk_failed, s, NULL };
+	struct walk_stop stop;
 	struct tree *parent = NULL;
 	size_t idx;
 	int rc;
 
 	if (!*s->base)
 		return walk_tree(s->r, s->root, &wo);
-	if ((rc = walk_lookup(s->r, s->root, s->base, &parent, &idx)) != 0) {
+	if ((rc = walk_lookup(s->r, s->root, s->base, &parent, &idx, &stop)) != 0) {
 		if (rc == BW_ERR_NOENT)
 			log_error("restore: %s: no such path in the snapshot (paths are "
 			    "absolute, as backed up: see 'bulwark snapshots')", s->base);
 		else if (is_damage(rc))
-			log_error("restore: %s: a directory on the way to it cannot be read "
+			log_error("restore: %s: directory %s on the way to it cannot be read "
 			    "(%s); run 'bulwark check --read-data', or restore it from "
-			    "another snapshot", s->base, bw_strerror(rc));
+			    "another snapshot", s->base, stop.path ? stop.path : "(unknown)",
+			    bw_strerror(rc));
+		free(stop.path);
 		return rc;
 	}
 	if (parent->e[idx].kind == TREE_DIR) {

@@ -34,6 +34,7 @@
 #include <archive_entry.h>
 
 #include "lib/fsent/fsent.h"
+#include "lib/fsent/fsent_internal.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
 
@@ -135,15 +136,10 @@ utf8_printable(const unsigned char *p)
 	return n;
 }
 
-/*
- * Quotes a name for a log line: printable UTF-8 passes; control bytes,
- * invalid sequences and backslashes become \xNN, so that a hostile name can
- * neither forge log lines nor garble the terminal.
- */
-static const char *
-quote(const char *s, char *buf, size_t cap)
+const char *
+fsent_quote(const char *s, char *buf, size_t cap)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)(s ? s : "(null)");
 	size_t o = 0;
 
 	while (*p && o + 8 < cap) {
@@ -156,20 +152,20 @@ quote(const char *s, char *buf, size_t cap)
 			continue;
 		}
 		if (*p < 0x20 || *p >= 0x7f || *p == '\\')
-			o += snprintf(buf + o, cap - o, "\\x%02x", *p);
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
 		else
 			buf[o++] = (char)*p;
 		p++;
 	}
 	if (*p && o + 4 <= cap)
-		o += snprintf(buf + o, cap - o, "...");
+		o += (size_t)snprintf(buf + o, cap - o, "...");
 	buf[o] = '\0';
 	return buf;
 }
 
 #define VISIT_GONE	2	/* vanished since readdir: skip quietly */
 
-#define Q(s)	quote((s), (char[1024]){0}, 1024)
+#define Q(s)	fsent_quote((s), (char[1024]){0}, 1024)
 
 void
 fsent_entry_free(struct fsent_entry *e)
@@ -193,20 +189,6 @@ fsent_entry_free(struct fsent_entry *e)
 	free(e);
 }
 
-static enum fsent_type
-type_of(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFDIR: return FSENT_DIR;
-	case S_IFLNK: return FSENT_SYMLINK;
-	case S_IFCHR: return FSENT_CHR;
-	case S_IFBLK: return FSENT_BLK;
-	case S_IFIFO: return FSENT_FIFO;
-	case S_IFSOCK: return FSENT_SOCK;
-	}
-	return FSENT_FILE;
-}
-
 /* Copies what libarchive gathered into a new entry owned by the caller;
  * BW_ERR_NOMEM is the only failure (not logged here). */
 static int
@@ -221,7 +203,7 @@ convert(struct archive_entry *ae, const char *path, struct fsent_entry **out)
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		goto out;
-	e->type = type_of(archive_entry_filetype(ae));
+	e->type = fsent_type_of(archive_entry_filetype(ae));
 	e->mode = archive_entry_perm(ae) & 07777;
 	e->uid = (uint64_t)archive_entry_uid(ae);
 	e->gid = (uint64_t)archive_entry_gid(ae);

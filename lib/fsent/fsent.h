@@ -60,6 +60,16 @@ struct fsent_entry {
 
 void fsent_entry_free(struct fsent_entry *e);
 
+/*
+ * Quotes a name (NULL: "(null)") for a log line into buf (cap bytes, at
+ * least 16) and returns buf: printable UTF-8 passes; control bytes, invalid
+ * sequences, C1 controls, bidirectional overrides and backslashes become
+ * \xNN, so that a hostile name can neither forge log lines nor garble the
+ * terminal.  Cut with "..." when it does not fit; 4 * strlen(s) + 9 bytes
+ * always fit.
+ */
+const char *fsent_quote(const char *s, char *buf, size_t cap);
+
 struct fsent_walk_opts {
 	const char *const *excludes;	/* glob patterns (fnmatch, FNM_PATHNAME off) */
 	size_t nexcludes;		/* with a '/': the full path; else the base name */

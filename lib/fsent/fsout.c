@@ -68,6 +68,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "lib/fsent/fsent_internal.h"
 #include "lib/fsent/fsout.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
@@ -159,34 +160,7 @@ struct fsout_file {
 
 static const unsigned char zeros[ZERO_CHUNK];
 
-/*
- * Quotes a name for a log line: control bytes, DEL, bytes above 0x7e and
- * backslashes become \xNN, so that a hostile name can neither forge log
- * lines nor garble the terminal.
- */
-static const char *
-quote(const char *s, char *buf, size_t cap)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0;
-
-	if (s == NULL)
-		s = "(null)";
-	p = (const unsigned char *)s;
-	while (*p && o + 8 < cap) {
-		if (*p < 0x20 || *p >= 0x7f || *p == '\\')
-			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
-		else
-			buf[o++] = (char)*p;
-		p++;
-	}
-	if (*p)
-		o += (size_t)snprintf(buf + o, cap - o, "...");
-	buf[o] = '\0';
-	return buf;
-}
-
-#define Q(s)	quote((s), (char[1024]){0}, 1024)
+#define Q(s)	fsent_quote((s), (char[1024]){0}, 1024)
 
 /* A refused entry: one line with the path, the reason and a hint. */
 static void
@@ -773,20 +747,6 @@ pool_put(struct fsout *o, struct archive *a, int dead)
 
 /* ---- overwrite policy ---- */
 
-static enum fsent_type
-type_of(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFDIR: return FSENT_DIR;
-	case S_IFLNK: return FSENT_SYMLINK;
-	case S_IFCHR: return FSENT_CHR;
-	case S_IFBLK: return FSENT_BLK;
-	case S_IFIFO: return FSENT_FIFO;
-	case S_IFSOCK: return FSENT_SOCK;
-	}
-	return FSENT_FILE;
-}
-
 /* Is what exists (st, in directory pd) what e would write? */
 static int
 same(struct pdir *pd, const char *base, const struct stat *st,
@@ -795,7 +755,7 @@ same(struct pdir *pd, const char *base, const struct stat *st,
 	char buf[PATH_MAX];
 	ssize_t n;
 
-	if (type_of(st->st_mode) != e->type ||
+	if (fsent_type_of(st->st_mode) != e->type ||
 	    st->st_mtim.tv_sec != e->mtime_sec ||
 	    (uint32_t)st->st_mtim.tv_nsec != e->mtime_nsec)
 		return 0;
@@ -1175,6 +1135,18 @@ arch_abandon(struct fsout_file *f)
 		archive_write_finish_entry(f->o->ar);
 }
 
+/* An archive takes one member at a time: nonzero (logged, naming both)
+ * while a file is still open for writing. */
+static int
+arch_busy(const struct fsout *o, const char *rel)
+{
+	if (!o->member)
+		return 0;
+	log_error("%s: archive %s: a file is still being written (%s); entries go one at "
+	    "a time", Q(rel), Q(o->apath), Q(o->member->rel));
+	return 1;
+}
+
 static int
 arch_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 {
@@ -1183,12 +1155,8 @@ arch_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 	char buf[PATH_MAX + 64];
 	int r;
 
-	if (o->member) {
-		log_error("%s: archive %s: a file is still being written "
-		    "(%s); entries go one at a time", Q(rel), Q(o->apath),
-		    Q(o->member->rel));
+	if (arch_busy(o, rel))
 		return BW_ERR_INVAL;
-	}
 	if (o->zip && e->type != FSENT_DIR && e->type != FSENT_SYMLINK &&
 	    e->type != FSENT_FILE) {
 		what = e->type == FSENT_HARDLINK ? "hard links" :
@@ -1238,12 +1206,8 @@ arch_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
 	struct fsout_file *f;
 	int r;
 
-	if (o->member) {
-		log_error("%s: archive %s: a file is still being written "
-		    "(%s); entries go one at a time", Q(rel), Q(o->apath),
-		    Q(o->member->rel));
+	if (arch_busy(o, rel))
 		return BW_ERR_INVAL;
-	}
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
 	    (f->rel = strdup(rel)) == NULL) {
 		free(f);

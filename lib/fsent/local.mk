@@ -1,5 +1,5 @@
 # lib/fsent: file system entries (walk, metadata, data regions) via libarchive
-lib_libbwcore_a_SOURCES += %reldir%/fsent.c %reldir%/fsent.h
+lib_libbwcore_a_SOURCES += %reldir%/fsent.c %reldir%/fsent.h %reldir%/fsent_internal.h
 
 check_PROGRAMS += tests/unit/test_fsent
 TESTS += tests/unit/test_fsent

@@ -108,7 +108,8 @@ snapsel_parse_time(const char *spec, int64_t *cutoff_ns, int *utc)
 	t1 = *utc ? timegm(&end) : mktime(&end);
 	if (t0 == (time_t)-1 || t1 == (time_t)-1)
 		goto bad;
-	*cutoff_ns = (int64_t)t1 * NS - 1;
+	/* past 2262 nanoseconds overflow: later than any snapshot anyway */
+	*cutoff_ns = t1 > INT64_MAX / NS ? INT64_MAX : (int64_t)t1 * NS - 1;
 	return 0;
 bad:
 	log_error("'%s' is not a valid time: give YYYY-MM-DD, 'YYYY-MM-DD HH:MM' or "

@@ -25,7 +25,9 @@ int snapsel_filter(const struct snap_info *s, const char *set, const char *tag);
 
 /*
  * Parses a time spec.  *cutoff_ns is the last nanosecond of the day,
- * minute or second it names; *utc tells whether it ended in Z.
+ * minute or second it names (INT64_MAX past 2262); *utc tells whether it
+ * ended in Z.  The one parser of operator times: the CLI and the wizard
+ * give the same answer for the same words.
  * Returns 0, 1 if spec does not look like a time at all (no "YYYY-"
  * start), or BW_ERR_INVAL (logged, naming spec) if it looks like one but is
  * malformed or out of range.

@@ -193,41 +193,69 @@ name_cmp(const void *key, const void *elem)
 	return strcmp(key, ((const struct tree_entry *)elem)->name);
 }
 
+/* Loads a tree that a verified parent names: its absence is damage. */
+static int
+load_named(struct repo *r, const uint8_t id[static 32], const struct tree_content *desc,
+    struct tree **out)
+{
+	int rc = walk_load(r, id, desc, out);
+
+	return rc == BW_ERR_NOENT ? BW_ERR_CORRUPT : rc;
+}
+
 int
 walk_lookup(struct repo *r, const uint8_t root[static 32], const char *path,
-    struct tree **parent, size_t *idx)
+    struct tree **parent, size_t *idx, struct walk_stop *stop)
 {
 	struct tree *t = NULL, *next;
 	const struct tree_entry *e = NULL;
 	char name[TREE_NAME_MAX + 1];
-	const char *p = path, *end;
-	size_t len;
+	const char *p = path;
+	char *at = NULL;	/* path as far as it went, normalised */
+	size_t len, atlen = 0;
 	int rc;
 
 	*parent = NULL;
 	*idx = 0;
+	if (stop) {
+		stop->path = NULL;
+		stop->kind = 0;
+	}
 	if (path[0] != '/')
 		return BW_ERR_INVAL;
-	if ((rc = walk_load(r, root, NULL, &t)) != 0)
-		return rc;
+	/* normalised, it is never longer than path */
+	if (stop && (at = malloc(strlen(path) + 2)) == NULL)
+		return BW_ERR_NOMEM;
+	if (at)
+		strcpy(at, "/");
+	if ((rc = load_named(r, root, NULL, &t)) != 0)
+		goto out;
 	for (;;) {
 		while (*p == '/')
 			p++;
 		if (!*p)
 			break;
 		if (e) {
-			/* descend into the entry found last */
+			/* descend into the entry found last (at names it) */
 			if (e->kind != TREE_DIR) {
+				if (stop)
+					stop->kind = e->kind;
 				rc = BW_ERR_NOENT;
 				goto out;
 			}
-			if ((rc = walk_load(r, e->subtree, &e->content, &next)) != 0)
+			if ((rc = load_named(r, e->subtree, &e->content, &next)) != 0)
 				goto out;
 			tree_free(t);
 			t = next;
 		}
-		end = strchr(p, '/');
-		len = end ? (size_t)(end - p) : strlen(p);
+		len = strcspn(p, "/");
+		if (at) {
+			if (atlen)
+				at[atlen++] = '/';
+			memcpy(at + atlen + !atlen, p, len);
+			atlen += len + !atlen;
+			at[atlen] = '\0';
+		}
 		if (len > TREE_NAME_MAX) {
 			rc = BW_ERR_NOENT;
 			goto out;
@@ -248,6 +276,11 @@ walk_lookup(struct repo *r, const uint8_t root[static 32], const char *path,
 	}
 	rc = 0;
 out:
+	if (rc != 0 && rc != BW_ERR_NOMEM && stop) {
+		stop->path = at;
+		at = NULL;
+	}
+	free(at);
 	tree_free(t);
 	return rc;
 }

@@ -46,13 +46,31 @@ int walk_subtree(struct repo *r, const char *path, const struct tree_entry *dir,
  * parse. */
 int walk_load(struct repo *r, const uint8_t id[static 32], const struct tree_content *desc,
     struct tree **out);
-/* Finds an absolute path ("/srv/www", repeated slashes allowed) in the
+/* Where a failed walk_lookup stopped, for its caller's message. */
+struct walk_stop {
+	char *path;	/* normalised ("/srv/www"; "/" for the root); caller frees */
+	unsigned kind;	/* the tree_kind of path when it is not a directory, else 0 */
+};
+
+/*
+ * Finds an absolute path ("/srv/www", repeated slashes allowed) in the
  * snapshot whose root tree is root.  On success *parent is the tree that
  * holds it (caller frees) and (*parent)->e[*idx] is its entry; for "/"
- * itself *parent is NULL (the root has no entry).  BW_ERR_NOENT if a
- * component is missing or not a directory; BW_ERR_INVAL if path is not
- * absolute; repository errors otherwise. */
+ * itself *parent is NULL (the root has no entry).  Not logged: the caller
+ * knows the snapshot.  Returns 0;
+ *   BW_ERR_NOENT: path is not in the snapshot: stop->path is the first
+ *     component missing, or one that is not a directory yet has more
+ *     below it in path (stop->kind says what it is);
+ *   damage: a tree on the way (the root's included) cannot be read:
+ *     BW_ERR_CORRUPT when it is missing or does not parse (a tree that a
+ *     verified parent names must exist), else repo_get's code
+ *     (BW_ERR_AUTH, BW_ERR_VERSION, BW_ERR_IO, ...); stop->path is the
+ *     directory whose tree it is;
+ *   BW_ERR_INVAL if path is not absolute; BW_ERR_NOMEM.
+ * stop may be NULL; when given, stop->path is set on NOENT and on damage
+ * (NULL otherwise, and when out of memory).
+ */
 int walk_lookup(struct repo *r, const uint8_t root[static 32], const char *path,
-    struct tree **parent, size_t *idx);
+    struct tree **parent, size_t *idx, struct walk_stop *stop);
 
 #endif

@@ -775,6 +775,20 @@ START_TEST(test_unreadable)
 }
 END_TEST
 
+/* The one quoting of names for log lines (the walker, the writer and
+ * restore use it). */
+START_TEST(test_quote)
+{
+	char buf[64], small[16];
+
+	ck_assert_str_eq(fsent_quote("a\nb\\c\x7f", buf, sizeof(buf)), "a\\x0ab\\x5cc\\x7f");
+	ck_assert_str_eq(fsent_quote("caf\xc3\xa9", buf, sizeof(buf)), "caf\xc3\xa9");
+	ck_assert_str_eq(fsent_quote("\xff\xc2\x9b", buf, sizeof(buf)), "\\xff\\xc2\\x9b");
+	ck_assert_str_eq(fsent_quote(NULL, buf, sizeof(buf)), "(null)");
+	ck_assert_str_eq(fsent_quote("0123456789abcdef", small, sizeof(small)), "01234567...");
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -791,6 +805,7 @@ suite(void)
 	tcase_add_test(tc, test_one_file_system);
 	tcase_add_test(tc, test_unreadable);
 	tcase_add_test(tc, test_deep);
+	tcase_add_test(tc, test_quote);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -184,6 +184,10 @@ START_TEST(malformed_times)
 	ck_assert_int_eq(utc, 1);
 	ck_assert_int_eq(ns, utc_ns(2026, 11, 22, 0, 0, 1) - 1);
 	pick("2026-11-31", NULL, NULL, BW_ERR_INVAL);
+	/* past 2262: later than any snapshot, not an overflow */
+	ck_assert_int_eq(snapsel_parse_time("2999-01-01 12:00", &ns, &utc), 0);
+	ck_assert_int_eq(ns, INT64_MAX);
+	ck_assert_uint_eq(pick("2999-01-01", NULL, NULL, 0), 3);
 }
 END_TEST
 

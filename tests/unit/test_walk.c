@@ -132,23 +132,23 @@ START_TEST(lookup_paths)
 	struct tree *p = NULL;
 	size_t i = 99;
 
-	ck_assert_int_eq(walk_lookup(r, root, "/", &p, &i), 0);
+	ck_assert_int_eq(walk_lookup(r, root, "/", &p, &i, NULL), 0);
 	ck_assert_ptr_null(p);	/* the root has no entry */
-	ck_assert_int_eq(walk_lookup(r, root, "/srv/www/a.txt", &p, &i), 0);
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/www/a.txt", &p, &i, NULL), 0);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_str_eq(p->e[i].name, "a.txt");
 	ck_assert_uint_eq(p->e[i].size, 7);
 	tree_free(p);
 	/* repeated and trailing slashes */
-	ck_assert_int_eq(walk_lookup(r, root, "//srv///www/", &p, &i), 0);
+	ck_assert_int_eq(walk_lookup(r, root, "//srv///www/", &p, &i, NULL), 0);
 	ck_assert_str_eq(p->e[i].name, "www");
 	ck_assert_int_eq(p->e[i].kind, TREE_DIR);
 	ck_assert_mem_eq(p->e[i].subtree, www, 32);
 	tree_free(p);
-	ck_assert_int_eq(walk_lookup(r, root, "/srv/copy/sub/b", &p, &i), 0);
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/copy/sub/b", &p, &i, NULL), 0);
 	ck_assert_str_eq(p->e[i].name, "b");
 	tree_free(p);
-	ck_assert_int_eq(walk_lookup(r, root, "/srv/www/link", &p, &i), 0);
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/www/link", &p, &i, NULL), 0);
 	ck_assert_str_eq(p->e[i].link, "a.txt");
 	tree_free(p);
 }
@@ -159,12 +159,12 @@ START_TEST(lookup_failures)
 	struct tree *p = (struct tree *)1;
 	size_t i;
 
-	ck_assert_int_eq(walk_lookup(r, root, "/srv/nope", &p, &i), BW_ERR_NOENT);
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/nope", &p, &i, NULL), BW_ERR_NOENT);
 	ck_assert_ptr_null(p);
-	ck_assert_int_eq(walk_lookup(r, root, "/srv/f/x", &p, &i), BW_ERR_NOENT);	/* a file */
-	ck_assert_int_eq(walk_lookup(r, root, "/srv/www/link/x", &p, &i), BW_ERR_NOENT);
-	ck_assert_int_eq(walk_lookup(r, root, "srv", &p, &i), BW_ERR_INVAL);
-	ck_assert_int_eq(walk_lookup(r, root, "", &p, &i), BW_ERR_INVAL);
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/f/x", &p, &i, NULL), BW_ERR_NOENT);	/* a file */
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/www/link/x", &p, &i, NULL), BW_ERR_NOENT);
+	ck_assert_int_eq(walk_lookup(r, root, "srv", &p, &i, NULL), BW_ERR_INVAL);
+	ck_assert_int_eq(walk_lookup(r, root, "", &p, &i, NULL), BW_ERR_INVAL);
 	/* a name longer than any allowed */
 	{
 		char *big = malloc(TREE_NAME_MAX + 10);
@@ -173,15 +173,56 @@ START_TEST(lookup_failures)
 		big[0] = '/';
 		memset(big + 1, 'x', TREE_NAME_MAX + 5);
 		big[TREE_NAME_MAX + 6] = 0;
-		ck_assert_int_eq(walk_lookup(r, root, big, &p, &i), BW_ERR_NOENT);
+		ck_assert_int_eq(walk_lookup(r, root, big, &p, &i, NULL), BW_ERR_NOENT);
 		free(big);
 	}
 	/* the entry itself is found even though its tree is missing; only
-	 * going through it fails (with the repository's "missing object") */
-	ck_assert_int_eq(walk_lookup(r, root, "/srv/gone", &p, &i), 0);
+	 * going through it fails, and as damage, not as "no such path": its
+	 * verified parent names that tree */
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/gone", &p, &i, NULL), 0);
 	tree_free(p);
-	ck_assert_int_eq(walk_lookup(r, root, "/srv/gone/x", &p, &i), BW_ERR_NOENT);
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/gone/x", &p, &i, NULL), BW_ERR_CORRUPT);
 	ck_assert_ptr_null(p);
+}
+END_TEST
+
+/* A failed lookup says where it stopped, so that the message names it. */
+START_TEST(lookup_says_where_it_stopped)
+{
+	struct walk_stop st;
+	struct tree *p = NULL;
+	size_t i;
+
+	ck_assert_int_eq(walk_lookup(r, root, "//srv//nope/deeper", &p, &i, &st), BW_ERR_NOENT);
+	ck_assert_str_eq(st.path, "/srv/nope");
+	ck_assert_uint_eq(st.kind, 0);
+	free(st.path);
+	ck_assert_int_eq(walk_lookup(r, root, "/nope", &p, &i, &st), BW_ERR_NOENT);
+	ck_assert_str_eq(st.path, "/nope");
+	free(st.path);
+	/* a file in the way */
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/f/x", &p, &i, &st), BW_ERR_NOENT);
+	ck_assert_str_eq(st.path, "/srv/f");
+	ck_assert_uint_eq(st.kind, TREE_FILE);
+	free(st.path);
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/www/link/x", &p, &i, &st), BW_ERR_NOENT);
+	ck_assert_str_eq(st.path, "/srv/www/link");
+	ck_assert_uint_eq(st.kind, TREE_SYMLINK);
+	free(st.path);
+	/* damage names the directory whose tree is missing */
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/gone/x", &p, &i, &st), BW_ERR_CORRUPT);
+	ck_assert_str_eq(st.path, "/srv/gone");
+	ck_assert_uint_eq(st.kind, 0);
+	free(st.path);
+	ck_assert_int_eq(walk_lookup(r, gone, "/x", &p, &i, &st), BW_ERR_CORRUPT);
+	ck_assert_str_eq(st.path, "/");
+	free(st.path);
+	/* success and a relative path leave nothing to free */
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/f", &p, &i, &st), 0);
+	ck_assert_ptr_null(st.path);
+	tree_free(p);
+	ck_assert_int_eq(walk_lookup(r, root, "srv", &p, &i, &st), BW_ERR_INVAL);
+	ck_assert_ptr_null(st.path);
 }
 END_TEST
 
@@ -220,7 +261,7 @@ START_TEST(subtree_walks_below_a_path)
 	struct tree *p = NULL;
 	size_t i;
 
-	ck_assert_int_eq(walk_lookup(r, root, "/srv/www", &p, &i), 0);
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/www", &p, &i, NULL), 0);
 	ck_assert_int_eq(walk_subtree(r, "/srv/www", &p->e[i], &wo), 0);
 	ck_assert_str_eq(sp.buf, "/srv/www/a.txt /srv/www/link /srv/www/sub /srv/www/sub/b ");
 	/* returning 1 skips a directory's contents */
@@ -239,7 +280,7 @@ START_TEST(subtree_walks_below_a_path)
 	ck_assert_str_eq(sp.buf, "/a.txt /link /sub /sub/b ");
 	tree_free(p);
 	/* not a directory */
-	ck_assert_int_eq(walk_lookup(r, root, "/srv/f", &p, &i), 0);
+	ck_assert_int_eq(walk_lookup(r, root, "/srv/f", &p, &i, NULL), 0);
 	ck_assert_int_eq(walk_subtree(r, "/srv/f", &p->e[i], &wo), BW_ERR_INVAL);
 	tree_free(p);
 }
@@ -252,7 +293,7 @@ START_TEST(missing_tree_is_reported_with_its_directory)
 	struct tree *p = NULL;
 	size_t i;
 
-	ck_assert_int_eq(walk_lookup(r, root, "/srv", &p, &i), 0);
+	ck_assert_int_eq(walk_lookup(r, root, "/srv", &p, &i, NULL), 0);
 	/* fn and err share arg: walk with err alone */
 	wo.fn = NULL;
 	wo.arg = &x;
@@ -305,6 +346,7 @@ main(void)
 	tcase_add_test(tc, load_root_and_a_directory);
 	tcase_add_test(tc, lookup_paths);
 	tcase_add_test(tc, lookup_failures);
+	tcase_add_test(tc, lookup_says_where_it_stopped);
 	tcase_add_test(tc, subtree_walks_below_a_path);
 	tcase_add_test(tc, missing_tree_is_reported_with_its_directory);
 	tcase_add_test(tc, seen_set_visits_shared_trees_once);

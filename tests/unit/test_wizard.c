@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/wiz.h"
+#include "lib/repo/snapsel.h"
 #include "lib/repo/tree.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
@@ -399,35 +400,36 @@ START_TEST(test_restore_opts)
 }
 END_TEST
 
-START_TEST(test_parse_time)
+/* The wizard's "newest before a time" means what 'bulwark restore TIME'
+ * means (snapsel): a date is the end of that day, HH:MM the end of that
+ * minute. */
+START_TEST(test_point_in_time)
 {
-	static const char *const bad[] = {
-		"", "yesterday", "2026-13-01", "2026-02-30", "2025-02-29", "2026-11-24 25:00",
-		"2026-11-24 13", "2026-11-24x", "2026-11-24 13:5", "2026-11-24 13:05:1",
-		"26-11-24", "2026/11/24", "1969-12-31", "2026-11-24 13:60",
-	};
+	struct snap_info v[3];
+	size_t idx[3], k, pick;
 	int64_t ns;
-	size_t i;
+	int utc;
 
 	use_tz("UTC0");
-	ck_assert_int_eq(wiz_parse_time("2026-11-24", &ns), 0);
-	ck_assert_int_eq(ns, INT64_C(1795478400) * NS);
-	ck_assert_int_eq(wiz_parse_time(" 2026-11-24 13:05 ", &ns), 0);
-	ck_assert_int_eq(ns, (INT64_C(1795478400) + 13 * 3600 + 5 * 60) * NS);
-	ck_assert_int_eq(wiz_parse_time("2026-11-24 13:05:09", &ns), 0);
-	ck_assert_int_eq(ns, (INT64_C(1795478400) + 13 * 3600 + 5 * 60 + 9) * NS);
-	ck_assert_int_eq(wiz_parse_time("2028-02-29", &ns), 0);
-	ck_assert_int_eq(wiz_parse_time("2999-01-01 12:00", &ns), 0);
-	ck_assert_int_eq(ns, INT64_MAX);
-	/* local time: two hours east of UTC; Z still means UTC */
-	use_tz("XXX-2");
-	ck_assert_int_eq(wiz_parse_time("2026-11-24 13:05", &ns), 0);
-	ck_assert_int_eq(ns, (INT64_C(1795478400) + 11 * 3600 + 5 * 60) * NS);
-	ck_assert_int_eq(wiz_parse_time("2026-11-24 13:05Z", &ns), 0);
-	ck_assert_int_eq(ns, (INT64_C(1795478400) + 13 * 3600 + 5 * 60) * NS);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(wiz_parse_time(bad[i], &ns) == BW_ERR_INVAL, "'%s' accepted", bad[i]);
-	use_tz("UTC0");
+	memset(v, 0, sizeof(v));
+	/* 2026-11-24 00:00:00, 13:05:30 and 2026-11-25 00:00:00 UTC */
+	v[0].time_ns = INT64_C(1795478400) * NS;
+	v[1].time_ns = (INT64_C(1795478400) + 13 * 3600 + 5 * 60 + 30) * NS;
+	v[2].time_ns = (INT64_C(1795478400) + 86400) * NS;
+	k = wiz_set_snaps(v, 3, NULL, idx);
+	ck_assert_uint_eq(k, 3);
+	ck_assert_int_eq(snapsel_parse_time("2026-11-24", &ns, &utc), 0);
+	ck_assert_int_eq(wiz_pick_before(v, idx, k, ns), 1);
+	ck_assert_int_eq(snapsel_pick(v, 3, "2026-11-24", NULL, NULL, &pick), 0);
+	ck_assert_uint_eq(idx[1], pick);
+	ck_assert_int_eq(snapsel_parse_time("2026-11-24 13:05", &ns, &utc), 0);
+	ck_assert_int_eq(wiz_pick_before(v, idx, k, ns), 1);
+	ck_assert_int_eq(snapsel_parse_time("2026-11-24 13:04", &ns, &utc), 0);
+	ck_assert_int_eq(wiz_pick_before(v, idx, k, ns), 2);
+	ck_assert_int_eq(snapsel_parse_time("2026-11-23", &ns, &utc), 0);
+	ck_assert_int_eq(wiz_pick_before(v, idx, k, ns), -1);
+	ck_assert_int_eq(snapsel_parse_time("2999-01-01 12:00", &ns, &utc), 0);
+	ck_assert_int_eq(wiz_pick_before(v, idx, k, ns), 0);
 }
 END_TEST
 
@@ -613,7 +615,7 @@ wizard_suite(void)
 	tcase_add_test(tc, test_shell_find);
 	tcase_add_test(tc, test_quote_and_cmdline);
 	tcase_add_test(tc, test_restore_opts);
-	tcase_add_test(tc, test_parse_time);
+	tcase_add_test(tc, test_point_in_time);
 	tcase_add_test(tc, test_sets_and_points);
 	tcase_add_test(tc, test_verified);
 	tcase_add_test(tc, test_estimate);
