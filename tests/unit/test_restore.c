@@ -450,6 +450,69 @@ START_TEST(interrupted_restore_finishes_on_a_second_run)
 }
 END_TEST
 
+/* More small files than the read-ahead queue holds (4096 chunks), with
+ * excluded ones in between, a hard link whose first path is excluded
+ * (restored as a copy, its chunk not queued) and, on a second run, half
+ * of the files already there: what was queued for files the writer
+ * skips is dropped, and every file comes back exact. */
+START_TEST(many_small_files_through_the_read_ahead)
+{
+	struct repo *r;
+	struct snap_info s;
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	const char *ex[] = { "*-skip" };
+	char name[64], path[1024], p2[1024], want[64];
+	uint8_t *got;
+	size_t n, len;
+	int i;
+
+	ck_assert_int_eq(mkdir(src, 0755), 0);
+	for (i = 0; i < 4200; i++) {
+		snprintf(name, sizeof(name), "%05d%s", i, i % 10 == 3 ? "-skip" : "");
+		n = (size_t)snprintf(want, sizeof(want), "file %d of the town hall\n", i);
+		write_file(src, name, want, n);
+	}
+	snprintf(path, sizeof(path), "%s/00003-skip", src);
+	snprintf(p2, sizeof(p2), "%s/00004-link", src);
+	ck_assert_int_eq(link(path, p2), 0);
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(backup(r, 0, &s), 0);
+	opts_init(&o, s.id, src, &c);
+	o.excludes = ex;
+	o.nexcludes = 1;
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	ck_assert_uint_eq(st.files, 3781);
+	for (i = 0; i < 4200; i += 2) {
+		snprintf(path, sizeof(path), "%s/%05d", target, i);
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	ck_assert_uint_eq(st.files, 2100);
+	ck_assert_uint_eq(st.unchanged, 1681);
+	for (i = 0; i < 4200; i++) {
+		snprintf(path, sizeof(path), "%s/%05d%s", target, i, i % 10 == 3 ? "-skip" : "");
+		got = read_all(path, &len);
+		if (i % 10 == 3) {
+			ck_assert_msg(got == NULL, "%s: excluded, yet restored", path);
+			continue;
+		}
+		n = (size_t)snprintf(want, sizeof(want), "file %d of the town hall\n", i);
+		ck_assert_msg(got != NULL, "%s: not restored", path);
+		ck_assert_msg(len == n && memcmp(got, want, n) == 0, "%s: bytes differ", path);
+		free(got);
+	}
+	snprintf(path, sizeof(path), "%s/00004-link", target);
+	ck_assert_ptr_nonnull(got = read_all(path, &len));
+	ck_assert_msg(len == 24 && memcmp(got, "file 3 of the town hall\n", 24) == 0,
+	    "hard link copy: %.*s", (int)len, got);
+	free(got);
+	snap_info_clear(&s);
+	repo_free(r);
+}
+END_TEST
+
 static void
 stop_mid_file(const struct restore_progress *p, void *arg)
 {
@@ -879,6 +942,7 @@ suite(void)
 	tcase_add_test(tc, patterns_and_selection);
 	tcase_add_test(tc, dry_run_writes_nothing_and_counts_the_same);
 	tcase_add_test(tc, interrupted_restore_finishes_on_a_second_run);
+	tcase_add_test(tc, many_small_files_through_the_read_ahead);
 	tcase_add_test(tc, stop_in_the_middle_of_a_file_leaves_nothing_half_written);
 	tcase_add_test(tc, overwrite_modes);
 	tcase_add_test(tc, delta_stored_files_restore_exactly);
