@@ -5,17 +5,18 @@
  * through lib/fsent's writer; worker threads fetch and decode the data
  * chunks (decrypt, decompress, verify id) of the files it will write next,
  * queued by a read-ahead thread that walks the same trees (see "the
- * decode workers" below).  A file stored as an
- * rsync delta is rebuilt from its chain: each base is materialised in an
- * unlinked temporary file (random access for the patch), the last patch
- * streams straight into the restored file.
+ * decode workers" below).  A file stored as an rsync delta is rebuilt
+ * from its chain: each base is materialised in an unlinked temporary file
+ * (random access for the patch), the last patch streams straight into the
+ * restored file.
  *
- * Every restored file is verified before it gets its final name: its bytes
- * (the data regions concatenated) are cut again with the repository's
- * chunker and the keyed hash of "file" || chunk ids must equal the entry's
- * recorded hash (docs/FORMAT.md, "Trees").  The same check tells, on a
- * second run, that a file already in the target is the one in the
- * snapshot (resume).
+ * Every restored file is verified before it gets its final name: the
+ * keyed hash of "file" || chunk ids of its bytes (the data regions
+ * concatenated, cut by the repository's chunker) must equal the entry's
+ * recorded hash (docs/FORMAT.md, "Trees").  For a file stored as chunks
+ * those ids are the stored ones, each checked against its bytes as it
+ * was decoded; the output of a delta, and a file already in the target
+ * (resume, --verify), are cut again and hashed.
  */
 #include "config.h"
 
@@ -141,6 +142,20 @@ verifier_check(struct verifier *v, const uint8_t want[32])
 		return v->err;
 	if (v->chunk.len)
 		verifier_cut(v);
+	bwcrypto_hasher_final(v->h, got);
+	return sodium_memcmp(got, want, 32) == 0 ? 0 : BW_ERR_CORRUPT;
+}
+
+/* 0 when the file hash of chunks c (their ids, as stored) is want. */
+static int
+ids_check(struct verifier *v, const struct tree_content *c, const uint8_t want[32])
+{
+	uint8_t got[32];
+
+	bwcrypto_hasher_reset(v->h);
+	bwcrypto_hasher_update(v->h, "file", 4);
+	if (c->nids)
+		bwcrypto_hasher_update(v->h, c->ids, (size_t)c->nids * 32);
 	bwcrypto_hasher_final(v->h, got);
 	return sodium_memcmp(got, want, 32) == 0 ? 0 : BW_ERR_CORRUPT;
 }
@@ -799,6 +814,7 @@ struct sink {
 	size_t reg;			/* current region */
 	uint64_t reg_off;		/* offset inside it */
 	uint64_t want;			/* total length expected */
+	int by_ids;			/* the file hash comes from the chunk ids */
 	int err;
 };
 
@@ -831,7 +847,7 @@ sink_write(void *arg, const void *p, size_t n)
 		k->err = BW_ERR_CORRUPT;	/* more bytes than the entry has */
 		return k->err;
 	}
-	if ((rc = verifier_feed(&k->s->v, p, n)) != 0)
+	if (!k->by_ids && (rc = verifier_feed(&k->s->v, p, n)) != 0)
 		return k->err = rc;
 	while (n > 0) {
 		if (e->nregions == 0) {
@@ -995,6 +1011,12 @@ write_content(struct rs *s, const struct tree_entry *e, struct sink *k)
 	struct buf d = { 0 };
 	int base = -1, rc;
 
+	/* Stored as chunks: each chunk's bytes were checked against its id as
+	 * it was decoded (repo_get), and the file hash is that of the ids of
+	 * the data's chunks (docs/FORMAT.md), so the ids prove the bytes
+	 * without cutting them again on the writing thread.  A delta's
+	 * output has no ids: it is cut and hashed as it streams. */
+	k->by_ids = c->kind == 0 && k->f != NULL;
 	if (c->kind == 0)
 		rc = write_chunks(s, c, sink_write, k);
 	else if (!c->base || c->depth > TREE_DELTA_DEPTH_MAX)
@@ -1009,7 +1031,9 @@ write_content(struct rs *s, const struct tree_entry *e, struct sink *k)
 		rc = k->err;
 	if (rc == 0 && k->pos != k->want)
 		rc = BW_ERR_CORRUPT;
-	if (rc == 0)
+	if (rc == 0 && k->by_ids)
+		rc = ids_check(&s->v, c, e->hash);
+	else if (rc == 0)
 		rc = verifier_check(&s->v, e->hash);
 	return rc;
 }

@@ -684,6 +684,7 @@ struct tb {
 	struct repo_writer *w;
 	struct buf ents;
 	uint32_t n;
+	int forge;			/* tb_file records a wrong file hash */
 };
 
 static void
@@ -707,6 +708,7 @@ tb_file(struct tb *t, const char *name, const void *p, size_t len, uint32_t mode
 		buf_put(&h, id, 32);
 	}
 	bwcrypto_hash(e.hash, repo_id_key(t->r), h.data, h.len);
+	e.hash[0] ^= t->forge ? 1 : 0;
 	buf_free(&h);
 	ck_assert_int_eq(tree_entry_encode(&t->ents, &e), 0);
 	t->n++;
@@ -850,6 +852,40 @@ START_TEST(damaged_object_fails_only_its_files)
 }
 END_TEST
 
+/* A file whose chunks are all sound but whose recorded hash is not theirs
+ * (a tree that lies about its content) is damaged: not left in place. */
+START_TEST(file_hash_not_of_its_chunks_is_damaged)
+{
+	struct repo *r;
+	struct tb t = { 0 };
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	uint8_t root[32], snap[32];
+	char p[1024];
+	struct stat sb;
+
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	t.r = r;
+	ck_assert_int_eq(repo_writer_start(r, &t.w), 0);
+	t.forge = 1;
+	tb_file(&t, "forged.txt", "not what the hash says\n", 23, 0644);
+	t.forge = 0;
+	tb_file(&t, "ok.txt", "fine\n", 5, 0644);
+	tb_finish(&t, root);
+	tb_commit(&t, root, snap);
+	opts_init(&o, snap, "/", &c);
+	ck_assert_int_eq(restore_run(r, &o, &st), BW_ERR_CORRUPT);
+	ck_assert_uint_eq(st.damaged, 1);
+	ck_assert_uint_eq(st.files, 1);
+	ck_assert_int_ge(find_item(&c, "/forged.txt", RESTORE_DAMAGED), 0);
+	snprintf(p, sizeof(p), "%s/forged.txt", target);
+	ck_assert_int_ne(lstat(p, &sb), 0);
+	ck_assert_int_eq(count_entries(target), 1);	/* no temporary file left */
+	repo_free(r);
+}
+END_TEST
+
 START_TEST(hostile_snapshot_writes_nothing_outside)
 {
 	struct repo *r;
@@ -948,6 +984,7 @@ suite(void)
 	tcase_add_test(tc, delta_stored_files_restore_exactly);
 	tcase_add_test(tc, sparse_file_keeps_its_holes);
 	tcase_add_test(tc, damaged_object_fails_only_its_files);
+	tcase_add_test(tc, file_hash_not_of_its_chunks_is_damaged);
 	tcase_add_test(tc, hostile_snapshot_writes_nothing_outside);
 	suite_add_tcase(s, tc);
 	return s;
