@@ -193,6 +193,10 @@ int cli_common_opt(struct cli *c, int ch, const char *arg);
 /* Parses the options of a command that has only the common ones.  Returns
  * -1 to go on (optind at the first operand), or an exit code to return. */
 int cli_parse_common(struct cli *c, int argc, char **argv, const char *help);
+/* The same for a command that also takes --set NAME and --tag TAG (which
+ * snapshots it works on); *set and *tag stay NULL when not given. */
+int cli_parse_snapsel(struct cli *c, int argc, char **argv, const char *help,
+    const char **set, const char **tag);
 /* Prints "bulwark CMD: ..." usage text and returns EXIT_USAGE or EXIT_OK. */
 int cli_usage(FILE *f, const char *text, int rc);
 

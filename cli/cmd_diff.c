@@ -346,12 +346,6 @@ json_snap(const char *key, const struct snap_info *s, int comma)
 int
 cmd_diff(struct cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
-		{ "set", required_argument, NULL, 'S' },
-		{ "tag", required_argument, NULL, 'T' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct diff d;
 	struct snap_info s[2];
 	const char *set = NULL, *tag = NULL;
@@ -360,16 +354,8 @@ cmd_diff(struct cli *c, int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	memset(s, 0, sizeof(s));
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
-		if (ch == 'h')
-			return cli_usage(stdout, help, EXIT_OK);
-		if (ch == 'S')
-			set = optarg;
-		else if (ch == 'T')
-			tag = optarg;
-		else if (!cli_common_opt(c, ch, optarg))
-			return cli_usage(stderr, help, EXIT_USAGE);
-	}
+	if ((ch = cli_parse_snapsel(c, argc, argv, help, &set, &tag)) >= 0)
+		return ch;
 	if (optind != argc - 2)
 		return cli_usage(stderr, help, EXIT_USAGE);
 	d.json = c->json;

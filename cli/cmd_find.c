@@ -407,12 +407,6 @@ print_path(const struct find *f, const struct snap_info *s, const struct rec *re
 int
 cmd_find(struct cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
-		{ "set", required_argument, NULL, 'S' },
-		{ "tag", required_argument, NULL, 'T' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct find f;
 	struct snap_info *s = NULL, full;
 	struct buf path = { 0 };
@@ -426,16 +420,8 @@ cmd_find(struct cli *c, int argc, char **argv)
 
 	memset(&f, 0, sizeof(f));
 	memset(&full, 0, sizeof(full));
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
-		if (ch == 'h')
-			return cli_usage(stdout, help, EXIT_OK);
-		if (ch == 'S')
-			set = optarg;
-		else if (ch == 'T')
-			tag = optarg;
-		else if (!cli_common_opt(c, ch, optarg))
-			return cli_usage(stderr, help, EXIT_USAGE);
-	}
+	if ((ch = cli_parse_snapsel(c, argc, argv, help, &set, &tag)) >= 0)
+		return ch;
 	if (optind != argc - 1 || !*argv[optind])
 		return cli_usage(stderr, help, EXIT_USAGE);
 	f.pattern = argv[optind];

@@ -51,26 +51,12 @@ cmd_snapshots(struct cli *c, int argc, char **argv)
 	struct repo *r = NULL;
 	size_t n = 0, bad = 0, i, j;
 	char when[32], id[65], size[32];
-	static const struct option lo[] = {
-		CLI_COMMON_LONGOPTS,
-		{ "set", required_argument, NULL, 'S' },
-		{ "tag", required_argument, NULL, 'T' },
-		{ NULL, 0, NULL, 0 }
-	};
 	const char *set = NULL, *tag = NULL;
 	size_t shown = 0;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
-		if (ch == 'h')
-			return cli_usage(stdout, help, EXIT_OK);
-		if (ch == 'S')
-			set = optarg;
-		else if (ch == 'T')
-			tag = optarg;
-		else if (!cli_common_opt(c, ch, optarg))
-			return cli_usage(stderr, help, EXIT_USAGE);
-	}
+	if ((ch = cli_parse_snapsel(c, argc, argv, help, &set, &tag)) >= 0)
+		return ch;
 	if (optind != argc)
 		return cli_usage(stderr, help, EXIT_USAGE);
 	if ((rc = cli_open_repo(c, &r)) != 0)

@@ -488,6 +488,33 @@ cli_need_read(struct repo *r, const char *what)
 }
 
 int
+cli_parse_snapsel(struct cli *c, int argc, char **argv, const char *help,
+    const char **set, const char **tag)
+{
+	static const struct option lo[] = {
+		CLI_COMMON_LONGOPTS,
+		{ "set", required_argument, NULL, 'S' },
+		{ "tag", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	*set = NULL;
+	*tag = NULL;
+	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, lo, NULL)) != -1) {
+		if (ch == 'h')
+			return cli_usage(stdout, help, EXIT_OK);
+		if (ch == 'S')
+			*set = optarg;
+		else if (ch == 'T')
+			*tag = optarg;
+		else if (!cli_common_opt(c, ch, optarg))
+			return cli_usage(stderr, help, EXIT_USAGE);
+	}
+	return -1;
+}
+
+int
 cli_load_snapshot(struct cli *c, struct repo *r, const char *spec, const char *set,
     const char *tag, struct snap_info *out)
 {
