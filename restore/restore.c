@@ -44,8 +44,10 @@
 #include "lib/util/log.h"
 #include "restore/restore.h"
 
-/* Decoded data waiting for the writer, at most (peak RSS stays small). */
-#define RESTORE_INFLIGHT_MAX (32u << 20)
+/* Memory held by decoded data waiting for the writer, at most: peak RSS
+ * stays small (the key unlock's 64 MiB is the peak).  A few max-size
+ * chunks, or thousands of small files: enough to keep the writer fed. */
+#define RESTORE_INFLIGHT_MAX (16u << 20)
 /* Chunks queued ahead of the writer (a small file is one chunk). */
 #define RESTORE_QUEUE_MAX 4096
 /* A delta level is held in memory while it is applied; the format stores
@@ -269,9 +271,9 @@ pool_worker_decode(struct pool *p, struct slot *sl)
 	sl->data = b;
 	sl->rc = rc;
 	sl->state = SLOT_DONE;
-	/* the estimate becomes the real size */
-	p->charged = p->charged - sl->charge + b.len;
-	sl->charge = b.len;
+	/* the estimate becomes the memory really held */
+	p->charged = p->charged - sl->charge + b.cap;
+	sl->charge = b.cap;
 	pthread_cond_broadcast(&p->done);
 }
 

@@ -14,7 +14,7 @@
  * thread that creates files and across many upcoming files (a read-ahead
  * thread walks the snapshot in the same order), so that the writer rarely
  * waits; memory stays bounded whatever the snapshot's size (at most
- * 32 MiB of decoded data or 4096 chunks in flight, 16 MiB of delta per
+ * 16 MiB of decoded data or 4096 chunks in flight, 16 MiB of delta per
  * chain level).  A file stored as a delta chain is rebuilt
  * through unlinked temporary files in $TMPDIR (default /tmp), each as
  * large as the file.
