@@ -3,18 +3,20 @@
  *
  * One thread walks the snapshot's trees in order and writes every entry
  * through lib/fsent's writer; worker threads fetch and decode the data
- * chunks of the file being written (decrypt, decompress, verify id) ahead
- * of it, through a small window bounded in bytes.  A file stored as an
- * rsync delta is rebuilt from its chain: each base is materialised in an
- * unlinked temporary file (random access for the patch), the last patch
- * streams straight into the restored file.
+ * chunks (decrypt, decompress, verify id) of the files it will write next,
+ * queued by a read-ahead thread that walks the same trees (see "the
+ * decode workers" below).  A file stored as an rsync delta is rebuilt
+ * from its chain: each base is materialised in an unlinked temporary file
+ * (random access for the patch), the last patch streams straight into the
+ * restored file.
  *
- * Every restored file is verified before it gets its final name: its bytes
- * (the data regions concatenated) are cut again with the repository's
- * chunker and the keyed hash of "file" || chunk ids must equal the entry's
- * recorded hash (docs/FORMAT.md, "Trees").  The same check tells, on a
- * second run, that a file already in the target is the one in the
- * snapshot (resume).
+ * Every restored file is verified before it gets its final name: the
+ * keyed hash of "file" || chunk ids of its bytes (the data regions
+ * concatenated, cut by the repository's chunker) must equal the entry's
+ * recorded hash (docs/FORMAT.md, "Trees").  For a file stored as chunks
+ * those ids are the stored ones, each checked against its bytes as it
+ * was decoded; the output of a delta, and a file already in the target
+ * (resume, --verify), are cut again and hashed.
  */
 #include "config.h"
 
@@ -42,9 +44,12 @@
 #include "lib/util/log.h"
 #include "restore/restore.h"
 
-/* Decoded data waiting for the writer, at most (peak RSS stays small). */
-#define RESTORE_INFLIGHT_MAX (32u << 20)
-#define RESTORE_WINDOW_MAX 64
+/* Memory held by decoded data waiting for the writer, at most: peak RSS
+ * stays small (the key unlock's 64 MiB is the peak).  A few max-size
+ * chunks, or thousands of small files: enough to keep the writer fed. */
+#define RESTORE_INFLIGHT_MAX (16u << 20)
+/* Chunks queued ahead of the writer (a small file is one chunk). */
+#define RESTORE_QUEUE_MAX 4096
 /* A delta level is held in memory while it is applied; the format stores
  * a version whole rather than a delta above 8 MiB (docs/FORMAT.md). */
 #define RESTORE_DELTA_MAX (16u << 20)
@@ -143,6 +148,20 @@ verifier_check(struct verifier *v, const uint8_t want[32])
 	return sodium_memcmp(got, want, 32) == 0 ? 0 : BW_ERR_CORRUPT;
 }
 
+/* 0 when the file hash of chunks c (their ids, as stored) is want. */
+static int
+ids_check(struct verifier *v, const struct tree_content *c, const uint8_t want[32])
+{
+	uint8_t got[32];
+
+	bwcrypto_hasher_reset(v->h);
+	bwcrypto_hasher_update(v->h, "file", 4);
+	if (c->nids)
+		bwcrypto_hasher_update(v->h, c->ids, (size_t)c->nids * 32);
+	bwcrypto_hasher_final(v->h, got);
+	return sodium_memcmp(got, want, 32) == 0 ? 0 : BW_ERR_CORRUPT;
+}
+
 /* Keeps only the bytes of a file's logical content that lie in its data
  * regions (what the file hash covers), for files read back whole. */
 struct region_filter {
@@ -205,35 +224,91 @@ region_filter_fn(const void *p, size_t n, void *arg)
 	return rc;
 }
 
-/* ---- the decode workers ---- */
+/* ---- the decode workers, ahead of the writer ----
+ *
+ * Creating files is the slow part of a restore, so the one writing thread
+ * must never wait for decoding.  A reader thread walks the snapshot ahead
+ * of the writer, in the same order, and queues the data chunks of every
+ * file taken (a delta chain's bases first, as the writer needs them); the
+ * workers decode them in that order, across as many files as the queue
+ * holds.  The writer takes each chunk from the queue's head by id: the
+ * chunks of files it has passed (skipped, refused, already there) are
+ * dropped, and a chunk the queue does not hold (a hard link copied from
+ * its first path, the reader still behind) is fetched by the writer
+ * itself.  Decoded data waiting is bounded in bytes and in chunks, so
+ * memory stays small whatever the snapshot.
+ */
 
-enum { SLOT_FREE = 0, SLOT_QUEUED, SLOT_BUSY, SLOT_DONE };
+enum { SLOT_QUEUED = 1, SLOT_BUSY, SLOT_DONE };
+
+/* A file's path, shared by its queued chunks. */
+struct qpath {
+	unsigned refs;
+	char path[];
+};
 
 struct slot {
-	const uint8_t *id;
+	uint8_t id[OBJ_ID_LEN];
+	struct qpath *path;
 	struct buf data;
+	uint64_t charge;		/* bytes counted against the budget */
 	int state, rc;
 };
 
+struct rs;
+
 struct pool {
 	struct repo *r;
+	const struct rs *s;		/* what the reader walks and selects */
 	pthread_mutex_t mu;
-	pthread_cond_t work, done;
-	struct slot ring[RESTORE_WINDOW_MAX];
-	size_t window;			/* slots used: bounded by bytes */
-	uint64_t issued, taken;		/* chunk sequence numbers */
+	pthread_cond_t work, done, room;
+	struct slot *ring;		/* RESTORE_QUEUE_MAX */
+	uint64_t head, taken, issued;	/* writer <= workers <= reader */
+	uint64_t charged;		/* decoded (or expected) bytes queued */
+	char *wpath;			/* the file the writer is at */
+	uint32_t avg, max;		/* chunk sizes: estimates before decoding */
 	int quit;
+	int reader_on;
+	pthread_t reader;
 	pthread_t *thr;
 	int nthr;
 };
+
+static int walk_before(const char *a, const char *b);
+static void pool_read(struct pool *p, const struct walk_opts *wo);
+static int selected(const struct rs *s, const char *path, int is_dir);
+
+static void
+qpath_unref(struct qpath *q)
+{
+	if (q && --q->refs == 0)
+		free(q);
+}
+
+static void
+pool_worker_decode(struct pool *p, struct slot *sl)
+{
+	struct buf b;
+	int rc;
+
+	sl->state = SLOT_BUSY;
+	pthread_mutex_unlock(&p->mu);
+	buf_init(&b);
+	rc = repo_get(p->r, OBJ_DATA, sl->id, &b);
+	pthread_mutex_lock(&p->mu);
+	sl->data = b;
+	sl->rc = rc;
+	sl->state = SLOT_DONE;
+	/* the estimate becomes the memory really held */
+	p->charged = p->charged - sl->charge + b.cap;
+	sl->charge = b.cap;
+	pthread_cond_broadcast(&p->done);
+}
 
 static void *
 pool_worker(void *arg)
 {
 	struct pool *p = arg;
-	struct slot *s;
-	struct buf b = { 0 };
-	int rc;
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -241,40 +316,223 @@ pool_worker(void *arg)
 			pthread_cond_wait(&p->work, &p->mu);
 		if (p->quit)
 			break;
-		s = &p->ring[p->taken++ % p->window];
-		s->state = SLOT_BUSY;
-		pthread_mutex_unlock(&p->mu);
-		buf_init(&b);
-		rc = repo_get(p->r, OBJ_DATA, s->id, &b);
-		pthread_mutex_lock(&p->mu);
-		s->data = b;
-		s->rc = rc;
-		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&p->done);
+		pool_worker_decode(p, &p->ring[p->taken++ % RESTORE_QUEUE_MAX]);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
+static void
+slot_release(struct pool *p, struct slot *sl)
+{
+	buf_free(&sl->data);
+	p->charged -= sl->charge;
+	sl->charge = 0;
+	qpath_unref(sl->path);
+	sl->path = NULL;
+	sl->state = 0;
+}
+
+/* Drops the queued chunks before sequence number end (under the lock);
+ * those not yet decoded never will be, those being decoded are waited
+ * for. */
+static void
+pool_drop(struct pool *p, uint64_t end)
+{
+	struct slot *sl;
+
+	if (p->head >= end)
+		return;
+	if (p->taken < end)
+		p->taken = end;
+	while (p->head < end) {
+		sl = &p->ring[p->head % RESTORE_QUEUE_MAX];
+		while (sl->state == SLOT_BUSY)
+			pthread_cond_wait(&p->done, &p->mu);
+		slot_release(p, sl);
+		p->head++;
+	}
+	pthread_cond_broadcast(&p->room);
+}
+
+/* The writer is at the file path: what was queued for files before it
+ * goes, and the reader no longer queues those. */
+static void
+pool_at(struct pool *p, const char *path)
+{
+	struct qpath *last = NULL;
+	char *w = strdup(path);		/* without it the reader only queues more */
+	uint64_t q;
+
+	pthread_mutex_lock(&p->mu);
+	free(p->wpath);
+	p->wpath = w;
+	for (q = p->head; q < p->issued; q++) {
+		struct qpath *qp = p->ring[q % RESTORE_QUEUE_MAX].path;
+
+		if (qp != last && !walk_before(qp->path, path))
+			break;
+		last = qp;
+	}
+	pool_drop(p, q);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Chunk id of the file at path, decoded, into b (its old data freed):
+ * from the queue's head, else decoded here.  repo_get's codes. */
 static int
-pool_start(struct pool *p, struct repo *r, int nthr)
+pool_take(struct pool *p, const char *path, const uint8_t *id, struct buf *b)
+{
+	struct slot *sl = NULL;
+	uint64_t q;
+	int rc;
+
+	pthread_mutex_lock(&p->mu);
+	for (q = p->head; q < p->issued; q++) {
+		sl = &p->ring[q % RESTORE_QUEUE_MAX];
+		if (strcmp(sl->path->path, path) != 0) {
+			q = p->issued;
+			break;
+		}
+		if (memcmp(sl->id, id, OBJ_ID_LEN) == 0)
+			break;
+	}
+	if (q == p->issued) {
+		pthread_mutex_unlock(&p->mu);
+		buf_reset(b);
+		return repo_get(p->r, OBJ_DATA, id, b);
+	}
+	/* chunks of this file queued before it (asked for elsewhere) */
+	pool_drop(p, q);
+	if (sl->state == SLOT_QUEUED) {
+		/* the workers are behind: decode it here rather than wait */
+		p->taken++;
+		pool_worker_decode(p, sl);
+	}
+	while (sl->state != SLOT_DONE)
+		pthread_cond_wait(&p->done, &p->mu);
+	rc = sl->rc;
+	buf_free(b);
+	*b = sl->data;
+	buf_init(&sl->data);
+	slot_release(p, sl);
+	p->head++;
+	pthread_cond_broadcast(&p->room);
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+/* Queues c's chunks (a delta's bases: the writer fetches the deltas). */
+static int
+pool_queue(struct pool *p, struct qpath *qp, const struct tree_content *c,
+    uint64_t est, int depth)
+{
+	struct slot *sl;
+	uint32_t i;
+
+	if (c->kind == 1) {
+		if (!c->base || depth > TREE_DELTA_DEPTH_MAX)
+			return 0;	/* the writer finds it damaged */
+		return pool_queue(p, qp, c->base, p->avg, depth + 1);
+	}
+	for (i = 0; i < c->nids; i++) {
+		pthread_mutex_lock(&p->mu);
+		while (!p->quit && (p->issued - p->head == RESTORE_QUEUE_MAX ||
+		    (p->charged >= RESTORE_INFLIGHT_MAX && p->issued > p->head)))
+			pthread_cond_wait(&p->room, &p->mu);
+		if (p->quit) {
+			pthread_mutex_unlock(&p->mu);
+			return BW_ERR_INTR;
+		}
+		sl = &p->ring[p->issued++ % RESTORE_QUEUE_MAX];
+		memcpy(sl->id, c->ids[i], OBJ_ID_LEN);
+		sl->path = qp;
+		qp->refs++;
+		sl->charge = est;
+		p->charged += est;
+		sl->rc = 0;
+		buf_init(&sl->data);
+		sl->state = SLOT_QUEUED;
+		pthread_cond_signal(&p->work);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return 0;
+}
+
+static int
+reader_visit(const char *path, const struct tree_entry *e, void *arg)
+{
+	struct pool *p = arg;
+	struct qpath *qp;
+	uint64_t est;
+	size_t n;
+	int sel, rc, passed;
+
+	sel = selected(p->s, path, e->kind == TREE_DIR);
+	if (sel < 0)
+		return 1;
+	if (sel == 0 || e->kind != TREE_FILE)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	passed = p->wpath && !walk_before(p->wpath, path);
+	rc = p->quit ? BW_ERR_INTR : 0;
+	pthread_mutex_unlock(&p->mu);
+	if (rc || passed)
+		return rc;
+	n = strlen(path);
+	if ((qp = malloc(sizeof(*qp) + n + 1)) == NULL)
+		return BW_ERR_NOMEM;	/* the writer fetches on its own */
+	memcpy(qp->path, path, n + 1);
+	qp->refs = 1;
+	est = p->avg;
+	if (e->content.kind == 0 && e->content.nids)
+		est = e->size / e->content.nids + 1;
+	if (est > p->max)
+		est = p->max;
+	rc = pool_queue(p, qp, &e->content, est, 0);
+	pthread_mutex_lock(&p->mu);
+	qpath_unref(qp);
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+static int
+reader_failed(const char *path, const uint8_t id[32], int err, void *arg)
+{
+	(void)path;
+	(void)id;
+	(void)err;
+	(void)arg;
+	return 0;	/* the writer's own walk reports it */
+}
+
+static void *
+pool_reader(void *arg)
+{
+	struct pool *p = arg;
+	struct walk_opts wo = { reader_visit, reader_failed, p, NULL };
+
+	pool_read(p, &wo);
+	return NULL;
+}
+
+static int
+pool_start(struct pool *p, struct repo *r, const struct rs *s, int nthr)
 {
 	sigset_t block, old;
-	uint32_t mn, avg, mx;
-	int i, e;
+	uint32_t mn;
+	int i, e, rc = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->r = r;
-	repo_chunk_params(r, &mn, &avg, &mx);
-	p->window = mx ? RESTORE_INFLIGHT_MAX / mx : RESTORE_WINDOW_MAX;
-	if (p->window < 2)
-		p->window = 2;
-	if (p->window > RESTORE_WINDOW_MAX)
-		p->window = RESTORE_WINDOW_MAX;
+	p->s = s;
+	repo_chunk_params(r, &mn, &p->avg, &p->max);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
-	if ((p->thr = calloc((size_t)nthr, sizeof(*p->thr))) == NULL)
+	pthread_cond_init(&p->room, NULL);
+	if ((p->thr = calloc((size_t)nthr, sizeof(*p->thr))) == NULL ||
+	    (p->ring = calloc(RESTORE_QUEUE_MAX, sizeof(*p->ring))) == NULL)
 		return BW_ERR_NOMEM;
 	/* signals go to the writing thread, which checks o->stop; a worker's
 	 * read is never cut short by one */
@@ -285,19 +543,24 @@ pool_start(struct pool *p, struct repo *r, int nthr)
 	for (i = 0; i < nthr; i++) {
 		if ((e = pthread_create(&p->thr[i], NULL, pool_worker, p)) != 0) {
 			log_error("restore: cannot start a decode thread: %s", strerror(e));
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			return BW_ERR_NOMEM;
+			rc = BW_ERR_NOMEM;
+			goto out;
 		}
 		p->nthr++;
 	}
+	/* without the reader, the writer fetches every chunk itself */
+	if ((e = pthread_create(&p->reader, NULL, pool_reader, p)) != 0)
+		log_warn("restore: cannot start the read-ahead thread: %s", strerror(e));
+	else
+		p->reader_on = 1;
+out:
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return 0;
+	return rc;
 }
 
 static void
 pool_stop(struct pool *p)
 {
-	size_t i;
 	int k;
 
 	if (!p->thr)
@@ -305,16 +568,24 @@ pool_stop(struct pool *p)
 	pthread_mutex_lock(&p->mu);
 	p->quit = 1;
 	pthread_cond_broadcast(&p->work);
+	pthread_cond_broadcast(&p->room);
 	pthread_mutex_unlock(&p->mu);
+	if (p->reader_on)
+		pthread_join(p->reader, NULL);
 	for (k = 0; k < p->nthr; k++)
 		pthread_join(p->thr[k], NULL);
-	for (i = 0; i < RESTORE_WINDOW_MAX; i++)
-		buf_free(&p->ring[i].data);
+	for (; p->ring && p->head < p->issued; p->head++)
+		slot_release(p, &p->ring[p->head % RESTORE_QUEUE_MAX]);
+	free(p->ring);
 	free(p->thr);
+	free(p->wpath);
 	p->thr = NULL;
+	p->ring = NULL;
+	p->wpath = NULL;
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->done);
+	pthread_cond_destroy(&p->room);
 }
 
 /* ---- one restore ---- */
@@ -331,6 +602,7 @@ struct rs {
 	struct verifier v;
 	struct pool pool;
 	int pool_on;
+	const char *wpath;		/* the file being written (the queue's key) */
 	struct idset *lost;		/* files not restored (hard links copy them) */
 	/* a hard link whose first path is not restored becomes a copy; the
 	 * inode's later paths link to that copy: first path -> its rel */
@@ -575,6 +847,7 @@ struct sink {
 	size_t reg;			/* current region */
 	uint64_t reg_off;		/* offset inside it */
 	uint64_t want;			/* total length expected */
+	int by_ids;			/* the file hash comes from the chunk ids */
 	int err;
 };
 
@@ -607,7 +880,7 @@ sink_write(void *arg, const void *p, size_t n)
 		k->err = BW_ERR_CORRUPT;	/* more bytes than the entry has */
 		return k->err;
 	}
-	if ((rc = verifier_feed(&k->s->v, p, n)) != 0)
+	if (!k->by_ids && (rc = verifier_feed(&k->s->v, p, n)) != 0)
 		return k->err = rc;
 	while (n > 0) {
 		if (e->nregions == 0) {
@@ -636,73 +909,33 @@ sink_write(void *arg, const void *p, size_t n)
 	return 0;
 }
 
-/* Decodes chunks through the workers and hands them to out in order (a
- * restored file, or a delta chain's base in a temporary file).  A chunk
- * that fails makes the file damaged (BW_ERR_CORRUPT / NOENT / AUTH). */
+/* Decodes chunks (taken from the workers' queue) and hands them to out in
+ * order (a restored file, or a delta chain's base in a temporary file).
+ * A chunk that fails makes the file damaged (BW_ERR_CORRUPT / NOENT / AUTH). */
 static int
 write_chunks(struct rs *s, const struct tree_content *c, delta_write_fn *out, void *arg)
 {
-	struct pool *p = &s->pool;
-	struct slot *sl;
-	uint64_t next = 0, seq0, q;
+	struct buf b = { 0 };
+	uint32_t i;
 	int rc = 0;
 
-	if (!s->pool_on) {
-		struct buf b = { 0 };
-		uint32_t i;
-
-		for (i = 0; i < c->nids && rc == 0; i++) {
-			if (stopped(s))
-				rc = BW_ERR_INTR;
-			else if ((rc = repo_get(s->r, OBJ_DATA, c->ids[i], &b)) == 0)
-				rc = out(arg, b.data, b.len);
-			buf_reset(&b);
-		}
-		buf_free(&b);
-		return rc;
-	}
-	pthread_mutex_lock(&p->mu);
-	seq0 = p->issued;
-	while (next < c->nids) {
-		/* keep the window full */
-		while (p->issued - seq0 < c->nids && p->issued - seq0 - next < p->window) {
-			sl = &p->ring[p->issued % p->window];
-			sl->id = c->ids[p->issued - seq0];
-			sl->state = SLOT_QUEUED;
-			p->issued++;
-			pthread_cond_signal(&p->work);
-		}
-		sl = &p->ring[(seq0 + next) % p->window];
-		while (sl->state != SLOT_DONE)
-			pthread_cond_wait(&p->done, &p->mu);
-		pthread_mutex_unlock(&p->mu);
-		rc = sl->rc;
-		if (rc == 0 && stopped(s))
+	for (i = 0; i < c->nids && rc == 0; i++) {
+		if (stopped(s)) {
 			rc = BW_ERR_INTR;
+			break;
+		}
+		if (s->pool_on) {
+			rc = pool_take(&s->pool, s->wpath, c->ids[i], &b);
+		} else {
+			buf_reset(&b);
+			rc = repo_get(s->r, OBJ_DATA, c->ids[i], &b);
+		}
 		if (rc == 0)
-			rc = out(arg, sl->data.data, sl->data.len);
-		buf_free(&sl->data);
+			rc = out(arg, b.data, b.len);
 		if (rc == 0 && out == sink_write)
 			progress(s);	/* a big file moves the line too */
-		pthread_mutex_lock(&p->mu);
-		sl->state = SLOT_FREE;
-		next++;
-		if (rc)
-			break;
 	}
-	/* on an early stop: withdraw what no worker took, wait for the rest */
-	for (q = p->taken; q < p->issued; q++)
-		p->ring[q % p->window].state = SLOT_FREE;
-	p->issued = p->taken;
-	while (seq0 + next < p->issued) {
-		sl = &p->ring[(seq0 + next) % p->window];
-		while (sl->state != SLOT_DONE)
-			pthread_cond_wait(&p->done, &p->mu);
-		buf_free(&sl->data);
-		sl->state = SLOT_FREE;
-		next++;
-	}
-	pthread_mutex_unlock(&p->mu);
+	buf_free(&b);
 	return rc;
 }
 
@@ -875,6 +1108,12 @@ write_content(struct rs *s, const struct tree_entry *e, struct sink *k)
 	/* the levels together: at most 4/3 of the deepest one */
 	b.cap = level_cap(e->size, c->depth) / 3 * 4;
 
+	/* Stored as chunks: each chunk's bytes were checked against its id as
+	 * it was decoded (repo_get), and the file hash is that of the ids of
+	 * the data's chunks (docs/FORMAT.md), so the ids prove the bytes
+	 * without cutting them again on the writing thread.  A delta's
+	 * output has no ids: it is cut and hashed as it streams. */
+	k->by_ids = c->kind == 0 && k->f != NULL;
 	if (c->kind == 0)
 		rc = write_chunks(s, c, sink_write, k);
 	else if (!c->base || c->depth > TREE_DELTA_DEPTH_MAX)
@@ -889,7 +1128,9 @@ write_content(struct rs *s, const struct tree_entry *e, struct sink *k)
 		rc = k->err;
 	if (rc == 0 && k->pos != k->want)
 		rc = BW_ERR_CORRUPT;
-	if (rc == 0)
+	if (rc == 0 && k->by_ids)
+		rc = ids_check(&s->v, c, e->hash);
+	else if (rc == 0)
 		rc = verifier_check(&s->v, e->hash);
 	return rc;
 }
@@ -1151,6 +1392,7 @@ do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry
 		return lost_add(s, path);
 	}
 	verifier_start(&s->v);
+	s->wpath = path;
 	rc = write_content(s, e, &k);
 	if (rc) {
 		fsout_file_abort(k.f);
@@ -1515,6 +1757,8 @@ visit(const char *path, const struct tree_entry *e, void *arg)
 		free(rel);
 		return 0;
 	}
+	if (s->pool_on && (e->kind == TREE_FILE || e->kind == TREE_HARDLINK))
+		pool_at(&s->pool, path);
 	switch (e->kind) {
 	case TREE_FILE:
 		rc = do_file(s, path, rel, e, e);
@@ -1594,6 +1838,28 @@ walk_all(struct rs *s)
 	}
 	tree_free(parent);
 	return rc;
+}
+
+/* The read-ahead thread's walk: the same entries as walk_all, in the same
+ * order; errors are the writer's to report. */
+static void
+pool_read(struct pool *p, const struct walk_opts *wo)
+{
+	const struct rs *s = p->s;
+	struct tree *parent = NULL;
+	size_t idx;
+
+	if (!*s->base) {
+		walk_tree(p->r, s->root, wo);
+		return;
+	}
+	if (walk_lookup(p->r, s->root, s->base, &parent, &idx, NULL) != 0)
+		return;
+	if (parent->e[idx].kind == TREE_DIR)
+		walk_subtree(p->r, s->base, &parent->e[idx], wo);
+	else
+		wo->fn(s->base, &parent->e[idx], wo->arg);
+	tree_free(parent);
 }
 
 static char *
@@ -1691,7 +1957,7 @@ run(struct repo *r, const struct restore_opts *o, struct restore_stats *st, int 
 		if (nthr > 16)
 			nthr = 16;
 		s.pool_on = 1;
-		if ((rc = pool_start(&s.pool, r, nthr)) != 0)
+		if ((rc = pool_start(&s.pool, r, &s, nthr)) != 0)
 			goto out;
 		if ((rc = fsout_open(&fo, &s.out)) != 0)
 			goto out;

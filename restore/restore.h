@@ -14,14 +14,16 @@
  * and the files that hard links name: only those are remembered while
  * writing, so memory does not grow with the number of files.
  *
- * Decryption and decompression run on worker threads while one thread
- * creates files (both cores busy); memory stays bounded whatever the
- * snapshot's size (at most 32 MiB of decoded data in flight, 16 MiB of
- * delta per chain level).  A file stored as a delta chain is rebuilt
- * through unlinked temporary files in $TMPDIR (default /tmp), each an
- * older version of the file; a version larger than the backup could have
- * stored (4 times the next one, plus 1 MiB) marks the file damaged, so a
- * hostile chain cannot fill $TMPDIR.
+ * Decryption and decompression run on worker threads, ahead of the one
+ * thread that creates files and across many upcoming files (a read-ahead
+ * thread walks the snapshot in the same order), so that the writer rarely
+ * waits; memory stays bounded whatever the snapshot's size (at most
+ * 16 MiB of decoded data or 4096 chunks in flight, 16 MiB of delta per
+ * chain level).  A file stored as a delta chain is rebuilt through
+ * unlinked temporary files in $TMPDIR (default /tmp), each an older
+ * version of the file; a version larger than the backup could have stored
+ * (4 times the next one, plus 1 MiB) marks the file damaged, so a hostile
+ * chain cannot fill $TMPDIR.
  */
 #ifndef BW_RESTORE_RESTORE_H
 #define BW_RESTORE_RESTORE_H

@@ -12,13 +12,20 @@
  *
  * The objects themselves are made by libarchive's disk writer (with
  * ARCHIVE_EXTRACT_SECURE_* flags on top of our checks), which knows how to
- * give back owners by name, nanosecond times, xattrs, POSIX ACLs and holes.
+ * give back owners by name, nanosecond times, xattrs and POSIX ACLs.
  * It only takes path names, relative to the working directory, so around
  * each call the working directory is the verified parent and the name is a
  * single component: libarchive never resolves a directory itself.  The
  * calling thread first gets a working directory of its own with
  * unshare(CLONE_FS) (which also keeps libarchive's umask(0) dance away from
  * other threads), and goes back to where it was after every call.
+ *
+ * Holes: the caller writes only a file's data regions, at their offsets,
+ * and libarchive seeks over what is skipped and truncates the file to its
+ * size at the end, so holes stay holes.  ARCHIVE_EXTRACT_SPARSE is not
+ * used: it makes libarchive look for zeros in every 4 KiB block and write
+ * block by block (thousands of small writes per big file, which stall
+ * under dirty-page throttling), to find holes we already know.
  *
  * Regular files: ARCHIVE_EXTRACT_SAFE_WRITES would write a temporary file
  * and rename it at archive_write_finish_entry, before our caller has
@@ -1255,6 +1262,7 @@ special_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}
+	archive_write_disk_set_options(a, o->flags);	/* all secure flags */
 	to_ae(o, o->ae, base_of(rel), rel, e);
 	if ((rc = enter(o, pd->fd, rel)) != 0)
 		goto out;
@@ -1794,8 +1802,7 @@ fsout_open(const struct fsout_opts *opts, struct fsout **out)
 	    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
 	    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-	    ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL |
-	    ARCHIVE_EXTRACT_SPARSE;
+	    ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL;
 	if (opts->owner || geteuid() == 0)
 		o->flags |= ARCHIVE_EXTRACT_OWNER;
 	if ((o->cwdfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 &&
@@ -1969,6 +1976,12 @@ fsout_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}
+	/* libarchive's symlink check would open "." and look at the name:
+	 * it is one fresh random component in a verified directory, and
+	 * created O_EXCL, which never follows a symlink.  Four system calls
+	 * per file saved; the other secure flags stay. */
+	archive_write_disk_set_options(f->a,
+	    o->flags & ~ARCHIVE_EXTRACT_SECURE_SYMLINKS);
 	to_ae(o, o->ae, f->tmp, rel, e);
 	if ((rc = enter(o, f->pd->fd, rel)) != 0)
 		goto out;

@@ -450,6 +450,69 @@ START_TEST(interrupted_restore_finishes_on_a_second_run)
 }
 END_TEST
 
+/* More small files than the read-ahead queue holds (4096 chunks), with
+ * excluded ones in between, a hard link whose first path is excluded
+ * (restored as a copy, its chunk not queued) and, on a second run, half
+ * of the files already there: what was queued for files the writer
+ * skips is dropped, and every file comes back exact. */
+START_TEST(many_small_files_through_the_read_ahead)
+{
+	struct repo *r;
+	struct snap_info s;
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	const char *ex[] = { "*-skip" };
+	char name[64], path[1024], p2[1024], want[64];
+	uint8_t *got;
+	size_t n, len;
+	int i;
+
+	ck_assert_int_eq(mkdir(src, 0755), 0);
+	for (i = 0; i < 4200; i++) {
+		snprintf(name, sizeof(name), "%05d%s", i, i % 10 == 3 ? "-skip" : "");
+		n = (size_t)snprintf(want, sizeof(want), "file %d of the town hall\n", i);
+		write_file(src, name, want, n);
+	}
+	snprintf(path, sizeof(path), "%s/00003-skip", src);
+	snprintf(p2, sizeof(p2), "%s/00004-link", src);
+	ck_assert_int_eq(link(path, p2), 0);
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(backup(r, 0, &s), 0);
+	opts_init(&o, s.id, src, &c);
+	o.excludes = ex;
+	o.nexcludes = 1;
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	ck_assert_uint_eq(st.files, 3781);
+	for (i = 0; i < 4200; i += 2) {
+		snprintf(path, sizeof(path), "%s/%05d", target, i);
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	ck_assert_uint_eq(st.files, 2100);
+	ck_assert_uint_eq(st.unchanged, 1681);
+	for (i = 0; i < 4200; i++) {
+		snprintf(path, sizeof(path), "%s/%05d%s", target, i, i % 10 == 3 ? "-skip" : "");
+		got = read_all(path, &len);
+		if (i % 10 == 3) {
+			ck_assert_msg(got == NULL, "%s: excluded, yet restored", path);
+			continue;
+		}
+		n = (size_t)snprintf(want, sizeof(want), "file %d of the town hall\n", i);
+		ck_assert_msg(got != NULL, "%s: not restored", path);
+		ck_assert_msg(len == n && memcmp(got, want, n) == 0, "%s: bytes differ", path);
+		free(got);
+	}
+	snprintf(path, sizeof(path), "%s/00004-link", target);
+	ck_assert_ptr_nonnull(got = read_all(path, &len));
+	ck_assert_msg(len == 24 && memcmp(got, "file 3 of the town hall\n", 24) == 0,
+	    "hard link copy: %.*s", (int)len, got);
+	free(got);
+	snap_info_clear(&s);
+	repo_free(r);
+}
+END_TEST
+
 static void
 stop_mid_file(const struct restore_progress *p, void *arg)
 {
@@ -725,6 +788,7 @@ struct tb {
 	struct repo_writer *w;
 	struct buf ents;
 	uint32_t n;
+	int forge;			/* tb_file records a wrong file hash */
 };
 
 static void
@@ -748,6 +812,7 @@ tb_file(struct tb *t, const char *name, const void *p, size_t len, uint32_t mode
 		buf_put(&h, id, 32);
 	}
 	bwcrypto_hash(e.hash, repo_id_key(t->r), h.data, h.len);
+	e.hash[0] ^= t->forge ? 1 : 0;
 	buf_free(&h);
 	ck_assert_int_eq(tree_entry_encode(&t->ents, &e), 0);
 	t->n++;
@@ -959,6 +1024,40 @@ START_TEST(damaged_object_fails_only_its_files)
 }
 END_TEST
 
+/* A file whose chunks are all sound but whose recorded hash is not theirs
+ * (a tree that lies about its content) is damaged: not left in place. */
+START_TEST(file_hash_not_of_its_chunks_is_damaged)
+{
+	struct repo *r;
+	struct tb t = { 0 };
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	uint8_t root[32], snap[32];
+	char p[1024];
+	struct stat sb;
+
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	t.r = r;
+	ck_assert_int_eq(repo_writer_start(r, &t.w), 0);
+	t.forge = 1;
+	tb_file(&t, "forged.txt", "not what the hash says\n", 23, 0644);
+	t.forge = 0;
+	tb_file(&t, "ok.txt", "fine\n", 5, 0644);
+	tb_finish(&t, root);
+	tb_commit(&t, root, snap);
+	opts_init(&o, snap, "/", &c);
+	ck_assert_int_eq(restore_run(r, &o, &st), BW_ERR_CORRUPT);
+	ck_assert_uint_eq(st.damaged, 1);
+	ck_assert_uint_eq(st.files, 1);
+	ck_assert_int_ge(find_item(&c, "/forged.txt", RESTORE_DAMAGED), 0);
+	snprintf(p, sizeof(p), "%s/forged.txt", target);
+	ck_assert_int_ne(lstat(p, &sb), 0);
+	ck_assert_int_eq(count_entries(target), 1);	/* no temporary file left */
+	repo_free(r);
+}
+END_TEST
+
 START_TEST(hostile_snapshot_writes_nothing_outside)
 {
 	struct repo *r;
@@ -1051,6 +1150,7 @@ suite(void)
 	tcase_add_test(tc, patterns_and_selection);
 	tcase_add_test(tc, dry_run_writes_nothing_and_counts_the_same);
 	tcase_add_test(tc, interrupted_restore_finishes_on_a_second_run);
+	tcase_add_test(tc, many_small_files_through_the_read_ahead);
 	tcase_add_test(tc, stop_in_the_middle_of_a_file_leaves_nothing_half_written);
 	tcase_add_test(tc, overwrite_modes);
 	tcase_add_test(tc, existing_symlink_is_not_replaced_by_a_directory);
@@ -1058,6 +1158,7 @@ suite(void)
 	tcase_add_test(tc, delta_stored_files_restore_exactly);
 	tcase_add_test(tc, sparse_file_keeps_its_holes);
 	tcase_add_test(tc, damaged_object_fails_only_its_files);
+	tcase_add_test(tc, file_hash_not_of_its_chunks_is_damaged);
 	tcase_add_test(tc, hostile_snapshot_writes_nothing_outside);
 	tcase_add_test(tc, hostile_delta_chain_is_cut_off);
 	suite_add_tcase(s, tc);
