@@ -81,19 +81,21 @@ rm_cb(const char *p, const struct stat *st, int t, struct FTW *f)
 static char startup_svc[256], startup_addr[256];
 static int run_until(int (*fn)(void *), void *arg);
 
-/* Both serving-capable nodes (a, b; c is a witness) have stopped www. */
+/* Both serving-capable nodes (a, b; c is a witness) have stopped www, and
+ * a few more turns have passed so that the fakes' answers (timers of the
+ * loop) and the daemons' deferred ends have all run. */
 static int
 cleaned_up(void *arg)
 {
+	int *turns = arg;
 	const char *p = service_fake_calls();
 	int n = 0;
 
-	(void)arg;
 	while ((p = strstr(p, "www:stop\n")) != NULL) {
 		n++;
 		p++;
 	}
-	return n == 2;
+	return n == 2 && ++*turns > 5;
 }
 
 static void
@@ -104,6 +106,7 @@ setup(void)
 	struct daemon_opts o = { 0 };
 	static struct placement_params pp;
 	struct config *c;
+	int turns;
 	long i;
 
 	log_set_sink(quiet, NULL);
@@ -135,7 +138,8 @@ setup(void)
 	}
 	/* each daemon first makes sure it serves nothing (a previous run may
 	 * have died serving); kept for startup_cleans_up, then forgotten */
-	ck_assert(run_until(cleaned_up, NULL));
+	turns = 0;
+	ck_assert(run_until(cleaned_up, &turns));
 	snprintf(startup_svc, sizeof(startup_svc), "%s", service_fake_calls());
 	snprintf(startup_addr, sizeof(startup_addr), "%s", addr_fake_calls());
 	service_fake_reset();
