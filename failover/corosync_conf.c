@@ -20,23 +20,6 @@
 #include "lib/util/err.h"
 #include "lib/util/log.h"
 
-static void __attribute__((format(printf, 2, 3)))
-put(struct buf *b, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line)) {
-		b->err = BW_ERR_INVAL;	/* no value in bulwark.conf is this long */
-		return;
-	}
-	buf_put(b, line, (size_t)n);
-}
-
 int
 corosync_conf_render(const struct config *cfg, const char *source, struct buf *b)
 {
@@ -55,63 +38,63 @@ corosync_conf_render(const struct config *cfg, const char *source, struct buf *b
 			links = cfg->nodes[i].naddrs;
 	two_node = cfg->nnodes == 2 && cl->qdevice == NULL && cl->force_two_node;
 
-	put(b, "# corosync.conf of the Bulwark cluster %s, made by\n"
+	buf_printf(b, "# corosync.conf of the Bulwark cluster %s, made by\n"
 	    "# \"bulwark failover corosync-conf\"%s%s.\n", cl->name,
 	    source ? " from " : "", source ? source : "");
-	put(b, "# Install it as /etc/corosync/corosync.conf on every node; change\n"
+	buf_printf(b, "# Install it as /etc/corosync/corosync.conf on every node; change\n"
 	    "# bulwark.conf and generate it again rather than editing this file.\n\n");
 
-	put(b, "totem {\n");
-	put(b, "\tversion: 2\n");
-	put(b, "\tcluster_name: %s\n", cl->name);
-	put(b, "\ttransport: knet\n");
-	put(b, "\ttoken: %u\n", cl->token_ms);
-	put(b, "\ttoken_coefficient: 0\n");
-	put(b, "\tcrypto_cipher: aes256\n");
-	put(b, "\tcrypto_hash: sha256\n");
-	put(b, "\tkeyfile: %s\n", cl->authkey);
+	buf_printf(b, "totem {\n");
+	buf_printf(b, "\tversion: 2\n");
+	buf_printf(b, "\tcluster_name: %s\n", cl->name);
+	buf_printf(b, "\ttransport: knet\n");
+	buf_printf(b, "\ttoken: %u\n", cl->token_ms);
+	buf_printf(b, "\ttoken_coefficient: 0\n");
+	buf_printf(b, "\tcrypto_cipher: aes256\n");
+	buf_printf(b, "\tcrypto_hash: sha256\n");
+	buf_printf(b, "\tkeyfile: %s\n", cl->authkey);
 	for (j = 0; j < links; j++)
-		put(b, "\tinterface {\n\t\tlinknumber: %zu\n\t}\n", j);
-	put(b, "}\n\n");
+		buf_printf(b, "\tinterface {\n\t\tlinknumber: %zu\n\t}\n", j);
+	buf_printf(b, "}\n\n");
 
-	put(b, "nodelist {\n");
+	buf_printf(b, "nodelist {\n");
 	for (i = 0; i < cfg->nnodes; i++) {
 		const struct config_node *n = &cfg->nodes[i];
 
-		put(b, "\tnode {\n");
-		put(b, "\t\tname: %s\n", n->name);
-		put(b, "\t\tnodeid: %u\n", n->nodeid);
+		buf_printf(b, "\tnode {\n");
+		buf_printf(b, "\t\tname: %s\n", n->name);
+		buf_printf(b, "\t\tnodeid: %u\n", n->nodeid);
 		for (j = 0; j < n->naddrs; j++)
-			put(b, "\t\tring%zu_addr: %s\n", j, n->addrs[j]);
-		put(b, "\t}\n");
+			buf_printf(b, "\t\tring%zu_addr: %s\n", j, n->addrs[j]);
+		buf_printf(b, "\t}\n");
 	}
-	put(b, "}\n\n");
+	buf_printf(b, "}\n\n");
 
-	put(b, "quorum {\n");
-	put(b, "\tprovider: corosync_votequorum\n");
+	buf_printf(b, "quorum {\n");
+	buf_printf(b, "\tprovider: corosync_votequorum\n");
 	if (two_node)
-		put(b, "\t# force_two_node: both halves of a cut link stay "
+		buf_printf(b, "\t# force_two_node: both halves of a cut link stay "
 		    "quorate (split brain)\n\ttwo_node: 1\n");
 	if (cl->qdevice) {
-		put(b, "\tdevice {\n");
-		put(b, "\t\tmodel: net\n");
-		put(b, "\t\tvotes: 1\n");
-		put(b, "\t\tnet {\n");
-		put(b, "\t\t\thost: %s\n", cl->qdevice);
-		put(b, "\t\t\talgorithm: %s\n", cfg->nnodes % 2 ? "lms" : "ffsplit");
-		put(b, "\t\t}\n");
-		put(b, "\t}\n");
+		buf_printf(b, "\tdevice {\n");
+		buf_printf(b, "\t\tmodel: net\n");
+		buf_printf(b, "\t\tvotes: 1\n");
+		buf_printf(b, "\t\tnet {\n");
+		buf_printf(b, "\t\t\thost: %s\n", cl->qdevice);
+		buf_printf(b, "\t\t\talgorithm: %s\n", cfg->nnodes % 2 ? "lms" : "ffsplit");
+		buf_printf(b, "\t\t}\n");
+		buf_printf(b, "\t}\n");
 	}
-	put(b, "}\n\n");
+	buf_printf(b, "}\n\n");
 
-	put(b, "logging {\n");
-	put(b, "\tto_stderr: yes\n");
-	put(b, "\tto_syslog: yes\n");
-	put(b, "\tto_logfile: no\n");
-	put(b, "\ttimestamp: on\n");
-	put(b, "}\n\n");
+	buf_printf(b, "logging {\n");
+	buf_printf(b, "\tto_stderr: yes\n");
+	buf_printf(b, "\tto_syslog: yes\n");
+	buf_printf(b, "\tto_logfile: no\n");
+	buf_printf(b, "\ttimestamp: on\n");
+	buf_printf(b, "}\n\n");
 
-	put(b, "# The key %s authenticates and encrypts all cluster traffic;\n"
+	buf_printf(b, "# The key %s authenticates and encrypts all cluster traffic;\n"
 	    "# every node needs the same one:\n"
 	    "#   1. on one node only: corosync-keygen -k %s\n"
 	    "#   2. copy it to every other node over a secure channel (scp or a\n"

@@ -900,20 +900,6 @@ js(struct buf *b, const char *s)
 	buf_put(b, "\"", 1);
 }
 
-static void
-bp(struct buf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		buf_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 static const char *
 node_state(const struct daemon *d, size_t i)
 {
@@ -985,9 +971,9 @@ status_json(struct daemon *d, struct buf *b)
 	uint32_t o, t;
 
 	cluster_get_info(d->cl, &ci);
-	bp(b, "{\"node\":");
+	buf_printf(b, "{\"node\":");
 	js(b, d->self_name);
-	bp(b, ",\"nodeid\":%u,\"corosync\":\"%s\",\"quorate\":%s,\"ready\":%s,"
+	buf_printf(b, ",\"nodeid\":%u,\"corosync\":\"%s\",\"quorate\":%s,\"ready\":%s,"
 	    "\"ring\":\"%u.%llu\",\"token_ms\":%u,\"expected_votes\":%u,\"total_votes\":%u,"
 	    "\"qdevice\":%s,\"nodes\":[", d->self_id, d->connected ? "connected" : "disconnected",
 	    d->connected && d->quorate ? "true" : "false",
@@ -995,48 +981,48 @@ status_json(struct daemon *d, struct buf *b)
 	    (unsigned long long)d->ring.seq, ci.token_ms, ci.expected_votes, ci.total_votes,
 	    ci.qdevice ? "true" : "false");
 	for (i = 0; i < d->nnodes; i++) {
-		bp(b, "%s{\"name\":", i ? "," : "");
+		buf_printf(b, "%s{\"name\":", i ? "," : "");
 		js(b, d->nodes[i].cfg->name);
-		bp(b, ",\"nodeid\":%u,\"state\":\"%s\",\"witness\":%s}", d->nodes[i].cfg->nodeid,
+		buf_printf(b, ",\"nodeid\":%u,\"state\":\"%s\",\"witness\":%s}", d->nodes[i].cfg->nodeid,
 		    node_state(d, i), d->nodes[i].cfg->witness ? "true" : "false");
 	}
-	bp(b, "],\"sites\":[");
+	buf_printf(b, "],\"sites\":[");
 	for (i = 0; i < d->nsites; i++) {
 		struct dsite *s = &d->sites[i];
 
 		o = owner_of(d, i);
 		t = moving_to(d, i);
-		bp(b, "%s{\"name\":", i ? "," : "");
+		buf_printf(b, "%s{\"name\":", i ? "," : "");
 		js(b, s->cfg->name);
-		bp(b, ",\"serving\":");
+		buf_printf(b, ",\"serving\":");
 		if (o)
 			js(b, node_name(d, o));
 		else
-			bp(b, "null");
-		bp(b, ",\"moving_to\":");
+			buf_printf(b, "null");
+		buf_printf(b, ",\"moving_to\":");
 		if (t)
 			js(b, node_name(d, t));
 		else
-			bp(b, "null");
-		bp(b, ",\"state_here\":\"%s\",\"mode\":\"%s\",\"health\":{", local_name(d, i),
+			buf_printf(b, "null");
+		buf_printf(b, ",\"state_here\":\"%s\",\"mode\":\"%s\",\"health\":{", local_name(d, i),
 		    s->cfg->mode == CONFIG_SITE_MANUAL ? "manual" :
 		    s->cfg->mode == CONFIG_SITE_CONFIRM ? "confirm" : "automatic");
 		for (k = 0; k < d->nnodes; k++) {
 			if (k)
-				bp(b, ",");
+				buf_printf(b, ",");
 			js(b, d->nodes[k].cfg->name);
-			bp(b, ":\"%s\"", hname(health_of(d, s, k)));
+			buf_printf(b, ":\"%s\"", hname(health_of(d, s, k)));
 		}
 		iso(ts, sizeof(ts), s->since);
-		bp(b, "},\"data_age_s\":null,\"since\":\"%s\",\"why\":", ts);
+		buf_printf(b, "},\"data_age_s\":null,\"since\":\"%s\",\"why\":", ts);
 		js(b, s->why);
 		if (d->pl && placement_asking(d->pl, i)) {
-			bp(b, ",\"asking\":");
+			buf_printf(b, ",\"asking\":");
 			js(b, s->ask);
 		}
-		bp(b, "}");
+		buf_printf(b, "}");
 	}
-	bp(b, "]}\n");
+	buf_printf(b, "]}\n");
 }
 
 static void
@@ -1048,17 +1034,17 @@ status_text(struct daemon *d, struct buf *b)
 	uint32_t o, t;
 
 	cluster_get_info(d->cl, &ci);
-	bp(b, "node %s (id %u): corosync %s, %s%s, token %u ms, votes %u of %u expected%s\n",
+	buf_printf(b, "node %s (id %u): corosync %s, %s%s, token %u ms, votes %u of %u expected%s\n",
 	    d->self_name ? d->self_name : "?", d->self_id,
 	    d->connected ? "connected" : "DISCONNECTED",
 	    d->connected && d->quorate ? "quorate" : "NOT QUORATE",
 	    d->pl && placement_ready(d->pl) ? "" : " (not in sync: takes nothing new)",
 	    ci.token_ms, ci.total_votes, ci.expected_votes, ci.qdevice ? ", qdevice" : "");
-	bp(b, "\nnodes:\n");
+	buf_printf(b, "\nnodes:\n");
 	for (i = 0; i < d->nnodes; i++)
-		bp(b, "  %-16s id %-5u %s%s\n", d->nodes[i].cfg->name, d->nodes[i].cfg->nodeid,
+		buf_printf(b, "  %-16s id %-5u %s%s\n", d->nodes[i].cfg->name, d->nodes[i].cfg->nodeid,
 		    node_state(d, i), d->nodes[i].cfg->witness ? " (witness)" : "");
-	bp(b, "\nsites:\n");
+	buf_printf(b, "\nsites:\n");
 	for (i = 0; i < d->nsites; i++) {
 		struct dsite *s = &d->sites[i];
 
@@ -1067,19 +1053,19 @@ status_text(struct daemon *d, struct buf *b)
 		if (o)
 			nserved++;
 		iso(ts, sizeof(ts), s->since);
-		bp(b, "  %-16s served by %s", s->cfg->name, o ? node_name(d, o) : "NOBODY");
+		buf_printf(b, "  %-16s served by %s", s->cfg->name, o ? node_name(d, o) : "NOBODY");
 		if (t)
-			bp(b, " (moving to %s)", node_name(d, t));
-		bp(b, "; here: %s; since %s: %s\n", local_name(d, i), ts, s->why[0] ? s->why : "-");
-		bp(b, "  %-16s health:", "");
+			buf_printf(b, " (moving to %s)", node_name(d, t));
+		buf_printf(b, "; here: %s; since %s: %s\n", local_name(d, i), ts, s->why[0] ? s->why : "-");
+		buf_printf(b, "  %-16s health:", "");
 		for (k = 0; k < d->nnodes; k++)
-			bp(b, " %s=%s", d->nodes[k].cfg->name, hname(health_of(d, s, k)));
-		bp(b, "; data age: unknown\n");
+			buf_printf(b, " %s=%s", d->nodes[k].cfg->name, hname(health_of(d, s, k)));
+		buf_printf(b, "; data age: unknown\n");
 		if (d->pl && placement_asking(d->pl, i))
-			bp(b, "  %-16s waiting for 'bulwark failover confirm %s yes|no': %s\n", "",
+			buf_printf(b, "  %-16s waiting for 'bulwark failover confirm %s yes|no': %s\n", "",
 			    s->cfg->name, s->ask);
 	}
-	bp(b, "\n%zu of %zu site(s) served; %s\n", nserved, d->nsites,
+	buf_printf(b, "\n%zu of %zu site(s) served; %s\n", nserved, d->nsites,
 	    d->connected && d->quorate ? "cluster quorate" : "this node is not quorate");
 }
 
@@ -1090,27 +1076,27 @@ history_out(struct daemon *d, struct buf *b, int json)
 	size_t i;
 
 	if (json)
-		bp(b, "[");
+		buf_printf(b, "[");
 	for (i = 0; i < d->nhist; i++) {
 		struct hist *h = &d->hist[(d->hist_head + i) % HISTORY_MAX];
 
 		iso(ts, sizeof(ts), h->t);
 		if (json) {
-			bp(b, "%s{\"time\":\"%s\",\"site\":", i ? "," : "", ts);
+			buf_printf(b, "%s{\"time\":\"%s\",\"site\":", i ? "," : "", ts);
 			js(b, h->site);
-			bp(b, ",\"node\":");
+			buf_printf(b, ",\"node\":");
 			js(b, h->node);
-			bp(b, ",\"event\":");
+			buf_printf(b, ",\"event\":");
 			js(b, h->event);
-			bp(b, ",\"reason\":");
+			buf_printf(b, ",\"reason\":");
 			js(b, h->reason);
-			bp(b, "}");
+			buf_printf(b, "}");
 		} else {
-			bp(b, "%s  %-12s %-12s %-12s %s\n", ts, h->site, h->node, h->event, h->reason);
+			buf_printf(b, "%s  %-12s %-12s %-12s %s\n", ts, h->site, h->node, h->event, h->reason);
 		}
 	}
 	if (json)
-		bp(b, "]\n");
+		buf_printf(b, "]\n");
 }
 
 static char *

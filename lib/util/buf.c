@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,6 +138,30 @@ buf_put_str(struct buf *b, const void *p, size_t n)
 }
 
 int buf_put_cstr(struct buf *b, const char *s) { return buf_put_str(b, s, s ? strlen(s) : 0); }
+
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	uint8_t *p;
+	int n;
+
+	if (b->err)
+		return b->err;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return b->err = BW_ERR_INVAL;
+	/* one byte more for vsnprintf's NUL, then dropped */
+	if ((p = buf_extend(b, (size_t)n + 1)) == NULL)
+		return b->err ? b->err : BW_ERR_NOMEM;
+	va_start(ap, fmt);
+	vsnprintf((char *)p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len--;
+	return 0;
+}
 
 uint8_t *
 buf_steal(struct buf *b, size_t *len)

@@ -42,6 +42,9 @@ int buf_put_i64(struct buf *b, int64_t v);
 /* u32 length, then the bytes. */
 int buf_put_str(struct buf *b, const void *p, size_t n);
 int buf_put_cstr(struct buf *b, const char *s);
+/* Appends formatted text (no NUL), whatever its length.  0 or
+ * BW_ERR_NOMEM/BW_ERR_INVAL (also left in b->err). */
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Detaches the data (caller frees with free()); the buffer is left empty. */
 uint8_t *buf_steal(struct buf *b, size_t *len);
 

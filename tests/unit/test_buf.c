@@ -61,6 +61,27 @@ START_TEST(grows_across_many_puts)
 }
 END_TEST
 
+/* Formatted text of any length lands whole: a status line or a config
+ * file is never cut at some internal buffer size. */
+START_TEST(printf_is_not_truncated)
+{
+	struct buf b = { 0 };
+	char big[5000];
+	size_t i;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	ck_assert_int_eq(buf_printf(&b, "[%s]", "a"), 0);
+	ck_assert_int_eq(buf_printf(&b, "%s|%d", big, 42), 0);
+	ck_assert_uint_eq(b.len, 3 + sizeof(big) - 1 + 3);
+	ck_assert(memcmp(b.data, "[a]x", 4) == 0);
+	for (i = 3; i < 3 + sizeof(big) - 1; i++)
+		ck_assert_int_eq(b.data[i], 'x');
+	ck_assert(memcmp(b.data + b.len - 3, "|42", 3) == 0);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(strings_round_trip)
 {
 	struct buf b = {0};
@@ -316,6 +337,7 @@ buf_suite(void)
 	tcase_add_test(tc, integers_round_trip_little_endian);
 	tcase_add_test(tc, grows_across_many_puts);
 	tcase_add_test(tc, strings_round_trip);
+	tcase_add_test(tc, printf_is_not_truncated);
 	tcase_add_test(tc, str_longer_than_max_is_corrupt);
 	tcase_add_test(tc, str_length_past_end_is_corrupt);
 	tcase_add_test(tc, strdup_refuses_embedded_nul);
