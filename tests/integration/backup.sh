@@ -63,7 +63,7 @@ expect 0 "$BW" check --read-data
 # damage: flip one byte of a pack; check names the object and the file
 pack=$(find "$T/repo/data" -type f -size +1000k | head -1)
 [ -n "$pack" ] || fail "no pack found"
-printf '\377' | dd of="$pack" bs=1 seek=5000 conv=notrunc status=none
+flip_byte "$pack" 5000
 expect 6 "$BW" check --read-data
 grep_err "object [0-9a-f]+"
 grep_err "big.bin|copy.bin"

@@ -198,7 +198,7 @@ damage() {	# fresh copy of the repository in $T/dmg
 }
 p=$(damage)
 sz=$(stat -c %s "$p")
-printf '\377' | dd of="$p" bs=1 seek=$((sz / 2)) conv=notrunc status=none
+flip_byte "$p" $((sz / 2))
 expect 6 "$BW" check --repo "$T/dmg" --read-data
 grep_err "object [0-9a-f]{16}"
 grep_err "$src/d/big1: object [0-9a-f]{16} is damaged"
@@ -240,7 +240,7 @@ rm -rf "$T/dmg"
 cp -a "$REPO" "$T/dmg"
 slot=$(ls "$T/dmg/keys")
 sz=$(stat -c %s "$T/dmg/keys/$slot")
-printf '\377' | dd of="$T/dmg/keys/$slot" bs=1 seek=$((sz - 10)) conv=notrunc status=none
+flip_byte "$T/dmg/keys/$slot" $((sz - 10))
 # no passphrase can open it: say that, not "check the passphrase"
 expect 6 "$BW" snapshots --repo "$T/dmg"
 grep_err "key slot $slot is damaged"

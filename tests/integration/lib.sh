@@ -27,6 +27,13 @@ expect() {
 }
 # grep_err PATTERN: the last command's stderr must match
 grep_err() { grep -qE "$1" "$T/err" || { fail "stderr lacks /$1/"; sed 's/^/  | /' "$T/err" | head -10; }; }
+# damage FILE at byte OFFSET: invert the byte there, so it always changes
+# (writing a fixed value leaves the file intact when the byte held it)
+flip_byte() {
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	[ -n "$b" ] || { fail "flip_byte: $1 has no byte at $2"; return; }
+	printf "\\$(printf %o $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
 grep_out() { grep -qE "$1" "$T/out" || { fail "stdout lacks /$1/"; sed 's/^/  | /' "$T/out" | head -10; }; }
 finish() {
 	if [ "$fails" -ne 0 ]; then
