@@ -27,11 +27,16 @@
  *     hash of files covers them too.
  *
  * In memory, the previous cache is the files buffer itself, indexed by an
- * open-addressing table of (offset, hash tag) pairs; the new cache is built
- * the same way in one growing buffer, already in file format, so commit
- * streams it out.  Path hashes are keyed with a random key per handle so
- * that file names chosen by someone else cannot make lookups quadratic.
- * Offsets are 32-bit: a cache file is limited to 4 GiB.
+ * open-addressing table of (offset, hash tag) pairs.  The new cache is not
+ * held in memory (it grows with the number of files: ~15 MiB for 70,000):
+ * its entries, already in file format, go to an unlinked scratch file next
+ * to the cache, and commit copies them out behind the header.  Its index
+ * keeps each path's full 64-bit keyed hash, offset and length only; two
+ * paths with equal hashes (about 2^-64 for any pair; the key is random per
+ * handle, so file names chosen by someone else cannot aim for it) would
+ * count as one, which only costs the first of them its entry: the file is
+ * read again next time.  Offsets are 32-bit: a cache file is limited to
+ * 4 GiB.
  */
 #include "config.h"
 
@@ -62,6 +67,8 @@
 #define FC_MIN_ENTRY (4 + 1 + 6 * 8 + 4 + 1)
 #define FC_SIGREF_LEN (8 + 8 + BWC_ID)
 #define FC_COPY_CHUNK 65536
+/* New entries are written to the scratch file in pieces of this size. */
+#define FC_FLUSH (1u << 20)
 
 /* off1 is the entry's offset + 1 (0: empty slot); tag is the hash's high
  * half, to skip most entries without parsing them. */
@@ -74,6 +81,25 @@ struct index {
 	struct slot *s;
 	size_t cap;		/* a power of two, or 0 */
 	size_t n;
+};
+
+/* A new entry: where it is in the body (off1 = offset + 1; 0: empty slot)
+ * and its keyed path hash. */
+struct nslot {
+	uint64_t h;
+	uint32_t off1;
+	uint32_t len;
+};
+
+struct nindex {
+	struct nslot *s;
+	size_t cap;		/* a power of two */
+	size_t n;
+};
+
+/* A byte range of the body superseded by a later put of the same path. */
+struct range {
+	uint64_t off, len;
 };
 
 /* One parsed entry; pointers into the buffer it was parsed from. */
@@ -105,10 +131,16 @@ struct fcache {
 	int old_sigs_fd;	/* -1: no usable signatures */
 	uint64_t old_sigs_size;
 
-	/* The new cache. */
-	struct buf body;	/* entries, in file format */
-	struct index new_ix;
-	size_t nreplaced;	/* entries in body superseded by a later put */
+	/* The new cache: body_len bytes of entries in file format, the first
+	 * body_flushed of them in the scratch file body_fd, the rest in
+	 * pending. */
+	int body_fd;		/* -1 until the first flush */
+	uint64_t body_len, body_flushed;
+	struct buf pending;
+	int body_err;		/* a flush failed: the new cache is lost */
+	struct nindex new_ix;
+	struct range *dead;	/* superseded entries (sorted at commit) */
+	size_t ndead, dead_cap;
 	struct fsio_file *sigs;	/* sigs_tmp, opened at the first signature */
 	uint64_t sigs_id;
 	int committed;
@@ -237,28 +269,48 @@ ix_find(const struct index *ix, const uint8_t *base, size_t len, uint64_t h,
 }
 
 static int
-ix_grow(struct index *ix, const struct fcache *c, const uint8_t *base,
-    size_t len)
+nix_init(struct nindex *ix, size_t n)
 {
-	struct index nx;
-	const uint8_t *p;
-	size_t i, n;
+	size_t cap = 16;
+
+	while (cap / 10 * 7 < n + 1) {
+		if (cap > SIZE_MAX / sizeof(struct nslot) / 4)
+			return BW_ERR_NOMEM;
+		cap *= 2;
+	}
+	if ((ix->s = calloc(cap, sizeof(*ix->s))) == NULL)
+		return BW_ERR_NOMEM;
+	ix->cap = cap;
+	ix->n = 0;
+	return 0;
+}
+
+/* The slot of the path with hash h, or the empty slot where it would go. */
+static struct nslot *
+nix_find(const struct nindex *ix, uint64_t h)
+{
+	size_t i = (size_t)h & (ix->cap - 1);
+
+	while (ix->s[i].off1 != 0 && ix->s[i].h != h)
+		i = (i + 1) & (ix->cap - 1);
+	return &ix->s[i];
+}
+
+static int
+nix_grow(struct nindex *ix)
+{
+	struct nindex nx;
+	size_t i;
 	int err;
 
 	if (ix->cap / 10 * 7 >= ix->n + 1)
 		return 0;
-	if ((err = ix_init(&nx, ix->n * 2)))
+	if ((err = nix_init(&nx, ix->n * 2)))
 		return err;
-	for (i = 0; i < ix->cap; i++) {
-		if (ix->s[i].off1 == 0)
-			continue;
-		if (path_at(base, len, ix->s[i].off1 - 1, &p, &n)) {
-			free(nx.s);
-			return BW_ERR_CORRUPT;
-		}
-		*ix_find(&nx, base, len, path_hash(c, p, n), p, n) = ix->s[i];
-		nx.n++;
-	}
+	for (i = 0; i < ix->cap; i++)
+		if (ix->s[i].off1 != 0)
+			*nix_find(&nx, ix->s[i].h) = ix->s[i];
+	nx.n = ix->n;
 	free(ix->s);
 	*ix = nx;
 	return 0;
@@ -423,8 +475,9 @@ fcache_open(const char *dir, const char *repo_id_hex, uint64_t generation,
 		goto out;
 	}
 	c->old_sigs_fd = -1;
+	c->body_fd = -1;
 	c->generation = generation;
-	buf_init(&c->body);
+	buf_init(&c->pending);
 	bwcrypto_random(c->hkey, sizeof(c->hkey));
 	bwcrypto_random(&c->sigs_id, sizeof(c->sigs_id));
 	err = BW_ERR_NOMEM;
@@ -445,11 +498,9 @@ fcache_open(const char *dir, const char *repo_id_hex, uint64_t generation,
 		goto out;
 	if ((err = old_load(c)))
 		goto out;
-	/* The new cache will be about as large as the old one. */
-	if ((err = ix_init(&c->new_ix, c->old_ix.n)))
+	/* The new cache will hold about as many entries as the old one. */
+	if ((err = nix_init(&c->new_ix, c->old_ix.n)))
 		goto out;
-	if (c->old_len > FC_HDR_LEN)
-		buf_reserve(&c->body, c->old_len - FC_HDR_LEN);
 	*out = c;
 	c = NULL;
 	err = 0;
@@ -677,22 +728,66 @@ out:
 	return err;
 }
 
+/* Moves the pending entries to the scratch file, creating it unlinked in
+ * the cache directory (nothing is left behind by a crash).  Not fsio: it
+ * is a scratch copy; the cache itself is written by fcache_commit. */
+static int
+body_flush(struct fcache *c)
+{
+	const uint8_t *p = c->pending.data;
+	size_t n = c->pending.len;
+	ssize_t w;
+
+	if (c->body_err)
+		return c->body_err;
+	if (n == 0)
+		return 0;
+	if (c->body_fd < 0 &&
+	    (c->body_fd = open(c->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
+		log_error("files cache %s: cannot make a scratch file: %s; this "
+		    "backup's cache is not saved (the next backup reads every file)",
+		    c->dir, strerror(errno));
+		return c->body_err = BW_ERR_IO;
+	}
+	while (n > 0) {
+		w = write(c->body_fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_error("files cache %s: writing its scratch file: %s; this "
+			    "backup's cache is not saved (the next backup reads every "
+			    "file)", c->dir, w < 0 ? strerror(errno) : "no progress");
+			return c->body_err = w < 0 && (errno == ENOSPC ||
+			    errno == EDQUOT) ? BW_ERR_NOSPC : BW_ERR_IO;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	c->body_flushed += c->pending.len;
+	buf_reset(&c->pending);
+	return 0;
+}
+
 /* Appends e to the new cache, replacing an earlier entry for its path. */
 static int
 new_add(struct fcache *c, const struct rec *e)
 {
-	size_t off = c->body.len;
+	size_t before = c->pending.len, len;
+	struct nslot *s;
+	struct range *d;
 	uint64_t hv;
-	struct slot *s;
 	int err;
 
-	if ((err = ix_grow(&c->new_ix, c, c->body.data, c->body.len)))
+	if (c->body_err)
+		return c->body_err;
+	if ((err = nix_grow(&c->new_ix)))
 		return err;
-	rec_encode(&c->body, e);
-	if (c->body.err || c->body.len > FC_MAX_FILE - FC_HDR_LEN - BWC_ID) {
-		err = c->body.err ? c->body.err : BW_ERR_NOSPC;
-		c->body.len = off;
-		c->body.err = 0;
+	rec_encode(&c->pending, e);
+	len = c->pending.len - before;
+	if (c->pending.err || c->body_len + len > FC_MAX_FILE - FC_HDR_LEN - BWC_ID) {
+		err = c->pending.err ? c->pending.err : BW_ERR_NOSPC;
+		c->pending.len = before;
+		c->pending.err = 0;
 		log_error("files cache %s: %s; %.*s is not cached",
 		    c->files_path, err == BW_ERR_NOMEM ? "out of memory" :
 		    "the cache is full (4 GiB)", (int)(e->path_len > 4096 ?
@@ -700,14 +795,28 @@ new_add(struct fcache *c, const struct rec *e)
 		return err;
 	}
 	hv = path_hash(c, e->path, e->path_len);
-	s = ix_find(&c->new_ix, c->body.data, c->body.len, hv, e->path,
-	    e->path_len);
-	if (s->off1 != 0)
-		c->nreplaced++;
-	else
+	s = nix_find(&c->new_ix, hv);
+	if (s->off1 != 0) {
+		if (c->ndead == c->dead_cap) {
+			size_t cap = c->dead_cap ? c->dead_cap * 2 : 16;
+
+			if ((d = realloc(c->dead, cap * sizeof(*d))) == NULL) {
+				c->pending.len = before;
+				return BW_ERR_NOMEM;
+			}
+			c->dead = d;
+			c->dead_cap = cap;
+		}
+		c->dead[c->ndead++] = (struct range){ s->off1 - 1, s->len };
+	} else {
 		c->new_ix.n++;
-	s->off1 = (uint32_t)off + 1;
-	s->tag = (uint32_t)(hv >> 32);
+	}
+	s->h = hv;
+	s->off1 = (uint32_t)c->body_len + 1;
+	s->len = (uint32_t)len;
+	c->body_len += len;
+	if (c->pending.len >= FC_FLUSH)
+		return body_flush(c);
 	return 0;
 }
 
@@ -813,33 +922,65 @@ out_write(struct out *o, const void *p, size_t n)
 	return fsio_write(o->f, p, n);
 }
 
-/* Writes the live entries of the body: all of it unless some path was put
- * twice, then the runs between superseded entries. */
+/* Copies body bytes [off, off + n) to o. */
+static int
+body_copy(struct fcache *c, struct out *o, uint8_t *tmp, uint64_t off, uint64_t n)
+{
+	size_t k;
+	ssize_t r;
+	int err;
+
+	while (n > 0) {
+		k = n < FC_FLUSH ? (size_t)n : FC_FLUSH;
+		r = pread(c->body_fd, tmp, k, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			log_error("files cache %s: reading back its scratch file: %s",
+			    c->dir, r < 0 ? strerror(errno) : "it is shorter than written");
+			return BW_ERR_IO;
+		}
+		if ((err = out_write(o, tmp, (size_t)r)))
+			return err;
+		off += (uint64_t)r;
+		n -= (uint64_t)r;
+	}
+	return 0;
+}
+
+static int
+range_cmp(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Writes the live entries of the body: all of it but the superseded ones. */
 static int
 body_write(struct fcache *c, struct out *o)
 {
-	size_t run = 0, off;
-	struct slot *s;
-	struct bufr r;
-	struct rec e;
+	uint64_t at = 0;
+	uint8_t *tmp = NULL;
+	size_t i;
 	int err;
 
-	if (c->nreplaced == 0)
-		return out_write(o, c->body.data, c->body.len);
-	bufr_init(&r, c->body.data, c->body.len);
-	while (bufr_left(&r) > 0) {
-		off = r.off;
-		if (rec_parse(&r, &e))
-			return BW_ERR_CORRUPT;	/* cannot happen: we wrote it */
-		s = ix_find(&c->new_ix, c->body.data, c->body.len,
-		    path_hash(c, e.path, e.path_len), e.path, e.path_len);
-		if (s->off1 - 1 == off)
-			continue;
-		if ((err = out_write(o, c->body.data + run, off - run)))
-			return err;
-		run = r.off;
+	if (c->body_fd < 0 && c->ndead == 0)	/* small: all still pending */
+		return out_write(o, c->pending.data, c->pending.len);
+	if ((err = body_flush(c)))
+		return err;
+	if ((tmp = malloc(FC_FLUSH)) == NULL)
+		return BW_ERR_NOMEM;
+	qsort(c->dead, c->ndead, sizeof(*c->dead), range_cmp);
+	for (i = 0; i < c->ndead; i++) {
+		if ((err = body_copy(c, o, tmp, at, c->dead[i].off - at)))
+			goto out;
+		at = c->dead[i].off + c->dead[i].len;
 	}
-	return out_write(o, c->body.data + run, c->body.len - run);
+	err = body_copy(c, o, tmp, at, c->body_len - at);
+out:
+	free(tmp);
+	return err;
 }
 
 int
@@ -851,6 +992,10 @@ fcache_commit(struct fcache *c, int64_t backup_start_ns)
 
 	if (c->committed)
 		return BW_ERR_INVAL;
+	if (c->body_err) {
+		err = c->body_err;
+		goto out;
+	}
 	/* Signatures first: a crash before the files rename leaves the old
 	 * files file with a sigs file of another id, which is ignored. */
 	if ((err = sigs_start(c)) || (err = fsio_sync(c->sigs)))
@@ -907,8 +1052,11 @@ fcache_free(struct fcache *c)
 	if (c->sigs)
 		fsio_abort(c->sigs, c->sigs_tmp);
 	old_drop(c);
-	buf_free(&c->body);
+	if (c->body_fd >= 0)
+		close(c->body_fd);
+	buf_free(&c->pending);
 	free(c->new_ix.s);
+	free(c->dead);
 	free(c->dir);
 	free(c->files_path);
 	free(c->files_tmp);

@@ -612,6 +612,59 @@ START_TEST(test_many_entries)
 }
 END_TEST
 
+/* The new cache goes to a scratch file once it outgrows memory; paths put
+ * again (early ones already written out, late ones still in memory, in any
+ * order) keep only their last entry, and no scratch file is left. */
+START_TEST(test_put_twice_after_flush)
+{
+	const size_t n = 20000;	/* ~2.5 MiB of entries: several flushes */
+	static const size_t again[] = { 19999, 5, 12000, 0, 5 };
+	char path[96], content[64], dir[600];
+	struct fcache_meta m;
+	struct fcache_hit h;
+	struct fcache *c = open_gen(4);
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/srv/a-rather-long-directory-name/%06zu", i);
+		snprintf(content, sizeof(content), "first-%zu", i);
+		m = meta(i);
+		ck_assert_int_eq(fcache_put(c, path, &m, content, strlen(content),
+		    NULL, 0), 0);
+	}
+	for (k = 0; k < sizeof(again) / sizeof(again[0]); k++) {
+		i = again[k];
+		snprintf(path, sizeof(path), "/srv/a-rather-long-directory-name/%06zu", i);
+		snprintf(content, sizeof(content), "again-%zu-%zu", i, k);
+		m = meta(i);
+		ck_assert_int_eq(fcache_put(c, path, &m, content, strlen(content),
+		    NULL, 0), 0);
+	}
+	ck_assert_uint_eq(fcache_count_new(c), n);
+	ck_assert_int_eq(fcache_commit(c, START), 0);
+	fcache_free(c);
+	snprintf(dir, sizeof(dir), "%s/%s", cachedir, REPO);
+	ck_assert_uint_eq(dir_entries(dir), 2);	/* files and sigs; no scratch */
+
+	c = open_gen(4);
+	ck_assert_uint_eq(fcache_count_old(c), n);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/srv/a-rather-long-directory-name/%06zu", i);
+		if (i == 5)
+			snprintf(content, sizeof(content), "again-5-4");
+		else if (i == 19999 || i == 12000 || i == 0)
+			snprintf(content, sizeof(content), "again-%zu-%d", i,
+			    i == 19999 ? 0 : i == 12000 ? 2 : 3);
+		else
+			snprintf(content, sizeof(content), "first-%zu", i);
+		ck_assert_int_eq(lookup(c, path, i, &h), 0);
+		ck_assert_uint_eq(h.content_len, strlen(content));
+		ck_assert_int_eq(memcmp(h.content, content, h.content_len), 0);
+	}
+	fcache_free(c);
+}
+END_TEST
+
 static Suite *
 fcache_suite(void)
 {
@@ -635,6 +688,7 @@ fcache_suite(void)
 	tcase_add_test(tc, test_free_without_commit_keeps_old);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_many_entries);
+	tcase_add_test(tc, test_put_twice_after_flush);
 	suite_add_tcase(s, tc);
 	return s;
 }
