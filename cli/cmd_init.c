@@ -15,9 +15,10 @@ static const char help[] =
     "--passphrase-file FILE, or asked twice on the terminal).  Add keys for other\n"
     "operators and write-only keys for backup hosts with 'bulwark key add'.\n"
     "--kdf sets the passphrase hashing cost of the slot (Argon2id: interactive\n"
-    "64 MiB t=2; standard 64 MiB t=3, the default, RFC 9106's second\n"
-    "recommendation; moderate 256 MiB t=3; sensitive 1 GiB t=4).  Each slot\n"
-    "keeps its own costs, so slots made with an older default still open.\n";
+    "32 MiB t=3; standard 48 MiB t=4, the default, the same work as RFC 9106's\n"
+    "second recommendation within a 64 MiB memory budget; moderate 256 MiB\n"
+    "t=3; sensitive 1 GiB t=4).  Each slot keeps its own costs, so slots made\n"
+    "with an older default still open.\n";
 
 int
 cmd_init(struct cli *c, int argc, char **argv)

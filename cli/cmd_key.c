@@ -10,7 +10,7 @@
 static const char help[] =
     "usage: bulwark key list\n"
     "       bulwark key add --name NAME [--cap admin|read|write[,...]] [--new-passphrase-file F]\n"
-    "                       [--kdf interactive|moderate|sensitive]\n"
+    "                       [--kdf interactive|standard|moderate|sensitive]\n"
     "       bulwark key remove SLOT\n"
     "       bulwark key passwd [--new-passphrase-file F]\n"
     "       bulwark key export [SLOT]      (paper backup, printed to standard output)\n"

@@ -455,7 +455,7 @@ int
 cli_parse_kdf(const char *s, struct repo_kdf *k)
 {
 	if (!strcmp(s, "interactive"))
-		*k = (struct repo_kdf){ 2, 64ULL << 20 };
+		*k = (struct repo_kdf){ 3, 32ULL << 20 };
 	else if (!strcmp(s, "standard"))
 		*k = (struct repo_kdf){ BWC_PWHASH_OPS_DEFAULT, BWC_PWHASH_MEM_DEFAULT };
 	else if (!strcmp(s, "moderate"))
@@ -463,8 +463,8 @@ cli_parse_kdf(const char *s, struct repo_kdf *k)
 	else if (!strcmp(s, "sensitive"))
 		*k = (struct repo_kdf){ 4, 1024ULL << 20 };
 	else {
-		log_error("--kdf %s: expected interactive (64 MiB, t=2), standard (64 MiB, "
-		    "t=3, the default), moderate (256 MiB) or sensitive (1 GiB)", s);
+		log_error("--kdf %s: expected interactive (32 MiB, t=3), standard (48 MiB, "
+		    "t=4, the default), moderate (256 MiB) or sensitive (1 GiB)", s);
 		return BW_ERR_INVAL;
 	}
 	return 0;

@@ -44,10 +44,12 @@
 #include "lib/util/log.h"
 #include "restore/restore.h"
 
-/* Memory held by decoded data waiting for the writer, at most: peak RSS
- * stays small (the key unlock's 64 MiB is the peak).  A few max-size
- * chunks, or thousands of small files: enough to keep the writer fed. */
-#define RESTORE_INFLIGHT_MAX (16u << 20)
+/* Memory held by decoded data waiting for the writer, at most: a few
+ * average chunks, or thousands of small files, keep the writer fed.  With
+ * the decoders' own buffers and the allocator's slack the pipeline stays
+ * under the key unlock (48 MiB by default), which is the peak (16 MiB here
+ * took the pipeline to 61-65 MiB). */
+#define RESTORE_INFLIGHT_MAX (8u << 20)
 /* Chunks queued ahead of the writer (a small file is one chunk). */
 #define RESTORE_QUEUE_MAX 4096
 /* A delta level is held in memory while it is applied; the format stores

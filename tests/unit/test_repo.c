@@ -422,8 +422,9 @@ slot_costs(const char *repo, uint64_t *ops, uint64_t *mem)
 	free(kd);
 }
 
-/* New slots get RFC 9106's second recommended cost unless asked otherwise;
- * a slot made with the earlier 256 MiB default still opens. */
+/* New slots get 48 MiB, t=4 (the work of RFC 9106's second recommended
+ * cost within a 64 MiB budget) unless asked otherwise; a slot made with an
+ * earlier default (256 MiB, then 64 MiB t=3) still opens. */
 START_TEST(kdf_default)
 {
 	char *t2, *rp2;
@@ -435,8 +436,8 @@ START_TEST(kdf_default)
 	t2 = make_tmp(&rp2);
 	ck_assert_int_eq(repo_init(rp2, "admin", PASS, strlen(PASS), NULL), 0);
 	slot_costs(rp2, &ops, &mem);
-	ck_assert_uint_eq(ops, 3);
-	ck_assert_uint_eq(mem, 64ULL << 20);
+	ck_assert_uint_eq(ops, 4);
+	ck_assert_uint_eq(mem, 48ULL << 20);
 	ck_assert_uint_eq(ops, BWC_PWHASH_OPS_DEFAULT);
 	ck_assert_uint_eq(mem, BWC_PWHASH_MEM_DEFAULT);
 
