@@ -34,7 +34,10 @@
 #define REPO_MAX_BLOB (REPO_MAX_OBJECT + 1024)	/* stored form limit */
 #define REPO_MAX_META (64u << 20)		/* index, snapshot, key files */
 #define REPO_PACK_TARGET_DEFAULT (16u << 20)
-#define REPO_ZSTD_LEVEL_DEFAULT 3
+/* zstd level of new repositories: on the benchmark's 1 GiB of /usr, level
+ * 2 compresses 40% faster than 3 for 3% more bytes (1 MiB blocks: 572 vs
+ * 408 MB/s, 365.6 vs 355.4 MB); level 1 gives up 8%. */
+#define REPO_ZSTD_LEVEL_DEFAULT 2
 
 /* Secret key material of an unlocked slot (lives in guarded memory). */
 struct repo_keys {
