@@ -491,7 +491,13 @@ is_our_tmp(const char *name)
 	return 1;
 }
 
-/* Remembers directory (dev, ino); 1 if it was already there. */
+static uint64_t
+dir_key(const struct stat *st)
+{
+	return (uint64_t)st->st_dev * 0x100000001b3ULL ^ (uint64_t)st->st_ino;
+}
+
+/* Remembers directory (dev, ino) (dir_key); 1 if it was already there. */
 static int
 seen_add(struct fsout *o, uint64_t key)
 {
@@ -541,8 +547,7 @@ sweep(struct fsout *o, int fd, const char *dir)
 	DIR *d;
 	int rfd;
 
-	if (fstat(fd, &st) != 0 ||
-	    seen_add(o, (uint64_t)st.st_dev * 0x100000001b3ULL ^ (uint64_t)st.st_ino))
+	if (fstat(fd, &st) != 0 || seen_add(o, dir_key(&st)))
 		return;
 	if ((rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return;
@@ -1068,7 +1073,7 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 	struct pdir *pd = NULL;
 	struct defdir *d;
 	struct stat st;
-	int rc, e2, isdir = 0;
+	int rc, e2, isdir = 0, made = 0;
 
 	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
 		return rc;
@@ -1096,7 +1101,8 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 		goto out;
 	}
 	if (!isdir) {
-		if (mkdirat(pd->fd, base, 0700) != 0 && errno != EEXIST) {
+		made = mkdirat(pd->fd, base, 0700) == 0;
+		if (!made && errno != EEXIST) {
 			e2 = errno;
 			log_error("%s: cannot create directory: %s", Q(rel),
 			    strerror(e2));
@@ -1110,6 +1116,12 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 			rc = BW_ERR_IO;
 			goto out;
 		}
+		/* made just now: no interrupted restore left anything in
+		 * it, so entering it need not sweep (one listing saved per
+		 * directory; the same inode is what a later entry opens, or
+		 * the sweep runs after all) */
+		if (made)
+			(void)seen_add(o, dir_key(&st));
 	}
 	if (o->ndirs == o->dircap) {
 		size_t cap = o->dircap ? o->dircap * 2 : 64;
