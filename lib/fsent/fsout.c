@@ -159,6 +159,10 @@ struct fsout {
 	uint64_t wtseed;
 	struct defdir *dirs;
 	size_t ndirs, dircap;
+	/* fsout_existing found nothing at absent (in absent_pd, held): the
+	 * entry made next for that path need not look again */
+	char *absent;
+	struct pdir *absent_pd;
 	uint64_t *seen;		/* directories swept (hash set of dev^ino) */
 	size_t nseen, seencap;
 	struct pending *pend;	/* committed files not renamed yet */
@@ -934,6 +938,28 @@ same(struct pdir *pd, const char *base, const struct stat *st,
 	return 1;
 }
 
+static void
+absent_clear(struct fsout *o)
+{
+	free(o->absent);
+	o->absent = NULL;
+	pdir_unref(o, o->absent_pd);
+	o->absent_pd = NULL;
+}
+
+/* 1 if fsout_existing has just found nothing at rel in pd; the hint is
+ * used once.  Saves the second lookup of every new entry (restore asks
+ * fsout_existing first); whatever appears between the two calls is what
+ * could appear after the second one as well. */
+static int
+absent_hint(struct fsout *o, struct pdir *pd, const char *rel)
+{
+	int hit = o->absent && o->absent_pd == pd && strcmp(o->absent, rel) == 0;
+
+	absent_clear(o);
+	return hit;
+}
+
 /*
  * What to do about what is at base in pd for entry e (not a directory):
  * 0 go on (nothing there, or it is removed by the caller: *rm set to
@@ -948,6 +974,8 @@ policy(struct fsout *o, struct pdir *pd, const char *rel,
 	int e2;
 
 	*rm = 0;
+	if (absent_hint(o, pd, rel))
+		return 0;
 	if (fstatat(pd->fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -1077,7 +1105,11 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 
 	if ((rc = parent_get(o, rel, NULL, 1, &pd)) != 0)
 		return rc;
-	if (fstatat(pd->fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	/* known to be absent: make it at once (if it appeared meanwhile,
+	 * look at it as usual) */
+	if (absent_hint(o, pd, rel))
+		made = mkdirat(pd->fd, base, 0700) == 0;
+	if (!made && fstatat(pd->fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (o->opts.overwrite == FSOUT_NEVER) {
 			rc = 1;
 			goto out;
@@ -1093,7 +1125,7 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 			rc = BW_ERR_EXIST;
 			goto out;
 		}
-	} else if (errno != ENOENT) {
+	} else if (!made && errno != ENOENT) {
 		e2 = errno;
 		log_error("%s: cannot look at the existing entry: %s", Q(rel),
 		    strerror(e2));
@@ -1101,7 +1133,8 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 		goto out;
 	}
 	if (!isdir) {
-		made = mkdirat(pd->fd, base, 0700) == 0;
+		if (!made)
+			made = mkdirat(pd->fd, base, 0700) == 0;
 		if (!made && errno != EEXIST) {
 			e2 = errno;
 			log_error("%s: cannot create directory: %s", Q(rel),
@@ -1847,6 +1880,7 @@ fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur)
 	*cur = NULL;
 	if (o->ar)
 		return 0;
+	absent_clear(o);
 	if (fsout_check_path(rel, &why) != 0) {
 		refuse(rel, why);
 		return BW_ERR_INVAL;
@@ -1860,6 +1894,8 @@ fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur)
 		if (rc)
 			log_error("%s: cannot look at the existing entry: %s",
 			    Q(rel), strerror(errno));
+		else if ((o->absent = strdup(rel)) != NULL)
+			o->absent_pd = pdir_ref(pd);
 		goto out;
 	}
 	/* The parents were verified just now; fsent_stat gathers the
@@ -2403,6 +2439,7 @@ fsout_free(struct fsout *o)
 	free(o->syncfd);
 	free(o->syncdev);
 	free(o->seen);
+	absent_clear(o);
 	pdir_unref(o, o->cur);
 	if (o->root) {
 		o->root->fd = -1;
