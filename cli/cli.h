@@ -138,6 +138,9 @@ int cmd_snapshots(struct cli *c, int argc, char **argv);
 int cmd_check(struct cli *c, int argc, char **argv);
 int cmd_forget(struct cli *c, int argc, char **argv);
 int cmd_prune(struct cli *c, int argc, char **argv);
+/* The work of `bulwark prune` on an open repository (left open); an exit
+ * code.  forget --prune uses it with the key it already unlocked. */
+int cli_prune(struct cli *c, struct repo *r);
 int cmd_stats(struct cli *c, int argc, char **argv);
 int cmd_key(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);

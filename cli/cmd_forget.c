@@ -226,12 +226,8 @@ cmd_forget(struct cli *c, int argc, char **argv)
 	if (!dry)
 		repo_unlock(r);
 	if (prune && !dry && forgotten) {
-		char *args[] = { "prune", NULL };
-
-		repo_free(r);
-		r = NULL;
-		optind = 0;
-		rc = cmd_prune(c, 1, args);
+		/* the same handle: the passphrase is not asked again */
+		rc = cli_prune(c, r);
 		goto out;
 	}
 	rc = EXIT_OK;

@@ -92,33 +92,23 @@ prune_live_set(struct repo *r, struct idset *set)
 }
 
 int
-cmd_prune(struct cli *c, int argc, char **argv)
+cli_prune(struct cli *c, struct repo *r)
 {
 	struct repo_prune_stats st;
 	struct idset *live = NULL;
-	struct repo *r = NULL;
-	char *rp = NULL, freed[32];
-	int ch, rc, x;
+	const char *rp = repo_path(r);
+	char freed[32];
+	int rc, x;
 
 	memset(&st, 0, sizeof(st));
-	if ((ch = cli_parse_common(c, argc, argv, help)) >= 0)
-		return ch;
-	if (optind != argc)
-		return cli_usage(stderr, help, EXIT_USAGE);
-	if ((rc = cli_open_repo(c, &r)) != 0)
-		return rc;
-	rp = strdup(repo_path(r));
 	if ((repo_caps(r) & (REPO_CAP_ADMIN | REPO_CAP_READ)) != (REPO_CAP_ADMIN | REPO_CAP_READ)) {
 		log_error("repository %s: this key cannot prune (it needs the admin capability); "
 		    "use an admin key", rp);
 		cli_audit(c, "prune", rp, "failed", "key lacks the admin capability");
-		rc = EXIT_AUTH;
-		goto out;
+		return EXIT_AUTH;
 	}
-	if ((x = repo_lock(r, 1)) != 0) {
-		rc = cli_exit(x);
-		goto out;
-	}
+	if ((x = repo_lock(r, 1)) != 0)
+		return cli_exit(x);
 	if ((live = idset_new()) == NULL) {
 		rc = EXIT_ERROR;
 		goto unlock;
@@ -145,9 +135,23 @@ cmd_prune(struct cli *c, int argc, char **argv)
 	rc = EXIT_OK;
 unlock:
 	repo_unlock(r);
-out:
 	idset_free(live);
+	return rc;
+}
+
+int
+cmd_prune(struct cli *c, int argc, char **argv)
+{
+	struct repo *r = NULL;
+	int ch, rc;
+
+	if ((ch = cli_parse_common(c, argc, argv, help)) >= 0)
+		return ch;
+	if (optind != argc)
+		return cli_usage(stderr, help, EXIT_USAGE);
+	if ((rc = cli_open_repo(c, &r)) != 0)
+		return rc;
+	rc = cli_prune(c, r);
 	repo_free(r);
-	free(rp);
 	return rc;
 }

@@ -305,4 +305,19 @@ STEPS
 	screen_lacks g "half-typed"
 done
 
+# (h) forget --prune on a terminal asks for the passphrase once, not again
+# for the prune
+cp -a "$T/repo" "$T/repo-h"
+cat > "$T/h.steps" <<STEPS
+expect repository passphrase:
+noecho
+send $BULWARK_PASSPHRASE
+expect pruned:
+exit 0
+STEPS
+drive h env -u BULWARK_PASSPHRASE "$BW" forget --repo "$T/repo-h" --keep-last 1 --prune
+[ "$(grep -c 'repository passphrase:' "$T/h.screen")" = 1 ] ||
+	fail "forget --prune asked for the passphrase more than once"
+screen_has h "forgot "
+
 finish
