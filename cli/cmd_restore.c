@@ -377,8 +377,8 @@ cmd_restore(struct cli *c, int argc, char **argv)
 	struct restore_opts o;
 	struct repo *r = NULL;
 	char *spec = NULL, *path = NULL, summary[512];
-	const char *set = NULL, *tag = NULL;
-	int ch, rc, x, locked = 0;
+	const char *set = NULL, *tag = NULL, *given = NULL;
+	int ch, rc, x, locked = 0, li;
 
 	memset(&o, 0, sizeof(o));
 	o.overwrite = RESTORE_OVERWRITE_NEVER;
@@ -388,7 +388,13 @@ cmd_restore(struct cli *c, int argc, char **argv)
 		rc = EXIT_ERROR;
 		goto out;
 	}
-	while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "t:a:i:e:n", lo, NULL)) != -1) {
+	while ((li = -1, ch = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "t:a:i:e:n", lo,
+	    &li)) != -1) {
+		/* the first restore option given, for the wizard's refusal */
+		if (!given && strchr("taieOnVNTSG", ch) != NULL)
+			given = li >= 0 ? lo[li].name : ch == 't' ? "target" : ch == 'a' ?
+			    "to-archive" : ch == 'i' ? "include" : ch == 'e' ? "exclude" :
+			    "dry-run";
 		switch (ch) {
 		case 'h': rc = cli_usage(stdout, help, EXIT_OK); goto out;
 		case 't': o.target = optarg; break;
@@ -420,6 +426,15 @@ cmd_restore(struct cli *c, int argc, char **argv)
 				goto out;
 			}
 		}
+	}
+	if (optind >= argc && given) {
+		/* the wizard asks for all of these itself: silently dropping
+		 * one (a --target, say) would restore somewhere else */
+		log_error("restore: --%s given without a snapshot: give SNAPSHOT[:PATH] too "
+		    "(e.g. latest), or run 'bulwark restore' with no options on a terminal "
+		    "for the guided wizard", given);
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (optind >= argc && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		/* an operator at a terminal without a snapshot: the guided wizard */

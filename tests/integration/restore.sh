@@ -125,6 +125,10 @@ expect 7 "$BW" restore "latest:$src/www" --to-archive "$T/www.tar"
 # exit codes
 expect 2 "$BW" restore
 grep_err 'which snapshot'
+# restore options without a snapshot are refused, not dropped by the wizard
+expect 2 "$BW" restore --target "$T/r-nosnap"
+grep_err 'target given without a snapshot'
+[ ! -e "$T/r-nosnap" ] || fail "restore without a snapshot made its target"
 expect 2 "$BW" restore latest
 grep_err 'target'
 expect 4 "$BW" restore "latest:$src/nothing" --target "$T/r8"
