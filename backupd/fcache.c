@@ -728,6 +728,32 @@ out:
 	return err;
 }
 
+/* An unnamed file in dir: O_TMPFILE, or where the file system lacks it a
+ * named one removed at once.  -1 with errno. */
+static int
+scratch_open(const char *dir)
+{
+	char *tmpl;
+	int fd, e;
+
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	if ((tmpl = path_join(dir, ".tmp-scratch-XXXXXX")) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if ((fd = mkostemp(tmpl, O_CLOEXEC)) >= 0 && unlink(tmpl) != 0) {
+		e = errno;
+		close(fd);
+		unlink(tmpl);
+		errno = e;
+		fd = -1;
+	}
+	free(tmpl);
+	return fd;
+}
+
 /* Moves the pending entries to the scratch file, creating it unlinked in
  * the cache directory (nothing is left behind by a crash).  Not fsio: it
  * is a scratch copy; the cache itself is written by fcache_commit. */
@@ -742,8 +768,7 @@ body_flush(struct fcache *c)
 		return c->body_err;
 	if (n == 0)
 		return 0;
-	if (c->body_fd < 0 &&
-	    (c->body_fd = open(c->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
+	if (c->body_fd < 0 && (c->body_fd = scratch_open(c->dir)) < 0) {
 		log_error("files cache %s: cannot make a scratch file: %s; this "
 		    "backup's cache is not saved (the next backup reads every file)",
 		    c->dir, strerror(errno));
