@@ -390,19 +390,41 @@ cl_case_end() {
 	assert_one_server
 }
 
-# node_kill_all N: kill -9 every process of the node, holder included, all
-# frozen first: the namespace and its addresses vanish like a dead machine's.
-node_kill_all() {
-	local pids
+# cl_ns_kill N: kill -9 every process of N, all frozen first (kill(1)
+# signals one process after another: none may see another die and react,
+# by a parent's death signal or SIGCHLD), the holder last.  A namespace is
+# found by its inode number, which names it only while it lives: once the
+# holder is gone the number may be handed to a namespace another test
+# (make -j check) creates at that moment, and a search by it would kill
+# that test's processes.  So the others are killed, and looked for again,
+# only while the holder lives; the holder by its pid.  1 if some survive.
+cl_ns_kill() {
+	local h pids i
+	h=$(cl_holder "$1")
+	[ -n "$h" ] && kill -0 "$h" 2>/dev/null || return 0
 	pids=$(cl_ns_pids "$1")
-	# kill(1) signals one process after another: freeze them all first, so
-	# none sees another die and reacts (a parent's death signal, SIGCHLD)
 	[ -n "$pids" ] && kill -STOP $pids 2>/dev/null
-	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
-	# daemons that forked in the meantime
-	pids=$(cl_ns_pids "$1")
-	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
-	wait_for 10 "every process of $1 to die" cl_ns_empty "$1"
+	for i in $(seq 100); do
+		kill -0 "$h" 2>/dev/null || break	# not ours to look at any more
+		pids=$(cl_ns_pids "$1" | grep -vx "$h")
+		[ -z "$pids" ] && break
+		kill -9 $pids 2>/dev/null
+		sleep 0.1
+	done
+	[ -z "$pids" ] || { say "cleanup: processes left in $1: $(echo $pids)"; return 1; }
+	kill -9 "$h" 2>/dev/null
+	for i in $(seq 100); do
+		cl_gone "$h" && return 0
+		sleep 0.1
+	done
+	say "cleanup: the holder of $1 (pid $h) did not die"
+	return 1
+}
+
+# node_kill_all N: every process of the node dies at once, holder included:
+# the namespace and its addresses vanish like a dead machine's.
+node_kill_all() {
+	cl_ns_kill "$1" || fail "node $1 could not be killed"
 }
 cl_ns_empty() { [ -z "$(cl_ns_pids "$1")" ]; }
 cl_alive() { [ -n "$(cl_holder "$1")" ] && kill -0 "$(cl_holder "$1")" 2>/dev/null && ! cl_ns_empty "$1"; }
@@ -525,19 +547,11 @@ cl_logs() {
 # included), which removes the namespaces, their links and mounts; returns
 # 1 (after saying what) if anything is left.
 cl_teardown() {
-	local n i pids left=""
+	local n left=""
 	probe_stop
 	[ -f "$T/namespaces" ] || return 0
 	for n in $(cat "$T/namespaces"); do
-		pids=$(cl_ns_pids "$n")
-		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
-	done
-	for n in $(cat "$T/namespaces"); do
-		for i in $(seq 50); do
-			cl_ns_empty "$n" && break
-			sleep 0.1
-		done
-		cl_ns_empty "$n" || left="$left $n($(cl_ns_pids "$n" | tr '\n' ' '))"
+		cl_ns_kill "$n" || left="$left $n"
 	done
 	rm -f "$T/namespaces"
 	if [ -n "$left" ]; then
