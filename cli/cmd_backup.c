@@ -44,12 +44,10 @@ on_signal(int sig)
 static void
 progress(const struct backup_progress *p, int final, void *arg)
 {
-	struct cli *c = arg;
 	char rd[32], add[32], eta[32] = "";
 	double rate;
 
-	if (!c->tty || c->quiet || c->json)
-		return;
+	(void)arg;
 	cli_human_bytes(rd, sizeof(rd), p->bytes_read);
 	cli_human_bytes(add, sizeof(add), p->bytes_added);
 	rate = p->elapsed > 0 ? p->bytes_read / p->elapsed / 1048576.0 : 0;
@@ -260,8 +258,12 @@ cmd_backup(struct cli *c, int argc, char **argv)
 	o.nexcludes = nexcl;
 	o.tags = tags;
 	o.ntags = ntags;
-	o.progress = progress;
-	o.progress_arg = c;
+	/* only where the line is shown: the engine counts what there is
+	 * (a second walk, for the estimate) only for a progress callback */
+	if (c->tty && !c->quiet && !c->json) {
+		o.progress = progress;
+		o.progress_arg = c;
+	}
 	o.stop = &stop_int;
 	if (!no_cache && (cdir = cache_dir(c)) == NULL)
 		log_warn("no place for the files cache (no HOME): every file will be read; "

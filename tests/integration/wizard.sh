@@ -305,6 +305,15 @@ STEPS
 	screen_lacks g "half-typed"
 done
 
+# (i) on a terminal a backup shows its progress line, and ends with the
+# summary (off a terminal only the summary: backup.sh)
+cat > "$T/i.steps" <<STEPS
+expect files, read
+expect snapshot
+exit 0
+STEPS
+drive i "$BW" backup --repo "$T/repo" "$src"
+
 # (h) forget --prune on a terminal asks for the passphrase once, not again
 # for the prune
 cp -a "$T/repo" "$T/repo-h"
