@@ -181,6 +181,72 @@ repo_index_drop(struct repo *r)
 	r->npacks = r->cappacks = 0;
 	r->index_loaded = 0;
 	memset(r->kc, 0, sizeof(r->kc));
+	/* pack numbers change with the index; no repo_get runs meanwhile */
+	for (size_t i = 0; i < sizeof(r->pf) / sizeof(r->pf[0]); i++)
+		if (r->pf[i].fd1)
+			close(r->pf[i].fd1 - 1);
+	memset(r->pf, 0, sizeof(r->pf));
+}
+
+/* An open descriptor of pack number pack (path), shared through r->pf
+ * when a slot is free: *slot is its slot, or -1 when the caller owns the
+ * descriptor.  Release with pack_fd_put.  -1 with errno on failure. */
+static int
+pack_fd_get(struct repo *r, uint32_t pack, const char *path, int *slot)
+{
+	const size_t n = sizeof(r->pf) / sizeof(r->pf[0]);
+	size_t i, pick = n;
+	int fd;
+
+	*slot = -1;
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < n; i++)
+		if (r->pf[i].fd1 && r->pf[i].pack == pack) {
+			r->pf[i].users++;
+			r->pf[i].used = ++r->pf_clock;
+			*slot = (int)i;
+			fd = r->pf[i].fd1 - 1;
+			pthread_mutex_unlock(&r->mu);
+			return fd;
+		}
+	pthread_mutex_unlock(&r->mu);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	pthread_mutex_lock(&r->mu);
+	/* a free slot, else the least recently used one nobody reads */
+	for (i = 0; i < n; i++) {
+		if (r->pf[i].users)
+			continue;
+		if (!r->pf[i].fd1) {
+			pick = i;
+			break;
+		}
+		if (pick == n || r->pf[i].used < r->pf[pick].used)
+			pick = i;
+	}
+	if (pick < n) {
+		if (r->pf[pick].fd1)
+			close(r->pf[pick].fd1 - 1);
+		r->pf[pick].pack = pack;
+		r->pf[pick].fd1 = fd + 1;
+		r->pf[pick].users = 1;
+		r->pf[pick].used = ++r->pf_clock;
+		*slot = (int)pick;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return fd;
+}
+
+static void
+pack_fd_put(struct repo *r, int fd, int slot)
+{
+	if (slot < 0) {
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->pf[slot].users--;
+	pthread_mutex_unlock(&r->mu);
 }
 
 int
@@ -248,7 +314,7 @@ repo_get(struct repo *r, enum obj_type type, const uint8_t id[static OBJ_ID_LEN]
 	uint8_t key[BWC_KEY], *blob = NULL;
 	struct repo_entry e;
 	uint64_t v;
-	int fd = -1, rc;
+	int fd = -1, slot = -1, rc;
 
 	if ((rc = repo_need(r, REPO_CAP_READ, "decrypt stored objects")) != 0)
 		return rc;
@@ -276,7 +342,7 @@ repo_get(struct repo *r, enum obj_type type, const uint8_t id[static OBJ_ID_LEN]
 	}
 	if ((rc = repo_pack_key(r, e.pack, key)) != 0)
 		goto out;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((fd = pack_fd_get(r, e.pack, path, &slot)) < 0) {
 		rc = errno == ENOENT ? BW_ERR_NOENT : BW_ERR_IO;
 		log_error("repository %s: object %s: pack %s: %s; run 'bulwark check'", r->path, hex,
 		    phex, strerror(errno));
@@ -300,7 +366,7 @@ repo_get(struct repo *r, enum obj_type type, const uint8_t id[static OBJ_ID_LEN]
 out:
 	bwcrypto_wipe(key, sizeof(key));
 	if (fd >= 0)
-		close(fd);
+		pack_fd_put(r, fd, slot);
 	free(blob);
 	free(path);
 	return rc;

@@ -111,6 +111,11 @@ struct repo {
 	/* small cache of per-pack session keys for repo_get */
 	struct { uint32_t pack; int valid; uint8_t key[BWC_KEY]; } kc[4];
 	unsigned kc_next;
+	/* packs kept open for repo_get (fd1 = fd + 1, 0: a free slot): a
+	 * restore reads thousands of objects from each pack, on several
+	 * threads, and opening a pack by its path costs more than the read */
+	struct { uint32_t pack; int fd1; unsigned users; uint64_t used; } pf[8];
+	uint64_t pf_clock;
 
 	struct repo_lockstate *lock;
 };
