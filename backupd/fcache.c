@@ -229,22 +229,28 @@ path_at(const uint8_t *base, size_t len, size_t off, const uint8_t **p,
 	return *p ? 0 : BW_ERR_CORRUPT;
 }
 
+/* A zeroed open-addressing table for n entries of size each: its
+ * capacity, a power of two, in *cap.  Load factor at most 0.7: linear
+ * probing stays short.  NULL without memory. */
+static void *
+table_new(size_t n, size_t size, size_t *cap)
+{
+	size_t c = 16;
+
+	while (c / 10 * 7 < n + 1) {
+		if (c > SIZE_MAX / size / 4)
+			return NULL;
+		c *= 2;
+	}
+	*cap = c;
+	return calloc(c, size);
+}
+
 static int
 ix_init(struct index *ix, size_t n)
 {
-	size_t cap = 16;
-
-	/* Load factor at most 0.7: linear probing stays short. */
-	while (cap / 10 * 7 < n + 1) {
-		if (cap > SIZE_MAX / sizeof(struct slot) / 4)
-			return BW_ERR_NOMEM;
-		cap *= 2;
-	}
-	if ((ix->s = calloc(cap, sizeof(*ix->s))) == NULL)
-		return BW_ERR_NOMEM;
-	ix->cap = cap;
 	ix->n = 0;
-	return 0;
+	return (ix->s = table_new(n, sizeof(*ix->s), &ix->cap)) ? 0 : BW_ERR_NOMEM;
 }
 
 /* The slot holding path, or the empty slot where it would go. */
@@ -271,18 +277,8 @@ ix_find(const struct index *ix, const uint8_t *base, size_t len, uint64_t h,
 static int
 nix_init(struct nindex *ix, size_t n)
 {
-	size_t cap = 16;
-
-	while (cap / 10 * 7 < n + 1) {
-		if (cap > SIZE_MAX / sizeof(struct nslot) / 4)
-			return BW_ERR_NOMEM;
-		cap *= 2;
-	}
-	if ((ix->s = calloc(cap, sizeof(*ix->s))) == NULL)
-		return BW_ERR_NOMEM;
-	ix->cap = cap;
 	ix->n = 0;
-	return 0;
+	return (ix->s = table_new(n, sizeof(*ix->s), &ix->cap)) ? 0 : BW_ERR_NOMEM;
 }
 
 /* The slot of the path with hash h, or the empty slot where it would go. */
