@@ -366,6 +366,181 @@ delta_abort(struct delta_job *j)
 	free(j);
 }
 
+/* ---- exact deltas (both versions at hand) ---- */
+
+/*
+ * librsync's delta commands (big-endian integers of 1, 2, 4 or 8 bytes):
+ *   0x00                END
+ *   0x01..0x40          LITERAL of that many bytes, which follow
+ *   0x41..0x44          LITERAL, length in 1/2/4/8 bytes, then the bytes
+ *   0x45 + 4*p + l      COPY, position in (1,2,4,8)[p] bytes, then length
+ *                       in (1,2,4,8)[l] bytes
+ * A copy may start anywhere in the basis; librsync only writes block-sized
+ * ones because it knows the basis by its block sums, but it reads any.
+ */
+#define DIFF_WINDOW 16u		/* shortest match looked for */
+#define DIFF_STEP 8u		/* old is indexed every DIFF_STEP bytes, so
+				 * every match of WINDOW + STEP - 1 is found */
+
+static int
+diff_width(uint64_t v)
+{
+	return v <= 0xff ? 0 : v <= 0xffff ? 1 : v <= 0xffffffffu ? 2 : 3;
+}
+
+static void
+diff_put_int(struct buf *b, uint64_t v, int w)
+{
+	uint8_t x[8];
+	int n = 1 << w, i;
+
+	for (i = 0; i < n; i++)
+		x[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+	buf_put(b, x, (size_t)n);
+}
+
+static void
+diff_literal(struct buf *b, const uint8_t *p, size_t n)
+{
+	int w;
+
+	if (n == 0)
+		return;
+	if (n <= 64) {
+		buf_put_u8(b, (uint8_t)n);
+	} else {
+		w = diff_width(n);
+		buf_put_u8(b, (uint8_t)(0x41 + w));
+		diff_put_int(b, n, w);
+	}
+	buf_put(b, p, n);
+}
+
+static void
+diff_copy(struct buf *b, uint64_t pos, uint64_t len)
+{
+	int wp = diff_width(pos), wl = diff_width(len);
+
+	buf_put_u8(b, (uint8_t)(0x45 + 4 * wp + wl));
+	diff_put_int(b, pos, wp);
+	diff_put_int(b, len, wl);
+}
+
+static uint32_t
+diff_hash(const uint8_t *p, unsigned bits)
+{
+	uint64_t a, c;
+
+	memcpy(&a, p, 8);
+	memcpy(&c, p + 8, 8);
+	a = (a ^ (c * 0x9E3779B97F4A7C15ULL)) * 0xBF58476D1CE4E5B9ULL;
+	return (uint32_t)(a >> (64 - bits));
+}
+
+struct diff_check {
+	const uint8_t *old, *new;
+	size_t on, nn, at;
+	int same;
+};
+
+static long
+diff_check_read(void *arg, uint64_t pos, void *buf, size_t len)
+{
+	struct diff_check *c = arg;
+
+	if (pos >= c->on)
+		return 0;
+	if (len > c->on - pos)
+		len = (size_t)(c->on - pos);
+	memcpy(buf, c->old + pos, len);
+	return (long)len;
+}
+
+static int
+diff_check_write(void *arg, const void *buf, size_t len)
+{
+	struct diff_check *c = arg;
+
+	if (len > c->nn - c->at || memcmp(c->new + c->at, buf, len) != 0)
+		c->same = 0;
+	else
+		c->at += len;
+	return 0;
+}
+
+int
+delta_diff(const void *oldp, size_t on, const void *newp, size_t nn, struct buf *out)
+{
+	const uint8_t *o = oldp, *n = newp;
+	struct diff_check chk = { o, n, on, nn, 0, 1 };
+	uint32_t *tab = NULL;
+	size_t start = out->len, i = 0, lit = 0, slots;
+	unsigned bits = 10;
+	int rc = BW_ERR_NOMEM;
+
+	buf_put_u32(out, 0);
+	if (out->err)
+		goto out;
+	/* librsync's magic is big-endian */
+	out->data[start] = (uint8_t)(RS_DELTA_MAGIC >> 24);
+	out->data[start + 1] = (uint8_t)(RS_DELTA_MAGIC >> 16);
+	out->data[start + 2] = (uint8_t)(RS_DELTA_MAGIC >> 8);
+	out->data[start + 3] = (uint8_t)RS_DELTA_MAGIC;
+	if (on >= DIFF_WINDOW && nn >= DIFF_WINDOW && on / DIFF_STEP < (1u << 30)) {
+		/* about two slots per indexed position */
+		while (bits < 31 && ((size_t)1 << bits) < on / DIFF_STEP * 2)
+			bits++;
+		slots = (size_t)1 << bits;
+		if ((tab = calloc(slots, sizeof(*tab))) == NULL)
+			goto out;
+		/* the first position keeps a slot: in a run of equal bytes
+		 * the match then extends over the whole run */
+		for (size_t p = 0; p + DIFF_WINDOW <= on; p += DIFF_STEP) {
+			uint32_t *t = &tab[diff_hash(o + p, bits)];
+
+			if (!*t)
+				*t = (uint32_t)(p / DIFF_STEP) + 1;
+		}
+		while (i + DIFF_WINDOW <= nn) {
+			uint32_t t = tab[diff_hash(n + i, bits)];
+			size_t p = t ? (size_t)(t - 1) * DIFF_STEP : 0, b = 0, f = DIFF_WINDOW;
+
+			if (!t || memcmp(o + p, n + i, DIFF_WINDOW) != 0) {
+				i++;
+				continue;
+			}
+			/* grow the match both ways: back into the pending
+			 * literal, forward as far as the bytes agree */
+			while (b < i - lit && b < p && o[p - b - 1] == n[i - b - 1])
+				b++;
+			while (i + f < nn && p + f < on && o[p + f] == n[i + f])
+				f++;
+			diff_literal(out, n + lit, i - b - lit);
+			diff_copy(out, p - b, b + f);
+			i += f;
+			lit = i;
+		}
+	}
+	diff_literal(out, n + lit, nn - lit);
+	buf_put_u8(out, 0);
+	if (out->err)
+		goto out;
+	/* our own encoder: prove the delta rebuilds the new bytes before
+	 * anybody stores it */
+	rc = delta_apply(out->data + start, out->len - start, diff_check_read, &chk,
+	    diff_check_write, &chk);
+	if (rc == 0 && (!chk.same || chk.at != nn)) {
+		log_error("rsync delta: the exact delta of %zu bytes on %zu does not rebuild "
+		    "them (a bug); stored whole instead", nn, on);
+		rc = BW_ERR_INVAL;
+	}
+out:
+	if (rc)
+		out->len = start;
+	free(tab);
+	return rc;
+}
+
 /* ---- patching ---- */
 
 struct delta_apply_ctx {

@@ -49,6 +49,16 @@ int delta_finish(struct delta_job *j, struct buf *out, uint64_t *literal);
 void delta_abort(struct delta_job *j);
 
 /*
+ * Delta of new bytes against old bytes that are both at hand (a directory
+ * tree whose previous version the writer keeps): byte-exact matching, so a
+ * changed record costs about its changed bytes, not whole blocks.  The
+ * result is in librsync's delta format (delta_apply reads it) and is
+ * checked by applying it before it is returned.  Appends to out; 0,
+ * BW_ERR_NOMEM, or BW_ERR_INVAL if the check fails (logged: a bug).
+ */
+int delta_diff(const void *old, size_t on, const void *new, size_t nn, struct buf *out);
+
+/*
  * Applies a delta to a basis available through read_basis (random access:
  * fill buf with up to len bytes at pos, return bytes read or a negative
  * BW_ERR_*), writing the result through write_out.  BW_ERR_CORRUPT if the

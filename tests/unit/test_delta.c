@@ -522,6 +522,83 @@ START_TEST(test_block_len)
 }
 END_TEST
 
+/* Exact delta of new against old, applied to old: must give new; returns
+ * the delta's size. */
+static size_t
+exact_round_trip(const uint8_t *old, size_t on, const uint8_t *new, size_t nn)
+{
+	struct buf delta = { 0 }, out = { 0 };
+	size_t len;
+
+	ck_assert_int_eq(delta_diff(old, on, new, nn, &delta), 0);
+	ck_assert_int_eq(apply(&delta, old, on, &out), 0);
+	ck_assert_uint_eq(out.len, nn);
+	ck_assert(nn == 0 || memcmp(out.data, new, nn) == 0);
+	len = delta.len;
+	buf_free(&delta);
+	buf_free(&out);
+	return len;
+}
+
+START_TEST(test_exact_small_edits)
+{
+	size_t n = 300000, i;
+	uint8_t *a = random_data(21, n), *b = malloc(n + 100);
+	size_t len;
+
+	ck_assert_ptr_nonnull(b);
+	/* identical: a handful of bytes of commands */
+	ck_assert_uint_le(exact_round_trip(a, n, a, n), 16);
+	/* 32 bytes overwritten at an odd place, as a changed id in a tree
+	 * entry: the delta holds those bytes, not a block around them */
+	memcpy(b, a, n);
+	fill(b + 100003, 32, 5);
+	len = exact_round_trip(a, n, b, n);
+	ck_assert_uint_ge(len, 32);
+	ck_assert_uint_le(len, 32 + 32);
+	/* several changes, one insertion and one deletion */
+	memcpy(b, a, 5000);
+	fill(b + 5000, 40, 6);			/* 40 inserted */
+	memcpy(b + 5040, a + 5000, 60000);
+	memcpy(b + 65040, a + 65100, n - 65100);	/* 100 deleted */
+	for (i = 1; i <= 5; i++)
+		b[i * 40000 + 7] ^= 0x5a;	/* single bytes */
+	len = exact_round_trip(a, n, b, n - 60);
+	ck_assert_uint_le(len, 40 + 5 + 7 * 24);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_exact_edges)
+{
+	uint8_t *a = random_data(22, 70000), *z = calloc(1, 70000), *b = malloc(70000);
+
+	ck_assert_ptr_nonnull(z);
+	ck_assert_ptr_nonnull(b);
+	/* empty and tiny sides */
+	exact_round_trip(a, 0, a, 0);
+	exact_round_trip(a, 0, a, 70000);
+	exact_round_trip(a, 70000, a, 0);
+	exact_round_trip(a, 15, a, 15);
+	exact_round_trip(a, 70000, a + 3, 10);
+	/* repeated bytes everywhere: any match will do, and must be right */
+	memcpy(b, z, 70000);
+	fill(b + 33333, 17, 7);
+	ck_assert_uint_le(exact_round_trip(z, 70000, b, 70000), 64);
+	/* unrelated data: one literal */
+	ck_assert_uint_le(exact_round_trip(z, 70000, a, 70000), 70000 + 16);
+	/* the new bytes at a different place of the old ones (a shifted
+	 * tree) and copied twice */
+	memcpy(b, a + 12345, 30000);
+	memcpy(b + 30000, a + 12345, 30000);
+	ck_assert_uint_le(exact_round_trip(a, 70000, b, 60000), 32);
+	free(a);
+	free(b);
+	free(z);
+}
+END_TEST
+
 static Suite *
 delta_suite(void)
 {
@@ -542,6 +619,8 @@ delta_suite(void)
 	tcase_add_test(tc, test_corrupt_sig);
 	tcase_add_test(tc, test_golden_signature);
 	tcase_add_test(tc, test_block_len);
+	tcase_add_test(tc, test_exact_small_edits);
+	tcase_add_test(tc, test_exact_edges);
 	suite_add_tcase(s, tc);
 	return s;
 }
