@@ -219,6 +219,9 @@ delta_sig_abort(struct delta_sig_job *j)
 
 struct delta_sig {
 	rs_signature_t *sig;
+	uint8_t *sums;		/* the block sums as stored: weak | strong */
+	uint64_t nblocks;
+	uint32_t bl, sl;
 };
 
 static uint32_t
@@ -282,11 +285,17 @@ delta_sig_load(const void *p, size_t n, struct delta_sig **out)
 			    "'bulwark check --read-data'", rs_strerror(rr));
 		goto out;
 	}
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->sums = malloc(n - DELTA_SIG_HEADER + 1)) == NULL) {
+		free(s);
 		err = BW_ERR_NOMEM;
 		log_error("rsync signature: out of memory");
 		goto out;
 	}
+	memcpy(s->sums, (const uint8_t *)p + DELTA_SIG_HEADER, n - DELTA_SIG_HEADER);
+	s->nblocks = (n - DELTA_SIG_HEADER) / (4 + sl);
+	s->bl = bl;
+	s->sl = sl;
 	s->sig = sig;
 	sig = NULL;
 	*out = s;
@@ -306,14 +315,121 @@ delta_sig_free(struct delta_sig *s)
 	if (s == NULL)
 		return;
 	rs_free_sumset(s->sig);
+	free(s->sums);
 	free(s);
 }
 
 /* ---- deltas ---- */
 
+static void diff_literal(struct buf *b, const uint8_t *p, size_t n);
+static void diff_copy(struct buf *b, uint64_t pos, uint64_t len);
+
 struct delta_job {
 	rs_job_t *job;
+	const struct delta_sig *sig;
+	size_t start;		/* where the delta begins in out */
+	int started;
 };
+
+/*
+ * librsync matches a block by its sums and takes the first block in its
+ * table with those sums, so a run of equal blocks (zeros, padding) in the
+ * new version becomes one COPY per block, each from the same place: a few
+ * bytes of commands per block.  A block with the same weak and strong sums
+ * as the one librsync chose is, by the very test librsync relied on, the
+ * same bytes; so a COPY may as well read from right after the previous one
+ * when the sums there are equal, and the two merge.  Only full blocks are
+ * compared (the last block of the old version may be short).
+ */
+static int
+delta_same_blocks(const struct delta_sig *s, uint64_t a, uint64_t b, uint64_t len)
+{
+	uint64_t k = len / s->bl, ia = a / s->bl, ib = b / s->bl;
+	size_t w = 4 + s->sl;
+
+	if (len == 0 || a % s->bl || b % s->bl || len % s->bl ||
+	    ia >= s->nblocks || ib >= s->nblocks ||
+	    k > s->nblocks - 1 - ia || k > s->nblocks - 1 - ib)
+		return 0;
+	return memcmp(s->sums + ia * w, s->sums + ib * w, (size_t)k * w) == 0;
+}
+
+static int
+delta_rd(const uint8_t *p, size_t n, size_t *i, int w, uint64_t *v)
+{
+	int k = 1 << w;
+
+	if ((size_t)k > n - *i)
+		return -1;
+	for (*v = 0; k > 0; k--)
+		*v = *v << 8 | p[(*i)++];
+	return 0;
+}
+
+/* Rewrites the delta at out[start..) with such COPYs merged.  Leaves it as
+ * it is if it does not parse (it always should: librsync wrote it). */
+static int
+delta_coalesce(const struct delta_sig *s, struct buf *out, size_t start)
+{
+	const uint8_t *p = out->data + start;
+	size_t n = out->len - start, i = 4;
+	struct buf nb = { 0 };
+	uint64_t pp = 0, pl = 0, pos, len;
+	int pending = 0, end = 0;
+
+	if (n < 5)
+		return 0;
+	buf_put(&nb, p, 4);
+	while (i < n && !end) {
+		uint8_t op = p[i++];
+
+		if (op == 0) {
+			end = 1;
+		} else if (op <= 0x44) {
+			len = op;
+			if (op > 0x40 && delta_rd(p, n, &i, op - 0x41, &len))
+				goto keep;
+			if (len > n - i)
+				goto keep;
+			if (pending)
+				diff_copy(&nb, pp, pl);
+			pending = 0;
+			diff_literal(&nb, p + i, (size_t)len);
+			i += (size_t)len;
+			continue;
+		} else if (op <= 0x54) {
+			if (delta_rd(p, n, &i, (op - 0x45) / 4, &pos) ||
+			    delta_rd(p, n, &i, (op - 0x45) % 4, &len))
+				goto keep;
+			if (pending && pos != pp + pl && delta_same_blocks(s, pp + pl, pos, len))
+				pos = pp + pl;
+			if (pending && pos == pp + pl && pl + len >= pl) {
+				pl += len;
+				continue;
+			}
+			if (pending)
+				diff_copy(&nb, pp, pl);
+			pp = pos;
+			pl = len;
+			pending = 1;
+			continue;
+		} else {
+			goto keep;
+		}
+	}
+	if (!end || i != n)
+		goto keep;
+	if (pending)
+		diff_copy(&nb, pp, pl);
+	buf_put_u8(&nb, 0);
+	if (nb.err || nb.len > n)
+		goto keep;
+	memcpy(out->data + start, nb.data, nb.len);
+	out->len = start + nb.len;
+keep:
+	buf_free(&nb);
+	return 0;
+}
 
 struct delta_job *
 delta_start(struct delta_sig *s)
@@ -324,6 +440,7 @@ delta_start(struct delta_sig *s)
 		log_error("rsync delta: out of memory");
 		return NULL;
 	}
+	j->sig = s;
 	if ((j->job = rs_delta_begin(s->sig)) == NULL) {
 		log_error("rsync delta: cannot start (out of memory?)");
 		free(j);
@@ -335,7 +452,13 @@ delta_start(struct delta_sig *s)
 int
 delta_feed(struct delta_job *j, const void *p, size_t n, struct buf *out)
 {
-	rs_result r = delta_pump(j->job, p, n, 0, out);
+	rs_result r;
+
+	if (!j->started) {
+		j->start = out->len;
+		j->started = 1;
+	}
+	r = delta_pump(j->job, p, n, 0, out);
 
 	if (r != RS_BLOCKED && r != RS_DONE)
 		return delta_gen_err("rsync delta", r);
@@ -345,13 +468,20 @@ delta_feed(struct delta_job *j, const void *p, size_t n, struct buf *out)
 int
 delta_finish(struct delta_job *j, struct buf *out, uint64_t *literal)
 {
-	rs_result r = delta_pump(j->job, NULL, 0, 1, out);
+	rs_result r;
 	int err = 0;
 
+	if (!j->started) {
+		j->start = out->len;
+		j->started = 1;
+	}
+	r = delta_pump(j->job, NULL, 0, 1, out);
 	if (r != RS_DONE) {
 		err = delta_gen_err("rsync delta", r);
-	} else if (literal) {
-		*literal = (uint64_t)rs_job_statistics(j->job)->lit_bytes;
+	} else {
+		if (literal)
+			*literal = (uint64_t)rs_job_statistics(j->job)->lit_bytes;
+		err = delta_coalesce(j->sig, out, j->start);
 	}
 	delta_abort(j);
 	return err;

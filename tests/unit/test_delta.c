@@ -522,6 +522,31 @@ START_TEST(test_block_len)
 }
 END_TEST
 
+/* A run of equal blocks (zeros) that an edit leaves alone costs nothing:
+ * librsync's one COPY per block (all from the first such block) are merged
+ * back into one. */
+START_TEST(test_equal_blocks_merge)
+{
+	size_t n = 4u << 20;
+	uint8_t *a = random_data(23, n), *b = malloc(n);
+	uint32_t bl = delta_block_len(n);
+
+	ck_assert_ptr_nonnull(b);
+	memset(a + 4096, 0, 2u << 20);
+	memcpy(b, a, n);
+	fill(b + (3u << 20) + 123, 4096, 24);
+	round_trip(a, n, b, n, 0);
+	ck_assert_uint_le(last_delta_len, 4096 + 2 * bl + 64);
+	/* and an edit inside the zeros */
+	memcpy(b, a, n);
+	fill(b + (1u << 20) + 77, 4096, 25);
+	round_trip(a, n, b, n, 0);
+	ck_assert_uint_le(last_delta_len, 4096 + 2 * bl + 64);
+	free(a);
+	free(b);
+}
+END_TEST
+
 /* Exact delta of new against old, applied to old: must give new; returns
  * the delta's size. */
 static size_t
@@ -619,6 +644,7 @@ delta_suite(void)
 	tcase_add_test(tc, test_corrupt_sig);
 	tcase_add_test(tc, test_golden_signature);
 	tcase_add_test(tc, test_block_len);
+	tcase_add_test(tc, test_equal_blocks_merge);
 	tcase_add_test(tc, test_exact_small_edits);
 	tcase_add_test(tc, test_exact_edges);
 	suite_add_tcase(s, tc);
