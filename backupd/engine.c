@@ -1290,10 +1290,11 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 			bp = rootb;
 			bn = nr;
 		}
-		/* the bytes must be the versions the descriptors name, or the
-		 * delta would rebuild something else */
-		if (!tree_bytes_are(e, newest, nn, old_id) || root->kind != 0 ||
-		    root->nids != 1 || !tree_bytes_are(e, rootb, nr, root->ids[0]))
+		/* the basis must be the version its descriptor names, or the
+		 * delta would rebuild something else (the root's bytes are
+		 * checked when a rebase uses them) */
+		if (root->kind != 0 || root->nids != 1 ||
+		    !tree_bytes_are(e, bp, bn, base == root ? root->ids[0] : old_id))
 			base = NULL;
 	}
 	if (base && delta_diff(bp, bn, tree->data, tree->len, &delta) == 0 &&
