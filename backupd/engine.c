@@ -1209,7 +1209,7 @@ cache_record(struct engine *e, struct act *a)
  * version that kept signatures there fails that check and the tree is
  * stored whole once.
  */
-#define TREE_DELTA_MIN 128u
+#define TREE_DELTA_MIN 512u
 
 static int
 put_sync(struct engine *e, enum obj_type type, const void *p, size_t n, uint8_t id[32])

@@ -16,7 +16,7 @@
 
 #include "lib/util/buf.h"
 
-/* Block length used for a file of this size (512 for files up to 64 MiB,
+/* Block length used for a file of this size (256 for files up to 64 MiB,
  * growing slowly above). */
 uint32_t delta_block_len(uint64_t file_size);
 

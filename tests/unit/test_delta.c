@@ -482,22 +482,39 @@ END_TEST
 START_TEST(test_golden_signature)
 {
 	/* Stored signatures must stay loadable and deltas against them
-	 * appliable: pin the bytes this version writes (librsync 2.3). */
-	static const uint8_t hdr[12] = { 0x72, 0x73, 0x01, 0x37, 0, 0, 0x02, 0, 0, 0, 0, 8 };
+	 * appliable: pin the bytes this version writes (librsync 2.3), with
+	 * the block length files get now (256) and had before (512), which
+	 * caches still hold. */
+	static const struct { uint32_t bl; size_t blocks; const char *hex; } g[] = {
+		{ 256, 20, "47a61c12ffd041b146ca325c9bcc0dd7f3a511f5ef4628ba8781f98002b1dc53" },
+		{ 512, 10, "97e4ceaabdc4e03be2cdc288c7b00d4ba6eebe0a8290074f2ccae6639a33b4b2" },
+	};
+	uint8_t hdr[12] = { 0x72, 0x73, 0x01, 0x37, 0, 0, 0, 0, 0, 0, 0, 8 };
 	uint8_t d[5000], h[BWC_ID];
-	struct buf sig = { 0 };
+	struct delta_sig_job *j;
+	struct delta_sig *s;
 	char hex[2 * BWC_ID + 1];
-	size_t i;
+	size_t i, k;
 
 	for (i = 0; i < sizeof(d); i++)
 		d[i] = (uint8_t)(i * 7 + (i >> 8));
-	make_sig(d, sizeof(d), 0, &sig);
-	ck_assert_uint_eq(sig.len, 12 + 10 * (4 + 8));
-	ck_assert_mem_eq(sig.data, hdr, sizeof(hdr));
-	bwcrypto_hash_plain(h, sig.data, sig.len);
-	hex_encode(hex, h, sizeof(h));
-	ck_assert_str_eq(hex, "97e4ceaabdc4e03be2cdc288c7b00d4ba6eebe0a8290074f2ccae6639a33b4b2");
-	buf_free(&sig);
+	ck_assert_uint_eq(delta_block_len(sizeof(d)), g[0].bl);
+	for (k = 0; k < 2; k++) {
+		struct buf sig = { 0 };
+
+		ck_assert_ptr_nonnull(j = delta_sig_start_block(sizeof(d), g[k].bl));
+		ck_assert_int_eq(delta_sig_feed(j, d, sizeof(d)), 0);
+		ck_assert_int_eq(delta_sig_finish(j, &sig), 0);
+		ck_assert_uint_eq(sig.len, 12 + g[k].blocks * (4 + 8));
+		hdr[6] = (uint8_t)(g[k].bl >> 8);
+		ck_assert_mem_eq(sig.data, hdr, sizeof(hdr));
+		bwcrypto_hash_plain(h, sig.data, sig.len);
+		hex_encode(hex, h, sizeof(h));
+		ck_assert_str_eq(hex, g[k].hex);
+		ck_assert_int_eq(delta_sig_load(sig.data, sig.len, &s), 0);
+		delta_sig_free(s);
+		buf_free(&sig);
+	}
 }
 END_TEST
 
@@ -513,7 +530,7 @@ START_TEST(test_block_len)
 		ck_assert_uint_ge(bl, prev);
 		ck_assert_uint_eq(bl & (bl - 1), 0);
 		if (sizes[i] <= 64ULL << 20)
-			ck_assert_uint_eq(bl, 512);
+			ck_assert_uint_eq(bl, 256);
 		else	/* a block costs at most 4 + 32 bytes of signature */
 			ck_assert_uint_le(sizes[i] / bl * 12, sizes[i] / 100);
 		prev = bl;
