@@ -1319,8 +1319,9 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 				goto out;
 			desc->nids++;
 		}
-		/* the chain's root stays its root */
-		rc = sigs_join(&blob, tree->data, tree->len, rootb, nr);
+		/* the chain's root stays its root (the cache is only a hint:
+		 * without memory for it, the next version is stored whole) */
+		sigs_join(&blob, tree->data, tree->len, rootb, nr);
 		goto record;
 	}
 	/* stored whole */
@@ -1335,7 +1336,7 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 	if ((rc = put_sync(e, OBJ_TREE, tree->data, tree->len, desc->ids[0])) != 0)
 		goto out;
 	if (tree->len >= TREE_DELTA_MIN)
-		rc = sigs_join(&blob, tree->data, tree->len, NULL, 0);
+		sigs_join(&blob, tree->data, tree->len, NULL, 0);
 record:
 	/* the old bytes are not needed any more: free them before the new
 	 * entry is put */
