@@ -1194,7 +1194,7 @@ cache_record(struct engine *e, struct act *a)
  * Stores a directory's tree.  A changed tree is stored as a delta (in
  * librsync's format, so readers need nothing new) against the previous
  * version, which the files cache keeps whole under the directory's path
- * with a trailing '/': the delta is exact, so one changed entry in a
+ * with "//" appended: the delta is exact, so one changed entry in a
  * directory of thousands costs about the bytes that changed in it (a new
  * subtree id or content descriptor), not the blocks around them.  Trees are
  * small (a few hundred bytes per entry) and the cache holds nothing the
@@ -1204,10 +1204,11 @@ cache_record(struct engine *e, struct act *a)
  *
  * The cache's blob for a directory is, like a file's signatures,
  *   u32 n | newest version's tree bytes[n] | u32 m | chain root's[m]
- * (m = 0 when the newest version is stored whole).  Both are checked
- * against the ids in the descriptor before use; a cache written by a
- * version that kept signatures there fails that check and the tree is
- * stored whole once.
+ * (m = 0 when the newest version is stored whole).  The bytes a delta is
+ * made against are checked against the id its descriptor names first.
+ * Versions that kept 128-byte-block signatures of trees kept them under
+ * path + "/": neither version mistakes the other's blob for its own, and
+ * after an upgrade each directory's tree is stored whole once.
  */
 #define TREE_DELTA_MIN 512u
 
@@ -1251,7 +1252,7 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 	memset(desc, 0, sizeof(*desc));
 	if (cache) {
 		buf_put(&key, path, strlen(path));
-		buf_put(&key, "/", 2);	/* with the NUL */
+		buf_put(&key, "//", 3);	/* with the NUL */
 		if (key.err)
 			return key.err;
 		if (fcache_find(e->cache, (char *)key.data, &old) == 0) {
