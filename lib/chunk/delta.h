@@ -44,7 +44,9 @@ struct delta_job *delta_start(struct delta_sig *s);
 /* Appends delta bytes to out as they are produced. */
 int delta_feed(struct delta_job *j, const void *p, size_t n, struct buf *out);
 /* Appends the rest of the delta; *literal gets the literal bytes it
- * carries (its cost).  Frees the job. */
+ * carries (its cost).  COPYs that librsync made block by block from equal
+ * blocks (same sums) are merged first, so the delta must have been fed
+ * into this one out buffer.  Frees the job. */
 int delta_finish(struct delta_job *j, struct buf *out, uint64_t *literal);
 void delta_abort(struct delta_job *j);
 
