@@ -1191,19 +1191,26 @@ cache_record(struct engine *e, struct act *a)
 }
 
 /*
- * Stores a directory's tree.  Like a file, a changed tree is stored as an
- * rsync delta against the previous version's signature (kept in the files
- * cache under the directory's path with a trailing '/'), so one changed
- * entry in a directory of thousands costs about a block, not the whole
- * tree.  An unchanged tree costs nothing.  The root tree is always stored
- * whole.  desc receives how the tree is stored.
+ * Stores a directory's tree.  A changed tree is stored as a delta (in
+ * librsync's format, so readers need nothing new) against the previous
+ * version, which the files cache keeps whole under the directory's path
+ * with "//" appended: the delta is exact, so one changed entry in a
+ * directory of thousands costs about the bytes that changed in it (a new
+ * subtree id or content descriptor), not the blocks around them.  Trees are
+ * small (a few hundred bytes per entry) and the cache holds nothing the
+ * backed-up machine does not already show, so keeping them whole is cheap.
+ * An unchanged tree costs nothing.  The root tree is always stored whole.
+ * desc receives how the tree is stored.
+ *
+ * The cache's blob for a directory is, like a file's signatures,
+ *   u32 n | newest version's tree bytes[n] | u32 m | chain root's[m]
+ * (m = 0 when the newest version is stored whole).  The bytes a delta is
+ * made against are checked against the id its descriptor names first.
+ * Versions that kept 128-byte-block signatures of trees kept them under
+ * path + "/": neither version mistakes the other's blob for its own, and
+ * after an upgrade each directory's tree is stored whole once.
  */
 #define TREE_DELTA_MIN 512u
-/* Tree entries are records of a few hundred bytes: small blocks keep a delta
- * close to the entries that changed (128 measured best: at 64, repeated
- * bytes make the matcher jump between equal blocks and the copy commands
- * outweigh the saved literal; files likewise keep 512). */
-#define TREE_SIG_BLOCK 128u
 
 static int
 put_sync(struct engine *e, enum obj_type type, const void *p, size_t n, uint8_t id[32])
@@ -1217,25 +1224,14 @@ put_sync(struct engine *e, enum obj_type type, const void *p, size_t n, uint8_t 
 	return rc;
 }
 
+/* 1 if p[0..n) is the tree whose id is want. */
 static int
-tree_delta(struct engine *e, const struct buf *tree, const uint8_t *sigp, size_t sign,
-    struct buf *out)
+tree_bytes_are(struct engine *e, const uint8_t *p, size_t n, const uint8_t want[32])
 {
-	struct delta_sig *sig = NULL;
-	struct delta_job *dj;
-	uint64_t literal;
-	int rc;
+	uint8_t id[32];
 
-	if ((rc = delta_sig_load(sigp, sign, &sig)) != 0)
-		return rc;
-	if ((dj = delta_start(sig)) == NULL)
-		rc = BW_ERR_NOMEM;
-	else if ((rc = delta_feed(dj, tree->data, tree->len, out)) != 0)
-		delta_abort(dj);
-	else
-		rc = delta_finish(dj, out, &literal);
-	delta_sig_free(sig);
-	return rc;
+	repo_object_id(e->repo, OBJ_TREE, p, n, id);
+	return memcmp(id, want, 32) == 0;
 }
 
 static int
@@ -1245,18 +1241,18 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 	struct fcache_hit old;
 	struct fcache_meta meta = { 0 };
 	struct tree_content old_desc = { 0 };
-	struct buf key = { 0 }, sigs = { 0 }, newsig = { 0 }, delta = { 0 }, blob = { 0 };
-	const uint8_t *newest = NULL, *rootsig = NULL;
-	const struct tree_content *base = NULL;
-	size_t nn = 0, nr = 0;
+	struct buf key = { 0 }, bases = { 0 }, delta = { 0 }, blob = { 0 };
+	const uint8_t *newest = NULL, *rootb = NULL, *bp = NULL;
+	const struct tree_content *base = NULL, *root = NULL;
+	size_t nn = 0, nr = 0, bn = 0;
 	uint8_t old_id[32];
 	struct bufr r;
-	int rc = 0, have_old = 0;
+	int rc = 0, have_old = 0, cache = path && e->cache;
 
 	memset(desc, 0, sizeof(*desc));
-	if (path && e->cache) {
+	if (cache) {
 		buf_put(&key, path, strlen(path));
-		buf_put(&key, "/", 2);	/* with the NUL */
+		buf_put(&key, "//", 3);	/* with the NUL */
 		if (key.err)
 			return key.err;
 		if (fcache_find(e->cache, (char *)key.data, &old) == 0) {
@@ -1270,89 +1266,96 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 		}
 	}
 	if (have_old && !memcmp(old_id, id, 32)) {
-		/* unchanged: same storage; the cache entry (and its signatures,
-		 * streamed) is carried forward as it is */
+		/* unchanged: same storage; the cache entry (and the tree
+		 * bytes, streamed) is carried forward as it is */
 		*desc = old_desc;
 		memset(&old_desc, 0, sizeof(old_desc));
 		fcache_put_hit(e->cache, (char *)key.data, &old);
 		goto out;
 	}
-	if (path && e->cache && tree->len >= TREE_DELTA_MIN) {
-		struct delta_sig_job *sj = delta_sig_start_block(tree->len, TREE_SIG_BLOCK);
-
-		if (sj && delta_sig_feed(sj, tree->data, tree->len) != 0) {
-			delta_sig_abort(sj);
-			sj = NULL;
+	if (have_old && old.sig_len && tree->len >= TREE_DELTA_MIN &&
+	    fcache_sig_read(e->cache, &old, &bases) == 0 &&
+	    sigs_split(&bases, &newest, &nn, &rootb, &nr) == 0) {
+		for (root = &old_desc; root->base; root = root->base)
+			;
+		if (!nr) {
+			rootb = newest;
+			nr = nn;
 		}
-		if (!sj || delta_sig_finish(sj, &newsig) != 0)
-			buf_reset(&newsig);
+		if (old_desc.depth < TREE_DELTA_DEPTH_MAX) {
+			base = &old_desc;		/* chain on */
+			bp = newest;
+			bn = nn;
+		} else {
+			base = root;			/* rebase on the root */
+			bp = rootb;
+			bn = nr;
+		}
+		/* the basis must be the version its descriptor names, or the
+		 * delta would rebuild something else (the root's bytes are
+		 * checked when a rebase uses them) */
+		if (root->kind != 0 || root->nids != 1 ||
+		    !tree_bytes_are(e, bp, bn, base == root ? root->ids[0] : old_id))
+			base = NULL;
 	}
-	if (have_old && old.sig_len && newsig.len && fcache_sig_read(e->cache, &old, &sigs) == 0 &&
-	    sigs_split(&sigs, &newest, &nn, &rootsig, &nr) == 0) {
-		const uint8_t *sp = newest;
-		size_t sn = nn;
+	if (base && delta_diff(bp, bn, tree->data, tree->len, &delta) == 0 &&
+	    delta.len < tree->len / 2) {
+		uint32_t i, n = (uint32_t)((delta.len + DELTA_PIECE - 1) / DELTA_PIECE);
 
-		base = &old_desc;
-		if (old_desc.depth >= TREE_DELTA_DEPTH_MAX) {
-			while (base->base)
-				base = base->base;
-			sp = rootsig;
-			sn = nr;
+		desc->kind = 1;
+		if ((desc->base = calloc(1, sizeof(*desc->base))) == NULL ||
+		    (desc->ids = calloc(n ? n : 1, 32)) == NULL ||
+		    (rc = content_dup(desc->base, base)) != 0) {
+			rc = rc ? rc : BW_ERR_NOMEM;
+			goto out;
 		}
-		if (sn && tree_delta(e, tree, sp, sn, &delta) == 0 && delta.len < tree->len / 2) {
-			uint32_t i, n = (uint32_t)((delta.len + DELTA_PIECE - 1) / DELTA_PIECE);
+		desc->depth = desc->base->depth + 1;
+		log_debug("%s/: tree of %zu bytes stored as a delta of %zu bytes (depth %u)",
+		    path, tree->len, delta.len, (unsigned)desc->depth);
+		for (i = 0; i < n; i++) {
+			size_t off = (size_t)i * DELTA_PIECE;
+			size_t len = delta.len - off < DELTA_PIECE ? delta.len - off : DELTA_PIECE;
 
-			desc->kind = 1;
-			if ((desc->base = calloc(1, sizeof(*desc->base))) == NULL ||
-			    (desc->ids = calloc(n ? n : 1, 32)) == NULL ||
-			    (rc = content_dup(desc->base, base)) != 0) {
-				rc = rc ? rc : BW_ERR_NOMEM;
+			if ((rc = put_sync(e, OBJ_DELTA, delta.data + off, len, desc->ids[i])) != 0)
 				goto out;
-			}
-			desc->depth = desc->base->depth + 1;
-			log_debug("%s/: tree of %zu bytes stored as a delta of %zu bytes (depth %u)",
-			    path, tree->len, delta.len, (unsigned)desc->depth);
-			for (i = 0; i < n; i++) {
-				size_t off = (size_t)i * DELTA_PIECE;
-				size_t len = delta.len - off < DELTA_PIECE ? delta.len - off : DELTA_PIECE;
-
-				if ((rc = put_sync(e, OBJ_DELTA, delta.data + off, len, desc->ids[i])) != 0)
-					goto out;
-				desc->nids++;
-			}
-			/* the chain's root keeps its signature */
-			rc = sigs_join(&blob, newsig.data, newsig.len, nr ? rootsig : newest,
-			    nr ? nr : nn);
-			buf_reset(&sigs);
-			buf_put(&sigs, blob.data, blob.len);
-			buf_reset(&blob);
-			goto record;
+			desc->nids++;
 		}
+		/* the chain's root stays its root (the cache is only a hint:
+		 * without memory for it, the next version is stored whole) */
+		sigs_join(&blob, tree->data, tree->len, rootb, nr);
+		goto record;
 	}
 	/* stored whole */
 	log_debug("%s/: tree of %zu bytes stored whole", path ? path : "", tree->len);
 	tree_content_clear(desc);
 	desc->kind = 0;
 	desc->nids = 1;
-	if ((desc->ids = malloc(32)) == NULL)
-		return BW_ERR_NOMEM;
+	if ((desc->ids = malloc(32)) == NULL) {
+		rc = BW_ERR_NOMEM;
+		goto out;
+	}
 	if ((rc = put_sync(e, OBJ_TREE, tree->data, tree->len, desc->ids[0])) != 0)
 		goto out;
-	buf_reset(&sigs);
-	if (newsig.len)
-		sigs_join(&sigs, newsig.data, newsig.len, NULL, 0);
+	if (tree->len >= TREE_DELTA_MIN)
+		sigs_join(&blob, tree->data, tree->len, NULL, 0);
 record:
-	if (path && e->cache) {
-		buf_put(&blob, id, 32);
-		if (tree_content_encode(&blob, desc) == 0 && !blob.err)
-			fcache_put(e->cache, (char *)key.data, &meta, blob.data, blob.len,
-			    sigs.data, sigs.len);
+	/* the old bytes are not needed any more: free them before the new
+	 * entry is put */
+	buf_free(&bases);
+	buf_free(&delta);
+	if (cache && rc == 0) {
+		struct buf c = { 0 };
+
+		buf_put(&c, id, 32);
+		if (tree_content_encode(&c, desc) == 0 && !c.err && !blob.err)
+			fcache_put(e->cache, (char *)key.data, &meta, c.data, c.len,
+			    blob.len ? blob.data : NULL, blob.len);
+		buf_free(&c);
 	}
 out:
 	tree_content_clear(&old_desc);
 	buf_free(&key);
-	buf_free(&sigs);
-	buf_free(&newsig);
+	buf_free(&bases);
 	buf_free(&delta);
 	buf_free(&blob);
 	return rc;

@@ -16,7 +16,7 @@
 
 #include "lib/util/buf.h"
 
-/* Block length used for a file of this size (512 for files up to 64 MiB,
+/* Block length used for a file of this size (256 for files up to 64 MiB,
  * growing slowly above). */
 uint32_t delta_block_len(uint64_t file_size);
 
@@ -44,9 +44,21 @@ struct delta_job *delta_start(struct delta_sig *s);
 /* Appends delta bytes to out as they are produced. */
 int delta_feed(struct delta_job *j, const void *p, size_t n, struct buf *out);
 /* Appends the rest of the delta; *literal gets the literal bytes it
- * carries (its cost).  Frees the job. */
+ * carries (its cost).  COPYs that librsync made block by block from equal
+ * blocks (same sums) are merged first, so the delta must have been fed
+ * into this one out buffer.  Frees the job. */
 int delta_finish(struct delta_job *j, struct buf *out, uint64_t *literal);
 void delta_abort(struct delta_job *j);
+
+/*
+ * Delta of new bytes against old bytes that are both at hand (a directory
+ * tree whose previous version the writer keeps): byte-exact matching, so a
+ * changed record costs about its changed bytes, not whole blocks.  The
+ * result is in librsync's delta format (delta_apply reads it) and is
+ * checked by applying it before it is returned.  Appends to out; 0,
+ * BW_ERR_NOMEM, or BW_ERR_INVAL if the check fails (logged: a bug).
+ */
+int delta_diff(const void *old, size_t on, const void *new, size_t nn, struct buf *out);
 
 /*
  * Applies a delta to a basis available through read_basis (random access:

@@ -1,7 +1,8 @@
 /*
  * libFuzzer harness for the two parsers of untrusted rsync bytes: a delta
  * applied to a small fixed basis, and a signature load (and, when it loads,
- * a delta computed against it, which walks its hash table).
+ * a delta computed against it, which walks its hash table), and the
+ * exact-delta encoder, whose output must always rebuild its input.
  *
  * Most of the parsing happens inside librsync, which a distribution builds
  * without coverage instrumentation, so the fuzzer is nearly blind there.
@@ -18,6 +19,7 @@
 
 #include "lib/chunk/delta.h"
 #include "lib/util/buf.h"
+#include "lib/util/err.h"
 #include "lib/util/log.h"
 
 static uint8_t basis[4096];
@@ -80,5 +82,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		delta_sig_free(s);
 	}
 	buf_free(&d);
+	/* the exact delta of the input's second part against its first
+	 * (split where the first byte says): it checks itself by applying
+	 * what it made, and must never fail that check */
+	if (size > 0) {
+		size_t cut = size > 1 ? 1 + (size_t)data[0] * (size - 1) / 255 : 1;
+
+		if (delta_diff(data + 1, cut - 1, data + cut, size - cut, &d) == BW_ERR_INVAL)
+			__builtin_trap();
+		buf_free(&d);
+	}
 	return 0;
 }

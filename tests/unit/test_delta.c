@@ -482,22 +482,39 @@ END_TEST
 START_TEST(test_golden_signature)
 {
 	/* Stored signatures must stay loadable and deltas against them
-	 * appliable: pin the bytes this version writes (librsync 2.3). */
-	static const uint8_t hdr[12] = { 0x72, 0x73, 0x01, 0x37, 0, 0, 0x02, 0, 0, 0, 0, 8 };
+	 * appliable: pin the bytes this version writes (librsync 2.3), with
+	 * the block length files get now (256) and had before (512), which
+	 * caches still hold. */
+	static const struct { uint32_t bl; size_t blocks; const char *hex; } g[] = {
+		{ 256, 20, "47a61c12ffd041b146ca325c9bcc0dd7f3a511f5ef4628ba8781f98002b1dc53" },
+		{ 512, 10, "97e4ceaabdc4e03be2cdc288c7b00d4ba6eebe0a8290074f2ccae6639a33b4b2" },
+	};
+	uint8_t hdr[12] = { 0x72, 0x73, 0x01, 0x37, 0, 0, 0, 0, 0, 0, 0, 8 };
 	uint8_t d[5000], h[BWC_ID];
-	struct buf sig = { 0 };
+	struct delta_sig_job *j;
+	struct delta_sig *s;
 	char hex[2 * BWC_ID + 1];
-	size_t i;
+	size_t i, k;
 
 	for (i = 0; i < sizeof(d); i++)
 		d[i] = (uint8_t)(i * 7 + (i >> 8));
-	make_sig(d, sizeof(d), 0, &sig);
-	ck_assert_uint_eq(sig.len, 12 + 10 * (4 + 8));
-	ck_assert_mem_eq(sig.data, hdr, sizeof(hdr));
-	bwcrypto_hash_plain(h, sig.data, sig.len);
-	hex_encode(hex, h, sizeof(h));
-	ck_assert_str_eq(hex, "97e4ceaabdc4e03be2cdc288c7b00d4ba6eebe0a8290074f2ccae6639a33b4b2");
-	buf_free(&sig);
+	ck_assert_uint_eq(delta_block_len(sizeof(d)), g[0].bl);
+	for (k = 0; k < 2; k++) {
+		struct buf sig = { 0 };
+
+		ck_assert_ptr_nonnull(j = delta_sig_start_block(sizeof(d), g[k].bl));
+		ck_assert_int_eq(delta_sig_feed(j, d, sizeof(d)), 0);
+		ck_assert_int_eq(delta_sig_finish(j, &sig), 0);
+		ck_assert_uint_eq(sig.len, 12 + g[k].blocks * (4 + 8));
+		hdr[6] = (uint8_t)(g[k].bl >> 8);
+		ck_assert_mem_eq(sig.data, hdr, sizeof(hdr));
+		bwcrypto_hash_plain(h, sig.data, sig.len);
+		hex_encode(hex, h, sizeof(h));
+		ck_assert_str_eq(hex, g[k].hex);
+		ck_assert_int_eq(delta_sig_load(sig.data, sig.len, &s), 0);
+		delta_sig_free(s);
+		buf_free(&sig);
+	}
 }
 END_TEST
 
@@ -513,12 +530,114 @@ START_TEST(test_block_len)
 		ck_assert_uint_ge(bl, prev);
 		ck_assert_uint_eq(bl & (bl - 1), 0);
 		if (sizes[i] <= 64ULL << 20)
-			ck_assert_uint_eq(bl, 512);
+			ck_assert_uint_eq(bl, 256);
 		else	/* a block costs at most 4 + 32 bytes of signature */
 			ck_assert_uint_le(sizes[i] / bl * 12, sizes[i] / 100);
 		prev = bl;
 	}
 	ck_assert_uint_le(prev, 1 << 20);
+}
+END_TEST
+
+/* A run of equal blocks (zeros) that an edit leaves alone costs nothing:
+ * librsync's one COPY per block (all from the first such block) are merged
+ * back into one. */
+START_TEST(test_equal_blocks_merge)
+{
+	size_t n = 4u << 20;
+	uint8_t *a = random_data(23, n), *b = malloc(n);
+	uint32_t bl = delta_block_len(n);
+
+	ck_assert_ptr_nonnull(b);
+	memset(a + 4096, 0, 2u << 20);
+	memcpy(b, a, n);
+	fill(b + (3u << 20) + 123, 4096, 24);
+	round_trip(a, n, b, n, 0);
+	ck_assert_uint_le(last_delta_len, 4096 + 2 * bl + 64);
+	/* and an edit inside the zeros */
+	memcpy(b, a, n);
+	fill(b + (1u << 20) + 77, 4096, 25);
+	round_trip(a, n, b, n, 0);
+	ck_assert_uint_le(last_delta_len, 4096 + 2 * bl + 64);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* Exact delta of new against old, applied to old: must give new; returns
+ * the delta's size. */
+static size_t
+exact_round_trip(const uint8_t *old, size_t on, const uint8_t *new, size_t nn)
+{
+	struct buf delta = { 0 }, out = { 0 };
+	size_t len;
+
+	ck_assert_int_eq(delta_diff(old, on, new, nn, &delta), 0);
+	ck_assert_int_eq(apply(&delta, old, on, &out), 0);
+	ck_assert_uint_eq(out.len, nn);
+	ck_assert(nn == 0 || memcmp(out.data, new, nn) == 0);
+	len = delta.len;
+	buf_free(&delta);
+	buf_free(&out);
+	return len;
+}
+
+START_TEST(test_exact_small_edits)
+{
+	size_t n = 300000, i;
+	uint8_t *a = random_data(21, n), *b = malloc(n + 100);
+	size_t len;
+
+	ck_assert_ptr_nonnull(b);
+	/* identical: a handful of bytes of commands */
+	ck_assert_uint_le(exact_round_trip(a, n, a, n), 16);
+	/* 32 bytes overwritten at an odd place, as a changed id in a tree
+	 * entry: the delta holds those bytes, not a block around them */
+	memcpy(b, a, n);
+	fill(b + 100003, 32, 5);
+	len = exact_round_trip(a, n, b, n);
+	ck_assert_uint_ge(len, 32);
+	ck_assert_uint_le(len, 32 + 32);
+	/* several changes, one insertion and one deletion */
+	memcpy(b, a, 5000);
+	fill(b + 5000, 40, 6);			/* 40 inserted */
+	memcpy(b + 5040, a + 5000, 60000);
+	memcpy(b + 65040, a + 65100, n - 65100);	/* 100 deleted */
+	for (i = 1; i <= 5; i++)
+		b[i * 40000 + 7] ^= 0x5a;	/* single bytes */
+	len = exact_round_trip(a, n, b, n - 60);
+	ck_assert_uint_le(len, 40 + 5 + 7 * 24);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_exact_edges)
+{
+	uint8_t *a = random_data(22, 70000), *z = calloc(1, 70000), *b = malloc(70000);
+
+	ck_assert_ptr_nonnull(z);
+	ck_assert_ptr_nonnull(b);
+	/* empty and tiny sides */
+	exact_round_trip(a, 0, a, 0);
+	exact_round_trip(a, 0, a, 70000);
+	exact_round_trip(a, 70000, a, 0);
+	exact_round_trip(a, 15, a, 15);
+	exact_round_trip(a, 70000, a + 3, 10);
+	/* repeated bytes everywhere: any match will do, and must be right */
+	memcpy(b, z, 70000);
+	fill(b + 33333, 17, 7);
+	ck_assert_uint_le(exact_round_trip(z, 70000, b, 70000), 64);
+	/* unrelated data: one literal */
+	ck_assert_uint_le(exact_round_trip(z, 70000, a, 70000), 70000 + 16);
+	/* the new bytes at a different place of the old ones (a shifted
+	 * tree) and copied twice */
+	memcpy(b, a + 12345, 30000);
+	memcpy(b + 30000, a + 12345, 30000);
+	ck_assert_uint_le(exact_round_trip(a, 70000, b, 60000), 32);
+	free(a);
+	free(b);
+	free(z);
 }
 END_TEST
 
@@ -542,6 +661,9 @@ delta_suite(void)
 	tcase_add_test(tc, test_corrupt_sig);
 	tcase_add_test(tc, test_golden_signature);
 	tcase_add_test(tc, test_block_len);
+	tcase_add_test(tc, test_equal_blocks_merge);
+	tcase_add_test(tc, test_exact_small_edits);
+	tcase_add_test(tc, test_exact_edges);
 	suite_add_tcase(s, tc);
 	return s;
 }
