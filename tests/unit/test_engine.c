@@ -372,15 +372,15 @@ count_files(const char *path, const struct tree_entry *e, void *arg)
 	return 0;
 }
 
-START_TEST(changed_directory_is_stored_as_a_delta)
+/* A directory "many" of 400 small files, so that its tree is big enough
+ * to be stored as a delta; returns a backup time 10 s ahead (no file is
+ * "racy" for the files cache). */
+static int64_t
+make_many(void)
 {
-	struct repo *r;
-	struct snap_info s1, s2, full;
 	struct timespec ts;
-	struct walk_opts wo = { count_files, NULL, NULL, NULL };
 	char path[512], name[64];
-	int64_t later;
-	int i, n = 0;
+	int i;
 
 	snprintf(path, sizeof(path), "%s/many", src);
 	ck_assert_int_eq(mkdir(path, 0755), 0);
@@ -389,7 +389,18 @@ START_TEST(changed_directory_is_stored_as_a_delta)
 		write_file(name, name, strlen(name));
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	return ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+}
+
+START_TEST(changed_directory_is_stored_as_a_delta)
+{
+	struct repo *r;
+	struct snap_info s1, s2, full;
+	struct walk_opts wo = { count_files, NULL, NULL, NULL };
+	int64_t later;
+	int n = 0;
+
+	later = make_many();
 	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
 	ck_assert_int_eq(run(r, later, &s1), 0);
 	snap_info_clear(&s1);
@@ -443,21 +454,13 @@ START_TEST(directory_chain_past_the_depth_cap)
 {
 	struct repo *r;
 	struct snap_info s[13], full;
-	struct timespec ts;
 	struct chain_check c;
 	struct walk_opts wo = { chain_visit, NULL, &c, NULL };
-	char path[512], name[64], body[64];
+	char name[64], body[64];
 	int64_t later;
-	int i, k, deepest = 0;
+	int k, deepest = 0;
 
-	snprintf(path, sizeof(path), "%s/many", src);
-	ck_assert_int_eq(mkdir(path, 0755), 0);
-	for (i = 0; i < 400; i++) {
-		snprintf(name, sizeof(name), "many/file-%04d", i);
-		write_file(name, name, strlen(name));
-	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	later = make_many();
 	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
 	ck_assert_int_eq(run(r, later, &s[0]), 0);
 	for (k = 1; k < 13; k++) {
