@@ -992,7 +992,8 @@ body_write(struct fcache *c, struct out *o)
 		return err;
 	if ((tmp = malloc(FC_FLUSH)) == NULL)
 		return BW_ERR_NOMEM;
-	qsort(c->dead, c->ndead, sizeof(*c->dead), range_cmp);
+	if (c->ndead)	/* qsort must not be given a null array */
+		qsort(c->dead, c->ndead, sizeof(*c->dead), range_cmp);
 	for (i = 0; i < c->ndead; i++) {
 		if ((err = body_copy(c, o, tmp, at, c->dead[i].off - at)))
 			goto out;
