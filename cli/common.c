@@ -293,7 +293,13 @@ cli_open_repo(struct cli *c, struct repo **out)
 		return cli_exit(rc);
 	rc = repo_open(path, pass, len, out);
 	cli_pass_free(pass, len);
-	return rc ? cli_exit(rc) : 0;
+	if (rc)
+		return cli_exit(rc);
+	/* this host's writers follow its config's [repository] section */
+	if (c->cfg && c->cfg->has_repo)
+		repo_set_write_options(*out, c->cfg->repo.compression_level,
+		    (uint64_t)c->cfg->repo.pack_size_mib << 20);
+	return 0;
 }
 
 char *

@@ -1241,7 +1241,7 @@ static const struct keydef repository_keys[] = {
 	  0, 0, 0, "/var/cache/bulwark",
 	  "where the file and chunk caches live" },
 	{ "compression", NUMBER(struct config_repository, compression_level),
-	  1, 19, 0, "3", "zstd level" },
+	  1, 19, 0, "2", "zstd level" },
 	{ "pack_size", NUMBER(struct config_repository, pack_size_mib),
 	  1, 256, 0, "16", "target size of a pack file, in MiB" },
 };
@@ -1809,7 +1809,7 @@ config_new(void)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	c->repo.compression_level = 3;
+	c->repo.compression_level = 0;	/* the repository's own */
 	c->repo.pack_size_mib = 16;
 	/* Measured on a loaded 2-core machine: token 500 detects a dead
 	 * node in ~1.04 s with no false failures; 300 split the survivors

@@ -19,7 +19,7 @@ struct config_repository {
 	char *path;			/* required */
 	char *passphrase_file;		/* optional; mode must be 0600 or stricter */
 	char *cache_dir;		/* default /var/cache/bulwark */
-	int compression_level;		/* zstd level, 1..19, default 3 */
+	int compression_level;		/* zstd level, 1..19; 0 (unset): the repository's */
 	uint32_t pack_size_mib;		/* target pack size, default 16 */
 };
 

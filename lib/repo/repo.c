@@ -548,6 +548,13 @@ const uint8_t *repo_id_key(const struct repo *r) { return r->k->id_key; }
 void repo_set_pack_target(struct repo *r, uint64_t bytes) { r->pack_target = bytes; }
 
 void
+repo_set_write_options(struct repo *r, int zstd_level, uint64_t pack_bytes)
+{
+	r->zstd_level = zstd_level;
+	r->pack_target = pack_bytes ? pack_bytes : REPO_PACK_TARGET_DEFAULT;
+}
+
+void
 repo_gear_seed(const struct repo *r, uint8_t seed[static 32])
 {
 	bwcrypto_kdf(seed, 32, r->k->id_key, "gear");

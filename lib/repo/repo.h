@@ -53,6 +53,11 @@ void repo_free(struct repo *r);
 
 unsigned repo_caps(const struct repo *r);
 const char *repo_path(const struct repo *r);
+/* This host's writers (its config's [repository] compression and
+ * pack_size): the zstd level of new objects (0: the level in the
+ * repository's config) and the target pack size in bytes (0: 16 MiB).
+ * Readers do not depend on either. */
+void repo_set_write_options(struct repo *r, int zstd_level, uint64_t pack_bytes);
 const uint8_t *repo_id(const struct repo *r);		/* REPO_ID_LEN bytes */
 /* The id key (keyed hashes of contents) and the chunker's gear seed. */
 const uint8_t *repo_id_key(const struct repo *r);	/* 32 bytes, secret */

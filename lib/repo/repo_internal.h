@@ -99,6 +99,7 @@ struct repo {
 	struct repo_config cfg;
 	char slot[2 * REPO_SLOT_LEN + 1];
 	uint64_t pack_target;
+	int32_t zstd_level;		/* this host's writers; 0: cfg.zstd_level */
 
 	pthread_mutex_t mu;		/* index and pack-key cache */
 	int index_loaded;

@@ -123,7 +123,8 @@ repo_writer_put(struct repo_writer *w, enum obj_type type, const void *p, size_t
 	if (rc)
 		return rc;
 
-	if ((rc = repo_blob_seal(&blob, w->key, r->cfg.zstd_level, type, oid, p, n)) != 0)
+	if ((rc = repo_blob_seal(&blob, w->key, r->zstd_level ? r->zstd_level : r->cfg.zstd_level,
+	    type, oid, p, n)) != 0)
 		goto out;
 
 	pthread_mutex_lock(&w->mu);

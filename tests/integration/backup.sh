@@ -86,6 +86,29 @@ grep_out '"files":4'
 expect 0 "$BW" snapshots --json
 grep_out '"set":"www"'
 grep_out '"tags":\["nightly","web"\]|"tags":\["web","nightly"\]'
+# this host's [repository] compression and pack_size steer what it stores
+mkdir -p "$T/wo"
+seq 1 300000 > "$T/wo/text"
+head -c 3000000 /dev/urandom > "$T/wo/random"
+for lvl in 1 19; do
+	cat > "$T/wo$lvl.conf" <<CONF
+[repository]
+path = $T/wo$lvl-repo
+compression = $lvl
+pack_size = 1
+[backup wo]
+paths = $T/wo
+CONF
+	expect 0 env -u BULWARK_REPO "$BW" -c "$T/wo$lvl.conf" init --kdf interactive
+	expect 0 env -u BULWARK_REPO "$BW" -c "$T/wo$lvl.conf" backup wo
+done
+packs=$(find "$T/wo1-repo/data" -type f | wc -l)
+[ "$packs" -ge 3 ] || fail "pack_size = 1 gave $packs pack(s) for 4 MB of data"
+s1=$(du -sb "$T/wo1-repo/data" | cut -f1)
+s19=$(du -sb "$T/wo19-repo/data" | cut -f1)
+[ "$s19" -lt "$s1" ] || fail "compression = 19 stored $s19 bytes, level 1 $s1"
+expect 0 env -u BULWARK_REPO "$BW" -c "$T/wo19.conf" check --read-data
+
 mkdir -p "$T/inner"
 printf 'data' > "$T/inner/file"
 BULWARK_REPO="$T/inner/repo" expect 0 "$BW" init --kdf interactive

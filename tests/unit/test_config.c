@@ -159,7 +159,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->has_repo, 1);
 	ck_assert_ptr_null(c->repo.passphrase_file);
 	ck_assert_str_eq(c->repo.cache_dir, LOCALSTATEDIR "/cache/bulwark");
-	ck_assert_int_eq(c->repo.compression_level, 3);
+	ck_assert_int_eq(c->repo.compression_level, 0);	/* the repository's own */
 	ck_assert_uint_eq(c->repo.pack_size_mib, 16);
 	ck_assert_ptr_null(c->backups[0].schedule);
 	ck_assert_int_eq(c->backups[0].sched.kind, CONFIG_SCHED_NONE);
