@@ -67,7 +67,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_path(c->audit.dir);
 	if (c->has_repo && c->repo.path == NULL)
 		abort();
-	if (c->repo.compression_level < 1 || c->repo.compression_level > 19 ||
+	/* 0: unset, the repository's own level */
+	if (c->repo.compression_level < 0 || c->repo.compression_level > 19 ||
 	    c->repo.pack_size_mib < 1 || c->repo.pack_size_mib > 256)
 		abort();
 	for (i = 0; i < c->nbackups; i++) {
