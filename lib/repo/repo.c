@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -41,24 +40,6 @@ repo_join(const char *a, const char *b)
 	memcpy(p, a, la);
 	p[la] = '/';
 	memcpy(p + la + 1, b, lb + 1);
-	return p;
-}
-
-/* The path made absolute, not resolved: packs are opened on worker
- * threads, and a restore's writer changes the working directory while it
- * hands entries to libarchive's disk writer, so a relative path would be
- * resolved against the wrong directory.  NULL without memory or cwd. */
-static char *
-absolute(const char *path)
-{
-	char *cwd, *p;
-
-	if (path[0] == '/')
-		return strdup(path);
-	if ((cwd = getcwd(NULL, 0)) == NULL)
-		return NULL;
-	p = repo_join(cwd, path);
-	free(cwd);
 	return p;
 }
 
@@ -438,7 +419,7 @@ repo_open(const char *path, const char *pass, size_t passlen, struct repo **out)
 		return BW_ERR_NOMEM;
 	pthread_mutex_init(&r->mu, NULL);
 	r->pack_target = REPO_PACK_TARGET_DEFAULT;
-	if ((r->path = absolute(path)) == NULL || (r->k = bwcrypto_secalloc(sizeof(*r->k))) == NULL) {
+	if ((r->path = strdup(path)) == NULL || (r->k = bwcrypto_secalloc(sizeof(*r->k))) == NULL) {
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}

@@ -67,29 +67,6 @@ store(struct repo *r, uint32_t base, int count, size_t size, uint8_t ids[][OBJ_I
 	free(p);
 }
 
-/* A repository given by a relative path is held by its absolute path:
- * decode threads open packs while a restore moves the working directory. */
-START_TEST(relative_path_made_absolute)
-{
-	struct repo *r = NULL;
-	char *cwd = getcwd(NULL, 0), want[4096];
-	const char *base = strrchr(rp, '/');
-
-	ck_assert_ptr_nonnull(cwd);
-	ck_assert_ptr_nonnull(base);
-	ck_assert_int_eq(chdir(tmp), 0);
-	ck_assert_int_eq(repo_open(base + 1, PASS, strlen(PASS), &r), 0);
-	ck_assert_int_eq(chdir("/"), 0);
-	snprintf(want, sizeof(want), "%s/%s", tmp, base + 1);
-	ck_assert_str_eq(repo_path(r), want);
-	/* still usable from another working directory */
-	ck_assert_int_eq(repo_check_store(r, 1, NULL, NULL, NULL), 0);
-	repo_free(r);
-	ck_assert_int_eq(chdir(cwd), 0);
-	free(cwd);
-}
-END_TEST
-
 START_TEST(open_errors)
 {
 	struct repo *r = NULL;
@@ -687,7 +664,6 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, open_errors);
-	tcase_add_test(tc, relative_path_made_absolute);
 	tcase_add_test(tc, put_get_roundtrip);
 	tcase_add_test(tc, snapshots_resolve);
 	tcase_add_test(tc, capabilities);
