@@ -70,6 +70,15 @@ expect 0 "$BW" restore latest --target "$T/r1"
 grep_out '^restored '
 $CMP $cmpopts "$src" "$T/r1$src" > "$T/cmp" || { fail "full restore differs:"; sed 's/^/  | /' "$T/cmp"; }
 
+# relative repository and target: the decode threads read packs by the
+# relative path while the writing thread moves between target directories
+# (it has a working directory of its own)
+here=$PWD
+cd "$T"
+BULWARK_REPO=repo expect 0 "$BW" restore "latest:$src/www" --target r2rel
+cd "$here"
+$CMP $cmpopts "$src/www" "$T/r2rel" > "$T/cmp" || { fail "restore with relative paths differs:"; sed 's/^/  | /' "$T/cmp"; }
+
 # one path: its contents directly in the target; a single file as DIR/NAME
 expect 0 "$BW" restore "latest:$src/www" --target "$T/r2"
 $CMP $cmpopts "$src/www" "$T/r2" > "$T/cmp" || { fail "latest:/path differs:"; sed 's/^/  | /' "$T/cmp"; }
