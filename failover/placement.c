@@ -667,6 +667,31 @@ start_move(struct placement *p, size_t si, uint32_t to, const char *why)
 	s->gen++;
 }
 
+/* An operator's yes to the question asked about node, or the confirm
+ * timeout's default: node takes the site, by a planned switch when
+ * another node serves it (a health move), as an automatic move would.  A
+ * node that can no longer serve it (standby, gone, failed since the
+ * question) does not: the question is dropped and asked again. */
+static void
+confirm_take(struct placement *p, size_t si, uint32_t node, const char *why)
+{
+	struct site *s = &p->sites[si];
+	const struct peer *pr = peer_by_id(p, node);
+	const char *no = pr ? unfit(p, si, pr) : "not in the cluster";
+
+	if (no != NULL) {
+		note(p, LOG_LVL_WARN, si, "%s, but %s can no longer serve it (%s)",
+		    why, node_name(p, node), no);
+		s->ask_node = 0;
+		s->health_move = 0;
+		s->gen++;
+	} else if (s->owner && s->owner != node) {
+		start_move(p, si, node, why);
+	} else {
+		set_owner(p, si, node, 0, why);
+	}
+}
+
 /* Places a site without an owner, or asks; agreed. */
 static void
 evaluate(struct placement *p, size_t si)
@@ -1148,6 +1173,12 @@ on_message(struct placement *p, const struct placement_event *ev)
 				s->target = 0;
 				s->gen++;
 			}
+			if (s->ask_node == m.node) {
+				/* a pending question about it: asked again */
+				s->ask_node = 0;
+				s->health_move = 0;
+				s->gen++;
+			}
 			if (s->owner != m.node || s->target)
 				continue;
 			if ((to = choose(p, si, m.node, NULL)) != 0)
@@ -1164,7 +1195,7 @@ on_message(struct placement *p, const struct placement_event *ev)
 		    m.node != p->sites[si].ask_node)
 			break;	/* not the question asked (anymore) */
 		if (m.ok)
-			set_owner(p, si, m.node, 0, "confirmed by an operator");
+			confirm_take(p, si, m.node, "confirmed by an operator");
 		else {
 			note(p, LOG_LVL_WARN, si, "an operator declined %s",
 			    node_name(p, m.node));
@@ -1181,7 +1212,7 @@ on_message(struct placement *p, const struct placement_event *ev)
 			if (p->sites[si].ask_node != m.node)
 				break;
 			if (p->sites[si].cfg->confirm_default_take) {
-				set_owner(p, si, m.node, 0, m.reason);
+				confirm_take(p, si, m.node, m.reason);
 			} else {
 				note(p, LOG_LVL_WARN, si, "%s; staying as it is",
 				    m.reason);

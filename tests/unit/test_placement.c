@@ -937,6 +937,20 @@ START_TEST(test_confirm)
 	SERVES(1, -1);
 	sim_end();
 
+	/* The node asked about goes into standby before anyone answers: it
+	 * is not given the site; the next one is asked, and its default
+	 * (take) places the site there. */
+	sim_start(confirm, 3);
+	run(1000);
+	ck_assert_uint_eq(placement_asking(S.n[0].pl, 0), 1);
+	op(2, FMSG_STANDBY, 0, 1, 0);
+	run(1000);
+	ck_assert_uint_eq(placement_asking(S.n[0].pl, 0), 2);
+	run(61000);
+	run(2000);
+	SERVES(0, 1);
+	sim_end();
+
 	/* An operator declines: it stays down, and is not asked again. */
 	sim_start(confirm, 3);
 	run(1000);
