@@ -658,6 +658,16 @@ probe_ready(struct loop *l, int fd, short revents, void *arg)
 	}
 }
 
+/* How long a probe of a takes: its probes, their gaps, the last wait. */
+static uint64_t
+probe_ms(const struct addr_spec *a)
+{
+	unsigned n = a->probes ? a->probes : ADDR_PROBES;
+
+	return (uint64_t)(n - 1) * (a->probe_gap_ms ? a->probe_gap_ms : ADDR_PROBE_GAP_MS) +
+	    (a->probe_wait_ms ? a->probe_wait_ms : ADDR_PROBE_WAIT_MS);
+}
+
 static void
 probe_tick(struct loop *l, void *arg)
 {
@@ -666,7 +676,8 @@ probe_tick(struct loop *l, void *arg)
 	int err;
 
 	o->tick = NULL;
-	if (o->sent == n) {
+	/* >=: a reload may lower the count during a probe */
+	if (o->sent >= n) {
 		op_finish(o, 0, "free (no answer to %u probe%s)", n, n == 1 ? "" : "s");
 		return;
 	}
@@ -677,7 +688,7 @@ probe_tick(struct loop *l, void *arg)
 		return;
 	}
 	o->sent++;
-	o->tick = loop_timer_add(l, o->sent == n ?
+	o->tick = loop_timer_add(l, o->sent >= n ?
 	    (o->a->probe_wait_ms ? o->a->probe_wait_ms : ADDR_PROBE_WAIT_MS) :
 	    (o->a->probe_gap_ms ? o->a->probe_gap_ms : ADDR_PROBE_GAP_MS), probe_tick, o);
 	if (o->tick == NULL)
@@ -737,7 +748,11 @@ pkt_op(struct loop *l, enum op_kind kind, const struct addr_spec *a, uint64_t ti
 	if ((err = pkt_open(o)) != 0)
 		goto fail;
 	if (o->noarp) {
-		if ((o->tick = loop_timer_add(l, 0, op_now, o)) == NULL)
+		/* Nothing to ask on this link, but a probe still lasts as long
+		 * as one: placement starts it that much before the release
+		 * grace ends, so the address goes on no earlier than that. */
+		if ((o->tick = loop_timer_add(l, kind == OP_PROBE ? probe_ms(a) : 0,
+		    op_now, o)) == NULL)
 			goto nomem;
 		return 0;
 	}
