@@ -106,7 +106,9 @@ packs=$(find "$T/wo1-repo/data" -type f | wc -l)
 [ "$packs" -ge 3 ] || fail "pack_size = 1 gave $packs pack(s) for 4 MB of data"
 s1=$(du -sb "$T/wo1-repo/data" | cut -f1)
 s19=$(du -sb "$T/wo19-repo/data" | cut -f1)
-[ "$s19" -lt "$s1" ] || fail "compression = 19 stored $s19 bytes, level 1 $s1"
+# (the repositories cut differently, so equal levels differ a little; the
+# text alone is 826 KB at level 1 and 275 KB at level 19)
+[ $((s1 - s19)) -gt 200000 ] || fail "compression = 19 stored $s19 bytes, level 1 $s1"
 expect 0 env -u BULWARK_REPO "$BW" -c "$T/wo19.conf" check --read-data
 
 mkdir -p "$T/inner"
