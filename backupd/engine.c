@@ -1211,6 +1211,10 @@ cache_record(struct engine *e, struct act *a)
  * after an upgrade each directory's tree is stored whole once.
  */
 #define TREE_DELTA_MIN 512u
+/* Larger trees are stored whole and their bytes are not kept: building a
+ * delta holds the tree, its cached versions and the match table, several
+ * times the tree in memory (FORMAT.md also caps a delta at 8 MiB). */
+#define TREE_DELTA_MAX DELTA_CAP
 
 static int
 put_sync(struct engine *e, enum obj_type type, const void *p, size_t n, uint8_t id[32])
@@ -1274,7 +1278,7 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 		goto out;
 	}
 	if (have_old && old.sig_len && tree->len >= TREE_DELTA_MIN &&
-	    fcache_sig_read(e->cache, &old, &bases) == 0 &&
+	    tree->len <= TREE_DELTA_MAX && fcache_sig_read(e->cache, &old, &bases) == 0 &&
 	    sigs_split(&bases, &newest, &nn, &rootb, &nr) == 0) {
 		for (root = &old_desc; root->base; root = root->base)
 			;
@@ -1320,6 +1324,7 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 				goto out;
 			desc->nids++;
 		}
+		buf_free(&delta);
 		/* the chain's root stays its root (the cache is only a hint:
 		 * without memory for it, the next version is stored whole) */
 		sigs_join(&blob, tree->data, tree->len, rootb, nr);
@@ -1336,7 +1341,7 @@ store_tree(struct engine *e, const char *path, const struct buf *tree, const uin
 	}
 	if ((rc = put_sync(e, OBJ_TREE, tree->data, tree->len, desc->ids[0])) != 0)
 		goto out;
-	if (tree->len >= TREE_DELTA_MIN)
+	if (tree->len >= TREE_DELTA_MIN && tree->len <= TREE_DELTA_MAX)
 		sigs_join(&blob, tree->data, tree->len, NULL, 0);
 record:
 	/* the old bytes are not needed any more: free them before the new
