@@ -663,7 +663,7 @@ delta_diff(const void *oldp, size_t on, const void *newp, size_t nn, struct buf 
 	 * anybody stores it */
 	rc = delta_apply(out->data + start, out->len - start, diff_check_read, &chk,
 	    diff_check_write, &chk);
-	if (rc == 0 && (!chk.same || chk.at != nn)) {
+	if (rc != 0 || !chk.same || chk.at != nn) {
 		log_error("rsync delta: the exact delta of %zu bytes on %zu does not rebuild "
 		    "them (a bug); stored whole instead", nn, on);
 		rc = BW_ERR_INVAL;
