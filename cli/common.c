@@ -167,6 +167,12 @@ prompt_tty(const char *prompt, char *buf, size_t max)
 		r = read(fd, &ch, 1);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0) {
+			log_error("cannot read the passphrase from the terminal: %s",
+			    strerror(errno));
+			rc = BW_ERR_IO;
+			break;
+		}
 		if (r != 1 || ch == '\n' || ch == '\r')
 			break;
 		if (n < max - 1)
