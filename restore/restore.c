@@ -1330,6 +1330,17 @@ do_file(struct rs *s, const char *path, const char *rel, const struct tree_entry
 			if ((rc = existing_matches(s, rel, e)) < 0)
 				return fatal(s, rc);
 			if (rc == 1) {
+				/* a hard link to it, still to come, links to it
+				 * as to one written now (a rerun after an
+				 * interruption between the two) */
+				if (s->out && s->links_known && e == meta) {
+					uint8_t hk[32];
+
+					bwcrypto_hash_plain(hk, path, strlen(path));
+					if (idset_get(s->linked, hk, NULL) &&
+					    (rc = fsout_note_existing(s->out, rel)) < 0)
+						return fatal(s, rc);
+				}
 				report(s, path, rel, RESTORE_UNCHANGED, meta, "already restored");
 				s->prog.files_done++;
 				s->prog.bytes_done += e->size;

@@ -43,7 +43,8 @@
  * is not inherited by the restored children, which carry their own.
  *
  * Hard links are made with linkat() between two verified directories, and
- * only to a path this handle wrote (its device and inode are remembered).
+ * only to a path this handle wrote, or one its caller verified as the
+ * snapshot's (fsout_note_existing; its device and inode are remembered).
  *
  * Durability: no fsync per file.  Committed files wait under their
  * temporary names in a batch (struct pending); one syncfs() per file
@@ -1910,6 +1911,22 @@ fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur)
 		rc = 1;
 out:
 	free(path);
+	pdir_unref(o, pd);
+	return rc;
+}
+
+int
+fsout_note_existing(struct fsout *o, const char *rel)
+{
+	struct pdir *pd = NULL;
+	int rc;
+
+	if (o->ar)
+		return 0;
+	if ((rc = pend_settle(o, rel)) != 0 ||
+	    (rc = parent_get(o, rel, NULL, 0, &pd)) != 0)
+		return rc;
+	rc = wt_note(o, pd, rel, 0);
 	pdir_unref(o, pd);
 	return rc;
 }

@@ -85,6 +85,10 @@ int fsout_check_path(const char *rel, const char **why);
  * (caller frees with fsent_entry_free), 0 if nothing, or a negative code.
  * Always 0 for an archive. */
 int fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur);
+/* The file at rel, already in the target, was verified by the caller as
+ * the snapshot's (a restore run again): hard links of this restore may
+ * name it as if this handle had written it.  0 or a negative code. */
+int fsout_note_existing(struct fsout *o, const char *rel);
 
 /* A directory, symlink, hard link (e->link: relative path of an entry
  * already written by this handle), device, fifo; sockets are skipped

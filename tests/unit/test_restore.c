@@ -450,6 +450,40 @@ START_TEST(interrupted_restore_finishes_on_a_second_run)
 }
 END_TEST
 
+/* Interrupted between a file and a hard link to it: the second run finds
+ * the first path already whole and links the other to it, as if it had
+ * written it (not refused as a link to something it did not write). */
+START_TEST(interrupted_between_hard_links_finishes)
+{
+	struct repo *r;
+	struct snap_info s;
+	struct restore_opts o;
+	struct restore_stats st;
+	struct items c = { 0 };
+	char where[2048];
+
+	make_src();
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(backup(r, 0, &s), 0);
+	opts_init(&o, s.id, src, &c);
+	o.progress = stop_after;
+	o.progress_arg = &c;
+	c.stop_after = 3;	/* big.bin, empty, hello.txt; not sub/hard.txt */
+	ck_assert_int_eq(restore_run(r, &o, &st), BW_ERR_INTR);
+	ck_assert_uint_eq(st.files, 3);
+	c.stop = 0;
+	c.stop_after = 1000;
+	c.n = 0;
+	ck_assert_int_eq(restore_run(r, &o, &st), 0);
+	ck_assert_uint_eq(st.refused, 0);
+	ck_assert_uint_eq(st.unchanged, 3);
+	snprintf(where, sizeof(where), "%s", target);
+	ck_assert_int_eq(compare_trees(src, where), 10);
+	snap_info_clear(&s);
+	repo_free(r);
+}
+END_TEST
+
 /* More small files than the read-ahead queue holds (4096 chunks), with
  * excluded ones in between, a hard link whose first path is excluded
  * (restored as a copy, its chunk not queued) and, on a second run, half
@@ -1150,6 +1184,7 @@ suite(void)
 	tcase_add_test(tc, patterns_and_selection);
 	tcase_add_test(tc, dry_run_writes_nothing_and_counts_the_same);
 	tcase_add_test(tc, interrupted_restore_finishes_on_a_second_run);
+	tcase_add_test(tc, interrupted_between_hard_links_finishes);
 	tcase_add_test(tc, many_small_files_through_the_read_ahead);
 	tcase_add_test(tc, stop_in_the_middle_of_a_file_leaves_nothing_half_written);
 	tcase_add_test(tc, overwrite_modes);
