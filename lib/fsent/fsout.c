@@ -1742,7 +1742,7 @@ target_open(struct fsout *o)
 	int e;
 
 	struct stat st;
-	int made = 0, rc;
+	int rc;
 
 	if ((o->target = strdup(o->opts.target)) == NULL) {
 		log_error("target %s: out of memory", Q(o->opts.target));
@@ -1763,7 +1763,6 @@ target_open(struct fsout *o)
 		return BW_ERR_INVAL;
 	}
 	if (o->tfd < 0 && errno == ENOENT) {
-		made = 1;
 		p = o->target;
 		for (i = 1; p[i]; i++) {
 			if (p[i] != '/')
@@ -1792,9 +1791,10 @@ target_open(struct fsout *o)
 		    strerror(e));
 		return bw_err_from_errno(e);
 	}
-	/* Somebody else's directory (a name planted in /var/tmp before us)
-	 * could be changed under the restore by its owner. */
-	if (!made && fstat(o->tfd, &st) == 0 && st.st_uid != 0 &&
+	/* Somebody else's directory (a name planted in /var/tmp before us,
+	 * or made between our look and our mkdir) could be changed under the
+	 * restore by its owner.  One made here is ours. */
+	if (fstat(o->tfd, &st) == 0 && st.st_uid != 0 &&
 	    st.st_uid != geteuid()) {
 		log_error("target %s belongs to user %lu, neither you nor root; "
 		    "not used (another user could change it during the "
