@@ -1649,6 +1649,20 @@ cross_check(struct parse *p)
 			parse_error(p, sl->backup_set, "backup_set", "%s is not a "
 			    "backup set of this file; expected the NAME of a "
 			    "[backup NAME] section", st->backup_set);
+		if (st->address) {
+			/* the take's address probe runs inside action_timeout */
+			const struct config_cluster *cl = &p->c->cluster;
+			uint64_t probe = (uint64_t)(cl->dad_probes - 1) * cl->dad_interval_ms +
+			    cl->dad_wait_ms;
+
+			if (probe >= st->action_timeout_ms)
+				parse_error(p, sl->sect, NULL, "action_timeout (%u ms) "
+				    "is not longer than the address probe ([cluster] "
+				    "dad_probes, dad_interval, dad_wait: %llu ms), so "
+				    "every take would fail; expected a longer "
+				    "action_timeout or a shorter probe",
+				    st->action_timeout_ms, (unsigned long long)probe);
+		}
 		if (i == 0 && p->c->nnodes == 0)
 			parse_error(p, sl->sect, NULL, "no [node NAME] section is "
 			    "defined; expected one for each cluster node, with its "

@@ -868,9 +868,17 @@ START_TEST(test_site_errors)
 }
 END_TEST
 
-/* What only the whole file can tell: the names a site uses exist. */
+/* What only the whole file can tell: the names a site uses exist, and a
+ * take's address probe fits in its action_timeout. */
 START_TEST(test_cross_errors)
 {
+	REFUSED("[cluster]\ndad_probes = 10\ndad_interval = 1s\n" NODE_A
+	    "[site web]\nunit = w.service\naddress = 192.0.2.10/24\n"
+	    "interface = eth0\naction_timeout = 5s\n",
+	    "bulwark.conf:7: [site web]: action_timeout (5000 ms) is not longer "
+	    "than the address probe ([cluster] dad_probes, dad_interval, "
+	    "dad_wait: 9050 ms), so every take would fail; expected a longer "
+	    "action_timeout or a shorter probe\n");
 	REFUSED("[site web]\nunit = w.service\npriority = a:1\n",
 	    "bulwark.conf:3: [site web] priority: a is not a node of this file; "
 	    "expected nodes that have a [node NAME] section\n"
