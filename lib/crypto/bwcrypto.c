@@ -1,18 +1,37 @@
 /*
- * libsodium adapter.  The constructions are specified in docs/FORMAT.md;
- * this file is the only one that includes <sodium.h>.
+ * Crypto adapter: libsodium for everything but the bulk hashes, OpenSSL's
+ * libcrypto for SHA-256 (object ids, pack names).  The constructions are
+ * specified in docs/FORMAT.md; this file is the only one that includes
+ * <sodium.h> or OpenSSL's headers.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 
 #include "lib/crypto/bwcrypto.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
 
 /* ---- randomness (with a deterministic test mode) ---- */
+
+/* Fetched once: an implicit fetch on every init takes a global lock in
+ * OpenSSL 3, which the workers would contend on. */
+static EVP_MD *sha256_md;
+static EVP_MAC *hmac_mac;
+
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+
+static void
+sha_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
 
 static int test_rng;
 static uint8_t test_key[crypto_stream_chacha20_KEYBYTES];
@@ -23,6 +42,12 @@ bwcrypto_init(void)
 {
 	if (sodium_init() < 0) {
 		log_error("cannot initialise libsodium (no system randomness?)");
+		return BW_ERR_IO;
+	}
+	pthread_once(&sha_once, sha_fetch);
+	if (!sha256_md || !hmac_mac) {
+		log_error("OpenSSL's libcrypto offers no SHA-256 or no HMAC (check its "
+		    "configuration, openssl.cnf)");
 		return BW_ERR_IO;
 	}
 	return 0;
@@ -116,6 +141,96 @@ bwcrypto_hasher_free(struct bwcrypto_hasher *h)
 		sodium_memzero(h, sizeof(*h));
 		free(h);
 	}
+}
+
+/* ---- SHA-256 and HMAC-SHA-256 (bulk hashing) ---- */
+
+struct bwcrypto_sha {
+	EVP_MD_CTX *md;		/* unkeyed */
+	EVP_MAC_CTX *mac;	/* keyed */
+	int err;		/* an OpenSSL call failed since the last reset */
+};
+
+struct bwcrypto_sha *
+bwcrypto_sha_new(const uint8_t *key)
+{
+	struct bwcrypto_sha *h = calloc(1, sizeof(*h));
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end()
+	};
+
+	pthread_once(&sha_once, sha_fetch);	/* for callers that skipped bwcrypto_init */
+	if (!h || !sha256_md || !hmac_mac) {
+		free(h);
+		return NULL;
+	}
+	if (key ? (h->mac = EVP_MAC_CTX_new(hmac_mac)) == NULL ||
+	    !EVP_MAC_init(h->mac, key, BWC_KEY, params) :
+	    (h->md = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(h->md, sha256_md, NULL)) {
+		bwcrypto_sha_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+bwcrypto_sha_reset(struct bwcrypto_sha *h)
+{
+	/* HMAC keeps its key when initialised again without one */
+	h->err = h->mac ? !EVP_MAC_init(h->mac, NULL, 0, NULL) :
+	    !EVP_DigestInit_ex(h->md, NULL, NULL);
+}
+
+void
+bwcrypto_sha_update(struct bwcrypto_sha *h, const void *p, size_t n)
+{
+	if (n && !(h->mac ? EVP_MAC_update(h->mac, p, n) : EVP_DigestUpdate(h->md, p, n)))
+		h->err = 1;
+}
+
+int
+bwcrypto_sha_final(struct bwcrypto_sha *h, uint8_t out[static BWC_ID])
+{
+	unsigned int ul = 0;
+	size_t l = 0;
+
+	if (!h->err && !(h->mac ? EVP_MAC_final(h->mac, out, &l, BWC_ID) && l == BWC_ID :
+	    EVP_DigestFinal_ex(h->md, out, &ul) && ul == BWC_ID))
+		h->err = 1;
+	if (h->err) {
+		memset(out, 0, BWC_ID);
+		log_error("SHA-256 failed in OpenSSL's libcrypto (out of memory?)");
+		return BW_ERR_NOMEM;
+	}
+	return 0;
+}
+
+void
+bwcrypto_sha_free(struct bwcrypto_sha *h)
+{
+	if (h) {
+		EVP_MAC_CTX_free(h->mac);	/* wipes the key */
+		EVP_MD_CTX_free(h->md);
+		free(h);
+	}
+}
+
+int
+bwcrypto_sha(uint8_t out[static BWC_ID], const uint8_t *key, const void *p, size_t n)
+{
+	struct bwcrypto_sha *h = bwcrypto_sha_new(key);
+	int rc;
+
+	if (!h) {
+		memset(out, 0, BWC_ID);
+		log_error("cannot start SHA-256 in OpenSSL's libcrypto (out of memory?)");
+		return BW_ERR_NOMEM;
+	}
+	bwcrypto_sha_update(h, p, n);
+	rc = bwcrypto_sha_final(h, out);
+	bwcrypto_sha_free(h);
+	return rc;
 }
 
 void

@@ -127,7 +127,7 @@ repo_blob_open(struct buf *out, const struct repo_keys *k, const uint8_t key[sta
 	uint8_t ad[AD_LEN], got[OBJ_ID_LEN], t = (uint8_t)type;
 	struct buf in = { 0 };
 	size_t start = out->len;
-	struct bwcrypto_hasher *h = NULL;
+	struct bwcrypto_sha *h = NULL;
 	int rc;
 
 	make_ad(ad, type, id);
@@ -135,19 +135,18 @@ repo_blob_open(struct buf *out, const struct repo_keys *k, const uint8_t key[sta
 		goto out;
 	if ((rc = unpack_inner(out, in.data, in.len)) != 0)
 		goto out;
-	if ((h = bwcrypto_hasher_new(k->id_key)) == NULL) {
+	if ((h = bwcrypto_sha_new(k->id_key)) == NULL) {
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}
-	bwcrypto_hasher_update(h, &t, 1);
-	bwcrypto_hasher_update(h, out->data + start, out->len - start);
-	bwcrypto_hasher_final(h, got);
-	if (!bwcrypto_memeq(got, id, OBJ_ID_LEN))
+	bwcrypto_sha_update(h, &t, 1);
+	bwcrypto_sha_update(h, out->data + start, out->len - start);
+	if ((rc = bwcrypto_sha_final(h, got)) == 0 && !bwcrypto_memeq(got, id, OBJ_ID_LEN))
 		rc = BW_ERR_CORRUPT;
 out:
 	if (rc)
 		out->len = start;
-	bwcrypto_hasher_free(h);
+	bwcrypto_sha_free(h);
 	buf_free(&in);
 	return rc;
 }

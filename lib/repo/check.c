@@ -196,7 +196,7 @@ out:
 static int
 hash_file(int fd, const char *path, uint64_t size, uint8_t out[OBJ_ID_LEN])
 {
-	struct bwcrypto_hasher *h = bwcrypto_hasher_new(NULL);
+	struct bwcrypto_sha *h = bwcrypto_sha_new(NULL);
 	uint8_t *b = malloc(1 << 20);
 	uint64_t off = 0;
 	int rc = 0;
@@ -210,12 +210,12 @@ hash_file(int fd, const char *path, uint64_t size, uint8_t out[OBJ_ID_LEN])
 
 		if ((rc = repo_pread(fd, path, b, n, off)) != 0)
 			goto out;
-		bwcrypto_hasher_update(h, b, n);
+		bwcrypto_sha_update(h, b, n);
 		off += n;
 	}
-	bwcrypto_hasher_final(h, out);
+	rc = bwcrypto_sha_final(h, out);
 out:
-	bwcrypto_hasher_free(h);
+	bwcrypto_sha_free(h);
 	free(b);
 	return rc;
 }

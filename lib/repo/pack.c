@@ -24,7 +24,7 @@
  *   directory = u32 count, then count * (id[32] u8 type u64 offset
  *               u32 length u32 plain_length)
  *
- * A pack is streamed to data/.tmp-pack-RANDOM while its BLAKE2b is computed,
+ * A pack is streamed to data/.tmp-pack-RANDOM while its SHA-256 is computed,
  * so only its directory is held in memory; then it is fsynced and renamed to
  * data/<xx>/<hash>, and only after that is durable is its index written.
  */
@@ -33,7 +33,7 @@ struct repo_packw {
 	struct repo *r;
 	char *tmp;
 	struct fsio_file *f;
-	struct bwcrypto_hasher *h;
+	struct bwcrypto_sha *h;
 	uint8_t header[REPO_PACK_HDR];
 	uint8_t key[BWC_KEY];
 	struct repo_dirent *d;
@@ -47,7 +47,7 @@ packw_write(struct repo_packw *w, const void *p, size_t n)
 	int rc = fsio_write(w->f, p, n);
 
 	if (rc == 0) {
-		bwcrypto_hasher_update(w->h, p, n);
+		bwcrypto_sha_update(w->h, p, n);
 		w->size += n;
 	}
 	return rc;
@@ -70,7 +70,7 @@ repo_packw_new(struct repo *r, const uint8_t e_pk[static BWC_BOX_PK],
 	bwcrypto_random(rnd, sizeof(rnd));
 	hex_encode(hex, rnd, sizeof(rnd));
 	snprintf(rel, sizeof(rel), "data/.tmp-pack-%s", hex);
-	if ((w->tmp = repo_join(r->path, rel)) == NULL || (w->h = bwcrypto_hasher_new(NULL)) == NULL) {
+	if ((w->tmp = repo_join(r->path, rel)) == NULL || (w->h = bwcrypto_sha_new(NULL)) == NULL) {
 		rc = BW_ERR_NOMEM;
 		goto fail;
 	}
@@ -127,7 +127,7 @@ repo_packw_abort(struct repo_packw *w)
 		return;
 	if (w->f)
 		fsio_abort(w->f, w->tmp);
-	bwcrypto_hasher_free(w->h);
+	bwcrypto_sha_free(w->h);
 	bwcrypto_wipe(w->key, sizeof(w->key));
 	free(w->tmp);
 	free(w->d);
@@ -169,8 +169,7 @@ repo_packw_finish(struct repo_packw *w)
 	if ((rc = packw_write(w, tr.data, tr.len)) != 0 ||
 	    (rc = packw_write(w, tail, sizeof(tail))) != 0)
 		goto out;
-	bwcrypto_hasher_final(w->h, id);
-	if ((rc = fsio_sync(w->f)) != 0)
+	if ((rc = bwcrypto_sha_final(w->h, id)) != 0 || (rc = fsio_sync(w->f)) != 0)
 		goto out;
 	rc = fsio_close(w->f);
 	w->f = NULL;

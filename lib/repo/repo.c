@@ -379,6 +379,11 @@ read_config(const char *path, struct repo_config *c)
 	if (rc == BW_ERR_NOTREPO)
 		log_error("%s is not a Bulwark repository (its config file is something else); "
 		    "check the path, or run 'bulwark init --repo DIR' to create one", path);
+	else if (rc == BW_ERR_VERSION && c->version < REPO_FORMAT_VERSION)
+		log_error("repository %s uses format version %u of a development release (before "
+		    "0.1.0), which this Bulwark cannot read (it reads version %d): restore its data "
+		    "with the Bulwark that wrote it and back up into a new repository",
+		    path, c->version, REPO_FORMAT_VERSION);
 	else if (rc == BW_ERR_VERSION)
 		log_error("repository %s uses format version %u, but this Bulwark only reads version "
 		    "%d; upgrade Bulwark to open it", path, c->version, REPO_FORMAT_VERSION);
@@ -572,25 +577,18 @@ void
 repo_object_id(const struct repo *r, enum obj_type type, const void *p, size_t n,
     uint8_t id[static OBJ_ID_LEN])
 {
-	struct bwcrypto_hasher *h = bwcrypto_hasher_new(r->k->id_key);
+	struct bwcrypto_sha *h = bwcrypto_sha_new(r->k->id_key);
 	uint8_t t = (uint8_t)type;
 
-	/* bwcrypto_hasher_new only fails on ENOMEM; fall back to one buffer */
+	/* Only fails without memory; the all-zero id it leaves then fails
+	 * every verification, so nothing wrong is ever stored under it. */
 	if (!h) {
-		uint8_t *tmp = malloc(n + 1);
-
-		if (!tmp) {
-			memset(id, 0, OBJ_ID_LEN);
-			return;
-		}
-		tmp[0] = t;
-		memcpy(tmp + 1, p, n);
-		bwcrypto_hash(id, r->k->id_key, tmp, n + 1);
-		free(tmp);
+		memset(id, 0, OBJ_ID_LEN);
+		log_error("repository %s: no memory to compute an object id", r->path);
 		return;
 	}
-	bwcrypto_hasher_update(h, &t, 1);
-	bwcrypto_hasher_update(h, p, n);
-	bwcrypto_hasher_final(h, id);
-	bwcrypto_hasher_free(h);
+	bwcrypto_sha_update(h, &t, 1);
+	bwcrypto_sha_update(h, p, n);
+	(void)bwcrypto_sha_final(h, id);
+	bwcrypto_sha_free(h);
 }

@@ -20,7 +20,7 @@
 
 #include "lib/util/buf.h"
 
-#define REPO_FORMAT_VERSION 1
+#define REPO_FORMAT_VERSION 2
 #define REPO_ID_LEN 16
 #define OBJ_ID_LEN 32
 

@@ -62,7 +62,7 @@ mklock() {
 	host=$(hostname)
 	user=$(id -un)
 	# shellcheck disable=SC2059
-	printf "BWLOCK\\000\\000$(le32 1)\\$(printf %03o "$2")$(le32 ${#host})%s$(le32 "$3")$(le32 ${#user})%s$(le32 "$(date +%s)")$(le32 0)" \
+	printf "BWLOCK\\000\\000$(le32 2)\\$(printf %03o "$2")$(le32 ${#host})%s$(le32 "$3")$(le32 ${#user})%s$(le32 "$(date +%s)")$(le32 0)" \
 	    "$host" "$user" >"$1"
 	chmod 600 "$1"
 }
@@ -175,15 +175,25 @@ fi
 
 say "== a newer repository format version"
 cp -a "$REPO" "$T/v2"
-printf '\002\000\000\000' | dd of="$T/v2/config" bs=1 seek=8 conv=notrunc status=none
+printf '\003\000\000\000' | dd of="$T/v2/config" bs=1 seek=8 conv=notrunc status=none
 expect 6 "$BW" snapshots --repo "$T/v2"
-grep_err "version 2"
+grep_err "version 3"
 grep_err "upgrade Bulwark"
 expect 6 "$BW" backup --repo "$T/v2" "$src"
-grep_err "version 2.*upgrade"
+grep_err "version 3.*upgrade"
 [ "$(find "$T/v2/snapshots" -type f | wc -l)" -eq "$snaps" ] ||
     fail "a backup wrote into a repository of a newer version"
 rm -rf "$T/v2"
+
+say "== the development format before 0.1.0 (version 1)"
+cp -a "$REPO" "$T/v1"
+printf '\001\000\000\000' | dd of="$T/v1/config" bs=1 seek=8 conv=notrunc status=none
+expect 6 "$BW" backup --repo "$T/v1" "$src"
+grep_err "format version 1 of a development release"
+grep_err "back up into a new repository"
+[ "$(find "$T/v1/snapshots" -type f | wc -l)" -eq "$snaps" ] ||
+    fail "a backup wrote into a repository of the old development format"
+rm -rf "$T/v1"
 
 say "== damaged packs and index files"
 # the first backup's pack holds big1's data; the second backup's trees

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/crypto/bwcrypto.h"
@@ -97,6 +98,57 @@ START_TEST(hashes_and_kdf)
 }
 END_TEST
 
+static void
+unhex(uint8_t *out, const char *hex)
+{
+	size_t i;
+
+	for (i = 0; hex[2 * i]; i++)
+		ck_assert_int_eq(sscanf(hex + 2 * i, "%2hhx", &out[i]), 1);
+}
+
+/* Object ids and pack names: known answers (FIPS 180-4 "abc"; HMAC from
+ * Python's hmac module), streaming equals one-shot, reset keeps the key. */
+START_TEST(sha256_and_hmac)
+{
+	static const char msg[] = "what do ya want for nothing?";
+	uint8_t k[BWC_KEY], want[BWC_ID], got[BWC_ID];
+	struct bwcrypto_sha *h;
+	size_t i;
+
+	for (i = 0; i < sizeof(k); i++)
+		k[i] = (uint8_t)i;
+	unhex(want, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ck_assert_int_eq(bwcrypto_sha(got, NULL, "abc", 3), 0);
+	ck_assert_mem_eq(got, want, BWC_ID);
+
+	unhex(want, "099805f4ac310786968565c098db515cc50862b420ae31e20238312344bed36a");
+	ck_assert_int_eq(bwcrypto_sha(got, k, msg, strlen(msg)), 0);
+	ck_assert_mem_eq(got, want, BWC_ID);
+	ck_assert_ptr_nonnull(h = bwcrypto_sha_new(k));
+	for (i = 0; i < 2; i++) {
+		memset(got, 0, sizeof(got));
+		bwcrypto_sha_update(h, msg, 10);
+		bwcrypto_sha_update(h, "", 0);
+		bwcrypto_sha_update(h, msg + 10, strlen(msg) - 10);
+		ck_assert_int_eq(bwcrypto_sha_final(h, got), 0);
+		ck_assert_mem_eq(got, want, BWC_ID);
+		bwcrypto_sha_reset(h);
+	}
+	bwcrypto_sha_free(h);
+
+	ck_assert_ptr_nonnull(h = bwcrypto_sha_new(NULL));
+	bwcrypto_sha_update(h, "a", 1);
+	bwcrypto_sha_reset(h);
+	bwcrypto_sha_update(h, "ab", 2);
+	bwcrypto_sha_update(h, "c", 1);
+	ck_assert_int_eq(bwcrypto_sha_final(h, got), 0);
+	unhex(want, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ck_assert_mem_eq(got, want, BWC_ID);
+	bwcrypto_sha_free(h);
+}
+END_TEST
+
 START_TEST(pwhash_and_test_rng)
 {
 	uint8_t salt[BWC_SALT] = { 0 }, a[BWC_KEY], b[BWC_KEY], r1[16], r2[16];
@@ -139,6 +191,7 @@ main(void)
 	int failed;
 
 	bwcrypto_init();
+	tcase_add_test(tc, sha256_and_hmac);
 	tcase_add_test(tc, aead_round_trip_and_tamper);
 	tcase_add_test(tc, aead_inplace_matches);
 	tcase_add_test(tc, session_reader_derives_writer_key);

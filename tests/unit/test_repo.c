@@ -95,14 +95,21 @@ START_TEST(open_errors)
 	/* a newer format version is named */
 	sprintf(p, "%s/config", rp);
 	ck_assert_int_eq(fsio_read_all(p, 65536, &cfg, &n), 0);
-	cfg[8] = 2;
+	cfg[8] = REPO_FORMAT_VERSION + 1;
+	f = fopen(p, "wb");
+	fwrite(cfg, 1, n, f);
+	fclose(f);
+	ck_assert_int_eq(repo_open(rp, PASS, strlen(PASS), &r), BW_ERR_VERSION);
+	ck_assert_ptr_nonnull(strstr(last_error, "version 3"));
+	ck_assert_ptr_nonnull(strstr(last_error, "upgrade Bulwark"));
+	/* so is the development format before it, with what to do */
+	cfg[8] = 1;
 	f = fopen(p, "wb");
 	fwrite(cfg, 1, n, f);
 	fclose(f);
 	free(cfg);
 	ck_assert_int_eq(repo_open(rp, PASS, strlen(PASS), &r), BW_ERR_VERSION);
-	ck_assert_ptr_nonnull(strstr(last_error, "version 2"));
-	ck_assert_ptr_nonnull(strstr(last_error, "upgrade Bulwark"));
+	ck_assert_ptr_nonnull(strstr(last_error, "version 1 of a development release"));
 }
 END_TEST
 
@@ -508,7 +515,7 @@ write_lock_file(const char *dir, const char *name, const char *host, uint32_t pi
 	FILE *f;
 
 	buf_put(&b, REPO_LOCK_MAGIC, REPO_MAGIC_LEN);
-	buf_put_u32(&b, 1);
+	buf_put_u32(&b, REPO_FORMAT_VERSION);
 	buf_put_u8(&b, (uint8_t)excl);
 	buf_put_cstr(&b, host);
 	buf_put_u32(&b, pid);
