@@ -932,6 +932,57 @@ START_TEST(test_stale_temporaries_removed)
 }
 END_TEST
 
+/* More files than one batch: the first batch is synced by the sync thread
+ * while the next one is written, and its names are still settled before
+ * anything looks at them again (a second version, a hard link); a handle
+ * freed without a close leaves no temporary file. */
+START_TEST(test_batches_overlap)
+{
+	struct fsout *o = open_target(FSOUT_ALWAYS, 0);
+	struct fsent_entry *e = ent(FSENT_FILE, 0644), *l;
+	char rel[32], buf[16];
+	ssize_t n;
+	int i;
+
+	e->nlink = 2;		/* so that a hard link may name them */
+	for (i = 0; i < 700; i++) {
+		snprintf(rel, sizeof(rel), "f%03d", i);
+		ck_assert_int_eq(write_file(o, rel, e, rel, 4), 0);
+	}
+	/* f256-f511 are the batch at the sync thread now */
+	ck_assert_int_eq(write_file(o, "f300", e, "new!", 4), 0);
+	l = ent_link(FSENT_HARDLINK, "f301");
+	logged[0] = 0;
+	ck_assert_msg(fsout_entry(o, "link", l) == 0, "%s", logged);
+	fsent_entry_free(l);
+	ck_assert_int_eq(fsout_close(o), 0);
+	fsout_free(o);
+	ck_assert_int_eq(has_temp("t"), 0);
+	for (i = 0; i < 700; i++) {
+		if (i == 300)
+			continue;
+		snprintf(rel, sizeof(rel), "t/f%03d", i);
+		slurp(rel, buf, sizeof(buf), &n);
+		ck_assert_int_eq(n, 4);
+		ck_assert_mem_eq(buf, rel + 2, 4);
+	}
+	slurp("t/f300", buf, sizeof(buf), &n);
+	ck_assert_mem_eq(buf, "new!", 4);
+	slurp("t/link", buf, sizeof(buf), &n);
+	ck_assert_mem_eq(buf, "f301", 4);
+
+	/* no close: every batch, synced or not, is dropped */
+	o = open_target(FSOUT_ALWAYS, 0);
+	for (i = 0; i < 600; i++) {
+		snprintf(rel, sizeof(rel), "g%03d", i);
+		ck_assert_int_eq(write_file(o, rel, e, rel, 4), 0);
+	}
+	fsout_free(o);
+	ck_assert_int_eq(has_temp("t"), 0);
+	fsent_entry_free(e);
+}
+END_TEST
+
 START_TEST(test_temp_rename_abort)
 {
 	struct readback rb;
@@ -1583,6 +1634,7 @@ suite(void)
 	tcase_add_test(tc, test_target_symlink_and_owner);
 	tcase_add_test(tc, test_stale_temporaries_removed);
 	tcase_add_test(tc, test_temp_rename_abort);
+	tcase_add_test(tc, test_batches_overlap);
 	tcase_add_test(tc, test_overwrite);
 	tcase_add_test(tc, test_resume);
 	tcase_add_test(tc, test_owner);
