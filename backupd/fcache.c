@@ -1,10 +1,10 @@
 /*
- * Files cache, on-disk format version 1.  All integers little-endian; str
+ * Files cache, on-disk format version 2 (1 hashed with BLAKE2b).  All integers little-endian; str
  * is a u32 length then the bytes (lib/util/buf.h).
  *
  *   files:
  *     magic      "BWFCACHE" (8 bytes)
- *     version    u32 = 1
+ *     version    u32 = 2
  *     generation u64   repository generation the cache was written under
  *     start_ns   i64   start of the backup that wrote it (racy rule)
  *     sigs_id    u64   random; must equal the id in the sigs file
@@ -18,11 +18,11 @@
  *       has_sig    u8    0 or 1; if 1:
  *         sig_off  u64   offset of the signature in the sigs file
  *         sig_len  u64   its length (> 0)
- *         sig_hash 32    BLAKE2b-256 of the signature bytes
- *     hash       32 bytes: BLAKE2b-256 (unkeyed) of everything before it
+ *         sig_hash 32    SHA-256 of the signature bytes
+ *     hash       32 bytes: SHA-256 of everything before it
  *
  *   sigs:
- *     magic "BWFCSIGS", version u32 = 1, sigs_id u64, then the signatures
+ *     magic "BWFCSIGS", version u32 = 2, sigs_id u64, then the signatures
  *     back to back.  Each is checked against its sig_hash when read, so the
  *     hash of files covers them too.
  *
@@ -56,7 +56,7 @@
 
 #define FC_MAGIC "BWFCACHE"
 #define FC_SIGS_MAGIC "BWFCSIGS"
-#define FC_VERSION 1
+#define FC_VERSION 2
 #define FC_HDR_LEN (8 + 4 + 8 + 8 + 8 + 8)
 #define FC_SIGS_HDR_LEN (8 + 4 + 8)
 #define FC_MAX_FILE ((size_t)UINT32_MAX - 1)
@@ -160,10 +160,7 @@ path_join(const char *a, const char *b)
 static uint64_t
 path_hash(const struct fcache *c, const void *path, size_t len)
 {
-	uint8_t h[BWC_ID];
-
-	bwcrypto_hash(h, c->hkey, path, len);
-	return le64dec(h);
+	return bwcrypto_shorthash(c->hkey, path, len);
 }
 
 static int
@@ -385,7 +382,8 @@ old_load(struct fcache *c)
 		    "reads every file", c->files_path, version);
 		goto drop;
 	}
-	bwcrypto_hash_plain(h, data, len - BWC_ID);
+	if ((err = bwcrypto_sha(h, NULL, data, len - BWC_ID)) != 0)
+		goto out;
 	if (memcmp(h, data + len - BWC_ID, BWC_ID) != 0)
 		goto damaged;
 	gen = bufr_u64(&r);
@@ -654,8 +652,8 @@ fcache_sig_read(struct fcache *c, const struct fcache_hit *hit, struct buf *out)
 		return BW_ERR_NOMEM;
 	}
 	if ((err = sig_pread(c, p, (size_t)e.sig_len, e.sig_off)) == 0) {
-		bwcrypto_hash_plain(h, p, (size_t)e.sig_len);
-		if (memcmp(h, e.sig_hash, BWC_ID) != 0)
+		if ((err = bwcrypto_sha(h, NULL, p, (size_t)e.sig_len)) == 0 &&
+		    memcmp(h, e.sig_hash, BWC_ID) != 0)
 			err = BW_ERR_CORRUPT;
 	}
 	if (err) {
@@ -690,7 +688,7 @@ sigs_start(struct fcache *c)
 static int
 sig_copy(struct fcache *c, const struct rec *e, uint64_t *off, uint8_t hash[BWC_ID])
 {
-	struct bwcrypto_hasher *h = NULL;
+	struct bwcrypto_sha *h = NULL;
 	uint8_t *chunk = NULL;
 	uint64_t left = e->sig_len, at = e->sig_off;
 	size_t n;
@@ -701,7 +699,7 @@ sig_copy(struct fcache *c, const struct rec *e, uint64_t *off, uint8_t hash[BWC_
 	if ((err = sigs_start(c)))
 		return err;
 	if ((chunk = malloc(FC_COPY_CHUNK)) == NULL ||
-	    (h = bwcrypto_hasher_new(NULL)) == NULL) {
+	    (h = bwcrypto_sha_new(NULL)) == NULL) {
 		err = BW_ERR_NOMEM;
 		goto out;
 	}
@@ -710,16 +708,16 @@ sig_copy(struct fcache *c, const struct rec *e, uint64_t *off, uint8_t hash[BWC_
 		n = left < FC_COPY_CHUNK ? (size_t)left : FC_COPY_CHUNK;
 		if ((err = sig_pread(c, chunk, n, at)))
 			goto out;
-		bwcrypto_hasher_update(h, chunk, n);
+		bwcrypto_sha_update(h, chunk, n);
 		if ((err = fsio_write(c->sigs, chunk, n)))
 			goto out;
 		left -= n;
 		at += n;
 	}
-	bwcrypto_hasher_final(h, hash);
-	err = memcmp(hash, e->sig_hash, BWC_ID) ? BW_ERR_CORRUPT : 0;
+	if ((err = bwcrypto_sha_final(h, hash)) == 0)
+		err = memcmp(hash, e->sig_hash, BWC_ID) ? BW_ERR_CORRUPT : 0;
 out:
-	bwcrypto_hasher_free(h);
+	bwcrypto_sha_free(h);
 	free(chunk);
 	return err;
 }
@@ -883,7 +881,8 @@ fcache_put(struct fcache *c, const char *path, const struct fcache_meta *m,
 		e.sig_off = fsio_size(c->sigs);
 		if ((err = fsio_write(c->sigs, sig, sig_len)))
 			return err;
-		bwcrypto_hash_plain(hash, sig, sig_len);
+		if ((err = bwcrypto_sha(hash, NULL, sig, sig_len)))
+			return err;
 		e.has_sig = 1;
 		e.sig_len = sig_len;
 		e.sig_hash = hash;
@@ -931,7 +930,7 @@ fcache_put_hit(struct fcache *c, const char *path, const struct fcache_hit *hit)
 
 struct out {
 	struct fsio_file *f;
-	struct bwcrypto_hasher *h;
+	struct bwcrypto_sha *h;
 };
 
 static int
@@ -939,7 +938,7 @@ out_write(struct out *o, const void *p, size_t n)
 {
 	if (n == 0)
 		return 0;
-	bwcrypto_hasher_update(o->h, p, n);
+	bwcrypto_sha_update(o->h, p, n);
 	return fsio_write(o->f, p, n);
 }
 
@@ -1029,7 +1028,7 @@ fcache_commit(struct fcache *c, int64_t backup_start_ns)
 		goto out;
 	}
 
-	if ((o.h = bwcrypto_hasher_new(NULL)) == NULL) {
+	if ((o.h = bwcrypto_sha_new(NULL)) == NULL) {
 		err = BW_ERR_NOMEM;
 		log_error("files cache %s: out of memory", c->files_path);
 		goto out;
@@ -1045,8 +1044,8 @@ fcache_commit(struct fcache *c, int64_t backup_start_ns)
 	if ((err = out_write(&o, hdr, sizeof(hdr))) ||
 	    (err = body_write(c, &o)))
 		goto out;
-	bwcrypto_hasher_final(o.h, hash);
-	if ((err = fsio_write(o.f, hash, sizeof(hash))) ||
+	if ((err = bwcrypto_sha_final(o.h, hash)) ||
+	    (err = fsio_write(o.f, hash, sizeof(hash))) ||
 	    (err = fsio_sync(o.f)))
 		goto out;
 	err = fsio_close(o.f);
@@ -1062,7 +1061,7 @@ out:
 	old_drop(c);
 	if (o.f)
 		fsio_abort(o.f, c->files_tmp);
-	bwcrypto_hasher_free(o.h);
+	bwcrypto_sha_free(o.h);
 	return err;
 }
 

@@ -233,6 +233,15 @@ bwcrypto_sha(uint8_t out[static BWC_ID], const uint8_t *key, const void *p, size
 	return rc;
 }
 
+uint64_t
+bwcrypto_shorthash(const uint8_t key[static BWC_SHORTKEY], const void *p, size_t n)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+
+	crypto_shorthash(h, p, n, key);
+	return le64dec(h);
+}
+
 void
 bwcrypto_kdf(uint8_t *out, size_t outlen, const uint8_t key[static BWC_KEY],
     const char *context)

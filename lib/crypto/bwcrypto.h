@@ -71,6 +71,10 @@ void bwcrypto_sha_reset(struct bwcrypto_sha *h);
 void bwcrypto_sha_free(struct bwcrypto_sha *h);
 /* One buffer; 0 or BW_ERR_NOMEM (logged, out zeroed). */
 int bwcrypto_sha(uint8_t out[static BWC_ID], const uint8_t *key, const void *p, size_t n);
+/* SipHash-2-4 of a short input (hash tables of names an outsider may
+ * choose: without the key nobody can aim for collisions). */
+#define BWC_SHORTKEY 16
+uint64_t bwcrypto_shorthash(const uint8_t key[static BWC_SHORTKEY], const void *p, size_t n);
 /* Derives an outlen-byte subkey (16..64) from key for a context string. */
 void bwcrypto_kdf(uint8_t *out, size_t outlen, const uint8_t key[static BWC_KEY],
     const char *context);

@@ -431,11 +431,11 @@ START_TEST(test_foreign_version_discarded)
 	struct fcache *c;
 
 	write_three();
-	flip(files, 9);	/* version 1 -> 257 */
+	flip(files, 9);	/* version 2 -> 258 */
 	c = open_gen(5);
 	ck_assert_uint_eq(fcache_count_old(c), 0);
 	ck_assert_uint_eq(nwarn, 1);
-	ck_assert_ptr_nonnull(strstr(lastwarn, "unknown version 257"));
+	ck_assert_ptr_nonnull(strstr(lastwarn, "unknown version 258"));
 	fcache_free(c);
 }
 END_TEST
