@@ -867,6 +867,8 @@ START_TEST(test_derive_data_changed)
 	buf_free(&delta);
 	buf_free(&got);
 	buf_free(&want);
+	free(a);
+	free(b);
 	log_set_sink(NULL, NULL);
 }
 END_TEST
