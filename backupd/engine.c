@@ -866,7 +866,9 @@ out:
  * Reads a new or changed file.  Its chunks always go to the workers: stored
  * (the plain case) or only hashed (delta mode, where the file hash still
  * needs the chunk ids).  Files of DELTA_MIN bytes or more also get a new
- * rsync signature for the cache.
+ * rsync signature for the cache: made by the signature thread from what is
+ * read, or, for a file kept as a delta, derived from the delta
+ * (derive_sig).
  *
  * Delta mode (old is the previous version's cache entry, with a signature):
  * the rsync delta against the old signature is built alongside; if it stays
