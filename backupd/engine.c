@@ -25,6 +25,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -865,7 +866,9 @@ out:
  * Reads a new or changed file.  Its chunks always go to the workers: stored
  * (the plain case) or only hashed (delta mode, where the file hash still
  * needs the chunk ids).  Files of DELTA_MIN bytes or more also get a new
- * rsync signature for the cache.
+ * rsync signature for the cache: made by the signature thread from what is
+ * read, or, for a file kept as a delta, derived from the delta
+ * (derive_sig).
  *
  * Delta mode (old is the previous version's cache entry, with a signature):
  * the rsync delta against the old signature is built alongside; if it stays
@@ -1000,6 +1003,106 @@ out:
 	return rc;
 }
 
+/*
+ * Where the bytes of a file's data stream (its data regions, one after the
+ * other, as fsent_read hands them out) lie in the file: for reading parts
+ * of the stream again.
+ */
+struct extent {
+	uint64_t pos, off, len;		/* stream position, file offset */
+};
+
+struct extents {
+	struct extent *x;
+	size_t n, cap;
+	size_t at;			/* where the last look ended */
+	struct fsent_walk *w;
+};
+
+static int
+extents_add(struct extents *xs, uint64_t pos, uint64_t off, uint64_t len)
+{
+	struct extent *x = xs->n ? &xs->x[xs->n - 1] : NULL;
+
+	if (x && x->pos + x->len == pos && x->off + x->len == off) {
+		x->len += len;
+		return 0;
+	}
+	if (xs->n == xs->cap) {
+		size_t cap = xs->cap ? xs->cap * 2 : 8;
+
+		if ((x = realloc(xs->x, cap * sizeof(*x))) == NULL)
+			return BW_ERR_NOMEM;
+		xs->x = x;
+		xs->cap = cap;
+	}
+	xs->x[xs->n++] = (struct extent){ pos, off, len };
+	return 0;
+}
+
+/* delta_read_fn over the stream: reads in order are the common case. */
+static long
+extents_read(void *arg, uint64_t pos, void *buf, size_t len)
+{
+	struct extents *xs = arg;
+	const struct extent *x;
+
+	if (xs->at >= xs->n || pos < xs->x[xs->at].pos)
+		xs->at = 0;
+	while (xs->at < xs->n && pos >= xs->x[xs->at].pos + xs->x[xs->at].len)
+		xs->at++;
+	if (xs->at == xs->n)
+		return 0;
+	x = &xs->x[xs->at];
+	if (len > x->pos + x->len - pos)
+		len = (size_t)(x->pos + x->len - pos);
+	return fsent_pread(xs->w, x->off + (pos - x->pos), buf, len);
+}
+
+static int
+same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/*
+ * The new signature of a file kept as a delta: derived from the old one and
+ * the delta (only the blocks the delta does not copy whole are read again
+ * and hashed), instead of hashing every block on the signature thread.
+ * The new signature must describe the bytes that were stored, so the file
+ * must not have changed since before the first read (st0): if it did, the
+ * file gets no signature (the next backup stores it whole).  A failure
+ * costs only the signature, never the backup of the file.
+ */
+static void
+derive_sig(struct fsent_walk *w, struct act *a, const struct delta_sig *old,
+    const struct buf *delta, uint64_t len, struct extents *xs, const struct stat *st0)
+{
+	struct stat st1;
+	uint64_t reused = 0;
+	int rc;
+
+	xs->w = w;
+	xs->at = 0;
+	buf_reset(&a->sig);
+	rc = delta_sig_derive(old, delta->data, delta->len, a->te.size, len, extents_read, xs,
+	    &a->sig, &reused);
+	if (rc == 0 && (fsent_fstat(w, &st1) != 0 || !same_stat(st0, &st1)))
+		rc = 1;
+	if (rc) {
+		buf_reset(&a->sig);
+		log_debug("%s: %s; no rsync signature kept, the next backup stores it whole",
+		    a->path, rc > 0 ? "changed while being read" : bw_strerror(rc));
+		return;
+	}
+	log_debug("%s: rsync signature derived (%llu of %llu blocks reused)", a->path,
+	    (unsigned long long)reused,
+	    (unsigned long long)((len + delta_block_len(a->te.size) - 1) /
+	    delta_block_len(a->te.size)));
+}
+
 /* One pass over the file's data.  Returns 0, a negative code, or 1 when a
  * delta was tried and abandoned. */
 static int
@@ -1009,8 +1112,10 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 	struct buf chunk = { 0 }, dbuf = { 0 };
 	struct delta_sig_job *sj = NULL;
 	struct delta_job *dj = NULL;
+	struct extents xs = { 0 };
+	struct stat st0;
 	uint64_t off, in = 0, literal = 0;
-	int delta = old_sig != NULL, store = !delta;
+	int delta = old_sig != NULL, store = !delta, derive;
 	long n;
 	size_t k;
 	int cut, rc;
@@ -1018,7 +1123,11 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 	if ((rc = fsent_open_data(w)) != 0)
 		goto unreadable;
 	cdc_reset(e->cdc);
-	if (a->te.size >= DELTA_MIN && (sj = delta_sig_start(a->te.size)) == NULL) {
+	/* a delta that is kept gives the new signature almost for free (see
+	 * derive_sig): no signature job then */
+	derive = delta && a->te.size >= DELTA_MIN && delta_sig_fits(old_sig, a->te.size) &&
+	    fsent_fstat(w, &st0) == 0;
+	if (a->te.size >= DELTA_MIN && !derive && (sj = delta_sig_start(a->te.size)) == NULL) {
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}
@@ -1041,6 +1150,8 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 			goto unreadable;
 		}
 		e->prog.bytes_read += (uint64_t)n;
+		if (derive && (rc = extents_add(&xs, in, off, (uint64_t)n)) != 0)
+			goto out;
 		in += (uint64_t)n;
 		if (sj && (rc = sig_submit(e, a, sj, SIG_FEED, p, (size_t)n)) != 0)
 			goto out;
@@ -1107,6 +1218,8 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 		a->delta = 1;
 		log_debug("%s: stored as a delta of %zu bytes (%llu literal) on a depth-%u base",
 		    a->path, dbuf.len, (unsigned long long)literal, (unsigned)a->delta_base.depth);
+		if (derive)
+			derive_sig(w, a, old_sig, &dbuf, in, &xs, &st0);
 	}
 	if (sj) {
 		rc = sig_submit(e, a, sj, SIG_FINISH, NULL, 0);
@@ -1125,6 +1238,7 @@ out:
 		(void)sig_submit(e, a, sj, SIG_ABORT, NULL, 0);	/* fails only without memory */
 	if (dj)
 		delta_abort(dj);
+	free(xs.x);
 	buf_free(&dbuf);
 	buf_free(&chunk);
 	return rc;

@@ -32,6 +32,7 @@
 #define DELTA_STRONG_LEN 8u
 #define DELTA_SIG_HEADER 12u
 #define DELTA_OUT_STEP (256u << 10)
+#define DELTA_DERIVE_READ (256u << 10)
 
 /*
  * Every block costs 4 (weak) + strong_len (8 or a little more) bytes of
@@ -225,13 +226,22 @@ struct delta_sig {
 	rs_signature_t *sig;
 	uint8_t *sums;		/* the block sums as stored: weak | strong */
 	uint64_t nblocks;
-	uint32_t bl, sl;
+	uint32_t magic, bl, sl;
 };
 
 static uint32_t
 be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+be32put(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
 }
 
 int
@@ -298,6 +308,7 @@ delta_sig_load(const void *p, size_t n, struct delta_sig **out)
 	}
 	memcpy(s->sums, (const uint8_t *)p + DELTA_SIG_HEADER, n - DELTA_SIG_HEADER);
 	s->nblocks = (n - DELTA_SIG_HEADER) / (4 + sl);
+	s->magic = magic;
 	s->bl = bl;
 	s->sl = sl;
 	s->sig = sig;
@@ -370,6 +381,47 @@ delta_rd(const uint8_t *p, size_t n, size_t *i, int w, uint64_t *v)
 	return 0;
 }
 
+/* One command of a delta (the format is described above delta_diff). */
+enum delta_op { DELTA_END, DELTA_LITERAL, DELTA_COPY };
+struct delta_cmd {
+	enum delta_op op;
+	uint64_t pos, len;	/* COPY: from pos; both: len bytes of output */
+	const uint8_t *lit;	/* LITERAL: its bytes */
+};
+
+/* Reads the command at p[*i..n) and moves *i past it; -1 if it is
+ * malformed or runs past n. */
+static int
+delta_cmd_next(const uint8_t *p, size_t n, size_t *i, struct delta_cmd *c)
+{
+	uint8_t op;
+
+	if (*i >= n)
+		return -1;
+	op = p[(*i)++];
+	memset(c, 0, sizeof(*c));
+	if (op == 0) {
+		c->op = DELTA_END;
+	} else if (op <= 0x44) {
+		c->op = DELTA_LITERAL;
+		c->len = op;
+		if (op > 0x40 && delta_rd(p, n, i, op - 0x41, &c->len))
+			return -1;
+		if (c->len > n - *i)
+			return -1;
+		c->lit = p + *i;
+		*i += (size_t)c->len;
+	} else if (op <= 0x54) {
+		c->op = DELTA_COPY;
+		if (delta_rd(p, n, i, (op - 0x45) / 4, &c->pos) ||
+		    delta_rd(p, n, i, (op - 0x45) % 4, &c->len))
+			return -1;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
 /* Rewrites the delta at out[start..) with such COPYs merged.  Leaves it as
  * it is if it does not parse (it always should: librsync wrote it). */
 static int
@@ -378,50 +430,37 @@ delta_coalesce(const struct delta_sig *s, struct buf *out, size_t start)
 	const uint8_t *p = out->data + start;
 	size_t n = out->len - start, i = 4;
 	struct buf nb = { 0 };
-	uint64_t pp = 0, pl = 0, pos, len;
-	int pending = 0, end = 0;
+	struct delta_cmd c;
+	uint64_t pp = 0, pl = 0;
+	int pending = 0;
 
 	if (n < 5)
 		return 0;
 	buf_put(&nb, p, 4);
-	while (i < n && !end) {
-		uint8_t op = p[i++];
-
-		if (op == 0) {
-			end = 1;
-		} else if (op <= 0x44) {
-			len = op;
-			if (op > 0x40 && delta_rd(p, n, &i, op - 0x41, &len))
-				goto keep;
-			if (len > n - i)
-				goto keep;
+	do {
+		if (delta_cmd_next(p, n, &i, &c))
+			goto keep;
+		if (c.op == DELTA_LITERAL) {
 			if (pending)
 				diff_copy(&nb, pp, pl);
 			pending = 0;
-			diff_literal(&nb, p + i, (size_t)len);
-			i += (size_t)len;
-			continue;
-		} else if (op <= 0x54) {
-			if (delta_rd(p, n, &i, (op - 0x45) / 4, &pos) ||
-			    delta_rd(p, n, &i, (op - 0x45) % 4, &len))
-				goto keep;
-			if (pending && pos != pp + pl && delta_same_blocks(s, pp + pl, pos, len))
-				pos = pp + pl;
-			if (pending && pos == pp + pl && pl + len >= pl) {
-				pl += len;
+			diff_literal(&nb, c.lit, (size_t)c.len);
+		} else if (c.op == DELTA_COPY) {
+			if (pending && c.pos != pp + pl &&
+			    delta_same_blocks(s, pp + pl, c.pos, c.len))
+				c.pos = pp + pl;
+			if (pending && c.pos == pp + pl && pl + c.len >= pl) {
+				pl += c.len;
 				continue;
 			}
 			if (pending)
 				diff_copy(&nb, pp, pl);
-			pp = pos;
-			pl = len;
+			pp = c.pos;
+			pl = c.len;
 			pending = 1;
-			continue;
-		} else {
-			goto keep;
 		}
-	}
-	if (!end || i != n)
+	} while (c.op != DELTA_END);
+	if (i != n)
 		goto keep;
 	if (pending)
 		diff_copy(&nb, pp, pl);
@@ -498,6 +537,178 @@ delta_abort(struct delta_job *j)
 		return;
 	rs_job_free(j->job);
 	free(j);
+}
+
+/* ---- signatures derived from a delta ---- */
+
+/*
+ * A block's entry in a signature (weak and strong sum) depends only on the
+ * block's bytes, the block and strong lengths and the magic.  So when the
+ * old signature was made with the parameters the new one gets, a new block
+ * that the delta copies whole from a block-aligned place of the old version
+ * has the old block's entry.  The other blocks come in runs that start on
+ * a block boundary, and a signature job over such a run makes exactly their
+ * entries: librsync computes every sum, nothing here hashes by itself.
+ */
+int
+delta_sig_fits(const struct delta_sig *s, uint64_t file_size)
+{
+	uint32_t bl = delta_block_len(file_size);
+
+	return s->magic == RS_BLAKE2_SIG_MAGIC && s->bl == bl &&
+	    s->sl == delta_strong_len(file_size, bl);
+}
+
+/* The number of bytes the delta makes, or -1 if it does not parse (or
+ * copies from impossible places). */
+static int
+delta_out_len(const uint8_t *p, size_t n, uint64_t *total)
+{
+	struct delta_cmd c;
+	size_t i = 4;
+
+	*total = 0;
+	if (n < 4 || be32(p) != RS_DELTA_MAGIC)
+		return -1;
+	do {
+		if (delta_cmd_next(p, n, &i, &c) ||
+		    c.len > UINT64_MAX - *total ||
+		    (c.op == DELTA_COPY && c.pos > UINT64_MAX - c.len))
+			return -1;
+		*total += c.len;
+	} while (c.op != DELTA_END);
+	return i == n ? 0 : -1;
+}
+
+struct derive {
+	uint64_t file_size;
+	uint32_t bl;
+	size_t w;		/* bytes of one block's entry */
+	delta_read_fn *read;
+	void *arg;
+	uint8_t *rbuf;		/* DELTA_DERIVE_READ bytes */
+	struct buf *out;
+};
+
+/* Appends the entries of the blocks of the new data [from, to), where from
+ * is on a block boundary and to is one or the end.  0, 1 if the data ends
+ * before to, or a negative code. */
+static int
+derive_run(struct derive *d, uint64_t from, uint64_t to)
+{
+	struct delta_sig_job *j = NULL;
+	struct buf sig = { 0 };
+	uint64_t at, blocks = (to - from + d->bl - 1) / d->bl;
+	size_t want;
+	long r;
+	int rc;
+
+	if (from == to)
+		return 0;
+	if ((j = delta_sig_start(d->file_size)) == NULL)
+		return BW_ERR_NOMEM;
+	for (at = from; at < to; at += (uint64_t)r) {
+		want = to - at < DELTA_DERIVE_READ ? (size_t)(to - at) : DELTA_DERIVE_READ;
+		if ((r = d->read(d->arg, at, d->rbuf, want)) < 0) {
+			rc = (int)r;	/* reported by the reader */
+			goto out;
+		}
+		if (r == 0 || (size_t)r > want) {
+			rc = 1;
+			goto out;
+		}
+		if ((rc = delta_sig_feed(j, d->rbuf, (size_t)r)) != 0)
+			goto out;
+	}
+	rc = delta_sig_finish(j, &sig);
+	j = NULL;
+	if (rc)
+		goto out;
+	if (sig.len != DELTA_SIG_HEADER + blocks * d->w) {
+		log_error("rsync signature: %zu bytes for %llu blocks of %u (a bug)", sig.len,
+		    (unsigned long long)blocks, d->bl);
+		rc = BW_ERR_INVAL;
+	} else if (buf_put(d->out, sig.data + DELTA_SIG_HEADER, sig.len - DELTA_SIG_HEADER)) {
+		log_error("rsync signature: out of memory");
+		rc = BW_ERR_NOMEM;
+	}
+out:
+	delta_sig_abort(j);
+	buf_free(&sig);
+	return rc;
+}
+
+int
+delta_sig_derive(const struct delta_sig *old, const void *delta, size_t dn,
+    uint64_t file_size, uint64_t new_len, delta_read_fn *read_new, void *arg,
+    struct buf *out, uint64_t *reused)
+{
+	const uint8_t *p = delta;
+	struct derive d = { 0 };
+	struct delta_cmd c;
+	size_t start = out->len, i = 4;
+	uint64_t total, at = 0, done = 0, j, src, bl, nre = 0;
+	uint8_t hdr[DELTA_SIG_HEADER];
+	int rc = BW_ERR_NOMEM;
+
+	pthread_once(&delta_once, delta_lib_init);
+	d.file_size = file_size;
+	d.bl = delta_block_len(file_size);
+	d.w = 4 + delta_strong_len(file_size, d.bl);
+	d.read = read_new;
+	d.arg = arg;
+	d.out = out;
+	bl = d.bl;
+	if ((d.rbuf = malloc(DELTA_DERIVE_READ)) == NULL) {
+		log_error("rsync signature: out of memory");
+		goto out;
+	}
+	/* the header, as librsync writes it */
+	be32put(hdr, RS_BLAKE2_SIG_MAGIC);
+	be32put(hdr + 4, d.bl);
+	be32put(hdr + 8, (uint32_t)(d.w - 4));
+	if (buf_put(out, hdr, sizeof(hdr))) {
+		log_error("rsync signature: out of memory");
+		goto out;
+	}
+	if (!delta_sig_fits(old, file_size) || delta_out_len(p, dn, &total) || total != new_len)
+		goto whole;
+	do {
+		(void)delta_cmd_next(p, dn, &i, &c);	/* parsed above */
+		if (c.op != DELTA_COPY || c.len < bl)
+			goto next;
+		/* the first new block wholly inside the copy, and where it
+		 * comes from */
+		j = (at + bl - 1) / bl;
+		src = c.pos + (j * bl - at);
+		if (src % bl)
+			goto next;
+		/* the old version's last block may be short: recompute it */
+		for (; (j + 1) * bl <= at + c.len && src / bl + 1 < old->nblocks; j++, src += bl) {
+			if ((rc = derive_run(&d, done, j * bl)) != 0)
+				goto out;
+			if (buf_put(out, old->sums + src / bl * d.w, d.w)) {
+				log_error("rsync signature: out of memory");
+				rc = BW_ERR_NOMEM;
+				goto out;
+			}
+			done = (j + 1) * bl;
+			nre++;
+		}
+next:
+		at += c.len;
+	} while (c.op != DELTA_END);
+	rc = derive_run(&d, done, new_len);
+	goto out;
+whole:
+	rc = derive_run(&d, 0, new_len);
+out:
+	if (rc)
+		out->len = start;
+	if (reused)
+		*reused = rc ? 0 : nre;
+	free(d.rbuf);
+	return rc;
 }
 
 /* ---- exact deltas (both versions at hand) ---- */

@@ -38,6 +38,15 @@ struct delta_sig;
 int delta_sig_load(const void *p, size_t n, struct delta_sig **out);
 void delta_sig_free(struct delta_sig *s);
 
+/* Random access to data: fills buf with up to len bytes at pos; returns
+ * the bytes read (0 at the end) or a negative BW_ERR_*. */
+typedef long delta_read_fn(void *arg, uint64_t pos, void *buf, size_t len);
+
+/* 1 if s has the parameters (magic, block and strong length) that
+ * delta_sig_start(file_size) gives a signature, so that delta_sig_derive
+ * can reuse its entries; else 0. */
+int delta_sig_fits(const struct delta_sig *s, uint64_t file_size);
+
 /* Delta of new data (fed in pieces) against a loaded signature. */
 struct delta_job;
 struct delta_job *delta_start(struct delta_sig *s);
@@ -49,6 +58,24 @@ int delta_feed(struct delta_job *j, const void *p, size_t n, struct buf *out);
  * into this one out buffer.  Frees the job. */
 int delta_finish(struct delta_job *j, struct buf *out, uint64_t *literal);
 void delta_abort(struct delta_job *j);
+
+/*
+ * The signature that delta_sig_start(file_size) would make of new data
+ * (new_len bytes, read through read_new: random access, as for delta_apply
+ * below), without hashing what the old version's signature already has:
+ * delta is the new data's delta against old (as delta_finish made it).
+ * Blocks the delta copies whole from old's block boundaries take old's
+ * entries; only the others are read and hashed.  When old does not fit
+ * (delta_sig_fits) or the delta does not make new_len bytes, every block
+ * is read and hashed.  The result is byte for byte what the signature job
+ * would make.  Appends to out and sets *reused (unless NULL) to the
+ * blocks taken from old; 0, 1 if the data ends before new_len (it changed since: out as it
+ * was), or a negative code (out as it was): read_new's own, or
+ * BW_ERR_NOMEM.
+ */
+int delta_sig_derive(const struct delta_sig *old, const void *delta, size_t dn,
+    uint64_t file_size, uint64_t new_len, delta_read_fn *read_new, void *arg,
+    struct buf *out, uint64_t *reused);
 
 /*
  * Delta of new bytes against old bytes that are both at hand (a directory
@@ -66,7 +93,6 @@ int delta_diff(const void *old, size_t on, const void *new, size_t nn, struct bu
  * BW_ERR_*), writing the result through write_out.  BW_ERR_CORRUPT if the
  * delta is malformed or refers past the basis.
  */
-typedef long delta_read_fn(void *arg, uint64_t pos, void *buf, size_t len);
 typedef int delta_write_fn(void *arg, const void *buf, size_t len);
 int delta_apply(const void *delta, size_t n, delta_read_fn *read_basis, void *rarg,
     delta_write_fn *write_out, void *warg);

@@ -1050,6 +1050,48 @@ fsent_read(struct fsent_walk *w, void *buf, size_t len, uint64_t *off)
 	}
 }
 
+long
+fsent_pread(struct fsent_walk *w, uint64_t off, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (w->file_fd < 0) {
+		log_error("fsent_pread: the last entry is not a regular file");
+		return BW_ERR_INVAL;
+	}
+	if (len > LONG_MAX)
+		len = LONG_MAX;
+	if (off > (uint64_t)INT64_MAX)
+		return 0;
+	do
+		n = pread(w->file_fd, buf, len, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		int e = errno;
+
+		log_error("%s: read error at offset %llu: %s", Q(w->file_path),
+		    (unsigned long long)off, strerror(e));
+		return BW_ERR_IO;
+	}
+	return (long)n;
+}
+
+int
+fsent_fstat(struct fsent_walk *w, struct stat *st)
+{
+	if (w->file_fd < 0) {
+		log_error("fsent_fstat: the last entry is not a regular file");
+		return BW_ERR_INVAL;
+	}
+	if (fstat(w->file_fd, st) != 0) {
+		int e = errno;
+
+		log_error("%s: cannot stat: %s", Q(w->file_path), strerror(e));
+		return bw_err_from_errno(e);
+	}
+	return 0;
+}
+
 void
 fsent_walk_free(struct fsent_walk *w)
 {

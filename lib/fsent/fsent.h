@@ -102,6 +102,15 @@ int fsent_walk_next(struct fsent_walk *w, struct fsent_entry **out);
 int fsent_open_data(struct fsent_walk *w);
 /* (Calling fsent_open_data again starts reading the same file over.) */
 long fsent_read(struct fsent_walk *w, void *buf, size_t len, uint64_t *off);
+/* A second look at the regular file last returned (also after fsent_read
+ * reached its end): reads up to len bytes at file offset off, holes
+ * included.  Returns their count, 0 at the end of the file, or a negative
+ * code (logged). */
+long fsent_pread(struct fsent_walk *w, uint64_t off, void *buf, size_t len);
+/* fstat(2) of that file, to notice it changing while it is read: 0, or a
+ * negative code (logged). */
+struct stat;
+int fsent_fstat(struct fsent_walk *w, struct stat *st);
 void fsent_walk_free(struct fsent_walk *w);
 /* The path of the entry the last fsent_walk_next was about (after an error:
  * the entry or directory that could not be read), or NULL.  Valid until the

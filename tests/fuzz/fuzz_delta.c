@@ -2,7 +2,10 @@
  * libFuzzer harness for the two parsers of untrusted rsync bytes: a delta
  * applied to a small fixed basis, and a signature load (and, when it loads,
  * a delta computed against it, which walks its hash table), and the
- * exact-delta encoder, whose output must always rebuild its input.
+ * exact-delta encoder, whose output must always rebuild its input.  A
+ * delta that applies also has the signature of its result derived from it
+ * and the basis's signature, which must be the one computed from the
+ * result's bytes.
  *
  * Most of the parsing happens inside librsync, which a distribution builds
  * without coverage instrumentation, so the fuzzer is nearly blind there.
@@ -26,7 +29,11 @@ static uint8_t basis[4096];
 
 struct out {
 	size_t n;
+	struct buf kept;	/* the first KEEP_MAX bytes */
 };
+
+#define KEEP_MAX (1u << 20)
+static struct delta_sig *basis_sig;
 
 static long
 read_basis(void *arg, uint64_t pos, void *buf, size_t len)
@@ -46,7 +53,44 @@ write_out(void *arg, const void *buf, size_t len)
 
 	/* Copies may repeat the basis; stop runaway outputs early. */
 	o->n += len;
+	if (o->kept.len + len <= KEEP_MAX)
+		buf_put(&o->kept, buf, len);
 	return o->n > (64u << 20) ? -5 : 0;
+}
+
+static long
+read_kept(void *arg, uint64_t pos, void *buf, size_t len)
+{
+	const struct buf *b = arg;
+
+	if (pos >= b->len)
+		return 0;
+	if (len > b->len - pos)
+		len = (size_t)(b->len - pos);
+	memcpy(buf, b->data + pos, len);
+	return (long)len;
+}
+
+/* The result's signature derived from the delta must be the one computed
+ * from its bytes. */
+static void
+check_derived(const uint8_t *delta, size_t n, const struct buf *res)
+{
+	struct delta_sig_job *j;
+	struct buf want = { 0 }, got = { 0 };
+
+	if ((j = delta_sig_start(res->len)) == NULL)
+		return;
+	if (delta_sig_feed(j, res->data, res->len) != 0 || delta_sig_finish(j, &want) != 0)
+		goto out;
+	if (delta_sig_derive(basis_sig, delta, n, res->len, res->len, read_kept,
+	    (void *)(uintptr_t)res, &got, NULL) != 0)
+		goto out;	/* out of memory */
+	if (got.len != want.len || memcmp(got.data, want.data, want.len) != 0)
+		__builtin_trap();
+out:
+	buf_free(&want);
+	buf_free(&got);
 }
 
 static void
@@ -68,12 +112,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i;
 
 	if (!init) {
+		struct delta_sig_job *sj;
+
 		for (i = 0; i < sizeof(basis); i++)
 			basis[i] = (uint8_t)(i * 131 + (i >> 7));
 		log_set_sink(quiet, NULL);
+		if ((sj = delta_sig_start(sizeof(basis))) == NULL ||
+		    delta_sig_feed(sj, basis, sizeof(basis)) != 0 ||
+		    delta_sig_finish(sj, &d) != 0 ||
+		    delta_sig_load(d.data, d.len, &basis_sig) != 0)
+			__builtin_trap();
+		buf_free(&d);
 		init = 1;
 	}
-	delta_apply(data, size, read_basis, NULL, write_out, &o);
+	if (delta_apply(data, size, read_basis, NULL, write_out, &o) == 0 && o.n == o.kept.len)
+		check_derived(data, size, &o.kept);
+	buf_free(&o.kept);
 	if (delta_sig_load(data, size, &s) == 0) {
 		if ((j = delta_start(s)) != NULL) {
 			delta_feed(j, basis, sizeof(basis), &d);

@@ -641,6 +641,238 @@ START_TEST(test_exact_edges)
 }
 END_TEST
 
+/* ---- signatures derived from deltas ---- */
+
+/* A signature as delta_sig_start(declared) makes it of p[0..n): the
+ * declared size picks the parameters, as the engine's listed size does. */
+static void
+sig_declared(const uint8_t *p, size_t n, uint64_t declared, struct buf *sig)
+{
+	struct delta_sig_job *j = delta_sig_start(declared);
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(delta_sig_feed(j, p, n), 0);
+	ck_assert_int_eq(delta_sig_finish(j, sig), 0);
+}
+
+/*
+ * Old version, signature, delta of the new version, signature derived from
+ * it: must be byte for byte the signature made from the new bytes.
+ * Returns the blocks taken from the old signature.
+ */
+static uint64_t
+derive_check(const uint8_t *old, size_t on, uint64_t odecl, const uint8_t *new, size_t nn,
+    uint64_t ndecl)
+{
+	struct buf osig = { 0 }, delta = { 0 }, want = { 0 }, got = { 0 };
+	struct delta_sig *s;
+	struct delta_job *j;
+	struct mem m = { new, nn, 0 };
+	uint64_t reused = ~0ULL;
+
+	sig_declared(old, on, odecl, &osig);
+	sig_declared(new, nn, ndecl, &want);
+	ck_assert_int_eq(delta_sig_load(osig.data, osig.len, &s), 0);
+	ck_assert_ptr_nonnull(j = delta_start(s));
+	ck_assert_int_eq(delta_feed(j, new, nn, &delta), 0);
+	ck_assert_int_eq(delta_finish(j, &delta, NULL), 0);
+	buf_put(&got, "x", 1);	/* appends: what was there stays */
+	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, ndecl, nn, read_mem, &m,
+	    &got, &reused), 0);
+	ck_assert_uint_eq(got.len, 1 + want.len);
+	ck_assert_mem_eq(got.data + 1, want.data, want.len);
+	ck_assert_uint_le(reused, (nn + 255) / 256);
+	delta_sig_free(s);
+	buf_free(&osig);
+	buf_free(&delta);
+	buf_free(&want);
+	buf_free(&got);
+	return reused;
+}
+
+START_TEST(test_derive_overwrite)
+{
+	size_t n = 1u << 20;
+	uint8_t *a = random_data(40, n), *b = malloc(n);
+	uint64_t blocks = n / 256;
+
+	ck_assert_ptr_nonnull(b);
+	memcpy(b, a, n);
+	fill(b + n / 2 + 123, 4096, 41);
+	/* all but the 17 blocks the 4 KiB touch, and the old last block
+	 * (the signature does not say whether it is whole) */
+	ck_assert_uint_eq(derive_check(a, n, n, b, n, n), blocks - 17 - 1);
+	/* unchanged: nothing but the last block is hashed */
+	ck_assert_uint_eq(derive_check(a, n, n, a, n, n), blocks - 1);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_derive_random_edits)
+{
+	/* Sizes around block multiples and below one block; edits of every
+	 * kind at random places, at block boundaries, in the first and the
+	 * last block. */
+	static const size_t sizes[] = { 0, 1, 255, 256, 257, 511, 4096, 70000,
+	    65536 + 256, 300001 };
+	uint64_t rng = 4242, reused_total = 0, blocks_total = 0;
+	size_t cap = 400000, si, t;
+	uint8_t *a = random_data(42, cap), *b = malloc(cap + 70000);
+
+	ck_assert_ptr_nonnull(b);
+	for (t = 0; t < 600; t++) {
+		size_t on = sizes[t % 10], nn = on, off, len, r = splitmix(&rng);
+		int kind = (int)(splitmix(&rng) % 8);
+
+		si = splitmix(&rng) % 3;
+		if (si == 0 && on > 0)
+			on = on - (size_t)(splitmix(&rng) % (on < 300 ? on : 300));
+		memcpy(b, a, on);
+		nn = on;
+		off = on ? (size_t)(r % on) : 0;
+		if (kind == 1 || kind == 2)
+			off -= off % 256;	/* on a block boundary */
+		if (kind == 3)
+			off = 0;		/* the first block */
+		if (kind == 4)
+			off = on > 200 ? on - 200 : 0;	/* the last block */
+		len = 1 + (size_t)(splitmix(&rng) % 5000);
+		if (kind == 2)
+			len = 256 * (1 + len % 8);
+		switch (kind) {
+		case 0: case 1: case 2: case 3: case 4:	/* overwrite */
+			if (len > on - off)
+				len = on - off;
+			fill(b + off, len, splitmix(&rng));
+			break;
+		case 5:					/* insert */
+			memmove(b + off + len, b + off, on - off);
+			fill(b + off, len, splitmix(&rng));
+			nn = on + len;
+			break;
+		case 6:					/* delete */
+			if (len > on - off)
+				len = on - off;
+			memmove(b + off, b + off + len, on - off - len);
+			nn = on - len;
+			break;
+		case 7:					/* append or truncate */
+			if (splitmix(&rng) & 1) {
+				fill(b + on, len, splitmix(&rng));
+				nn = on + len;
+			} else {
+				nn = off;
+			}
+			break;
+		}
+		reused_total += derive_check(a, on, on, b, nn, nn);
+		blocks_total += nn / 256;
+	}
+	/* most blocks were indeed taken from the old signatures (91%: the
+	 * ones after an insert or delete are off the grid) */
+	ck_assert_uint_gt(reused_total * 10, blocks_total * 8);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_derive_parameters_change)
+{
+	size_t n = 300000;
+	uint8_t *a = random_data(43, n), *b = malloc(n);
+	uint64_t big = 100ULL << 20;
+
+	ck_assert_ptr_nonnull(b);
+	memcpy(b, a, n);
+	fill(b + 1000, 100, 44);
+	/* the block length grows past 64 MiB: nothing can be reused */
+	ck_assert_uint_eq(derive_check(a, n, 64ULL << 20, b, n, (64ULL << 20) + 1), 0);
+	ck_assert_uint_eq(derive_check(a, n, (64ULL << 20) + 1, b, n, 64ULL << 20), 0);
+	/* both large: 2 KiB blocks, reused */
+	ck_assert_uint_eq(delta_block_len(big), 2048);
+	ck_assert_uint_eq(derive_check(a, n, big, b, n, big + 1000), n / 2048 - 1);
+	/* the strong sum grows past about 1 GiB (same block length) */
+	ck_assert_uint_eq(delta_block_len(1100000000), 2048);
+	ck_assert_uint_eq(derive_check(a, n, 1000000000, b, n, 1100000000), 0);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_derive_zeros)
+{
+	/* equal blocks: the delta's copies were redirected to merge */
+	size_t n = 200000;
+	uint8_t *a = calloc(1, n), *b = calloc(1, n + 5000);
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	fill(a + 50000, 3000, 45);
+	fill(b + 90000, 3000, 46);
+	/* the zeros after the new random bytes resume off the block grid, so
+	 * the copies there are not block-aligned: only the blocks before
+	 * them (the old random bytes' included) are reused */
+	ck_assert_uint_eq(derive_check(a, n, n, b, n + 5000, n + 5000), 90000 / 256);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_derive_data_changed)
+{
+	size_t n = 100000;
+	uint8_t *a = random_data(47, n), *b = random_data(47, n);
+	struct buf osig = { 0 }, delta = { 0 }, got = { 0 }, want = { 0 };
+	struct delta_sig *s;
+	struct delta_job *j;
+	struct mem m = { b, n, 0 };
+	uint64_t reused;
+
+	log_set_sink(quiet, NULL);
+	fill(b + 5000, 3000, 48);
+	sig_declared(a, n, n, &osig);
+	ck_assert_int_eq(delta_sig_load(osig.data, osig.len, &s), 0);
+	ck_assert_ptr_nonnull(j = delta_start(s));
+	ck_assert_int_eq(delta_feed(j, b, n, &delta), 0);
+	ck_assert_int_eq(delta_finish(j, &delta, NULL), 0);
+	/* the file shrank since it was read: no signature */
+	m.n = n - 10;
+	buf_put(&got, "x", 1);
+	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, n, n, read_mem, &m, &got,
+	    &reused), 1);
+	ck_assert_uint_eq(got.len, 1);
+	/* read errors pass through */
+	m.n = n;
+	m.fail = BW_ERR_IO;
+	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, n, n, read_mem, &m, &got,
+	    &reused), BW_ERR_IO);
+	ck_assert_uint_eq(got.len, 1);
+	m.fail = 0;
+	/* a delta that does not make the data's length, or does not parse:
+	 * every block is hashed, the result is still right */
+	sig_declared(b, n, n, &want);
+	buf_reset(&got);
+	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len - 1, n, n, read_mem, &m,
+	    &got, &reused), 0);
+	ck_assert_uint_eq(reused, 0);
+	ck_assert_uint_eq(got.len, want.len);
+	ck_assert_mem_eq(got.data, want.data, want.len);
+	buf_reset(&got);
+	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, n, n - 1, read_mem, &m,
+	    &got, &reused), 0);
+	ck_assert_uint_eq(reused, 0);
+	delta_sig_free(s);
+	buf_free(&osig);
+	buf_free(&delta);
+	buf_free(&got);
+	buf_free(&want);
+	free(a);
+	free(b);
+	log_set_sink(NULL, NULL);
+}
+END_TEST
+
 static Suite *
 delta_suite(void)
 {
@@ -664,6 +896,11 @@ delta_suite(void)
 	tcase_add_test(tc, test_equal_blocks_merge);
 	tcase_add_test(tc, test_exact_small_edits);
 	tcase_add_test(tc, test_exact_edges);
+	tcase_add_test(tc, test_derive_overwrite);
+	tcase_add_test(tc, test_derive_random_edits);
+	tcase_add_test(tc, test_derive_parameters_change);
+	tcase_add_test(tc, test_derive_zeros);
+	tcase_add_test(tc, test_derive_data_changed);
 	suite_add_tcase(s, tc);
 	return s;
 }

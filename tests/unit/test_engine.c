@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backupd/engine.h"
+#include "backupd/fcache.h"
 #include "lib/chunk/delta.h"
 #include "lib/crypto/bwcrypto.h"
 #include "lib/repo/walk.h"
@@ -363,6 +364,116 @@ START_TEST(in_place_edit_is_stored_as_a_delta)
 }
 END_TEST
 
+/* The signature the files cache holds for path (the newest version's). */
+static void
+cached_sig(struct repo *r, const char *path, struct buf *out)
+{
+	char idhex[2 * REPO_ID_LEN + 1];
+	struct fcache *c;
+	struct fcache_hit hit;
+	struct buf blob = { 0 };
+	struct bufr br;
+	const uint8_t *p;
+	size_t n;
+
+	hex_encode(idhex, repo_id(r), REPO_ID_LEN);
+	ck_assert_int_eq(fcache_open(cachedir, idhex, repo_generation(r), &c), 0);
+	ck_assert_int_eq(fcache_find(c, path, &hit), 0);
+	ck_assert_int_eq(fcache_sig_read(c, &hit, &blob), 0);
+	bufr_init(&br, blob.data, blob.len);
+	ck_assert_ptr_nonnull(p = bufr_str(&br, blob.len, &n));
+	buf_put(out, p, n);
+	buf_free(&blob);
+	fcache_free(c);
+}
+
+/*
+ * A file edited again and again is stored as a chain of deltas, each
+ * against the signature that the previous backup derived from its own
+ * delta (not hashed anew): that signature must be exactly the file's, and
+ * every version must read back equal.
+ */
+START_TEST(derived_signatures_keep_deltas_right)
+{
+	static const struct { long off; size_t len; int append; } edits[] = {
+		{ 1500000, 4096, 0 },	/* in the middle, off the block grid */
+		{ 0, 300, 0 },		/* the first block */
+		{ 0, 100000, 1 },	/* appended */
+		{ 256 * 1000, 512, 0 },	/* exactly two blocks */
+		{ -10, 10, 0 },		/* the last bytes */
+	};
+	struct repo *r;
+	struct snap_info s, full;
+	struct timespec ts;
+	struct find fe = { 0 };
+	struct walk_opts wo = { find_entry, NULL, &fe, NULL };
+	struct buf got = { 0 }, sig = { 0 }, want = { 0 };
+	struct delta_sig_job *j;
+	char path[512];
+	uint8_t patch[100000], *bytes;
+	int64_t later;
+	size_t i, size = 3u << 20;
+	FILE *f;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(run(r, later, &s), 0);
+	snap_info_clear(&s);
+	snprintf(path, sizeof(path), "%s/big.bin", src);
+	ck_assert_ptr_nonnull(bytes = malloc(size + sizeof(patch) * 2));
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		bwcrypto_random(patch, edits[i].len);
+		ck_assert_ptr_nonnull(f = fopen(path, "r+b"));
+		if (edits[i].append)
+			fseek(f, 0, SEEK_END);
+		else
+			fseek(f, edits[i].off, edits[i].off < 0 ? SEEK_END : SEEK_SET);
+		ck_assert_uint_eq(fwrite(patch, 1, edits[i].len, f), edits[i].len);
+		fclose(f);
+		if (edits[i].append)
+			size += edits[i].len;
+		ck_assert_int_eq(run(r, later + (int64_t)(i + 1) * 1000000000LL, &s), 0);
+		ck_assert_uint_eq(s.files_changed, 1);
+		ck_assert_uint_lt(s.bytes_added, edits[i].len + 8192);
+
+		/* what the backup stored reads back as the file */
+		ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+		ck_assert_uint_eq(fread(bytes, 1, size + 1, f), size);
+		fclose(f);
+		memset(&full, 0, sizeof(full));
+		ck_assert_int_eq(repo_snapshot_load(r, s.id, &full), 0);
+		fe.want = path;
+		fe.found = 0;
+		ck_assert_int_eq(walk_tree(r, full.root, &wo), 0);
+		ck_assert(fe.found);
+		ck_assert_int_eq(fe.copy.content.kind, 1);
+		buf_reset(&got);
+		content_bytes(r, &fe.copy.content, &got);
+		ck_assert_uint_eq(got.len, size);
+		ck_assert(memcmp(bytes, got.data, size) == 0);
+		tree_content_clear(&fe.copy.content);
+		snap_info_clear(&full);
+		snap_info_clear(&s);
+
+		/* and the cache has the file's own signature */
+		buf_reset(&sig);
+		buf_reset(&want);
+		cached_sig(r, path, &sig);
+		ck_assert_ptr_nonnull(j = delta_sig_start(size));
+		ck_assert_int_eq(delta_sig_feed(j, bytes, size), 0);
+		ck_assert_int_eq(delta_sig_finish(j, &want), 0);
+		ck_assert_uint_eq(sig.len, want.len);
+		ck_assert(memcmp(sig.data, want.data, want.len) == 0);
+	}
+	free(bytes);
+	buf_free(&got);
+	buf_free(&sig);
+	buf_free(&want);
+	repo_free(r);
+}
+END_TEST
+
 static int
 count_files(const char *path, const struct tree_entry *e, void *arg)
 {
@@ -513,6 +624,7 @@ main(void)
 	tcase_add_test(tc, write_only_key_backs_up);
 	tcase_add_test(tc, roots_are_normalised);
 	tcase_add_test(tc, in_place_edit_is_stored_as_a_delta);
+	tcase_add_test(tc, derived_signatures_keep_deltas_right);
 	tcase_add_test(tc, changed_directory_is_stored_as_a_delta);
 	tcase_add_test(tc, directory_chain_past_the_depth_cap);
 	suite_add_tcase(s, tc);
