@@ -60,9 +60,7 @@
 #define READ_SIZE (1u << 20)
 /* Idle copies kept: the walker takes one back as soon as the signature
  * thread gives one, so more would only sit there. */
-#ifndef COPY_IDLE
 #define COPY_IDLE 1
-#endif
 #define MAX_WORKERS 8
 /* Files from this size on get an rsync signature in the files cache, so
  * that an in-place change can be stored as a delta. */
