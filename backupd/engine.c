@@ -17,6 +17,19 @@
  * are all stored, so trees come out the same whatever the thread timing.
  * Memory is bounded by MAX_INFLIGHT bytes of chunk data and MAX_QUEUE
  * pending actions; the walk waits when either is reached.
+ *
+ * Large chunk buffers and the signature thread's copies are taken from
+ * pools (lib/util/bufpool.h) and given back by the thread that is done with
+ * them, instead of being mapped, faulted in and unmapped for every chunk.
+ * Chunk buffers share the writer's pool (repo_writer_pool), so one small set
+ * of idle buffers serves both the chunks and their sealing.  Memory bound:
+ * a buffer in flight counts with its whole capacity (not its length: a
+ * reused buffer is resident up to the most it ever held), so the buffers in
+ * flight stay under MAX_INFLIGHT plus the one chunk and one copy the walker
+ * adds before it next waits, as before; on top of that the pools keep a
+ * fixed few idle buffers (the writer's WRITER_IDLE, COPY_IDLE here) and
+ * free the rest, and the workers seal in one buffer each (they used two:
+ * compressed, then sealed).
  */
 #include "config.h"
 
@@ -36,6 +49,7 @@
 #include "lib/crypto/bwcrypto.h"
 #include "lib/fsent/fsent.h"
 #include "lib/repo/tree.h"
+#include "lib/util/bufpool.h"
 #include "lib/util/err.h"
 #include "lib/util/log.h"
 
@@ -45,6 +59,9 @@
 #define MAX_INFLIGHT (8u << 20)
 #define MAX_QUEUE 4096
 #define READ_SIZE (1u << 20)
+/* Idle copies kept: the walker takes one back as soon as the signature
+ * thread gives one, so more would only sit there. */
+#define COPY_IDLE 1
 #define MAX_WORKERS 8
 /* Files from this size on get an rsync signature in the files cache, so
  * that an in-place change can be stored as a delta. */
@@ -59,7 +76,7 @@ enum act_kind { ACT_ENTER = 1, ACT_ENTRY, ACT_LEAVE };
 struct job {
 	struct job *next;		/* work queue */
 	uint8_t *data;
-	size_t len;
+	size_t len, cap;		/* cap counts in flight */
 	enum obj_type type;
 	int store;			/* 0: only compute the id */
 	struct act *owner;
@@ -74,7 +91,7 @@ struct sigwork {
 	struct act *owner;
 	struct delta_sig_job *job;
 	uint8_t *data;
-	size_t len;
+	size_t len, cap;		/* cap counts in flight */
 };
 
 struct act {
@@ -128,6 +145,10 @@ struct engine {
 	size_t inflight;
 	int quit;
 	int fatal;			/* first storage error, or 0 */
+	/* chunk buffers (the writer's pool: a longer chunk than its buffers
+	 * hold grows its buffer, which is then freed, not kept), and
+	 * READ_SIZE copies for the signature thread */
+	struct bufpool *chunks, *copies;
 	pthread_t threads[MAX_WORKERS];
 	unsigned nthreads;
 	/* rsync signatures are computed by their own thread, in file order,
@@ -334,15 +355,16 @@ worker(void *arg)
 			rc = repo_writer_put(e->w, j->type, j->data, j->len, NULL, j->id, &added);
 		else if (rc == 0)
 			repo_object_id(e->repo, j->type, j->data, j->len, j->id);
+		/* back before the walker wakes up to take one */
+		bufpool_put(e->chunks, j->data, j->cap);
+		j->data = NULL;
 
 		pthread_mutex_lock(&e->mu);
 		if (rc && !e->fatal)
 			e->fatal = rc;
-		e->inflight -= j->len;
+		e->inflight -= j->cap;
 		e->bytes_added_workers += added;
 		j->owner->outstanding--;
-		free(j->data);
-		j->data = NULL;
 		pthread_cond_broadcast(&e->done_cv);
 		pthread_mutex_unlock(&e->mu);
 	}
@@ -360,6 +382,22 @@ job_add(struct job ***list, uint32_t *n, uint32_t *cap, struct job *j)
 		*list = nl;
 	}
 	(*list)[(*n)++] = j;
+	return 0;
+}
+
+/* Gives an empty chunk buffer room for want bytes.  A large one comes from
+ * the pool; a small one (most files are small) from malloc, whose heap
+ * already reuses memory of that size. */
+static int
+chunk_buf(struct engine *e, struct buf *chunk, size_t want)
+{
+	size_t size = bufpool_size(e->chunks);
+
+	if (want < size / 2)
+		return buf_reserve(chunk, want);
+	if ((chunk->data = bufpool_get(e->chunks)) == NULL)
+		return chunk->err = BW_ERR_NOMEM;
+	chunk->cap = size;
 	return 0;
 }
 
@@ -382,11 +420,12 @@ submit(struct engine *e, struct act *a, struct buf *chunk, enum obj_type type, i
 	j->owner = a;
 	j->type = type;
 	j->store = store;
+	j->cap = chunk->cap;
 	j->data = buf_steal(chunk, &j->len);
 
 	pthread_mutex_lock(&e->mu);
 	a->outstanding++;
-	e->inflight += j->len;
+	e->inflight += j->cap;
 	if (e->work_tail)
 		e->work_tail->next = j;
 	else
@@ -456,13 +495,13 @@ sig_worker(void *arg)
 			delta_sig_abort(w->job);
 			break;
 		}
+		bufpool_put(e->copies, w->data, w->cap);
 		pthread_mutex_lock(&e->mu);
-		e->inflight -= w->len;
+		e->inflight -= w->cap;
 		if (w->op != SIG_FEED)
 			w->owner->outstanding--;
 		pthread_cond_broadcast(&e->done_cv);
 		pthread_mutex_unlock(&e->mu);
-		free(w->data);
 		free(w);
 	}
 }
@@ -481,7 +520,11 @@ sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, enum sig_
 	w->owner = a;
 	w->job = job;
 	if (op == SIG_FEED) {
-		if ((w->data = malloc(n ? n : 1)) == NULL) {
+		/* a short read (a file's tail) borrows a pool buffer only when
+		 * it is large: each copy counts its buffer's size in flight */
+		w->cap = n >= bufpool_size(e->copies) / 2 ? bufpool_size(e->copies) : n ? n : 1;
+		w->data = w->cap == bufpool_size(e->copies) ? bufpool_get(e->copies) : malloc(w->cap);
+		if (!w->data) {
 			free(w);
 			return BW_ERR_NOMEM;
 		}
@@ -489,7 +532,7 @@ sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, enum sig_
 		w->len = n;
 	}
 	pthread_mutex_lock(&e->mu);
-	e->inflight += w->len;
+	e->inflight += w->cap;
 	if (op != SIG_FEED)
 		a->outstanding++;
 	if (e->sig_tail)
@@ -1171,7 +1214,7 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 			if (chunk.len == 0 && chunk.cap == 0) {
 				uint64_t rest = a->te.size > in - (uint64_t)n ? a->te.size - (in - (uint64_t)n) : 0;
 
-				buf_reserve(&chunk, rest < k ? k : rest > e->chunk_max ? e->chunk_max : rest);
+				chunk_buf(e, &chunk, rest < k ? k : rest > e->chunk_max ? e->chunk_max : rest);
 			}
 			if ((rc = buf_put(&chunk, p, k)) != 0)
 				goto out;
@@ -1788,12 +1831,14 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 	bwcrypto_wipe(seed, sizeof(seed));
 	e.rbuf = malloc(READ_SIZE);
 	e.hasher = bwcrypto_hasher_new(repo_id_key(r));
-	if (!e.cdc || !e.rbuf || !e.hasher) {
+	e.copies = bufpool_new(READ_SIZE, COPY_IDLE);
+	if (!e.cdc || !e.rbuf || !e.hasher || !e.copies) {
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}
 	if ((rc = repo_writer_start(r, &e.w)) != 0)
 		goto out;
+	e.chunks = repo_writer_pool(e.w);
 	if (o->cache_dir) {
 		char idhex[2 * REPO_ID_LEN + 1];
 
@@ -1902,6 +1947,7 @@ out:
 	cdc_free(e.cdc);
 	bwcrypto_hasher_free(e.hasher);
 	free(e.rbuf);
+	bufpool_free(e.copies);
 	pthread_mutex_destroy(&e.mu);
 	pthread_cond_destroy(&e.work_cv);
 	pthread_cond_destroy(&e.done_cv);

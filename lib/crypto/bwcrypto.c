@@ -259,18 +259,22 @@ bwcrypto_kdf(uint8_t *out, size_t outlen, const uint8_t key[static BWC_KEY],
 /* ---- AEAD ---- */
 
 int
+bwcrypto_aead_seal_placed(uint8_t *b, size_t ptlen, const uint8_t key[static BWC_KEY],
+    const void *ad, size_t adlen)
+{
+	bwcrypto_random(b, BWC_NONCE);
+	/* ciphertext overlaps plaintext exactly (libsodium allows m == c) */
+	crypto_aead_xchacha20poly1305_ietf_encrypt(b + BWC_NONCE, NULL, b + BWC_NONCE, ptlen,
+	    ad, adlen, NULL, b, key);
+	return 0;
+}
+
+int
 bwcrypto_aead_seal_inplace(uint8_t *b, size_t ptlen, const uint8_t key[static BWC_KEY],
     const void *ad, size_t adlen)
 {
-	uint8_t nonce[BWC_NONCE];
-
-	bwcrypto_random(nonce, sizeof(nonce));
-	/* ciphertext overlaps plaintext exactly (libsodium allows m == c) */
-	crypto_aead_xchacha20poly1305_ietf_encrypt(b, NULL, b, ptlen, ad, adlen,
-	    NULL, nonce, key);
-	memmove(b + BWC_NONCE, b, ptlen + BWC_TAG);
-	memcpy(b, nonce, BWC_NONCE);
-	return 0;
+	memmove(b + BWC_NONCE, b, ptlen);
+	return bwcrypto_aead_seal_placed(b, ptlen, key, ad, adlen);
 }
 
 int

@@ -91,6 +91,12 @@ int bwcrypto_aead_open(struct buf *out, const uint8_t key[static BWC_KEY],
  * BWC_AEAD_OVERHEAD more bytes; on return it holds nonce||ct||tag. */
 int bwcrypto_aead_seal_inplace(uint8_t *buf, size_t ptlen,
     const uint8_t key[static BWC_KEY], const void *ad, size_t adlen);
+/* Like bwcrypto_aead_seal_inplace, but the plaintext is already where its
+ * ciphertext goes, at buf + BWC_NONCE (where bwcrypto_aead_open_inplace
+ * leaves it), so no byte is moved: buf has room for ptlen +
+ * BWC_AEAD_OVERHEAD bytes and holds nonce||ct||tag on return. */
+int bwcrypto_aead_seal_placed(uint8_t *buf, size_t ptlen,
+    const uint8_t key[static BWC_KEY], const void *ad, size_t adlen);
 /* buf holds nonce||ct||tag of n bytes; on success plaintext starts at
  * buf + BWC_NONCE and is n - BWC_AEAD_OVERHEAD bytes long. */
 int bwcrypto_aead_open_inplace(uint8_t *buf, size_t n,

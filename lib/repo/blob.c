@@ -60,24 +60,32 @@ cctx_get(void)
 	return c;
 }
 
+size_t
+repo_blob_seal_bound(size_t n)
+{
+	/* compressed output is kept only when smaller than n (below), so
+	 * the plaintext's room is enough for it */
+	return BWC_NONCE + 1 + n + BWC_TAG;
+}
+
 int
-repo_blob_seal(struct buf *out, const uint8_t key[static BWC_KEY], int zlevel,
+repo_blob_seal_to(uint8_t *dst, size_t *len, const uint8_t key[static BWC_KEY], int zlevel,
     enum obj_type type, const uint8_t id[static OBJ_ID_LEN], const void *p, size_t n)
 {
-	uint8_t ad[AD_LEN], *in = NULL;
-	size_t bound, cn;
-	int rc;
+	uint8_t ad[AD_LEN], *in = dst + BWC_NONCE;	/* u8 comp || payload */
+	ZSTD_CCtx *cctx;
+	size_t cn = 0;
 
 	make_ad(ad, type, id);
-	bound = ZSTD_compressBound(n);
-	if ((in = malloc(1 + (bound > n ? bound : n))) == NULL)
-		return BW_ERR_NOMEM;
 	/* Compress only when it saves more than 1/16: below that the
-	 * decompression cost on restore is not worth it. */
-	ZSTD_CCtx *cctx = n >= 64 ? cctx_get() : NULL;
-
-	cn = n < 64 ? 0 : cctx ? ZSTD_compressCCtx(cctx, in + 1, bound, p, n, zlevel) :
-	    ZSTD_compress(in + 1, bound, p, n, zlevel);
+	 * decompression cost on restore is not worth it.  zstd gets exactly
+	 * that much room, so it gives up on incompressible data instead of
+	 * writing past what would be kept. */
+	if (n >= 64) {
+		cctx = cctx_get();
+		cn = cctx ? ZSTD_compressCCtx(cctx, in + 1, n - n / 16 - 1, p, n, zlevel) :
+		    ZSTD_compress(in + 1, n - n / 16 - 1, p, n, zlevel);
+	}
 	if (n >= 64 && !ZSTD_isError(cn) && cn < n - n / 16) {
 		in[0] = COMP_ZSTD;
 	} else {
@@ -86,8 +94,22 @@ repo_blob_seal(struct buf *out, const uint8_t key[static BWC_KEY], int zlevel,
 			memcpy(in + 1, p, n);
 		cn = n;
 	}
-	rc = bwcrypto_aead_seal(out, key, ad, sizeof(ad), in, 1 + cn);
-	free(in);
+	*len = 1 + cn + BWC_AEAD_OVERHEAD;
+	return bwcrypto_aead_seal_placed(dst, 1 + cn, key, ad, sizeof(ad));
+}
+
+int
+repo_blob_seal(struct buf *out, const uint8_t key[static BWC_KEY], int zlevel,
+    enum obj_type type, const uint8_t id[static OBJ_ID_LEN], const void *p, size_t n)
+{
+	size_t bound = repo_blob_seal_bound(n), len = 0;
+	uint8_t *dst;
+	int rc;
+
+	if ((dst = buf_extend(out, bound)) == NULL)
+		return BW_ERR_NOMEM;
+	rc = repo_blob_seal_to(dst, &len, key, zlevel, type, id, p, n);
+	out->len -= rc ? bound : bound - len;
 	return rc;
 }
 

@@ -108,6 +108,7 @@ void repo_unlock(struct repo *r);
 
 /* ---- writing ---- */
 struct repo_writer;
+struct bufpool;
 /* Starts a write session (needs WRITE; loads the index). */
 int repo_writer_start(struct repo *r, struct repo_writer **out);
 /*
@@ -122,6 +123,12 @@ int repo_writer_put(struct repo_writer *w, enum obj_type type, const void *p, si
 int repo_writer_has(struct repo_writer *w, const uint8_t id[static OBJ_ID_LEN]);
 /* Makes every object put so far durable (packs, then their index files). */
 int repo_writer_flush(struct repo_writer *w);
+/* The pool of buffers the session seals objects in (lib/util/bufpool.h):
+ * each has room for a chunk of twice the repository's average size and its
+ * stored form.  A caller cutting chunks may take its chunk buffers from it,
+ * so that one set of idle buffers serves both.  Valid until
+ * repo_writer_free; not to be freed by the caller. */
+struct bufpool *repo_writer_pool(struct repo_writer *w);
 
 /* What a snapshot says about itself.  Strings owned by the struct. */
 struct snap_info {

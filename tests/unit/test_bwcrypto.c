@@ -51,6 +51,23 @@ START_TEST(aead_inplace_matches)
 }
 END_TEST
 
+START_TEST(aead_placed_seals_where_the_plaintext_lies)
+{
+	uint8_t key[BWC_KEY], b[100 + BWC_AEAD_OVERHEAD];
+	struct buf pt = { 0 };
+
+	bwcrypto_random(key, sizeof(key));
+	memset(b + BWC_NONCE, 'y', 100);
+	ck_assert_int_eq(bwcrypto_aead_seal_placed(b, 100, key, "a", 1), 0);
+	ck_assert_int_eq(bwcrypto_aead_open(&pt, key, "a", 1, b, sizeof(b)), 0);
+	ck_assert_uint_eq(pt.len, 100);
+	ck_assert_int_eq(pt.data[0], 'y');
+	ck_assert_int_eq(pt.data[99], 'y');
+	ck_assert_int_eq(bwcrypto_aead_open(&pt, key, "b", 1, b, sizeof(b)), BW_ERR_AUTH);
+	buf_free(&pt);
+}
+END_TEST
+
 START_TEST(session_reader_derives_writer_key)
 {
 	uint8_t rpk[BWC_BOX_PK], rsk[BWC_BOX_SK], epk[BWC_BOX_PK], k1[BWC_KEY], k2[BWC_KEY];
@@ -194,6 +211,7 @@ main(void)
 	tcase_add_test(tc, sha256_and_hmac);
 	tcase_add_test(tc, aead_round_trip_and_tamper);
 	tcase_add_test(tc, aead_inplace_matches);
+	tcase_add_test(tc, aead_placed_seals_where_the_plaintext_lies);
 	tcase_add_test(tc, session_reader_derives_writer_key);
 	tcase_add_test(tc, sign_verify);
 	tcase_add_test(tc, hashes_and_kdf);

@@ -14,6 +14,7 @@
 #include "lib/repo/repo.h"
 #include "lib/repo/repo_internal.h"
 #include "lib/util/buf.h"
+#include "lib/util/bufpool.h"
 #include "lib/util/fsio.h"
 #include "tests/unit/repo_testutil.h"
 
@@ -178,6 +179,54 @@ START_TEST(put_get_roundtrip)
 	buf_free(&out);
 	free(p);
 	free(z);
+	repo_free(r);
+}
+END_TEST
+
+/* Objects are sealed in buffers from the writer's pool, reused from one
+ * object to the next; one just too large for them gets its own memory.
+ * Every size, compressible or not, in any order, reads back as written. */
+START_TEST(put_sizes_around_the_sealing_buffer)
+{
+	struct repo *r = open_ok(PASS);
+	struct repo_writer *w = NULL;
+	size_t fit, sizes[8], i;
+	uint8_t ids[8][OBJ_ID_LEN], *p;
+	struct buf out = { 0 };
+
+	ck_assert_int_eq(repo_writer_start(r, &w), 0);
+	ck_assert_ptr_nonnull(repo_writer_pool(w));
+	fit = bufpool_size(repo_writer_pool(w)) - 1 - BWC_AEAD_OVERHEAD;
+	ck_assert_uint_ge(fit, 2 * (size_t)r->cfg.chunk_avg);
+	sizes[0] = fit;
+	sizes[1] = 100;
+	sizes[2] = fit + 1;
+	sizes[3] = fit - 1;
+	sizes[4] = 64;
+	sizes[5] = fit;		/* compressible below */
+	sizes[6] = 63;
+	sizes[7] = 300000;
+	ck_assert_ptr_nonnull(p = malloc(fit + 1));
+	for (i = 0; i < 8; i++) {
+		fill_obj(p, sizes[i], (uint32_t)i);
+		if (i == 5)
+			memset(p + 1000, 'z', sizes[i] - 1000);
+		ck_assert_int_eq(repo_writer_put(w, OBJ_DATA, p, sizes[i], NULL, ids[i], NULL), 0);
+	}
+	ck_assert_int_eq(repo_writer_flush(w), 0);
+	repo_writer_free(w);
+	for (i = 0; i < 8; i++) {
+		fill_obj(p, sizes[i], (uint32_t)i);
+		if (i == 5)
+			memset(p + 1000, 'z', sizes[i] - 1000);
+		buf_reset(&out);
+		ck_assert_int_eq(repo_get(r, OBJ_DATA, ids[i], &out), 0);
+		ck_assert_uint_eq(out.len, sizes[i]);
+		ck_assert_mem_eq(out.data, p, sizes[i]);
+	}
+	ck_assert_int_eq(repo_check_store(r, 1, NULL, NULL, NULL), 0);
+	buf_free(&out);
+	free(p);
 	repo_free(r);
 }
 END_TEST
@@ -672,6 +721,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, open_errors);
 	tcase_add_test(tc, put_get_roundtrip);
+	tcase_add_test(tc, put_sizes_around_the_sealing_buffer);
 	tcase_add_test(tc, snapshots_resolve);
 	tcase_add_test(tc, capabilities);
 	tcase_add_test(tc, key_management);
