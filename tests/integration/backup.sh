@@ -89,7 +89,10 @@ grep_out '"tags":\["nightly","web"\]|"tags":\["web","nightly"\]'
 # this host's [repository] compression and pack_size steer what it stores
 mkdir -p "$T/wo"
 seq 1 300000 > "$T/wo/text"
-head -c 3000000 /dev/urandom > "$T/wo/random"
+# 12 MB of random data makes at least 3 packs of 1 MiB whatever the cut:
+# a chunk is at most 4 MiB and a pack closes once it reaches 1 MiB (3 MB
+# could be one chunk, stored with the text in just two packs)
+head -c 12000000 /dev/urandom > "$T/wo/random"
 for lvl in 1 19; do
 	cat > "$T/wo$lvl.conf" <<CONF
 [repository]
@@ -103,7 +106,7 @@ CONF
 	expect 0 env -u BULWARK_REPO "$BW" -c "$T/wo$lvl.conf" backup wo
 done
 packs=$(find "$T/wo1-repo/data" -type f | wc -l)
-[ "$packs" -ge 3 ] || fail "pack_size = 1 gave $packs pack(s) for 4 MB of data"
+[ "$packs" -ge 3 ] || fail "pack_size = 1 gave $packs pack(s) for 14 MB of data"
 s1=$(du -sb "$T/wo1-repo/data" | cut -f1)
 s19=$(du -sb "$T/wo19-repo/data" | cut -f1)
 # (the repositories cut differently, so equal levels differ a little; the
