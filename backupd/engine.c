@@ -354,7 +354,7 @@ worker(void *arg)
 		if (rc == 0 && j->store)
 			rc = repo_writer_put(e->w, j->type, j->data, j->len, NULL, j->id, &added);
 		else if (rc == 0)
-			repo_object_id(e->repo, j->type, j->data, j->len, j->id);
+			rc = repo_object_id(e->repo, j->type, j->data, j->len, j->id);
 		/* back before the walker wakes up to take one */
 		bufpool_put(e->chunks, j->data, j->cap);
 		j->data = NULL;
@@ -601,10 +601,8 @@ level_pop(struct engine *e)
 
 	rc = tree_finish(&tree, l->count, l->entries.data, l->entries.len);
 	buf_free(&l->entries);
-	if (rc == 0) {
-		repo_object_id(e->repo, OBJ_TREE, tree.data, tree.len, id);
+	if (rc == 0 && (rc = repo_object_id(e->repo, OBJ_TREE, tree.data, tree.len, id)) == 0)
 		rc = store_tree(e, l->path, &tree, id, &l->te.content);
-	}
 	buf_free(&tree);
 	if (rc == 0) {
 		e->depth--;
@@ -1391,8 +1389,7 @@ tree_bytes_are(struct engine *e, const uint8_t *p, size_t n, const uint8_t want[
 {
 	uint8_t id[32];
 
-	repo_object_id(e->repo, OBJ_TREE, p, n, id);
-	return memcmp(id, want, 32) == 0;
+	return repo_object_id(e->repo, OBJ_TREE, p, n, id) == 0 && memcmp(id, want, 32) == 0;
 }
 
 static int

@@ -90,12 +90,10 @@ memo_key(const struct find *f, const uint8_t id[32], const char *path, uint8_t k
 {
 	struct buf b = { 0 };
 
-	if (!f->whole_path || buf_put(&b, id, 32) != 0 || buf_put(&b, path, strlen(path)) != 0) {
+	/* a keyed hash used only as a table key, never stored */
+	if (!f->whole_path || buf_put(&b, id, 32) != 0 || buf_put(&b, path, strlen(path)) != 0 ||
+	    repo_object_id(f->r, OBJ_TREE, b.data, b.len, key) != 0)
 		memcpy(key, id, 32);
-	} else {
-		/* a keyed hash used only as a table key, never stored */
-		repo_object_id(f->r, OBJ_TREE, b.data, b.len, key);
-	}
 	buf_free(&b);
 }
 

@@ -111,7 +111,8 @@ verifier_cut(struct verifier *v)
 {
 	uint8_t id[OBJ_ID_LEN];
 
-	repo_object_id(v->r, OBJ_DATA, v->chunk.data, v->chunk.len, id);
+	if (repo_object_id(v->r, OBJ_DATA, v->chunk.data, v->chunk.len, id) != 0)
+		v->err = BW_ERR_NOMEM;	/* not a mismatch: nothing is called damaged */
 	bwcrypto_hasher_update(v->h, id, sizeof(id));
 	buf_reset(&v->chunk);
 }
@@ -146,6 +147,8 @@ verifier_check(struct verifier *v, const uint8_t want[32])
 		return v->err;
 	if (v->chunk.len)
 		verifier_cut(v);
+	if (v->err)
+		return v->err;
 	bwcrypto_hasher_final(v->h, got);
 	return sodium_memcmp(got, want, 32) == 0 ? 0 : BW_ERR_CORRUPT;
 }

@@ -573,22 +573,22 @@ repo_generation(struct repo *r)
 	return g;
 }
 
-void
+int
 repo_object_id(const struct repo *r, enum obj_type type, const void *p, size_t n,
     uint8_t id[static OBJ_ID_LEN])
 {
 	struct bwcrypto_sha *h = bwcrypto_sha_new(r->k->id_key);
 	uint8_t t = (uint8_t)type;
+	int rc;
 
-	/* Only fails without memory; the all-zero id it leaves then fails
-	 * every verification, so nothing wrong is ever stored under it. */
 	if (!h) {
 		memset(id, 0, OBJ_ID_LEN);
 		log_error("repository %s: no memory to compute an object id", r->path);
-		return;
+		return BW_ERR_NOMEM;
 	}
 	bwcrypto_sha_update(h, &t, 1);
 	bwcrypto_sha_update(h, p, n);
-	(void)bwcrypto_sha_final(h, id);
+	rc = bwcrypto_sha_final(h, id);
 	bwcrypto_sha_free(h);
+	return rc;
 }

@@ -66,8 +66,10 @@ void repo_gear_seed(const struct repo *r, uint8_t seed[static 32]);
 void repo_chunk_params(const struct repo *r, uint32_t *min, uint32_t *avg, uint32_t *max);
 /* The repository's generation, bumped by every prune (cache validity). */
 uint64_t repo_generation(struct repo *r);
-/* Computes the id of an object's plaintext (keyed BLAKE2b of type||data). */
-void repo_object_id(const struct repo *r, enum obj_type type, const void *p, size_t n,
+/* Computes the id of an object's plaintext (HMAC-SHA-256 of type||data,
+ * docs/FORMAT.md).  0, or BW_ERR_NOMEM (logged): then id is all zeros and
+ * must not be used. */
+int repo_object_id(const struct repo *r, enum obj_type type, const void *p, size_t n,
     uint8_t id[static OBJ_ID_LEN]);
 
 /* ---- key slots (admin) ---- */

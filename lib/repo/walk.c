@@ -83,7 +83,8 @@ tree_fetch(struct repo *r, const uint8_t id[32], const struct tree_content *desc
 	if ((rc = tree_bytes(r, id, desc, out)) != 0)
 		return rc;
 	if (desc && desc->kind == 1) {
-		repo_object_id(r, OBJ_TREE, out->data, out->len, got);
+		if ((rc = repo_object_id(r, OBJ_TREE, out->data, out->len, got)) != 0)
+			return rc;
 		if (memcmp(got, id, 32) != 0)
 			return BW_ERR_CORRUPT;
 	}

@@ -135,8 +135,8 @@ repo_writer_put(struct repo_writer *w, enum obj_type type, const void *p, size_t
 	}
 	if (id)
 		memcpy(oid, id, OBJ_ID_LEN);
-	else
-		repo_object_id(r, type, p, n, oid);
+	else if ((rc = repo_object_id(r, type, p, n, oid)) != 0)
+		return rc;
 	memcpy(id_out, oid, OBJ_ID_LEN);
 
 	pthread_mutex_lock(&w->mu);
