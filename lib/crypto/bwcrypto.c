@@ -148,7 +148,7 @@ bwcrypto_hasher_free(struct bwcrypto_hasher *h)
 struct bwcrypto_sha {
 	EVP_MD_CTX *md;		/* unkeyed */
 	EVP_MAC_CTX *mac;	/* keyed */
-	int err;		/* an OpenSSL call failed since the last reset */
+	int err;		/* an OpenSSL call failed */
 };
 
 struct bwcrypto_sha *
@@ -172,14 +172,6 @@ bwcrypto_sha_new(const uint8_t *key)
 		return NULL;
 	}
 	return h;
-}
-
-void
-bwcrypto_sha_reset(struct bwcrypto_sha *h)
-{
-	/* HMAC keeps its key when initialised again without one */
-	h->err = h->mac ? !EVP_MAC_init(h->mac, NULL, 0, NULL) :
-	    !EVP_DigestInit_ex(h->md, NULL, NULL);
 }
 
 void
@@ -266,26 +258,6 @@ bwcrypto_aead_seal_placed(uint8_t *b, size_t ptlen, const uint8_t key[static BWC
 	/* ciphertext overlaps plaintext exactly (libsodium allows m == c) */
 	crypto_aead_xchacha20poly1305_ietf_encrypt(b + BWC_NONCE, NULL, b + BWC_NONCE, ptlen,
 	    ad, adlen, NULL, b, key);
-	return 0;
-}
-
-int
-bwcrypto_aead_seal_inplace(uint8_t *b, size_t ptlen, const uint8_t key[static BWC_KEY],
-    const void *ad, size_t adlen)
-{
-	memmove(b + BWC_NONCE, b, ptlen);
-	return bwcrypto_aead_seal_placed(b, ptlen, key, ad, adlen);
-}
-
-int
-bwcrypto_aead_open_inplace(uint8_t *b, size_t n, const uint8_t key[static BWC_KEY],
-    const void *ad, size_t adlen)
-{
-	if (n < BWC_AEAD_OVERHEAD)
-		return BW_ERR_CORRUPT;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(b + BWC_NONCE, NULL, NULL,
-	    b + BWC_NONCE, n - BWC_NONCE, ad, adlen, b, key) != 0)
-		return BW_ERR_AUTH;
 	return 0;
 }
 

@@ -46,7 +46,7 @@ void bwcrypto_test_seed(uint64_t seed);
 /* Keyed BLAKE2b-256 of one buffer. */
 void bwcrypto_hash(uint8_t out[static BWC_ID], const uint8_t key[static BWC_KEY],
     const void *p, size_t n);
-/* Unkeyed BLAKE2b-256 (snapshot file names, audit chain, caches). */
+/* Unkeyed BLAKE2b-256 (snapshot file names, key export lines, table keys). */
 void bwcrypto_hash_plain(uint8_t out[static BWC_ID], const void *p, size_t n);
 
 /* Streaming keyed (key may be NULL) BLAKE2b-256. */
@@ -58,16 +58,14 @@ void bwcrypto_hasher_final(struct bwcrypto_hasher *h, uint8_t out[static BWC_ID]
 void bwcrypto_hasher_reset(struct bwcrypto_hasher *h);
 void bwcrypto_hasher_free(struct bwcrypto_hasher *h);
 
-/* SHA-256 (key NULL) or HMAC-SHA-256 (key of BWC_KEY bytes), streaming.
- * new returns NULL without memory; final writes the digest, or zeros and
- * BW_ERR_NOMEM (logged) if OpenSSL failed since the last reset.  Reusable
- * after bwcrypto_sha_reset (a keyed one keeps its key).  One hasher per
- * thread. */
+/* SHA-256 (key NULL) or HMAC-SHA-256 (key of BWC_KEY bytes), streaming,
+ * one digest per hasher.  new returns NULL without memory; final writes
+ * the digest, or zeros and BW_ERR_NOMEM (logged) if an OpenSSL call
+ * failed.  One hasher per thread. */
 struct bwcrypto_sha;
 struct bwcrypto_sha *bwcrypto_sha_new(const uint8_t *key);
 void bwcrypto_sha_update(struct bwcrypto_sha *h, const void *p, size_t n);
 int bwcrypto_sha_final(struct bwcrypto_sha *h, uint8_t out[static BWC_ID]);
-void bwcrypto_sha_reset(struct bwcrypto_sha *h);
 void bwcrypto_sha_free(struct bwcrypto_sha *h);
 /* One buffer; 0 or BW_ERR_NOMEM (logged, out zeroed). */
 int bwcrypto_sha(uint8_t out[static BWC_ID], const uint8_t *key, const void *p, size_t n);
@@ -87,19 +85,11 @@ int bwcrypto_aead_seal(struct buf *out, const uint8_t key[static BWC_KEY],
  * BW_ERR_CORRUPT if too short. */
 int bwcrypto_aead_open(struct buf *out, const uint8_t key[static BWC_KEY],
     const void *ad, size_t adlen, const void *ct, size_t n);
-/* In-place variants used on the hot path: buffer holds pt with room for
- * BWC_AEAD_OVERHEAD more bytes; on return it holds nonce||ct||tag. */
-int bwcrypto_aead_seal_inplace(uint8_t *buf, size_t ptlen,
-    const uint8_t key[static BWC_KEY], const void *ad, size_t adlen);
-/* Like bwcrypto_aead_seal_inplace, but the plaintext is already where its
- * ciphertext goes, at buf + BWC_NONCE (where bwcrypto_aead_open_inplace
- * leaves it), so no byte is moved: buf has room for ptlen +
- * BWC_AEAD_OVERHEAD bytes and holds nonce||ct||tag on return. */
+/* Seals in place (the writer's hot path): the plaintext is already where
+ * its ciphertext goes, at buf + BWC_NONCE, so no byte is moved; buf has
+ * room for ptlen + BWC_AEAD_OVERHEAD bytes and holds nonce||ct||tag on
+ * return. */
 int bwcrypto_aead_seal_placed(uint8_t *buf, size_t ptlen,
-    const uint8_t key[static BWC_KEY], const void *ad, size_t adlen);
-/* buf holds nonce||ct||tag of n bytes; on success plaintext starts at
- * buf + BWC_NONCE and is n - BWC_AEAD_OVERHEAD bytes long. */
-int bwcrypto_aead_open_inplace(uint8_t *buf, size_t n,
     const uint8_t key[static BWC_KEY], const void *ad, size_t adlen);
 
 /* X25519 key pair. */

@@ -98,21 +98,6 @@ repo_blob_seal_to(uint8_t *dst, size_t *len, const uint8_t key[static BWC_KEY], 
 	return bwcrypto_aead_seal_placed(dst, 1 + cn, key, ad, sizeof(ad));
 }
 
-int
-repo_blob_seal(struct buf *out, const uint8_t key[static BWC_KEY], int zlevel,
-    enum obj_type type, const uint8_t id[static OBJ_ID_LEN], const void *p, size_t n)
-{
-	size_t bound = repo_blob_seal_bound(n), len = 0;
-	uint8_t *dst;
-	int rc;
-
-	if ((dst = buf_extend(out, bound)) == NULL)
-		return BW_ERR_NOMEM;
-	rc = repo_blob_seal_to(dst, &len, key, zlevel, type, id, p, n);
-	out->len -= rc ? bound : bound - len;
-	return rc;
-}
-
 static int
 unpack_inner(struct buf *out, const uint8_t *in, size_t n)
 {

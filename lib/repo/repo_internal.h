@@ -178,12 +178,10 @@ int repo_slot_unlock(const uint8_t *p, size_t n, const char *pass, size_t passle
     struct repo_keys *k);
 int repo_slot_verify(const uint8_t *p, size_t n, const uint8_t admin_pk[static BWC_SIGN_PK]);
 
-/* blob.c: stored form of one object under a session key, appended to out. */
-int repo_blob_seal(struct buf *out, const uint8_t key[static BWC_KEY], int zlevel,
-    enum obj_type type, const uint8_t id[static OBJ_ID_LEN], const void *p, size_t n);
-/* The same into dst, which holds repo_blob_seal_bound(n) bytes and is the
- * only memory used (compressed and sealed in place); *len receives the
- * stored form's length.  0, or BW_ERR_NOMEM. */
+/* blob.c: the stored form of one object under a session key, into dst,
+ * which holds repo_blob_seal_bound(n) bytes and is the only memory used
+ * (compressed and sealed in place); *len receives the stored form's
+ * length.  0, or BW_ERR_NOMEM. */
 size_t repo_blob_seal_bound(size_t n);
 int repo_blob_seal_to(uint8_t *dst, size_t *len, const uint8_t key[static BWC_KEY], int zlevel,
     enum obj_type type, const uint8_t id[static OBJ_ID_LEN], const void *p, size_t n);

@@ -2,7 +2,7 @@
  * libFuzzer harness for the files cache loader.  Input layout:
  *   u16 n, then 40 bytes of metadata (dev, ino, size, mtime, ctime) to look
  *   up the path "/a" with, then n bytes of sigs file, then the files file.
- * The trailing BLAKE2b-256 of the files file is recomputed, so that the
+ * The trailing SHA-256 of the files file is recomputed, so that the
  * fuzzer explores the parser rather than the hash check.  A hit is read,
  * carried forward and committed, like a backup would.
  */

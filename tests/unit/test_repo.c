@@ -678,9 +678,12 @@ START_TEST(size_limits)
 	struct repo_writer *w = NULL;
 	size_t big = REPO_MAX_OBJECT + 1;
 	uint8_t *z = calloc(1, big), key[BWC_KEY], id[OBJ_ID_LEN];
-	struct buf sealed = { 0 }, out = { 0 };
+	uint8_t *sealed = malloc(repo_blob_seal_bound(big));
+	size_t slen = 0;
+	struct buf out = { 0 };
 
 	ck_assert_ptr_nonnull(z);
+	ck_assert_ptr_nonnull(sealed);
 	/* the writer refuses objects above 64 MiB */
 	ck_assert_int_eq(repo_writer_start(r, &w), 0);
 	ck_assert_int_eq(repo_writer_put(w, OBJ_DATA, z, big, NULL, id, NULL), BW_ERR_INVAL);
@@ -688,22 +691,21 @@ START_TEST(size_limits)
 	/* and a reader refuses a blob that would decompress to more */
 	bwcrypto_random(key, sizeof(key));
 	repo_object_id(r, OBJ_DATA, z, big, id);
-	ck_assert_int_eq(repo_blob_seal(&sealed, key, 3, OBJ_DATA, id, z, big), 0);
-	ck_assert_uint_lt(sealed.len, 1 << 20);
-	ck_assert_int_eq(repo_blob_open(&out, r->k, key, OBJ_DATA, id, sealed.data, sealed.len),
+	ck_assert_int_eq(repo_blob_seal_to(sealed, &slen, key, 3, OBJ_DATA, id, z, big), 0);
+	ck_assert_uint_lt(slen, 1 << 20);
+	ck_assert_int_eq(repo_blob_open(&out, r->k, key, OBJ_DATA, id, sealed, slen),
 	    BW_ERR_CORRUPT);
 	ck_assert_uint_eq(out.len, 0);
 	/* exactly 64 MiB is fine */
-	buf_reset(&sealed);
 	repo_object_id(r, OBJ_DATA, z, big - 1, id);
-	ck_assert_int_eq(repo_blob_seal(&sealed, key, 3, OBJ_DATA, id, z, big - 1), 0);
-	ck_assert_int_eq(repo_blob_open(&out, r->k, key, OBJ_DATA, id, sealed.data, sealed.len), 0);
+	ck_assert_int_eq(repo_blob_seal_to(sealed, &slen, key, 3, OBJ_DATA, id, z, big - 1), 0);
+	ck_assert_int_eq(repo_blob_open(&out, r->k, key, OBJ_DATA, id, sealed, slen), 0);
 	ck_assert_uint_eq(out.len, big - 1);
 	/* a wrong type (part of the associated data) does not open */
 	buf_reset(&out);
-	ck_assert_int_eq(repo_blob_open(&out, r->k, key, OBJ_TREE, id, sealed.data, sealed.len),
+	ck_assert_int_eq(repo_blob_open(&out, r->k, key, OBJ_TREE, id, sealed, slen),
 	    BW_ERR_AUTH);
-	buf_free(&sealed);
+	free(sealed);
 	buf_free(&out);
 	free(z);
 	repo_free(r);
