@@ -1,6 +1,7 @@
 /*
- * Files cache, on-disk format version 2 (1 hashed with BLAKE2b).  All integers little-endian; str
- * is a u32 length then the bytes (lib/util/buf.h).
+ * Files cache, on-disk format version 2 (version 1 hashed with BLAKE2b and
+ * is dropped).  All integers little-endian; str is a u32 length then the
+ * bytes (lib/util/buf.h).
  *
  *   files:
  *     magic      "BWFCACHE" (8 bytes)
