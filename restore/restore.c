@@ -274,6 +274,7 @@ struct pool {
 	uint32_t avg, max;		/* chunk sizes: estimates before decoding */
 	int quit;
 	int reader_on;
+	int reader_waits;		/* the reader sleeps until pool_low */
 	pthread_t reader;
 	pthread_t *thr;
 	int nthr;
@@ -327,6 +328,33 @@ pool_worker(void *arg)
 	return NULL;
 }
 
+/* The queue is full: the reader waits (under the lock). */
+static int
+pool_full(const struct pool *p)
+{
+	return p->issued - p->head == RESTORE_QUEUE_MAX ||
+	    (p->charged >= RESTORE_INFLIGHT_MAX && p->issued > p->head);
+}
+
+/* The queue has drained to half: a waiting reader goes on.  Waking it for
+ * every chunk taken would cost two context switches per small file (one
+ * chunk queued, one decoded, back to sleep), which on two cores preempts
+ * the writer tens of thousands of times in a restore. */
+static int
+pool_low(const struct pool *p)
+{
+	return p->issued - p->head <= RESTORE_QUEUE_MAX / 2 &&
+	    (p->charged <= RESTORE_INFLIGHT_MAX / 2 || p->issued == p->head);
+}
+
+/* Wakes the reader if it waits and the queue is low (under the lock). */
+static void
+pool_room(struct pool *p)
+{
+	if (p->reader_waits && pool_low(p))
+		pthread_cond_broadcast(&p->room);
+}
+
 static void
 slot_release(struct pool *p, struct slot *sl)
 {
@@ -357,7 +385,7 @@ pool_drop(struct pool *p, uint64_t end)
 		slot_release(p, sl);
 		p->head++;
 	}
-	pthread_cond_broadcast(&p->room);
+	pool_room(p);
 }
 
 /* The writer is at the file path: what was queued for files before it
@@ -422,7 +450,7 @@ pool_take(struct pool *p, const char *path, const uint8_t *id, struct buf *b)
 	buf_init(&sl->data);
 	slot_release(p, sl);
 	p->head++;
-	pthread_cond_broadcast(&p->room);
+	pool_room(p);
 	pthread_mutex_unlock(&p->mu);
 	return rc;
 }
@@ -442,9 +470,12 @@ pool_queue(struct pool *p, struct qpath *qp, const struct tree_content *c,
 	}
 	for (i = 0; i < c->nids; i++) {
 		pthread_mutex_lock(&p->mu);
-		while (!p->quit && (p->issued - p->head == RESTORE_QUEUE_MAX ||
-		    (p->charged >= RESTORE_INFLIGHT_MAX && p->issued > p->head)))
-			pthread_cond_wait(&p->room, &p->mu);
+		if (!p->quit && pool_full(p)) {
+			p->reader_waits = 1;
+			while (!p->quit && !pool_low(p))
+				pthread_cond_wait(&p->room, &p->mu);
+			p->reader_waits = 0;
+		}
 		if (p->quit) {
 			pthread_mutex_unlock(&p->mu);
 			return BW_ERR_INTR;
