@@ -50,8 +50,9 @@
  * temporary names in a batch (struct pending); one syncfs() per file
  * system written makes the batch durable, and only then are the files
  * renamed, so a power cut never leaves an empty or short file under a
- * final name (which a rerun would keep).  A last syncfs() at fsout_close
- * covers the renames and directory metadata.
+ * final name (which a rerun would keep).  A sync thread syncs and renames
+ * one batch while the writer fills the next.  A last syncfs() at
+ * fsout_close covers the renames and directory metadata.
  *
  * Archive file: libarchive's archive writer (pax, pax + zstd, zip) into a
  * temporary file next to the archive, renamed (never over an existing
@@ -95,6 +96,7 @@
 struct pdir {
 	int fd;			/* O_PATH; the target's own for "" */
 	unsigned refs;
+	int fresh;		/* made by this handle (struct fsout, made) */
 	size_t len;
 	char path[];		/* relative to the target, "" for the target */
 };
@@ -125,10 +127,31 @@ struct pending {
 	char tmp[TMP_LEN + 1];
 	int replace_dir;
 	uint64_t nlink;
+	int renamed;		/* by the sync thread: 1 done, -1 failed */
+	int err;		/* its errno when -1 */
 };
 #define PEND_FILES	256
 #define PEND_BYTES	(64ull << 20)
 #define PEND_BLOOM	8192
+
+/* A set of directories by dir_key. */
+struct keyset {
+	uint64_t *v;		/* open addressing, 0 free */
+	size_t n, cap;
+};
+
+/*
+ * Names this handle made or is making (a Bloom filter, bits of
+ * name_hash).  A directory it made itself stays mode 0700, its owner's
+ * alone, until fsout_close, so a name there that is not in the filter is
+ * not looked up: it can only be absent (one lookup per restored file
+ * saved, and no wait on the directory lock a rename holds).  Anything
+ * that appeared all the same is replaced by the rename, never followed;
+ * a directory makes the rename fail, reported.  A false positive only
+ * costs the lookup; a filter that fills up (millions of names) degrades
+ * to looking up every name.
+ */
+#define WRITTEN_BITS	(1u << 20)
 
 /* A user or group name looked up on this host (shared by all writers). */
 struct idname {
@@ -164,8 +187,9 @@ struct fsout {
 	 * entry made next for that path need not look again */
 	char *absent;
 	struct pdir *absent_pd;
-	uint64_t *seen;		/* directories swept (hash set of dev^ino) */
-	size_t nseen, seencap;
+	struct keyset seen;	/* directories swept */
+	struct keyset made;	/* directories this handle made */
+	uint64_t written[WRITTEN_BITS / 64];
 	struct pending *pend;	/* committed files not renamed yet */
 	size_t npend, pendcap;
 	uint64_t pendbytes;
@@ -173,9 +197,8 @@ struct fsout {
 	int *syncfd;		/* one descriptor per file system written */
 	uint64_t *syncdev;
 	size_t nsync;
-	/* The batch before pend, made durable by the sync thread while the
-	 * writer goes on (struct syncer); renamed into place by the writer
-	 * once that sync is done. */
+	/* The batch before pend, made durable and renamed into place by the
+	 * sync thread while the writer goes on (struct syncer). */
 	struct pending *spend;
 	size_t nspend, spendcap;
 	uint64_t spendbloom[PEND_BLOOM / 64];
@@ -269,6 +292,39 @@ base_of(const char *rel)
 	return s ? s + 1 : rel;
 }
 
+/* For the Bloom filters of names (a collision costs a lookup, never a
+ * wrong answer, so it need not resist chosen names). */
+static uint64_t
+name_hash(const char *rel)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*rel)
+		h = (h ^ (unsigned char)*rel++) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+static void
+written_add(struct fsout *o, const char *rel)
+{
+	uint64_t h = name_hash(rel), a = h % WRITTEN_BITS,
+	    b = (h >> 32) % WRITTEN_BITS;
+
+	o->written[a / 64] |= 1ull << (a % 64);
+	o->written[b / 64] |= 1ull << (b % 64);
+}
+
+/* 0: this handle has never made rel. */
+static int
+written_maybe(const struct fsout *o, const char *rel)
+{
+	uint64_t h = name_hash(rel), a = h % WRITTEN_BITS,
+	    b = (h >> 32) % WRITTEN_BITS;
+
+	return (o->written[a / 64] >> (a % 64) & 1) &&
+	    (o->written[b / 64] >> (b % 64) & 1);
+}
+
 /* ---- the working directory of the writing thread ---- */
 
 /*
@@ -357,10 +413,40 @@ struct syncer {
 	pthread_cond_t cv;
 	int *fds;		/* copies of syncfd for the request */
 	size_t nfds;
+	struct pending *batch;	/* renamed once the sync succeeds */
+	size_t nbatch;
 	int busy;		/* a request is being served */
 	int quit;
 	int err;		/* errno of the failed syncfs, or 0 */
 };
+
+/*
+ * Renames a durable batch into place, in the sync thread: a rename costs
+ * the writer as much as creating the file did.  Only the system call is
+ * made here; what the writer keeps (the directory cache, the names a hard
+ * link may use, the messages) is settled by it afterwards (pend_rename).
+ * An entry replacing an empty directory is left to the writer, which
+ * reports what was in the way.  The writer does not touch the batch until
+ * syncer_wait, and its pdirs stay open: each entry holds a reference.
+ */
+static void
+syncer_rename(struct pending *batch, size_t n)
+{
+	struct pending *p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		p = &batch[i];
+		if (p->replace_dir)
+			continue;
+		if (renameat(p->pd->fd, p->tmp, p->pd->fd, base_of(p->rel)) == 0) {
+			p->renamed = 1;
+		} else {
+			p->renamed = -1;
+			p->err = errno;
+		}
+	}
+}
 
 static void *
 syncer_main(void *arg)
@@ -380,6 +466,8 @@ syncer_main(void *arg)
 		for (i = 0; i < y->nfds && !err; i++)
 			if (syncfs(y->fds[i]) != 0)
 				err = errno;
+		if (!err)
+			syncer_rename(y->batch, y->nbatch);
 		pthread_mutex_lock(&y->mu);
 		y->err = err;
 		y->busy = 0;
@@ -443,17 +531,14 @@ syncer_get(struct fsout *o)
 }
 
 static int
-note_fs(struct fsout *o, int fd, const char *rel)
+note_fs(struct fsout *o, int fd, const struct stat *st, const char *rel)
 {
-	struct stat st;
 	size_t i;
 	int sfd, e, *nfd;
 	uint64_t *ndev;
 
-	if (fstat(fd, &st) != 0)
-		goto fail;
 	for (i = 0; i < o->nsync; i++)
-		if (o->syncdev[i] == (uint64_t)st.st_dev)
+		if (o->syncdev[i] == (uint64_t)st->st_dev)
 			return 0;
 	/* syncfs() wants a real descriptor, not an O_PATH one. */
 	if ((sfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -470,7 +555,7 @@ note_fs(struct fsout *o, int fd, const char *rel)
 		return BW_ERR_NOMEM;
 	}
 	o->syncfd[o->nsync] = sfd;
-	o->syncdev[o->nsync++] = (uint64_t)st.st_dev;
+	o->syncdev[o->nsync++] = (uint64_t)st->st_dev;
 	return 0;
 fail:
 	e = errno;
@@ -610,39 +695,57 @@ dir_key(const struct stat *st)
 	return (uint64_t)st->st_dev * 0x100000001b3ULL ^ (uint64_t)st->st_ino;
 }
 
-/* Remembers directory (dev, ino) (dir_key); 1 if it was already there. */
+/* Adds key (dir_key) to the set; 1 if it was already there, or if there
+ * is no memory for it (the callers then do the safe thing: not sweep, not
+ * trust a directory as made here). */
 static int
-seen_add(struct fsout *o, uint64_t key)
+keyset_add(struct keyset *s, uint64_t key)
 {
 	size_t i, cap;
 	uint64_t *n;
 
 	if (key == 0)
 		key = 1;	/* 0 marks a free slot (a near miss is harmless) */
-	if (2 * (o->nseen + 1) > o->seencap) {
-		cap = o->seencap ? 2 * o->seencap : 64;
+	if (2 * (s->n + 1) > s->cap) {
+		cap = s->cap ? 2 * s->cap : 64;
 		if ((n = calloc(cap, sizeof(*n))) == NULL)
-			return 1;	/* not swept: only a missed cleanup */
-		for (i = 0; i < o->seencap; i++) {
+			return 1;
+		for (i = 0; i < s->cap; i++) {
 			size_t j;
 
-			if (!o->seen[i])
+			if (!s->v[i])
 				continue;
-			for (j = (o->seen[i] * 0x9e3779b97f4a7c15ULL) % cap; n[j];
+			for (j = (s->v[i] * 0x9e3779b97f4a7c15ULL) % cap; n[j];
 			    j = (j + 1) % cap)
 				;
-			n[j] = o->seen[i];
+			n[j] = s->v[i];
 		}
-		free(o->seen);
-		o->seen = n;
-		o->seencap = cap;
+		free(s->v);
+		s->v = n;
+		s->cap = cap;
 	}
-	for (i = (key * 0x9e3779b97f4a7c15ULL) % o->seencap; o->seen[i];
-	    i = (i + 1) % o->seencap)
-		if (o->seen[i] == key)
+	for (i = (key * 0x9e3779b97f4a7c15ULL) % s->cap; s->v[i];
+	    i = (i + 1) % s->cap)
+		if (s->v[i] == key)
 			return 1;
-	o->seen[i] = key;
-	o->nseen++;
+	s->v[i] = key;
+	s->n++;
+	return 0;
+}
+
+static int
+keyset_has(const struct keyset *s, uint64_t key)
+{
+	size_t i;
+
+	if (key == 0)
+		key = 1;
+	if (s->cap == 0)
+		return 0;
+	for (i = (key * 0x9e3779b97f4a7c15ULL) % s->cap; s->v[i];
+	    i = (i + 1) % s->cap)
+		if (s->v[i] == key)
+			return 1;
 	return 0;
 }
 
@@ -653,14 +756,14 @@ seen_add(struct fsout *o, uint64_t key)
  * after, and a directory is swept once.
  */
 static void
-sweep(struct fsout *o, int fd, const char *dir)
+sweep(struct fsout *o, int fd, const struct stat *dst, const char *dir)
 {
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
 	int rfd;
 
-	if (fstat(fd, &st) != 0 || seen_add(o, dir_key(&st)))
+	if (keyset_add(&o->seen, dir_key(dst)))
 		return;
 	if ((rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return;
@@ -690,6 +793,7 @@ parent_get(struct fsout *o, const char *rel, const char *who, int create,
 	const char *slash = strrchr(rel, '/');
 	size_t len = slash ? (size_t)(slash - rel) : 0;
 	struct pdir *d;
+	struct stat st;
 	int rc, fd = -1;
 
 	*out = NULL;
@@ -715,11 +819,19 @@ parent_get(struct fsout *o, const char *rel, const char *who, int create,
 		return rc;
 	}
 	d->fd = fd;
-	if ((rc = note_fs(o, fd, rel)) != 0) {
+	if (fstat(fd, &st) != 0) {
+		rc = errno;
+		log_error("%s: cannot open its directory: %s", Q(rel),
+		    strerror(rc));
+		pdir_unref(o, d);
+		return bw_err_from_errno(rc);
+	}
+	if ((rc = note_fs(o, fd, &st, rel)) != 0) {
 		pdir_unref(o, d);
 		return rc;
 	}
-	sweep(o, fd, d->path);
+	sweep(o, fd, &st, d->path);
+	d->fresh = keyset_has(&o->made, dir_key(&st));
 	pdir_unref(o, o->cur);
 	o->cur = d;
 	*out = pdir_ref(d);
@@ -1262,8 +1374,10 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 		 * it, so entering it need not sweep (one listing saved per
 		 * directory; the same inode is what a later entry opens, or
 		 * the sweep runs after all) */
-		if (made)
-			(void)seen_add(o, dir_key(&st));
+		if (made) {
+			(void)keyset_add(&o->seen, dir_key(&st));
+			(void)keyset_add(&o->made, dir_key(&st));
+		}
 	}
 	if (o->ndirs == o->dircap) {
 		size_t cap = o->dircap ? o->dircap * 2 : 64;
@@ -1707,11 +1821,7 @@ arch_close(struct fsout *o)
 static uint64_t
 pend_hash(const char *rel)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*rel)
-		h = (h ^ (unsigned char)*rel++) * 1099511628211ULL;
-	return h % PEND_BLOOM;
+	return name_hash(rel) % PEND_BLOOM;
 }
 
 /* The pending entry for rel, or NULL. */
@@ -1753,10 +1863,15 @@ pend_rename(struct fsout *o, struct pending *batch, size_t *n)
 
 	for (i = 0; i < *n; i++) {
 		p = &batch[i];
-		rc2 = p->replace_dir ? remove_old(p->pd, p->rel, 2) : 0;
-		if (rc2 == 0 && renameat(p->pd->fd, p->tmp, p->pd->fd,
-		    base_of(p->rel)) != 0) {
-			e = errno;
+		rc2 = 0;
+		e = p->renamed < 0 ? p->err : 0;
+		if (p->renamed == 0) {
+			rc2 = p->replace_dir ? remove_old(p->pd, p->rel, 2) : 0;
+			if (rc2 == 0 && renameat(p->pd->fd, p->tmp, p->pd->fd,
+			    base_of(p->rel)) != 0)
+				e = errno;
+		}
+		if (e != 0) {
 			log_error("%s: cannot rename the restored file into "
 			    "place: %s", Q(p->rel), strerror(e));
 			rc2 = bw_err_from_errno(e);
@@ -1788,8 +1903,9 @@ pend_discard(struct fsout *o, struct pending *batch, size_t *n)
 	*n = 0;
 }
 
-/* Settles the batch at the sync thread: waits for its sync, then renames
- * it (or, if the sync failed, removes its temporaries). */
+/* Settles the batch at the sync thread: waits for its sync and renames,
+ * then finishes them (or, if the sync failed, removes its
+ * temporaries). */
 static int
 pend_settle_synced(struct fsout *o)
 {
@@ -1854,6 +1970,8 @@ pend_handover(struct fsout *o)
 	y->fds = fds;
 	memcpy(y->fds, o->syncfd, o->nsync * sizeof(*fds));
 	y->nfds = o->nsync;
+	y->batch = o->pend;
+	y->nbatch = o->npend;
 	t = o->spend;
 	cap = o->spendcap;
 	o->spend = o->pend;
@@ -1919,6 +2037,8 @@ pend_add(struct fsout *o, struct fsout_file *f)
 	memcpy(p->tmp, f->tmp, sizeof(p->tmp));
 	p->replace_dir = f->replace_dir;
 	p->nlink = f->nlink;
+	p->renamed = 0;
+	p->err = 0;
 	f->pd = NULL;
 	f->rel = NULL;
 	h = pend_hash(p->rel);
@@ -2006,9 +2126,15 @@ target_open(struct fsout *o)
 	}
 	o->root->fd = o->tfd;
 	o->root->refs = 1;
-	if ((rc = note_fs(o, o->tfd, o->target)) != 0)
+	if (fstat(o->tfd, &st) != 0) {
+		rc = errno;
+		log_error("target %s: cannot open it: %s", Q(o->target),
+		    strerror(rc));
+		return bw_err_from_errno(rc);
+	}
+	if ((rc = note_fs(o, o->tfd, &st, o->target)) != 0)
 		return rc;
-	sweep(o, o->tfd, "");
+	sweep(o, o->tfd, &st, "");
 	return 0;
 }
 
@@ -2088,6 +2214,12 @@ fsout_existing(struct fsout *o, const char *rel, struct fsent_entry **cur)
 		return rc;
 	if ((rc = parent_get(o, rel, NULL, 0, &pd)) != 0)
 		return rc == BW_ERR_NOENT ? 0 : rc;
+	/* in a directory made by this handle, only what it made is there */
+	if (pd->fresh && !written_maybe(o, rel)) {
+		if ((o->absent = strdup(rel)) != NULL)
+			o->absent_pd = pdir_ref(pd);
+		goto out;
+	}
 	if (fstatat(pd->fd, base_of(rel), &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		rc = errno == ENOENT ? 0 : bw_err_from_errno(errno);
 		if (rc)
@@ -2147,6 +2279,7 @@ fsout_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 	}
 	if (o->ar)
 		return arch_entry(o, rel, e);
+	written_add(o, rel);
 	if ((rc = pend_settle(o, rel)) != 0 ||
 	    (e->type == FSENT_HARDLINK && (rc = pend_settle(o, e->link)) != 0))
 		return rc;
@@ -2199,6 +2332,7 @@ fsout_file_open(struct fsout *o, const char *rel, const struct fsent_entry *e,
 	}
 	if (o->ar)
 		return arch_file_open(o, rel, e, out);
+	written_add(o, rel);
 	/* Data goes where the map says: overlapping or unsorted regions
 	 * would write one place twice and leave another a hole. */
 	if (e->nregions && !regions_ok(e)) {
@@ -2653,7 +2787,8 @@ fsout_free(struct fsout *o)
 		close(o->syncfd[i]);
 	free(o->syncfd);
 	free(o->syncdev);
-	free(o->seen);
+	free(o->seen.v);
+	free(o->made.v);
 	absent_clear(o);
 	pdir_unref(o, o->cur);
 	if (o->root) {

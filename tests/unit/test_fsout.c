@@ -971,6 +971,33 @@ START_TEST(test_batches_overlap)
 	slurp("t/link", buf, sizeof(buf), &n);
 	ck_assert_mem_eq(buf, "f301", 4);
 
+	/* A rename the sync thread cannot make (a directory planted at the
+	 * final name after the file was committed) fails that file alone,
+	 * named in the message; its temporary is removed and the rest of
+	 * its batch is in place. */
+	o = open_target(FSOUT_ALWAYS, 0);
+	for (i = 0; i < 300; i++) {
+		snprintf(rel, sizeof(rel), "h%03d", i);
+		ck_assert_int_eq(write_file(o, rel, e, rel, 4), 0);
+		if (i == 0) {
+			ck_assert_int_eq(mkdir(at("t/h000"), 0755), 0);
+			ck_assert_int_eq(mkdir(at("t/h000/planted"), 0755), 0);
+		}
+	}
+	logged[0] = 0;
+	ck_assert_int_ne(fsout_close(o), 0);
+	ck_assert_msg(strstr(logged, "h000") && strstr(logged, "cannot rename"),
+	    "%s", logged);
+	fsout_free(o);
+	ck_assert_int_eq(has_temp("t"), 0);
+	ck_assert_int_eq(access(at("t/h000/planted"), F_OK), 0);
+	for (i = 1; i < 300; i++) {
+		snprintf(rel, sizeof(rel), "t/h%03d", i);
+		slurp(rel, buf, sizeof(buf), &n);
+		ck_assert_int_eq(n, 4);
+		ck_assert_mem_eq(buf, rel + 2, 4);
+	}
+
 	/* no close: every batch, synced or not, is dropped */
 	o = open_target(FSOUT_ALWAYS, 0);
 	for (i = 0; i < 600; i++) {
@@ -1038,6 +1065,54 @@ START_TEST(test_temp_rename_abort)
 	fsout_file_abort(f);
 	ck_assert_int_eq(fsout_close(o), 0);
 	fsout_free(o);
+	fsent_entry_free(e);
+}
+END_TEST
+
+/* In a directory this handle made, names it has not made are known to be
+ * absent without a lookup; what it made is still seen, and the overwrite
+ * policy still applies to it. */
+START_TEST(test_made_directory)
+{
+	struct fsout *o = open_target(FSOUT_NEVER, 0);
+	struct fsent_entry *d = ent(FSENT_DIR, 0755), *e = ent(FSENT_FILE, 0644);
+	struct fsent_entry *cur = NULL;
+	char rel[32], buf[16];
+	ssize_t n;
+	int i;
+
+	ck_assert_int_eq(fsout_entry(o, "d", d), 0);
+	ck_assert_int_eq(fsout_existing(o, "d/a", &cur), 0);
+	ck_assert_int_eq(write_file(o, "d/a", e, "one", 3), 0);
+	ck_assert_int_eq(fsout_existing(o, "d/a", &cur), 1);
+	ck_assert_uint_eq(cur->size, 3);
+	fsent_entry_free(cur);
+	cur = NULL;
+	ck_assert_int_eq(write_file(o, "d/a", e, "two", 3), 1);	/* never */
+	/* Many more names: every one is still seen once written. */
+	for (i = 0; i < 2000; i++) {
+		snprintf(rel, sizeof(rel), "d/n%04d", i);
+		ck_assert_int_eq(fsout_existing(o, rel, &cur), 0);
+		ck_assert_int_eq(write_file(o, rel, e, rel, 4), 0);
+	}
+	for (i = 0; i < 2000; i += 97) {
+		snprintf(rel, sizeof(rel), "d/n%04d", i);
+		ck_assert_int_eq(fsout_existing(o, rel, &cur), 1);
+		fsent_entry_free(cur);
+		cur = NULL;
+	}
+	/* A directory that was there before is looked in as before. */
+	mkd("t/old");
+	ck_assert_int_eq(close(open(at("t/old/x"), O_CREAT | O_WRONLY, 0644)), 0);
+	ck_assert_int_eq(fsout_entry(o, "old", d), 1);	/* there: kept */
+	ck_assert_int_eq(fsout_existing(o, "old/x", &cur), 1);
+	fsent_entry_free(cur);
+	ck_assert_int_eq(fsout_close(o), 0);
+	fsout_free(o);
+	slurp("t/d/a", buf, sizeof(buf), &n);
+	ck_assert_int_eq(n, 3);
+	ck_assert_mem_eq(buf, "one", 3);
+	fsent_entry_free(d);
 	fsent_entry_free(e);
 }
 END_TEST
@@ -1635,6 +1710,7 @@ suite(void)
 	tcase_add_test(tc, test_stale_temporaries_removed);
 	tcase_add_test(tc, test_temp_rename_abort);
 	tcase_add_test(tc, test_batches_overlap);
+	tcase_add_test(tc, test_made_directory);
 	tcase_add_test(tc, test_overwrite);
 	tcase_add_test(tc, test_resume);
 	tcase_add_test(tc, test_owner);
