@@ -1889,14 +1889,16 @@ pend_rename(struct fsout *o, struct pending *batch, size_t *n)
 	return rc;
 }
 
-/* Drops a batch that is not to be renamed: temporaries removed. */
+/* Drops a batch that is not to be renamed: temporaries removed (a file
+ * the sync thread already put in place, durable, stays). */
 static void
 pend_discard(struct fsout *o, struct pending *batch, size_t *n)
 {
 	size_t i;
 
 	for (i = 0; i < *n; i++) {
-		unlinkat(batch[i].pd->fd, batch[i].tmp, 0);
+		if (batch[i].renamed != 1)
+			unlinkat(batch[i].pd->fd, batch[i].tmp, 0);
 		pdir_unref(o, batch[i].pd);
 		free(batch[i].rel);
 	}
@@ -1998,7 +2000,8 @@ pend_settle(struct fsout *o, const char *rel)
 	return rel && pend_find(o, rel) ? pend_flush(o) : 0;
 }
 
-/* Drops the pending files (no successful close): temporaries removed. */
+/* Drops the pending files (no successful close): temporaries removed;
+ * what the sync thread had already synced and renamed stays in place. */
 static void
 pend_drop(struct fsout *o)
 {
