@@ -17,7 +17,7 @@
 #include "lib/util/err.h"
 #include "lib/util/log.h"
 
-/* ---- randomness (with a deterministic test mode) ---- */
+/* ---- the OpenSSL algorithms (fetched by bwcrypto_init) ---- */
 
 /* Fetched once: an implicit fetch on every init takes a global lock in
  * OpenSSL 3, which the workers would contend on. */
@@ -32,6 +32,8 @@ sha_fetch(void)
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 	hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
+
+/* ---- randomness (with a deterministic test mode) ---- */
 
 static int test_rng;
 static uint8_t test_key[crypto_stream_chacha20_KEYBYTES];

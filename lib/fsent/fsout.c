@@ -31,9 +31,10 @@
  * and rename it at archive_write_finish_entry, before our caller has
  * checked the content.  So we name the entry ".bw-restore.XXXXXX" in the
  * final directory ourselves, let libarchive create it, fill it and set its
- * metadata, and renameat() it over the final name only in
- * fsout_file_commit, within the same verified directory.  A crash before
- * that leaves a temporary file, never a half-written file under its name.
+ * metadata, and renameat() it over the final name, within the same
+ * verified directory, only after fsout_file_commit and once its bytes are
+ * durable (Durability, below).  A crash before that leaves a temporary
+ * file, never a half-written file under its name.
  *
  * Directories are created at once with mode 0700 (so a read-only directory
  * can still be filled, and nobody else looks in before its ACLs are set);
