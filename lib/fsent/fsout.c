@@ -2556,8 +2556,15 @@ fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg)
 		return rc;
 	}
 	/* A committed file may still wait for its rename (no sync for a
-	 * read back). */
+	 * read back).  One of the batch at the sync thread may be renamed
+	 * at any moment: that batch is settled first, and the file read
+	 * under its final name. */
 	p = pend_find(o, rel);
+	if (p && p >= o->spend && p < o->spend + o->nspend) {
+		if ((rc = pend_settle_synced(o)) != 0)
+			goto out;
+		p = pend_find(o, rel);
+	}
 	fd = openat(p ? p->pd->fd : pd->fd, p ? p->tmp : base_of(rel),
 	    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {

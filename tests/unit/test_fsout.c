@@ -940,6 +940,7 @@ START_TEST(test_batches_overlap)
 {
 	struct fsout *o = open_target(FSOUT_ALWAYS, 0);
 	struct fsent_entry *e = ent(FSENT_FILE, 0644), *l;
+	struct readback rb;
 	char rel[32], buf[16];
 	ssize_t n;
 	int i;
@@ -970,6 +971,25 @@ START_TEST(test_batches_overlap)
 	ck_assert_mem_eq(buf, "new!", 4);
 	slurp("t/link", buf, sizeof(buf), &n);
 	ck_assert_mem_eq(buf, "f301", 4);
+
+	/* Read back (restore --verify does it right after each commit) a file
+	 * of the batch the sync thread has already renamed, before the writer
+	 * has settled that batch: it is read under its final name. */
+	o = open_target(FSOUT_ALWAYS, 0);
+	for (i = 0; i < 256; i++) {
+		snprintf(rel, sizeof(rel), "r%03d", i);
+		ck_assert_int_eq(write_file(o, rel, e, rel, 4), 0);
+	}
+	for (i = 0; i < 1000 && access(at("t/r255"), F_OK) != 0; i++)
+		usleep(10000);	/* the sync thread puts the batch in place */
+	ck_assert_int_eq(access(at("t/r255"), F_OK), 0);
+	rb.n = 0;
+	logged[0] = 0;
+	ck_assert_msg(fsout_read(o, "r255", readback_cb, &rb) == 0, "%s", logged);
+	ck_assert_uint_eq(rb.n, 4);
+	ck_assert_mem_eq(rb.buf, "r255", 4);
+	ck_assert_int_eq(fsout_close(o), 0);
+	fsout_free(o);
 
 	/* A rename the sync thread cannot make (a directory planted at the
 	 * final name after the file was committed) fails that file alone,
