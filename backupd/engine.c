@@ -83,13 +83,15 @@ struct job {
 	uint8_t id[32];
 };
 
-/* Work for the signature thread: bytes of one file, in order. */
-enum sig_op { SIG_FEED, SIG_FINISH, SIG_ABORT };
+/* Work for the signature thread: bytes of one file, in order, for its new
+ * signature (job) and for its rsync delta against the old one (djob). */
+enum sig_op { SIG_FEED, SIG_FINISH, SIG_ABORT, DELTA_FINISH, DELTA_ABORT };
 struct sigwork {
 	struct sigwork *next;
 	enum sig_op op;
 	struct act *owner;
 	struct delta_sig_job *job;
+	struct delta_job *djob;
 	uint8_t *data;
 	size_t len, cap;		/* cap counts in flight */
 };
@@ -109,6 +111,14 @@ struct act {
 	struct buf root_sig;		/* the delta chain's root's signature */
 	struct buf small_delta;		/* a small delta, stored at apply time */
 	int sig_failed;			/* set by the signature thread only */
+	/* the delta being made by the signature thread: dbuf, dliteral and
+	 * drc are its until DELTA_FINISH or DELTA_ABORT is done (dbusy falls
+	 * to 0, under mu); dfail (atomic) tells the walker to give up early */
+	struct buf dbuf;
+	uint64_t dliteral;
+	int drc;			/* 0, a negative code, or 1: not worth it */
+	int dfail;
+	int dbusy;
 	int same_as_old;		/* re-read, same bytes: old descriptor and sigs kept */
 	int have_old;			/* the previous version, from the cache: */
 	uint8_t old_hash[32];
@@ -151,9 +161,10 @@ struct engine {
 	struct bufpool *chunks, *copies;
 	pthread_t threads[MAX_WORKERS];
 	unsigned nthreads;
-	/* rsync signatures are computed by their own thread, in file order,
-	 * from copies of what the walker reads: hashing every block of every
-	 * large file would otherwise slow the walker, which feeds the workers */
+	/* rsync signatures and deltas are computed by their own thread, in
+	 * file order, from copies of what the walker reads: hashing every block
+	 * of every large file would otherwise slow the walker, which feeds the
+	 * workers */
 	pthread_t sig_thread;
 	int sig_running;
 	struct sigwork *sig_head, *sig_tail;
@@ -458,6 +469,36 @@ forget_jobs(struct engine *e, struct act *a)
 	return 0;
 }
 
+/* The signature thread's part of a delta: one piece of the file.  A delta
+ * that fails or grows past DELTA_CAP (a rewrite, not an edit) takes no
+ * more input, and the walker is told to stop reading. */
+static void
+delta_step(struct sigwork *w)
+{
+	struct act *a = w->owner;
+	int rc;
+
+	if (__atomic_load_n(&a->dfail, __ATOMIC_RELAXED))
+		return;
+	if ((rc = delta_feed(w->djob, w->data, w->len, &a->dbuf)) == 0 && a->dbuf.len <= DELTA_CAP)
+		return;
+	a->drc = rc ? rc : 1;
+	__atomic_store_n(&a->dfail, 1, __ATOMIC_RELAXED);
+}
+
+/* Ends a delta: finished (the rest of it and its literal bytes) unless it
+ * already failed or is abandoned; the job is freed either way. */
+static void
+delta_end(struct sigwork *w)
+{
+	struct act *a = w->owner;
+
+	if (w->op == DELTA_FINISH && !a->drc)
+		a->drc = delta_finish(w->djob, &a->dbuf, &a->dliteral);
+	else
+		delta_abort(w->djob);
+}
+
 static void *
 sig_worker(void *arg)
 {
@@ -480,8 +521,15 @@ sig_worker(void *arg)
 
 		switch (w->op) {
 		case SIG_FEED:
-			if (delta_sig_feed(w->job, w->data, w->len) != 0)
+			if (w->job && !w->owner->sig_failed &&
+			    delta_sig_feed(w->job, w->data, w->len) != 0)
 				w->owner->sig_failed = 1;	/* only this thread */
+			if (w->djob)
+				delta_step(w);
+			break;
+		case DELTA_FINISH:
+		case DELTA_ABORT:
+			delta_end(w);
 			break;
 		case SIG_FINISH:
 			if (w->owner->sig_failed) {
@@ -498,7 +546,9 @@ sig_worker(void *arg)
 		bufpool_put(e->copies, w->data, w->cap);
 		pthread_mutex_lock(&e->mu);
 		e->inflight -= w->cap;
-		if (w->op != SIG_FEED)
+		if (w->op == DELTA_FINISH || w->op == DELTA_ABORT)
+			w->owner->dbusy = 0;
+		else if (w->op != SIG_FEED)
 			w->owner->outstanding--;
 		pthread_cond_broadcast(&e->done_cv);
 		pthread_mutex_unlock(&e->mu);
@@ -506,19 +556,22 @@ sig_worker(void *arg)
 	}
 }
 
-/* Queues signature work; FEED copies p.  FINISH and ABORT count as an
- * outstanding job of the act, so it is applied only once they are done. */
+/* Queues signature work; FEED copies p for the signature job, the delta job
+ * or both.  SIG_FINISH and SIG_ABORT count as an outstanding job of the
+ * act, so it is applied only once they are done; DELTA_FINISH and
+ * DELTA_ABORT set a->dbusy until done (delta_wait).  w, if not NULL, is
+ * the item to use (so that ending a delta cannot fail for lack of
+ * memory). */
 static int
-sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, enum sig_op op,
-    const void *p, size_t n)
+sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, struct delta_job *djob,
+    enum sig_op op, const void *p, size_t n, struct sigwork *w)
 {
-	struct sigwork *w = calloc(1, sizeof(*w));
-
-	if (!w)
+	if (!w && (w = calloc(1, sizeof(*w))) == NULL)
 		return BW_ERR_NOMEM;
 	w->op = op;
 	w->owner = a;
 	w->job = job;
+	w->djob = djob;
 	if (op == SIG_FEED) {
 		/* a short read (a file's tail) borrows a pool buffer only when
 		 * it is large: each copy counts its buffer's size in flight */
@@ -533,7 +586,9 @@ sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, enum sig_
 	}
 	pthread_mutex_lock(&e->mu);
 	e->inflight += w->cap;
-	if (op != SIG_FEED)
+	if (op == DELTA_FINISH || op == DELTA_ABORT)
+		a->dbusy = 1;
+	else if (op != SIG_FEED)
 		a->outstanding++;
 	if (e->sig_tail)
 		e->sig_tail->next = w;
@@ -543,6 +598,16 @@ sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, enum sig_
 	pthread_cond_signal(&e->sig_cv);
 	pthread_mutex_unlock(&e->mu);
 	return 0;
+}
+
+/* Waits until the signature thread is done with a's delta. */
+static void
+delta_wait(struct engine *e, struct act *a)
+{
+	pthread_mutex_lock(&e->mu);
+	while (a->dbusy)
+		pthread_cond_wait(&e->done_cv, &e->mu);
+	pthread_mutex_unlock(&e->mu);
 }
 
 static void cache_record(struct engine *e, struct act *a);
@@ -654,6 +719,7 @@ act_free(struct act *a)
 	buf_free(&a->sig);
 	buf_free(&a->root_sig);
 	buf_free(&a->small_delta);
+	buf_free(&a->dbuf);
 	buf_free(&a->old_sigs);
 	free(a->path);
 	free(a);
@@ -912,9 +978,12 @@ out:
  * (derive_sig).
  *
  * Delta mode (old is the previous version's cache entry, with a signature):
- * the rsync delta against the old signature is built alongside; if it stays
- * small (under DELTA_CAP) and most of the old file was reused, the delta is
- * stored instead of the chunks.  Otherwise the file is read a second time
+ * the rsync delta against the old signature is built alongside, on the
+ * signature thread (it hashes every block the old version had: on the
+ * walker it took 40% of an incremental backup's critical path), and the
+ * walker waits for it at the end of the file; if it stays small (under
+ * DELTA_CAP) and most of the old file was reused, the delta is stored
+ * instead of the chunks.  Otherwise the file is read a second time
  * the plain way.  A delta is always smaller than the chunks it replaces;
  * the chain is capped (TREE_DELTA_DEPTH_MAX) so restores stay cheap.
  */
@@ -1150,9 +1219,10 @@ static int
 read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_sig *old_sig,
     uint64_t old_size)
 {
-	struct buf chunk = { 0 }, dbuf = { 0 };
+	struct buf chunk = { 0 }, *dbuf = &a->dbuf;	/* the delta */
 	struct delta_sig_job *sj = NULL;
 	struct delta_job *dj = NULL;
+	struct sigwork *dend = NULL;	/* ends the delta */
 	struct extents xs = { 0 };
 	struct stat st0;
 	uint64_t off, in = 0, literal = 0;
@@ -1172,10 +1242,13 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}
-	if (delta && (dj = delta_start(old_sig)) == NULL) {
+	if (delta && ((dend = calloc(1, sizeof(*dend))) == NULL ||
+	    (dj = delta_start(old_sig)) == NULL)) {
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}
+	buf_reset(&a->dbuf);
+	a->drc = a->dfail = 0;
 	for (;;) {
 		const uint8_t *p = e->rbuf;
 
@@ -1194,16 +1267,15 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 		if (derive && (rc = extents_add(&xs, in, off, (uint64_t)n)) != 0)
 			goto out;
 		in += (uint64_t)n;
-		if (sj && (rc = sig_submit(e, a, sj, SIG_FEED, p, (size_t)n)) != 0)
+		/* the delta is made on the signature thread, alongside */
+		if (dj && __atomic_load_n(&a->dfail, __ATOMIC_RELAXED)) {
+			log_debug("%s: delta given up after %llu bytes: rewritten, not edited",
+			    a->path, (unsigned long long)in);
+			rc = 1;	/* a rewrite, not an edit (or it failed) */
 			goto out;
-		if (dj) {
-			if ((rc = delta_feed(dj, p, (size_t)n, &dbuf)) != 0)
-				goto out;
-			if (dbuf.len > DELTA_CAP) {
-				rc = 1;	/* a rewrite, not an edit */
-				goto out;
-			}
 		}
+		if ((sj || dj) && (rc = sig_submit(e, a, sj, dj, SIG_FEED, p, (size_t)n, NULL)) != 0)
+			goto out;
 		while (n > 0) {
 			k = cdc_next(e->cdc, p, (size_t)n, &cut);
 			/* a chunk's buffer is sized once (growing it by doubling
@@ -1229,28 +1301,31 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 	if (chunk.len && (rc = submit(e, a, &chunk, OBJ_DATA, store)) != 0)
 		goto out;
 	if (dj) {
-		rc = delta_finish(dj, &dbuf, &literal);
+		(void)sig_submit(e, a, NULL, dj, DELTA_FINISH, NULL, 0, dend);
 		dj = NULL;
-		if (rc)
+		dend = NULL;
+		delta_wait(e, a);
+		if ((rc = a->drc) != 0)
 			goto out;
+		literal = a->dliteral;
 		/* worth it only if a good part of the old file was reused */
-		if (dbuf.len > DELTA_CAP || in - (literal < in ? literal : in) < old_size / 4) {
+		if (dbuf->len > DELTA_CAP || in - (literal < in ? literal : in) < old_size / 4) {
 			rc = 1;
 			goto out;
 		}
-		if (dbuf.len <= SMALL_DELTA) {
+		if (dbuf->len <= SMALL_DELTA) {
 			/* kept until the entry is applied: if the file turns
 			 * out to hold the same bytes (re-read because it was
 			 * touched), nothing is stored at all */
 			buf_reset(&a->small_delta);
-			if ((rc = buf_put(&a->small_delta, dbuf.data, dbuf.len)) != 0)
+			if ((rc = buf_put(&a->small_delta, dbuf->data, dbuf->len)) != 0)
 				goto out;
 		}
-		for (off = 0; off < dbuf.len && !a->small_delta.len; off += DELTA_PIECE) {
+		for (off = 0; off < dbuf->len && !a->small_delta.len; off += DELTA_PIECE) {
 			struct buf piece = { 0 };
-			size_t len = dbuf.len - off < DELTA_PIECE ? dbuf.len - off : DELTA_PIECE;
+			size_t len = dbuf->len - off < DELTA_PIECE ? dbuf->len - off : DELTA_PIECE;
 
-			if ((rc = buf_put(&piece, dbuf.data + off, len)) != 0 ||
+			if ((rc = buf_put(&piece, dbuf->data + off, len)) != 0 ||
 			    (rc = submit(e, a, &piece, OBJ_DELTA, 1)) != 0) {
 				buf_free(&piece);
 				goto out;
@@ -1258,12 +1333,12 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 		}
 		a->delta = 1;
 		log_debug("%s: stored as a delta of %zu bytes (%llu literal) on a depth-%u base",
-		    a->path, dbuf.len, (unsigned long long)literal, (unsigned)a->delta_base.depth);
+		    a->path, dbuf->len, (unsigned long long)literal, (unsigned)a->delta_base.depth);
 		if (derive)
-			derive_sig(w, a, old_sig, &dbuf, in, &xs, &st0);
+			derive_sig(w, a, old_sig, dbuf, in, &xs, &st0);
 	}
 	if (sj) {
-		rc = sig_submit(e, a, sj, SIG_FINISH, NULL, 0);
+		rc = sig_submit(e, a, sj, NULL, SIG_FINISH, NULL, 0, NULL);
 		if (rc)
 			goto out;
 		sj = NULL;
@@ -1275,12 +1350,19 @@ unreadable:
 	a->failed = 1;
 	rc = add_error(e, a->path, bw_strerror(rc));
 out:
-	if (sj)
-		(void)sig_submit(e, a, sj, SIG_ABORT, NULL, 0);	/* fails only without memory */
-	if (dj)
-		delta_abort(dj);
+	if (sj)	/* fails only without memory */
+		(void)sig_submit(e, a, sj, NULL, SIG_ABORT, NULL, 0, NULL);
+	if (dj) {
+		/* the caller frees the old signature dj uses */
+		(void)sig_submit(e, a, NULL, dj, DELTA_ABORT, NULL, 0, dend);
+		dend = NULL;
+		delta_wait(e, a);
+		if (rc == 1 && a->drc < 0)
+			rc = a->drc;	/* it failed rather than grew */
+	}
+	free(dend);
 	free(xs.x);
-	buf_free(&dbuf);
+	buf_free(dbuf);
 	buf_free(&chunk);
 	return rc;
 }

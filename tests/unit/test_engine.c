@@ -364,6 +364,76 @@ START_TEST(in_place_edit_is_stored_as_a_delta)
 }
 END_TEST
 
+/*
+ * A file rewritten in place is not an edit: its delta is given up and the
+ * file is stored as chunks.  The 40 MiB file's delta passes DELTA_CAP
+ * (8 MiB) while it is being read, so the walker stops reading it early
+ * (it runs at most MAX_INFLIGHT ahead of the delta); the 3 MiB file's is
+ * given up at its end (almost nothing of the old file reused).  Both read
+ * back equal, and the next backup of the same bytes adds nothing.
+ */
+START_TEST(rewritten_file_is_stored_whole)
+{
+	static const struct { const char *name; size_t size; } files[] = {
+		{ "huge.bin", 40u << 20 }, { "big.bin", 3u << 20 },
+	};
+	struct repo *r;
+	struct snap_info s1, s2, s3, full;
+	struct timespec ts;
+	struct find fe = { 0 };
+	struct walk_opts wo = { find_entry, NULL, &fe, NULL };
+	struct buf got = { 0 };
+	char path[512];
+	uint8_t *data = malloc(40u << 20);
+	int64_t later;
+	size_t i;
+
+	ck_assert_ptr_nonnull(data);
+	bwcrypto_random(data, 40u << 20);
+	write_file("huge.bin", data, 40u << 20);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(run(r, later, &s1), 0);
+	bwcrypto_random(data, 40u << 20);
+	for (i = 0; i < 2; i++)
+		write_file(files[i].name, data, files[i].size);
+	ck_assert_int_eq(run(r, later + 1000000000LL, &s2), 0);
+	ck_assert_uint_eq(s2.files_changed, 2);
+	ck_assert_uint_gt(s2.bytes_added, 40u << 20);
+	/* each read twice, but the large one not to its end the first time */
+	ck_assert_uint_gt(s2.bytes_read, (40u << 20) + 2 * (3u << 20));
+	ck_assert_uint_lt(s2.bytes_read, 2 * (40u << 20) + 2 * (3u << 20));
+
+	memset(&full, 0, sizeof(full));
+	ck_assert_int_eq(repo_snapshot_load(r, s2.id, &full), 0);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", src, files[i].name);
+		fe.want = path;
+		fe.found = 0;
+		ck_assert_int_eq(walk_tree(r, full.root, &wo), 0);
+		ck_assert(fe.found);
+		ck_assert_int_eq(fe.copy.content.kind, 0);	/* chunks, no delta */
+		content_bytes(r, &fe.copy.content, &got);
+		ck_assert_uint_eq(got.len, files[i].size);
+		ck_assert(memcmp(got.data, data, files[i].size) == 0);
+		buf_reset(&got);
+		tree_content_clear(&fe.copy.content);
+	}
+	/* touched, same bytes: nothing new */
+	write_file("huge.bin", data, 40u << 20);
+	ck_assert_int_eq(run(r, later + 2000000000LL, &s3), 0);
+	ck_assert_uint_lt(s3.bytes_added, 64u << 10);
+	buf_free(&got);
+	free(data);
+	snap_info_clear(&full);
+	snap_info_clear(&s1);
+	snap_info_clear(&s2);
+	snap_info_clear(&s3);
+	repo_free(r);
+}
+END_TEST
+
 /* The signature the files cache holds for path (the newest version's). */
 static void
 cached_sig(struct repo *r, const char *path, struct buf *out)
@@ -625,6 +695,7 @@ main(void)
 	tcase_add_test(tc, roots_are_normalised);
 	tcase_add_test(tc, in_place_edit_is_stored_as_a_delta);
 	tcase_add_test(tc, derived_signatures_keep_deltas_right);
+	tcase_add_test(tc, rewritten_file_is_stored_whole);
 	tcase_add_test(tc, changed_directory_is_stored_as_a_delta);
 	tcase_add_test(tc, directory_chain_past_the_depth_cap);
 	suite_add_tcase(s, tc);
