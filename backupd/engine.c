@@ -58,6 +58,10 @@
  * memory. */
 #define MAX_INFLIGHT (8u << 20)
 #define MAX_QUEUE 4096
+/* Of MAX_INFLIGHT, what the copies for the signature thread may hold.
+ * Without a bound of their own they filled it during an incremental
+ * backup (deltas are slower than hashing), 3-4 MiB more at the peak. */
+#define MAX_SIG_INFLIGHT (2u << 20)
 #define READ_SIZE (1u << 20)
 /* Idle copies kept: the walker takes one back as soon as the signature
  * thread gives one, so more would only sit there. */
@@ -153,6 +157,7 @@ struct engine {
 	pthread_cond_t done_cv;		/* the walker waits for progress */
 	struct job *work_head, *work_tail;
 	size_t inflight;
+	size_t sig_inflight;		/* the part of it copied for the signature thread */
 	int quit;
 	int fatal;			/* first storage error, or 0 */
 	/* chunk buffers (the writer's pool: a longer chunk than its buffers
@@ -546,6 +551,7 @@ sig_worker(void *arg)
 		bufpool_put(e->copies, w->data, w->cap);
 		pthread_mutex_lock(&e->mu);
 		e->inflight -= w->cap;
+		e->sig_inflight -= w->cap;
 		if (w->op == DELTA_FINISH || w->op == DELTA_ABORT)
 			w->owner->dbusy = 0;
 		else if (w->op != SIG_FEED)
@@ -573,6 +579,12 @@ sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, struct de
 	w->job = job;
 	w->djob = djob;
 	if (op == SIG_FEED) {
+		/* the signature thread is the slower reader: copies queued for
+		 * it would otherwise take the whole MAX_INFLIGHT */
+		pthread_mutex_lock(&e->mu);
+		while (e->sig_inflight >= MAX_SIG_INFLIGHT)
+			pthread_cond_wait(&e->done_cv, &e->mu);
+		pthread_mutex_unlock(&e->mu);
 		/* a short read (a file's tail) borrows a pool buffer only when
 		 * it is large: each copy counts its buffer's size in flight */
 		w->cap = n >= bufpool_size(e->copies) / 2 ? bufpool_size(e->copies) : n ? n : 1;
@@ -586,6 +598,7 @@ sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, struct de
 	}
 	pthread_mutex_lock(&e->mu);
 	e->inflight += w->cap;
+	e->sig_inflight += w->cap;
 	if (op == DELTA_FINISH || op == DELTA_ABORT)
 		a->dbusy = 1;
 	else if (op != SIG_FEED)
