@@ -12,15 +12,11 @@
 
 /*
  * A write session.  repo_writer_put runs on several worker threads: the id,
- * compression and encryption are computed without any lock, and so are the
- * pack's writes and fsyncs; w->mu guards only the dedup lookup/insert and
- * the list of open packs.  Each call takes an open pack for itself (or
- * starts one), appends to it, finishes it if it is full, and gives it back:
- * so there are at most as many open packs as concurrent callers, and a
- * pack being made durable never stalls the other workers or the walker
- * asking repo_writer_has.  Lock order: w->mu, then r->mu.  After any write
- * error the session is failed for good (the caller must start a new one),
- * because objects of the abandoned pack were already counted as stored.
+ * compression and encryption are computed without any lock; only the dedup
+ * lookup/insert and the append to the current pack hold w->mu.  Lock order:
+ * w->mu, then r->mu.  After any write error the session is failed for good
+ * (the caller must start a new one), because objects of the abandoned pack
+ * were already counted as stored.
  *
  * Each object is compressed and sealed in one buffer taken from w->pool and
  * given back once the pack has its bytes: without it, every object of a
@@ -43,11 +39,8 @@ struct repo_writer {
 	pthread_mutex_t mu;
 	uint8_t e_pk[BWC_BOX_PK];
 	uint8_t *key;			/* session key, guarded memory */
-	struct idset *session;		/* ids stored (or being stored) by this session */
-	struct repo_packw **idle;	/* open packs no call is using */
-	unsigned nidle, capidle;
-	unsigned busy;			/* packs a call has taken */
-	pthread_cond_t done;		/* busy fell to 0 */
+	struct idset *session;		/* ids stored by this session */
+	struct repo_packw *pw;
 	struct bufpool *pool;		/* sealing buffers */
 	int failed;
 };
@@ -75,7 +68,6 @@ repo_writer_start(struct repo *r, struct repo_writer **out)
 		return BW_ERR_NOMEM;
 	w->r = r;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->done, NULL);
 	if ((w->key = bwcrypto_secalloc(BWC_KEY)) == NULL || (w->session = idset_new()) == NULL ||
 	    (w->pool = bufpool_new(repo_blob_seal_bound(pool_chunk(r)), WRITER_IDLE)) == NULL) {
 		rc = BW_ERR_NOMEM;
@@ -106,55 +98,23 @@ known(struct repo_writer *w, const uint8_t id[static OBJ_ID_LEN])
 	return has;
 }
 
-/* Finishes an open pack (durable, indexed) or, if it holds nothing, drops
- * it.  No lock held: it writes and fsyncs. */
+/* Caller holds w->mu. */
 static int
-finish_pack(struct repo_packw *pw)
+finish_pack(struct repo_writer *w)
 {
+	struct repo_packw *pw = w->pw;
+	int rc;
+
+	w->pw = NULL;
+	if (!pw)
+		return 0;
 	if (repo_packw_count(pw) == 0) {
 		repo_packw_abort(pw);
 		return 0;
 	}
-	return repo_packw_finish(pw);
-}
-
-/* Caller holds w->mu.  Takes an idle pack (*pw NULL: none, start one). */
-static int
-take_pack(struct repo_writer *w, struct repo_packw **pw)
-{
-	*pw = w->nidle ? w->idle[--w->nidle] : NULL;
-	/* room to give it back, so that giving back cannot fail */
-	if (w->busy + w->nidle + 1 > w->capidle) {
-		unsigned cap = w->capidle ? w->capidle * 2 : 4;
-		struct repo_packw **n = realloc(w->idle, cap * sizeof(*n));
-
-		if (!n) {
-			if (*pw)
-				w->idle[w->nidle++] = *pw;
-			*pw = NULL;
-			return BW_ERR_NOMEM;
-		}
-		w->idle = n;
-		w->capidle = cap;
-	}
-	w->busy++;
-	return 0;
-}
-
-/* Caller holds w->mu.  Gives back a pack taken with take_pack (pw NULL: it
- * was finished or dropped), recording rc. */
-static void
-give_pack(struct repo_writer *w, struct repo_packw *pw, int rc)
-{
-	if (rc) {
-		if (!w->failed)
-			w->failed = rc;
-		repo_packw_abort(pw);
-	} else if (pw) {
-		w->idle[w->nidle++] = pw;
-	}
-	if (--w->busy == 0)
-		pthread_cond_broadcast(&w->done);
+	if ((rc = repo_packw_finish(pw)) != 0)
+		w->failed = rc;
+	return rc;
 }
 
 int
@@ -162,7 +122,6 @@ repo_writer_put(struct repo_writer *w, enum obj_type type, const void *p, size_t
     const uint8_t *id, uint8_t id_out[static OBJ_ID_LEN], uint64_t *added)
 {
 	struct repo *r = w->r;
-	struct repo_packw *pw = NULL;
 	uint8_t oid[OBJ_ID_LEN], *blob = NULL;
 	size_t cap = 0, len = 0;
 	int rc = 0;
@@ -209,24 +168,19 @@ repo_writer_put(struct repo_writer *w, enum obj_type type, const void *p, size_t
 	pthread_mutex_lock(&w->mu);
 	if ((rc = w->failed) != 0 || known(w, oid))
 		goto unlock;
-	/* counted as stored from now on: a failure below fails the session */
-	if ((rc = idset_put(w->session, oid, 1, NULL)) != 0 || (rc = take_pack(w, &pw)) != 0) {
+	if (!w->pw && (rc = repo_packw_new(r, w->e_pk, w->key, &w->pw)) != 0) {
 		w->failed = rc;
 		goto unlock;
 	}
-	pthread_mutex_unlock(&w->mu);
-
-	if (!pw)
-		rc = repo_packw_new(r, w->e_pk, w->key, &pw);
-	if (!rc && (rc = repo_packw_add(pw, type, oid, blob, len, (uint32_t)n)) == 0 && added)
-		*added = len;
-	if (!rc && repo_packw_size(pw) >= r->pack_target) {
-		rc = finish_pack(pw);
-		pw = NULL;
+	if ((rc = repo_packw_add(w->pw, type, oid, blob, len, (uint32_t)n)) != 0 ||
+	    (rc = idset_put(w->session, oid, 1, NULL)) != 0) {
+		w->failed = rc;
+		goto unlock;
 	}
-
-	pthread_mutex_lock(&w->mu);
-	give_pack(w, pw, rc);
+	if (added)
+		*added = len;
+	if (repo_packw_size(w->pw) >= r->pack_target)
+		rc = finish_pack(w);
 unlock:
 	pthread_mutex_unlock(&w->mu);
 out:
@@ -254,32 +208,12 @@ repo_writer_has(struct repo_writer *w, const uint8_t id[static OBJ_ID_LEN])
 int
 repo_writer_flush(struct repo_writer *w)
 {
-	struct repo_packw **packs;
-	unsigned i, n;
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
-	while (w->busy)
-		pthread_cond_wait(&w->done, &w->mu);
-	packs = w->idle;
-	n = w->nidle;
-	w->idle = NULL;
-	w->nidle = w->capidle = 0;
-	rc = w->failed;
+	if ((rc = w->failed) == 0)
+		rc = finish_pack(w);
 	pthread_mutex_unlock(&w->mu);
-	for (i = 0; i < n; i++) {
-		int x = rc ? (repo_packw_abort(packs[i]), 0) : finish_pack(packs[i]);
-
-		if (x && !rc)
-			rc = x;
-	}
-	free(packs);
-	if (rc) {
-		pthread_mutex_lock(&w->mu);
-		if (!w->failed)
-			w->failed = rc;
-		pthread_mutex_unlock(&w->mu);
-	}
 	return rc;
 }
 
@@ -303,13 +237,10 @@ repo_writer_free(struct repo_writer *w)
 {
 	if (!w)
 		return;
-	while (w->nidle)
-		repo_packw_abort(w->idle[--w->nidle]);
-	free(w->idle);
+	repo_packw_abort(w->pw);
 	idset_free(w->session);
 	bwcrypto_secfree(w->key);
 	bufpool_free(w->pool);
-	pthread_cond_destroy(&w->done);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }
