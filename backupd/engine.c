@@ -1192,12 +1192,14 @@ same_stat(const struct stat *a, const struct stat *b)
 
 /*
  * The new signature of a file kept as a delta: derived from the old one and
- * the delta (only the blocks the delta does not copy whole are read again
- * and hashed), instead of hashing every block on the signature thread.
- * The new signature must describe the bytes that were stored, so the file
- * must not have changed since before the first read (st0): if it did, the
- * file gets no signature (the next backup stores it whole).  A failure
- * costs only the signature, never the backup of the file.
+ * the delta (blocks the delta does not copy whole are hashed from its
+ * literal bytes, or read again and checked against the old blocks they
+ * were copied from), instead of hashing every block on the signature
+ * thread.  The new signature must describe the bytes that were stored: if
+ * the file changed since before the first read (st0, or bytes read again
+ * that are not the copied ones), it gets no signature and the next backup
+ * stores it as chunks.  A failure costs only the signature, never the
+ * backup of the file.
  */
 static void
 derive_sig(struct fsent_walk *w, struct act *a, const struct delta_sig *old,
@@ -1215,9 +1217,11 @@ derive_sig(struct fsent_walk *w, struct act *a, const struct delta_sig *old,
 	if (rc == 0 && (fsent_fstat(w, &st1) != 0 || !same_stat(st0, &st1)))
 		rc = 1;
 	if (rc) {
+		/* the file's bytes are stored; only the next backup costs more */
 		buf_reset(&a->sig);
-		log_debug("%s: %s; no rsync signature kept, the next backup stores it whole",
-		    a->path, rc > 0 ? "changed while being read" : bw_strerror(rc));
+		(rc > 0 ? log_info : log_warn)("%s: %s; no rsync signature kept, so the next "
+		    "backup stores it as chunks", a->path,
+		    rc > 0 ? "changed while being read" : bw_strerror(rc));
 		return;
 	}
 	log_debug("%s: rsync signature derived (%llu of %llu blocks reused)", a->path,

@@ -581,6 +581,7 @@ delta_out_len(const uint8_t *p, size_t n, uint64_t *total)
 }
 
 struct derive {
+	const struct delta_sig *old;
 	uint64_t file_size;
 	uint32_t bl;
 	size_t w;		/* bytes of one block's entry */
@@ -588,38 +589,106 @@ struct derive {
 	void *arg;
 	uint8_t *rbuf;		/* DELTA_DERIVE_READ bytes */
 	struct buf *out;
+	/* the delta command that makes the new data at [cat, cat + cc.len);
+	 * ci: where the next one starts */
+	const uint8_t *p;
+	size_t dn, ci;
+	struct delta_cmd cc;
+	uint64_t cat;
 };
 
+/* Moves to the command that makes new position pos (pos never goes back).
+ * 1 if the delta ends before it. */
+static int
+derive_seek(struct derive *d, uint64_t pos)
+{
+	while (d->cat + d->cc.len <= pos) {
+		d->cat += d->cc.len;
+		if (delta_cmd_next(d->p, d->dn, &d->ci, &d->cc) || d->cc.op == DELTA_END)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Bytes a COPY made, read again from the new data at [at, end), fed to the
+ * signature job j, and checked against the old blocks they came from: the
+ * data may have changed since the delta was made (a write in the same
+ * clock tick leaves size and times alone), and a signature must describe
+ * the bytes that were stored, or the next delta would copy what is not
+ * there.  src is the old position, on a block boundary.  0, 1 if they are
+ * not the old blocks' bytes (or the data ends), or a negative code.
+ */
+static int
+derive_copied(struct derive *d, struct delta_sig_job *j, uint64_t at, uint64_t end,
+    uint64_t src)
+{
+	struct delta_sig_job *v;
+	struct buf got = { 0 };
+	uint64_t blocks = (end - at + d->bl - 1) / d->bl;
+	size_t want;
+	long r;
+	int rc = 0;
+
+	if (src % d->bl || src / d->bl + blocks > d->old->nblocks)
+		return 1;
+	if ((v = delta_sig_start(d->file_size)) == NULL)
+		return BW_ERR_NOMEM;
+	for (; at < end && rc == 0; at += (uint64_t)r) {
+		want = end - at < DELTA_DERIVE_READ ? (size_t)(end - at) : DELTA_DERIVE_READ;
+		if ((r = d->read(d->arg, at, d->rbuf, want)) < 0) {
+			rc = (int)r;	/* reported by the reader */
+			break;
+		}
+		if (r == 0 || (size_t)r > want) {
+			rc = 1;
+			break;
+		}
+		if ((rc = delta_sig_feed(j, d->rbuf, (size_t)r)) == 0)
+			rc = delta_sig_feed(v, d->rbuf, (size_t)r);
+	}
+	if (rc == 0) {
+		rc = delta_sig_finish(v, &got);
+		v = NULL;
+	}
+	if (rc == 0 && (got.len != DELTA_SIG_HEADER + blocks * d->w ||
+	    memcmp(got.data + DELTA_SIG_HEADER, d->old->sums + src / d->bl * d->w,
+	    blocks * d->w) != 0))
+		rc = 1;
+	delta_sig_abort(v);
+	buf_free(&got);
+	return rc;
+}
+
 /* Appends the entries of the blocks of the new data [from, to), where from
- * is on a block boundary and to is one or the end.  0, 1 if the data ends
- * before to, or a negative code. */
+ * is on a block boundary and to is one or the end: literal bytes from the
+ * delta, copied ones read again and checked (derive_copied).  0, 1 if
+ * that check fails, or a negative code. */
 static int
 derive_run(struct derive *d, uint64_t from, uint64_t to)
 {
 	struct delta_sig_job *j = NULL;
 	struct buf sig = { 0 };
-	uint64_t at, blocks = (to - from + d->bl - 1) / d->bl;
-	size_t want;
-	long r;
-	int rc;
+	uint64_t at, end, blocks = (to - from + d->bl - 1) / d->bl;
+	int rc = 0;
 
 	if (from == to)
 		return 0;
 	if ((j = delta_sig_start(d->file_size)) == NULL)
 		return BW_ERR_NOMEM;
-	for (at = from; at < to; at += (uint64_t)r) {
-		want = to - at < DELTA_DERIVE_READ ? (size_t)(to - at) : DELTA_DERIVE_READ;
-		if ((r = d->read(d->arg, at, d->rbuf, want)) < 0) {
-			rc = (int)r;	/* reported by the reader */
-			goto out;
-		}
-		if (r == 0 || (size_t)r > want) {
+	for (at = from; at < to && rc == 0; at = end) {
+		if (derive_seek(d, at)) {
 			rc = 1;
-			goto out;
+			break;
 		}
-		if ((rc = delta_sig_feed(j, d->rbuf, (size_t)r)) != 0)
-			goto out;
+		end = d->cat + d->cc.len < to ? d->cat + d->cc.len : to;
+		if (d->cc.op == DELTA_LITERAL)
+			rc = delta_sig_feed(j, d->cc.lit + (at - d->cat), (size_t)(end - at));
+		else
+			rc = derive_copied(d, j, at, end, d->cc.pos + (at - d->cat));
 	}
+	if (rc)
+		goto out;
 	rc = delta_sig_finish(j, &sig);
 	j = NULL;
 	if (rc)
@@ -649,16 +718,25 @@ delta_sig_derive(const struct delta_sig *old, const void *delta, size_t dn,
 	size_t start = out->len, i = 4;
 	uint64_t total, at = 0, done = 0, j, src, bl, nre = 0;
 	uint8_t hdr[DELTA_SIG_HEADER];
-	int rc = BW_ERR_NOMEM;
+	int rc = 1;
 
 	pthread_once(&delta_once, delta_lib_init);
+	/* only what the old signature and the delta say can be checked */
+	if (!delta_sig_fits(old, file_size) || delta_out_len(p, dn, &total) || total != new_len)
+		goto out;
+	d.old = old;
 	d.file_size = file_size;
 	d.bl = delta_block_len(file_size);
 	d.w = 4 + delta_strong_len(file_size, d.bl);
 	d.read = read_new;
 	d.arg = arg;
 	d.out = out;
+	d.p = p;
+	d.dn = dn;
+	d.ci = 4;
+	d.cc.op = DELTA_LITERAL;	/* of length 0: derive_seek reads the first */
 	bl = d.bl;
+	rc = BW_ERR_NOMEM;
 	if ((d.rbuf = malloc(DELTA_DERIVE_READ)) == NULL) {
 		log_error("rsync signature: out of memory");
 		goto out;
@@ -671,8 +749,6 @@ delta_sig_derive(const struct delta_sig *old, const void *delta, size_t dn,
 		log_error("rsync signature: out of memory");
 		goto out;
 	}
-	if (!delta_sig_fits(old, file_size) || delta_out_len(p, dn, &total) || total != new_len)
-		goto whole;
 	do {
 		(void)delta_cmd_next(p, dn, &i, &c);	/* parsed above */
 		if (c.op != DELTA_COPY || c.len < bl)
@@ -699,9 +775,6 @@ next:
 		at += c.len;
 	} while (c.op != DELTA_END);
 	rc = derive_run(&d, done, new_len);
-	goto out;
-whole:
-	rc = derive_run(&d, 0, new_len);
 out:
 	if (rc)
 		out->len = start;

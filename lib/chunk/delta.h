@@ -63,15 +63,18 @@ void delta_abort(struct delta_job *j);
  * The signature that delta_sig_start(file_size) would make of new data
  * (new_len bytes, read through read_new: random access, as for delta_apply
  * below), without hashing what the old version's signature already has:
- * delta is the new data's delta against old (as delta_finish made it).
- * Blocks the delta copies whole from old's block boundaries take old's
- * entries; only the others are read and hashed.  When old does not fit
- * (delta_sig_fits) or the delta does not make new_len bytes, every block
- * is read and hashed.  The result is byte for byte what the signature job
- * would make.  Appends to out and sets *reused (unless NULL) to the
- * blocks taken from old; 0, 1 if the data ends before new_len (it changed since: out as it
- * was), or a negative code (out as it was): read_new's own, or
- * BW_ERR_NOMEM.
+ * delta is the new data's delta against old (as delta_finish made it), and
+ * the signature describes the bytes the delta makes.  Blocks the delta
+ * copies whole from old's block boundaries take old's entries; the others
+ * are hashed from the delta's literal bytes and from copied bytes read
+ * again through read_new, which must be the old blocks' bytes (checked
+ * against old's entries: the data may have changed since the delta was
+ * made without a visible change of size or times).  Appends to out and
+ * sets *reused (unless NULL) to the blocks taken from old.  0; 1 (out as
+ * it was) if the bytes read again are not the ones the delta copied, the
+ * data ends early, or old does not fit (delta_sig_fits) or the delta does
+ * not make new_len bytes; or a negative code (out as it was): read_new's
+ * own, or BW_ERR_NOMEM.
  */
 int delta_sig_derive(const struct delta_sig *old, const void *delta, size_t dn,
     uint64_t file_size, uint64_t new_len, delta_read_fn *read_new, void *arg,

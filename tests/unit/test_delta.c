@@ -657,8 +657,10 @@ sig_declared(const uint8_t *p, size_t n, uint64_t declared, struct buf *sig)
 
 /*
  * Old version, signature, delta of the new version, signature derived from
- * it: must be byte for byte the signature made from the new bytes.
- * Returns the blocks taken from the old signature.
+ * it: must be byte for byte the signature made from the new bytes.  When
+ * the old signature's parameters do not fit the new size, nothing can be
+ * checked, so nothing is derived (1, out untouched).  Returns the blocks
+ * taken from the old signature.
  */
 static uint64_t
 derive_check(const uint8_t *old, size_t on, uint64_t odecl, const uint8_t *new, size_t nn,
@@ -677,11 +679,19 @@ derive_check(const uint8_t *old, size_t on, uint64_t odecl, const uint8_t *new, 
 	ck_assert_int_eq(delta_feed(j, new, nn, &delta), 0);
 	ck_assert_int_eq(delta_finish(j, &delta, NULL), 0);
 	buf_put(&got, "x", 1);	/* appends: what was there stays */
+	if (!delta_sig_fits(s, ndecl)) {
+		ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, ndecl, nn, read_mem,
+		    &m, &got, &reused), 1);
+		ck_assert_uint_eq(got.len, 1);
+		ck_assert_uint_eq(reused, 0);
+		goto out;
+	}
 	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, ndecl, nn, read_mem, &m,
 	    &got, &reused), 0);
 	ck_assert_uint_eq(got.len, 1 + want.len);
 	ck_assert_mem_eq(got.data + 1, want.data, want.len);
 	ck_assert_uint_le(reused, (nn + 255) / 256);
+out:
 	delta_sig_free(s);
 	buf_free(&osig);
 	buf_free(&delta);
@@ -786,7 +796,7 @@ START_TEST(test_derive_parameters_change)
 	ck_assert_ptr_nonnull(b);
 	memcpy(b, a, n);
 	fill(b + 1000, 100, 44);
-	/* the block length grows past 64 MiB: nothing can be reused */
+	/* the block length grows past 64 MiB: nothing can be derived */
 	ck_assert_uint_eq(derive_check(a, n, 64ULL << 20, b, n, (64ULL << 20) + 1), 0);
 	ck_assert_uint_eq(derive_check(a, n, (64ULL << 20) + 1, b, n, 64ULL << 20), 0);
 	/* both large: 2 KiB blocks, reused */
@@ -850,18 +860,30 @@ START_TEST(test_derive_data_changed)
 	ck_assert_uint_eq(got.len, 1);
 	m.fail = 0;
 	/* a delta that does not make the data's length, or does not parse:
-	 * every block is hashed, the result is still right */
-	sig_declared(b, n, n, &want);
-	buf_reset(&got);
+	 * nothing to check the data against, nothing derived */
 	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len - 1, n, n, read_mem, &m,
-	    &got, &reused), 0);
-	ck_assert_uint_eq(reused, 0);
+	    &got, &reused), 1);
+	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, n, n - 1, read_mem, &m,
+	    &got, &reused), 1);
+	ck_assert_uint_eq(got.len, 1);
+	/* the data changed after the delta was made (size and times can stay
+	 * the same): a copied block that reads differently is refused, never
+	 * described as stored */
+	b[n - 1] ^= 1;			/* the old last block, read again */
+	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, n, n, read_mem, &m, &got,
+	    &reused), 1);
+	ck_assert_uint_eq(got.len, 1);
+	b[n - 1] ^= 1;
+	/* a literal block is taken from the delta, as stored, whatever the
+	 * data says now */
+	sig_declared(b, n, n, &want);
+	b[6000] ^= 1;
+	buf_reset(&got);
+	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, n, n, read_mem, &m, &got,
+	    &reused), 0);
 	ck_assert_uint_eq(got.len, want.len);
 	ck_assert_mem_eq(got.data, want.data, want.len);
-	buf_reset(&got);
-	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, n, n - 1, read_mem, &m,
-	    &got, &reused), 0);
-	ck_assert_uint_eq(reused, 0);
+	b[6000] ^= 1;
 	delta_sig_free(s);
 	buf_free(&osig);
 	buf_free(&delta);
@@ -870,6 +892,49 @@ START_TEST(test_derive_data_changed)
 	free(a);
 	free(b);
 	log_set_sink(NULL, NULL);
+}
+END_TEST
+
+/* After an insertion the copies are off the block grid: every block after
+ * it is read again, and each copied old block is checked. */
+START_TEST(test_derive_shifted_data_changed)
+{
+	size_t n = 100000, nn = n + 100;
+	uint8_t *a = random_data(49, n), *b = malloc(nn);
+	struct buf osig = { 0 }, delta = { 0 }, got = { 0 }, want = { 0 };
+	struct delta_sig *s;
+	struct delta_job *j;
+	struct mem m = { b, nn, 0 };
+	uint64_t reused;
+
+	ck_assert_ptr_nonnull(b);
+	memcpy(b, a, 5000);
+	fill(b + 5000, 100, 50);
+	memcpy(b + 5100, a + 5000, n - 5000);
+	sig_declared(a, n, n, &osig);
+	sig_declared(b, nn, nn, &want);
+	ck_assert_int_eq(delta_sig_load(osig.data, osig.len, &s), 0);
+	ck_assert_ptr_nonnull(j = delta_start(s));
+	ck_assert_int_eq(delta_feed(j, b, nn, &delta), 0);
+	ck_assert_int_eq(delta_finish(j, &delta, NULL), 0);
+	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, nn, nn, read_mem, &m, &got,
+	    &reused), 0);
+	ck_assert_uint_eq(reused, 5000 / 256);
+	ck_assert_uint_eq(got.len, want.len);
+	ck_assert_mem_eq(got.data, want.data, want.len);
+	/* one byte of the shifted copy reads differently now */
+	b[50000] ^= 1;
+	buf_reset(&got);
+	ck_assert_int_eq(delta_sig_derive(s, delta.data, delta.len, nn, nn, read_mem, &m, &got,
+	    &reused), 1);
+	ck_assert_uint_eq(got.len, 0);
+	delta_sig_free(s);
+	buf_free(&osig);
+	buf_free(&delta);
+	buf_free(&got);
+	buf_free(&want);
+	free(a);
+	free(b);
 }
 END_TEST
 
@@ -901,6 +966,7 @@ delta_suite(void)
 	tcase_add_test(tc, test_derive_parameters_change);
 	tcase_add_test(tc, test_derive_zeros);
 	tcase_add_test(tc, test_derive_data_changed);
+	tcase_add_test(tc, test_derive_shifted_data_changed);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -20,6 +20,7 @@
 #include "lib/crypto/bwcrypto.h"
 #include "lib/repo/walk.h"
 #include "lib/util/err.h"
+#include "lib/util/log.h"
 
 static char top[256], src[300], repodir[300], cachedir[300];
 static const struct repo_kdf cheap = { BWC_PWHASH_OPS_MIN, BWC_PWHASH_MEM_MIN };
@@ -457,6 +458,14 @@ cached_sig(struct repo *r, const char *path, struct buf *out)
 	fcache_free(c);
 }
 
+/* Counts the engine's "signature derived" messages. */
+static void
+count_derived(enum log_level lvl, const char *msg, void *arg)
+{
+	if (lvl == LOG_LVL_DEBUG && strstr(msg, "rsync signature derived"))
+		++*(unsigned *)arg;
+}
+
 /*
  * A file edited again and again is stored as a chain of deltas, each
  * against the signature that the previous backup derived from its own
@@ -483,8 +492,12 @@ START_TEST(derived_signatures_keep_deltas_right)
 	uint8_t patch[100000], *bytes;
 	int64_t later;
 	size_t i, size = 3u << 20;
+	unsigned derived = 0;
 	FILE *f;
 
+	/* each signature below must have been derived, not hashed anew */
+	log_set_level(LOG_LVL_DEBUG);
+	log_set_sink(count_derived, &derived);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
 	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
@@ -535,7 +548,10 @@ START_TEST(derived_signatures_keep_deltas_right)
 		ck_assert_int_eq(delta_sig_finish(j, &want), 0);
 		ck_assert_uint_eq(sig.len, want.len);
 		ck_assert(memcmp(sig.data, want.data, want.len) == 0);
+		ck_assert_uint_eq(derived, i + 1);
 	}
+	log_set_sink(NULL, NULL);
+	log_set_level(LOG_LVL_INFO);
 	free(bytes);
 	buf_free(&got);
 	buf_free(&sig);
