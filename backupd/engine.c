@@ -566,8 +566,7 @@ sig_worker(void *arg)
  * or both.  SIG_FINISH and SIG_ABORT count as an outstanding job of the
  * act, so it is applied only once they are done; DELTA_FINISH and
  * DELTA_ABORT set a->dbusy until done (delta_wait).  w, if not NULL, is
- * the item to use (so that ending a delta cannot fail for lack of
- * memory). */
+ * the item to use: with it, only a FEED can fail (for lack of memory). */
 static int
 sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, struct delta_job *djob,
     enum sig_op op, const void *p, size_t n, struct sigwork *w)
@@ -1239,7 +1238,10 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 	struct buf chunk = { 0 }, *dbuf = &a->dbuf;	/* the delta */
 	struct delta_sig_job *sj = NULL;
 	struct delta_job *dj = NULL;
-	struct sigwork *dend = NULL;	/* ends the delta */
+	/* the items that end the signature job and the delta: made up front,
+	 * so that ending them cannot fail (the signature thread may still
+	 * hold feeds that point at a) */
+	struct sigwork *send = NULL, *dend = NULL;
 	struct extents xs = { 0 };
 	struct stat st0;
 	uint64_t off, in = 0, literal = 0;
@@ -1255,7 +1257,8 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 	 * derive_sig): no signature job then */
 	derive = delta && a->te.size >= DELTA_MIN && delta_sig_fits(old_sig, a->te.size) &&
 	    fsent_fstat(w, &st0) == 0;
-	if (a->te.size >= DELTA_MIN && !derive && (sj = delta_sig_start(a->te.size)) == NULL) {
+	if (a->te.size >= DELTA_MIN && !derive && ((send = calloc(1, sizeof(*send))) == NULL ||
+	    (sj = delta_sig_start(a->te.size)) == NULL)) {
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}
@@ -1355,10 +1358,9 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 			derive_sig(w, a, old_sig, dbuf, in, &xs, &st0);
 	}
 	if (sj) {
-		rc = sig_submit(e, a, sj, NULL, SIG_FINISH, NULL, 0, NULL);
-		if (rc)
-			goto out;
+		(void)sig_submit(e, a, sj, NULL, SIG_FINISH, NULL, 0, send);
 		sj = NULL;
+		send = NULL;
 	}
 	rc = 0;
 	goto out;
@@ -1367,8 +1369,10 @@ unreadable:
 	a->failed = 1;
 	rc = add_error(e, a->path, bw_strerror(rc));
 out:
-	if (sj)	/* fails only without memory */
-		(void)sig_submit(e, a, sj, NULL, SIG_ABORT, NULL, 0, NULL);
+	if (sj) {
+		(void)sig_submit(e, a, sj, NULL, SIG_ABORT, NULL, 0, send);
+		send = NULL;
+	}
 	if (dj) {
 		/* the caller frees the old signature dj uses */
 		(void)sig_submit(e, a, NULL, dj, DELTA_ABORT, NULL, 0, dend);
@@ -1377,6 +1381,7 @@ out:
 		if (rc == 1 && a->drc < 0)
 			rc = a->drc;	/* it failed rather than grew */
 	}
+	free(send);
 	free(dend);
 	free(xs.x);
 	buf_free(dbuf);
