@@ -113,7 +113,8 @@ verifier_cut(struct verifier *v)
 
 	if (repo_object_id(v->r, OBJ_DATA, v->chunk.data, v->chunk.len, id) != 0)
 		v->err = BW_ERR_NOMEM;	/* not a mismatch: nothing is called damaged */
-	bwcrypto_hasher_update(v->h, id, sizeof(id));
+	else
+		bwcrypto_hasher_update(v->h, id, sizeof(id));
 	buf_reset(&v->chunk);
 }
 
@@ -1212,7 +1213,8 @@ existing_matches(struct rs *s, const char *rel, const struct tree_entry *e)
 		return 0;
 	if (s->v.total != content_len(e))
 		return 0;
-	return verifier_check(&s->v, e->hash) == 0;
+	rc = verifier_check(&s->v, e->hash);
+	return rc == BW_ERR_NOMEM ? rc : rc == 0;
 }
 
 /* What is at rel now: 1 with type/size/mtime/link filled, 0 nothing. */
