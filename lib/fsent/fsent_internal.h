@@ -23,4 +23,8 @@ fsent_type_of(mode_t m)
 	return FSENT_FILE;
 }
 
+/* The syncfs() the restore writer makes its batches durable with; a test
+ * puts a failing one in its place (fsout.c). */
+extern int (*fsout_syncfs)(int fd);
+
 #endif

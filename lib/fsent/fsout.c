@@ -126,7 +126,6 @@ struct pending {
 	struct pdir *pd;
 	char *rel;
 	char tmp[TMP_LEN + 1];
-	int replace_dir;
 	uint64_t nlink;
 	int renamed;		/* by the sync thread: 1 done, -1 failed */
 	int err;		/* its errno when -1 */
@@ -135,9 +134,14 @@ struct pending {
 #define PEND_BYTES	(64ull << 20)
 #define PEND_BLOOM	8192
 
-/* A set of directories by dir_key. */
+/* A set of directories by device and inode number (exact: whether a
+ * directory was made here decides whether its names are looked up). */
+struct dirid {
+	uint64_t dev, ino;
+	int used;
+};
 struct keyset {
-	uint64_t *v;		/* open addressing, 0 free */
+	struct dirid *v;	/* open addressing */
 	size_t n, cap;
 };
 
@@ -233,8 +237,11 @@ static const unsigned char zeros[ZERO_CHUNK];
 
 static struct pending *pend_find(struct fsout *o, const char *rel);
 static int pend_flush(struct fsout *o);
+static int pend_settle(struct fsout *o, const char *rel);
 
 #define Q(s)	fsent_quote((s), (char[1024]){0}, 1024)
+
+int (*fsout_syncfs)(int fd) = syncfs;
 
 /* A refused entry: one line with the path, the reason and a hint. */
 static void
@@ -397,16 +404,15 @@ pdir_unref(struct fsout *o, struct pdir *d)
 	free(d);
 }
 
-/* Remembers the file system of fd, for the syncfs at fsout_close. */
 /*
  * The sync thread.  A batch of committed files becomes durable with one
  * syncfs() per file system; waiting for it in the writing thread kept the
  * disk idle while the writer worked and the writer idle while the disk
  * worked (272 syncs took 4.5 s of a 1 GiB restore on ext4).  The thread
- * syncs batch N while the writer fills batch N+1; the writer renames batch
- * N into place when it hands over N+1 (or earlier, when it needs one of
- * its names), so a file still gets its final name only after its bytes
- * are durable.
+ * syncs batch N while the writer fills batch N+1, then renames batch N's
+ * files into place; the writer settles what it keeps of them when it hands
+ * over N+1 (or earlier, when it needs one of their names).  A file still
+ * gets its final name only after its bytes are durable.
  */
 struct syncer {
 	pthread_t thread;
@@ -426,9 +432,9 @@ struct syncer {
  * the writer as much as creating the file did.  Only the system call is
  * made here; what the writer keeps (the directory cache, the names a hard
  * link may use, the messages) is settled by it afterwards (pend_rename).
- * An entry replacing an empty directory is left to the writer, which
- * reports what was in the way.  The writer does not touch the batch until
- * syncer_wait, and its pdirs stay open: each entry holds a reference.
+ * An empty directory in a file's way was removed at its commit.  The
+ * writer does not touch the batch until syncer_wait, and its pdirs stay
+ * open: each entry holds a reference.
  */
 static void
 syncer_rename(struct pending *batch, size_t n)
@@ -438,8 +444,6 @@ syncer_rename(struct pending *batch, size_t n)
 
 	for (i = 0; i < n; i++) {
 		p = &batch[i];
-		if (p->replace_dir)
-			continue;
 		if (renameat(p->pd->fd, p->tmp, p->pd->fd, base_of(p->rel)) == 0) {
 			p->renamed = 1;
 		} else {
@@ -465,7 +469,7 @@ syncer_main(void *arg)
 		pthread_mutex_unlock(&y->mu);
 		err = 0;
 		for (i = 0; i < y->nfds && !err; i++)
-			if (syncfs(y->fds[i]) != 0)
+			if (fsout_syncfs(y->fds[i]) != 0)
 				err = errno;
 		if (!err)
 			syncer_rename(y->batch, y->nbatch);
@@ -531,6 +535,7 @@ syncer_get(struct fsout *o)
 	return o->syncer = y;
 }
 
+/* Remembers the file system of fd, for the syncs of the batches. */
 static int
 note_fs(struct fsout *o, int fd, const struct stat *st, const char *rel)
 {
@@ -608,13 +613,14 @@ resolve(struct fsout *o, const char *rel, const char *path, const char *dir,
 		name[n] = '\0';
 		nfd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
-		if (nfd < 0 && errno == ENOENT && create && o->npend) {
-			/* A file of the batch may wait for this name: put
-			 * it in place rather than make a directory there. */
+		if (nfd < 0 && errno == ENOENT && create && (o->npend || o->nspend)) {
+			/* A file of a batch may wait for this name (or be
+			 * being renamed to it): put it in place rather than
+			 * make a directory there. */
 			memcpy(why, dir, (size_t)(p - dir));
 			why[p - dir] = '\0';
 			if (pend_find(o, why)) {
-				if ((r = pend_flush(o)) != 0)
+				if ((r = pend_settle(o, why)) != 0)
 					goto out;
 				nfd = openat(fd, name, O_PATH | O_DIRECTORY |
 				    O_NOFOLLOW | O_CLOEXEC);
@@ -690,64 +696,53 @@ is_our_tmp(const char *name)
 	return 1;
 }
 
-static uint64_t
-dir_key(const struct stat *st)
+/* The slot of directory (dev, ino) in v, or the free one where it would
+ * go (cap > 0, and v never full). */
+static size_t
+keyset_slot(const struct dirid *v, size_t cap, uint64_t dev, uint64_t ino)
 {
-	return (uint64_t)st->st_dev * 0x100000001b3ULL ^ (uint64_t)st->st_ino;
+	size_t i;
+
+	for (i = ((dev * 0x100000001b3ULL ^ ino) * 0x9e3779b97f4a7c15ULL) % cap; v[i].used;
+	    i = (i + 1) % cap)
+		if (v[i].dev == dev && v[i].ino == ino)
+			break;
+	return i;
 }
 
-/* Adds key (dir_key) to the set; 1 if it was already there, or if there
+/* Adds st's directory to the set; 1 if it was already there, or if there
  * is no memory for it (the callers then do the safe thing: not sweep, not
  * trust a directory as made here). */
 static int
-keyset_add(struct keyset *s, uint64_t key)
+keyset_add(struct keyset *s, const struct stat *st)
 {
 	size_t i, cap;
-	uint64_t *n;
+	struct dirid *n;
 
-	if (key == 0)
-		key = 1;	/* 0 marks a free slot (a near miss is harmless) */
 	if (2 * (s->n + 1) > s->cap) {
 		cap = s->cap ? 2 * s->cap : 64;
 		if ((n = calloc(cap, sizeof(*n))) == NULL)
 			return 1;
-		for (i = 0; i < s->cap; i++) {
-			size_t j;
-
-			if (!s->v[i])
-				continue;
-			for (j = (s->v[i] * 0x9e3779b97f4a7c15ULL) % cap; n[j];
-			    j = (j + 1) % cap)
-				;
-			n[j] = s->v[i];
-		}
+		for (i = 0; i < s->cap; i++)
+			if (s->v[i].used)
+				n[keyset_slot(n, cap, s->v[i].dev, s->v[i].ino)] = s->v[i];
 		free(s->v);
 		s->v = n;
 		s->cap = cap;
 	}
-	for (i = (key * 0x9e3779b97f4a7c15ULL) % s->cap; s->v[i];
-	    i = (i + 1) % s->cap)
-		if (s->v[i] == key)
-			return 1;
-	s->v[i] = key;
+	i = keyset_slot(s->v, s->cap, (uint64_t)st->st_dev, (uint64_t)st->st_ino);
+	if (s->v[i].used)
+		return 1;
+	s->v[i] = (struct dirid){ (uint64_t)st->st_dev, (uint64_t)st->st_ino, 1 };
 	s->n++;
 	return 0;
 }
 
 static int
-keyset_has(const struct keyset *s, uint64_t key)
+keyset_has(const struct keyset *s, const struct stat *st)
 {
-	size_t i;
-
-	if (key == 0)
-		key = 1;
-	if (s->cap == 0)
-		return 0;
-	for (i = (key * 0x9e3779b97f4a7c15ULL) % s->cap; s->v[i];
-	    i = (i + 1) % s->cap)
-		if (s->v[i] == key)
-			return 1;
-	return 0;
+	return s->cap &&
+	    s->v[keyset_slot(s->v, s->cap, (uint64_t)st->st_dev, (uint64_t)st->st_ino)].used;
 }
 
 /*
@@ -764,7 +759,7 @@ sweep(struct fsout *o, int fd, const struct stat *dst, const char *dir)
 	DIR *d;
 	int rfd;
 
-	if (keyset_add(&o->seen, dir_key(dst)))
+	if (keyset_add(&o->seen, dst))
 		return;
 	if ((rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return;
@@ -832,7 +827,7 @@ parent_get(struct fsout *o, const char *rel, const char *who, int create,
 		return rc;
 	}
 	sweep(o, fd, &st, d->path);
-	d->fresh = keyset_has(&o->made, dir_key(&st));
+	d->fresh = keyset_has(&o->made, &st);
 	pdir_unref(o, o->cur);
 	o->cur = d;
 	*out = pdir_ref(d);
@@ -1376,8 +1371,8 @@ dir_entry(struct fsout *o, const char *rel, const struct fsent_entry *e)
 		 * directory; the same inode is what a later entry opens, or
 		 * the sweep runs after all) */
 		if (made) {
-			(void)keyset_add(&o->seen, dir_key(&st));
-			(void)keyset_add(&o->made, dir_key(&st));
+			(void)keyset_add(&o->seen, &st);
+			(void)keyset_add(&o->made, &st);
 		}
 	}
 	if (o->ndirs == o->dircap) {
@@ -1846,13 +1841,6 @@ pend_find(struct fsout *o, const char *rel)
 	return NULL;
 }
 
-static void
-sync_failed(struct fsout *o, int e, size_t n)
-{
-	log_error("target %s: cannot sync the file system: %s; %zu restored files not "
-	    "put in place", Q(o->target), strerror(e), n);
-}
-
 /* Renames a durable batch into place and empties it.  0 or the first
  * error (each logged with its path). */
 static int
@@ -1866,12 +1854,9 @@ pend_rename(struct fsout *o, struct pending *batch, size_t *n)
 		p = &batch[i];
 		rc2 = 0;
 		e = p->renamed < 0 ? p->err : 0;
-		if (p->renamed == 0) {
-			rc2 = p->replace_dir ? remove_old(p->pd, p->rel, 2) : 0;
-			if (rc2 == 0 && renameat(p->pd->fd, p->tmp, p->pd->fd,
-			    base_of(p->rel)) != 0)
-				e = errno;
-		}
+		if (p->renamed == 0 && renameat(p->pd->fd, p->tmp, p->pd->fd,
+		    base_of(p->rel)) != 0)
+			e = errno;
 		if (e != 0) {
 			log_error("%s: cannot rename the restored file into "
 			    "place: %s", Q(p->rel), strerror(e));
@@ -1906,6 +1891,23 @@ pend_discard(struct fsout *o, struct pending *batch, size_t *n)
 	*n = 0;
 }
 
+/* A batch whose sync failed is dropped, never renamed: after a failed
+ * syncfs a later one can succeed without the lost writes having reached
+ * the disk.  Each file is named, for the operator to restore again. */
+static void
+sync_failed(struct fsout *o, int e, struct pending *batch, size_t *n)
+{
+	size_t i;
+
+	log_error("target %s: cannot sync the file system: %s; %zu restored files are not "
+	    "put in place (run the restore again once the disk is sound):", Q(o->target),
+	    strerror(e), *n);
+	for (i = 0; i < *n; i++)
+		log_error("%s: not put in place (its data may not be on the disk)",
+		    Q(batch[i].rel));
+	pend_discard(o, batch, n);
+}
+
 /* Settles the batch at the sync thread: waits for its sync and renames,
  * then finishes them (or, if the sync failed, removes its
  * temporaries). */
@@ -1918,8 +1920,7 @@ pend_settle_synced(struct fsout *o)
 		return 0;
 	memset(o->spendbloom, 0, sizeof(o->spendbloom));
 	if ((e = syncer_wait(o->syncer)) != 0) {
-		sync_failed(o, e, o->nspend);
-		pend_discard(o, o->spend, &o->nspend);
+		sync_failed(o, e, o->spend, &o->nspend);
 		return bw_err_from_errno(e);
 	}
 	return pend_rename(o, o->spend, &o->nspend);
@@ -1928,8 +1929,8 @@ pend_settle_synced(struct fsout *o)
 /*
  * Makes every committed file durable (one syncfs per file system) and only
  * then renames it into place, now.  A failed sync renames nothing: the
- * files stay under their temporary names (removed by fsout_free).  0 or
- * the first error (each logged with its path).
+ * batch is dropped (sync_failed).  0 or the first error (each logged with
+ * its path).
  */
 static int
 pend_flush(struct fsout *o)
@@ -1941,9 +1942,11 @@ pend_flush(struct fsout *o)
 	if (o->npend == 0)
 		return rc;
 	for (i = 0; i < o->nsync; i++) {
-		if (syncfs(o->syncfd[i]) != 0) {
+		if (fsout_syncfs(o->syncfd[i]) != 0) {
 			e = errno;
-			sync_failed(o, e, o->npend);
+			sync_failed(o, e, o->pend, &o->npend);
+			o->pendbytes = 0;
+			memset(o->pendbloom, 0, sizeof(o->pendbloom));
 			return rc ? rc : bw_err_from_errno(e);
 		}
 	}
@@ -1993,12 +1996,24 @@ pend_handover(struct fsout *o)
 	return 0;
 }
 
-/* Flushes the batch first when rel (a name about to be looked at or
- * written) is in it. */
+/* 1 if p is an entry of the batch at the sync thread. */
+static int
+pend_synced(const struct fsout *o, const struct pending *p)
+{
+	return p >= o->spend && p < o->spend + o->nspend;
+}
+
+/* Puts rel (a name about to be looked at or written) in place first if a
+ * batch holds it: the sync thread's batch is only waited for, the
+ * writer's own is synced and renamed now. */
 static int
 pend_settle(struct fsout *o, const char *rel)
 {
-	return rel && pend_find(o, rel) ? pend_flush(o) : 0;
+	struct pending *p = rel ? pend_find(o, rel) : NULL;
+
+	if (!p)
+		return 0;
+	return pend_synced(o, p) ? pend_settle_synced(o) : pend_flush(o);
 }
 
 /* Drops the pending files (no successful close): temporaries removed;
@@ -2039,7 +2054,6 @@ pend_add(struct fsout *o, struct fsout_file *f)
 	p->pd = f->pd;
 	p->rel = f->rel;
 	memcpy(p->tmp, f->tmp, sizeof(p->tmp));
-	p->replace_dir = f->replace_dir;
 	p->nlink = f->nlink;
 	p->renamed = 0;
 	p->err = 0;
@@ -2539,6 +2553,7 @@ fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg)
 	const char *why;
 	char *buf = NULL;
 	ssize_t n;
+	const int flags = O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
 	int fd = -1, rc, e;
 
 	if (o->ar) {
@@ -2557,16 +2572,12 @@ fsout_read(struct fsout *o, const char *rel, fsout_read_fn *fn, void *arg)
 	}
 	/* A committed file may still wait for its rename (no sync for a
 	 * read back).  One of the batch at the sync thread may be renamed
-	 * at any moment: that batch is settled first, and the file read
-	 * under its final name. */
+	 * at any moment: if its temporary name is gone, it is under its
+	 * final one (a rename is atomic), and nothing waits for the sync. */
 	p = pend_find(o, rel);
-	if (p && p >= o->spend && p < o->spend + o->nspend) {
-		if ((rc = pend_settle_synced(o)) != 0)
-			goto out;
-		p = pend_find(o, rel);
-	}
-	fd = openat(p ? p->pd->fd : pd->fd, p ? p->tmp : base_of(rel),
-	    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	fd = openat(p ? p->pd->fd : pd->fd, p ? p->tmp : base_of(rel), flags);
+	if (fd < 0 && errno == ENOENT && p && pend_synced(o, p))
+		fd = openat(p->pd->fd, base_of(rel), flags);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		e = errno;
 		log_error("%s: cannot read back: %s", Q(rel), strerror(e));
@@ -2740,7 +2751,7 @@ fsout_close(struct fsout *o)
 	if ((rc2 = dirs_apply(o)) != 0 && rc == 0)
 		rc = rc2;
 	for (i = 0; i < o->nsync; i++) {
-		if (syncfs(o->syncfd[i]) != 0) {
+		if (fsout_syncfs(o->syncfd[i]) != 0) {
 			e = errno;
 			log_error("target %s: cannot sync the file system: %s; "
 			    "the restore is not durable", Q(o->target),
