@@ -128,13 +128,31 @@ unpack_inner(struct buf *out, const uint8_t *in, size_t n)
 }
 
 int
+repo_id_compute(const uint8_t id_key[static BWC_KEY], enum obj_type type, const void *p,
+    size_t n, uint8_t id[static OBJ_ID_LEN])
+{
+	struct bwcrypto_sha *h = bwcrypto_sha_new(id_key);
+	uint8_t t = (uint8_t)type;
+	int rc;
+
+	if (!h) {
+		memset(id, 0, OBJ_ID_LEN);
+		return BW_ERR_NOMEM;
+	}
+	bwcrypto_sha_update(h, &t, 1);
+	bwcrypto_sha_update(h, p, n);
+	rc = bwcrypto_sha_final(h, id);
+	bwcrypto_sha_free(h);
+	return rc;
+}
+
+int
 repo_blob_open(struct buf *out, const struct repo_keys *k, const uint8_t key[static BWC_KEY],
     enum obj_type type, const uint8_t id[static OBJ_ID_LEN], const uint8_t *blob, size_t n)
 {
-	uint8_t ad[AD_LEN], got[OBJ_ID_LEN], t = (uint8_t)type;
+	uint8_t ad[AD_LEN], got[OBJ_ID_LEN];
 	struct buf in = { 0 };
 	size_t start = out->len;
-	struct bwcrypto_sha *h = NULL;
 	int rc;
 
 	make_ad(ad, type, id);
@@ -142,18 +160,12 @@ repo_blob_open(struct buf *out, const struct repo_keys *k, const uint8_t key[sta
 		goto out;
 	if ((rc = unpack_inner(out, in.data, in.len)) != 0)
 		goto out;
-	if ((h = bwcrypto_sha_new(k->id_key)) == NULL) {
-		rc = BW_ERR_NOMEM;
-		goto out;
-	}
-	bwcrypto_sha_update(h, &t, 1);
-	bwcrypto_sha_update(h, out->data + start, out->len - start);
-	if ((rc = bwcrypto_sha_final(h, got)) == 0 && !bwcrypto_memeq(got, id, OBJ_ID_LEN))
+	if ((rc = repo_id_compute(k->id_key, type, out->data + start, out->len - start,
+	    got)) == 0 && !bwcrypto_memeq(got, id, OBJ_ID_LEN))
 		rc = BW_ERR_CORRUPT;
 out:
 	if (rc)
 		out->len = start;
-	bwcrypto_sha_free(h);
 	buf_free(&in);
 	return rc;
 }

@@ -577,18 +577,9 @@ int
 repo_object_id(const struct repo *r, enum obj_type type, const void *p, size_t n,
     uint8_t id[static OBJ_ID_LEN])
 {
-	struct bwcrypto_sha *h = bwcrypto_sha_new(r->k->id_key);
-	uint8_t t = (uint8_t)type;
-	int rc;
+	int rc = repo_id_compute(r->k->id_key, type, p, n, id);
 
-	if (!h) {
-		memset(id, 0, OBJ_ID_LEN);
+	if (rc == BW_ERR_NOMEM)
 		log_error("repository %s: no memory to compute an object id", r->path);
-		return BW_ERR_NOMEM;
-	}
-	bwcrypto_sha_update(h, &t, 1);
-	bwcrypto_sha_update(h, p, n);
-	rc = bwcrypto_sha_final(h, id);
-	bwcrypto_sha_free(h);
 	return rc;
 }

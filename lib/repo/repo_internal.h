@@ -178,7 +178,12 @@ int repo_slot_unlock(const uint8_t *p, size_t n, const char *pass, size_t passle
     struct repo_keys *k);
 int repo_slot_verify(const uint8_t *p, size_t n, const uint8_t admin_pk[static BWC_SIGN_PK]);
 
-/* blob.c: the stored form of one object under a session key, into dst,
+/* blob.c: an object's id, the HMAC-SHA-256 of type || data under id_key
+ * (repo_object_id; 0, or BW_ERR_NOMEM with id all zeros, or an error
+ * OpenSSL reported, logged). */
+int repo_id_compute(const uint8_t id_key[static BWC_KEY], enum obj_type type, const void *p,
+    size_t n, uint8_t id[static OBJ_ID_LEN]);
+/* The stored form of one object under a session key, into dst,
  * which holds repo_blob_seal_bound(n) bytes and is the only memory used
  * (compressed and sealed in place); *len receives the stored form's
  * length.  0, or BW_ERR_NOMEM. */
