@@ -899,11 +899,7 @@ delta_diff(const void *oldp, size_t on, const void *newp, size_t nn, struct buf 
 	buf_put_u32(out, 0);
 	if (out->err)
 		goto out;
-	/* librsync's magic is big-endian */
-	out->data[start] = (uint8_t)(RS_DELTA_MAGIC >> 24);
-	out->data[start + 1] = (uint8_t)(RS_DELTA_MAGIC >> 16);
-	out->data[start + 2] = (uint8_t)(RS_DELTA_MAGIC >> 8);
-	out->data[start + 3] = (uint8_t)RS_DELTA_MAGIC;
+	be32put(out->data + start, RS_DELTA_MAGIC);
 	if (on >= DIFF_WINDOW && nn >= DIFF_WINDOW && on / DIFF_STEP < (1u << 30)) {
 		/* about two slots per indexed position */
 		while (bits < 31 && ((size_t)1 << bits) < on / DIFF_STEP * 2)
