@@ -121,7 +121,7 @@ struct fcache {
 	char *files_path, *files_tmp;
 	char *sigs_path, *sigs_tmp;
 	uint64_t generation;
-	uint8_t hkey[BWC_KEY];
+	uint8_t hkey[BWC_SHORTKEY];
 
 	/* The previous cache. */
 	uint8_t *old;
