@@ -1002,7 +1002,7 @@ long
 fsent_read(struct fsent_walk *w, void *buf, size_t len, uint64_t *off)
 {
 	uint64_t end;
-	ssize_t n;
+	long n;
 
 	if (!w->data_open) {
 		log_error("fsent_read: no file data open");
@@ -1026,17 +1026,8 @@ fsent_read(struct fsent_walk *w, void *buf, size_t len, uint64_t *off)
 			len = (size_t)(end - w->pos);
 		if (len == 0)
 			return 0;
-		do
-			n = pread(w->file_fd, buf, len, (off_t)w->pos);
-		while (n < 0 && errno == EINTR);
-		if (n < 0) {
-			int e = errno;
-
-			log_error("%s: read error at offset %llu: %s",
-			    Q(w->file_path), (unsigned long long)w->pos,
-			    strerror(e));
-			return BW_ERR_IO;
-		}
+		if ((n = fsent_pread(w, w->pos, buf, len)) < 0)
+			return n;
 		if (n == 0) {
 			if (end != UINT64_MAX)
 				w->shrunk = 1;
