@@ -2130,8 +2130,13 @@ target_open(struct fsout *o)
 	/* Somebody else's directory (a name planted in /var/tmp before us,
 	 * or made between our look and our mkdir) could be changed under the
 	 * restore by its owner.  One made here is ours. */
-	if (fstat(o->tfd, &st) == 0 && st.st_uid != 0 &&
-	    st.st_uid != geteuid()) {
+	if (fstat(o->tfd, &st) != 0) {
+		rc = errno;
+		log_error("target %s: cannot open it: %s", Q(o->target),
+		    strerror(rc));
+		return bw_err_from_errno(rc);
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		log_error("target %s belongs to user %lu, neither you nor root; "
 		    "not used (another user could change it during the "
 		    "restore): choose a directory of your own", Q(o->target),
@@ -2144,12 +2149,6 @@ target_open(struct fsout *o)
 	}
 	o->root->fd = o->tfd;
 	o->root->refs = 1;
-	if (fstat(o->tfd, &st) != 0) {
-		rc = errno;
-		log_error("target %s: cannot open it: %s", Q(o->target),
-		    strerror(rc));
-		return bw_err_from_errno(rc);
-	}
 	if ((rc = note_fs(o, o->tfd, &st, o->target)) != 0)
 		return rc;
 	sweep(o, o->tfd, &st, "");
