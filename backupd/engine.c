@@ -58,9 +58,10 @@
  * memory. */
 #define MAX_INFLIGHT (8u << 20)
 #define MAX_QUEUE 4096
-/* Of MAX_INFLIGHT, what the copies for the signature thread may hold.
- * Without a bound of their own they filled it during an incremental
- * backup (deltas are slower than hashing), 3-4 MiB more at the peak. */
+/* Of MAX_INFLIGHT, what the copies for the signature thread may hold
+ * before the walker waits (plus the one it is adding).  Without a bound
+ * of their own they filled it during an incremental backup (deltas are
+ * slower than hashing), 3-4 MiB more at the peak. */
 #define MAX_SIG_INFLIGHT (2u << 20)
 #define READ_SIZE (1u << 20)
 /* Idle copies kept: the walker takes one back as soon as the signature
