@@ -311,7 +311,7 @@ START_TEST(prune_power_cut_at_every_op)
 	struct repo_prune_stats ps;
 	unsigned long total, n;
 	char *pbase;
-	int sent;
+	int sent, rc;
 
 	ck_assert_int_gt(asprintf(&pbase, "%s/pbase", tmp), 0);
 	copy_tree(base, pbase);
@@ -342,7 +342,21 @@ START_TEST(prune_power_cut_at_every_op)
 		r = open_repo(work);
 		ck_assert_int_eq(repo_lock(r, 1), 0);
 		fsio_fault_arm(FSIO_OP_ANY, n, BW_ERR_IO);
-		ck_assert_msg(repo_prune(r, live, &ps) != 0, "prune succeeded despite a fault at %lu", n);
+		rc = repo_prune(r, live, &ps);
+		/* The rewritten pack's name is random, and so whether its
+		 * directory is one a removed pack leaves (one directory sync
+		 * less): a last n may be past this run's operations. */
+		if (!fsio_fault_fired()) {
+			ck_assert_int_eq(rc, 0);
+			ck_assert_uint_lt(fsio_fault_count(FSIO_OP_ANY), n);
+			repo_free(r);
+			fsio_fault_power_cut();
+			drop_locks(work);
+			verify_live(n, 1);
+			rm_rf(work);
+			continue;
+		}
+		ck_assert_msg(rc != 0, "prune succeeded despite a fault at %lu", n);
 		repo_free(r);
 		fsio_fault_power_cut();
 		drop_locks(work);
