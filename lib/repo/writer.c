@@ -18,6 +18,15 @@
  * (the caller must start a new one), because objects of the abandoned pack
  * were already counted as stored.
  *
+ * A full pack is finished (fsync, rename, directory syncs, index file)
+ * outside w->mu by the thread that filled it, while the others go on
+ * filling the next pack: held under the lock, those ~30 ms per 16 MiB pack
+ * kept every other worker waiting.  One pack is finished at a time, so at
+ * most two packs are ever written but not yet durable (the one being
+ * finished and the one being filled) and a crash loses no more than that.
+ * While a finish is under way the current pack may grow past the target; at
+ * twice the target its writers wait for the finish instead.
+ *
  * Each object is compressed and sealed in one buffer taken from w->pool and
  * given back once the pack has its bytes: without it, every object of a
  * megabyte or more cost two fresh mmaps (cli/main.c's mmap threshold),
@@ -42,6 +51,8 @@ struct repo_writer {
 	struct idset *session;		/* ids stored by this session */
 	struct repo_packw *pw;
 	struct bufpool *pool;		/* sealing buffers */
+	pthread_cond_t done;		/* a finish outside mu ended */
+	int finishing;			/* a pack is being finished outside mu */
 	int failed;
 };
 
@@ -68,6 +79,7 @@ repo_writer_start(struct repo *r, struct repo_writer **out)
 		return BW_ERR_NOMEM;
 	w->r = r;
 	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->done, NULL);
 	if ((w->key = bwcrypto_secalloc(BWC_KEY)) == NULL || (w->session = idset_new()) == NULL ||
 	    (w->pool = bufpool_new(repo_blob_seal_bound(pool_chunk(r)), WRITER_IDLE)) == NULL) {
 		rc = BW_ERR_NOMEM;
@@ -98,7 +110,7 @@ known(struct repo_writer *w, const uint8_t id[static OBJ_ID_LEN])
 	return has;
 }
 
-/* Caller holds w->mu. */
+/* Caller holds w->mu and no finish is under way. */
 static int
 finish_pack(struct repo_writer *w)
 {
@@ -115,6 +127,51 @@ finish_pack(struct repo_writer *w)
 	if ((rc = repo_packw_finish(pw)) != 0)
 		w->failed = rc;
 	return rc;
+}
+
+/*
+ * Caller holds w->mu, and the current pack is at or past the target:
+ * finishes it with w->mu released, unless another finish is under way (the
+ * pack then grows until that one ends, up to twice the target).  Returns
+ * with w->mu held.
+ */
+static int
+finish_full_pack(struct repo_writer *w)
+{
+	struct repo_packw *pw;
+	int rc;
+
+	for (;;) {
+		if (w->failed)
+			return w->failed;
+		/* another waiter may have taken the pack meanwhile */
+		if (!w->pw || repo_packw_size(w->pw) < w->r->pack_target)
+			return 0;
+		if (!w->finishing)
+			break;
+		if (repo_packw_size(w->pw) < 2 * w->r->pack_target)
+			return 0;
+		pthread_cond_wait(&w->done, &w->mu);
+	}
+	pw = w->pw;
+	w->pw = NULL;
+	w->finishing = 1;
+	pthread_mutex_unlock(&w->mu);
+	rc = repo_packw_finish(pw);
+	pthread_mutex_lock(&w->mu);
+	w->finishing = 0;
+	if (rc && !w->failed)
+		w->failed = rc;
+	pthread_cond_broadcast(&w->done);
+	return rc;
+}
+
+/* Caller holds w->mu. */
+static void
+wait_finish(struct repo_writer *w)
+{
+	while (w->finishing)
+		pthread_cond_wait(&w->done, &w->mu);
 }
 
 int
@@ -180,7 +237,7 @@ repo_writer_put(struct repo_writer *w, enum obj_type type, const void *p, size_t
 	if (added)
 		*added = len;
 	if (repo_packw_size(w->pw) >= r->pack_target)
-		rc = finish_pack(w);
+		rc = finish_full_pack(w);
 unlock:
 	pthread_mutex_unlock(&w->mu);
 out:
@@ -211,6 +268,7 @@ repo_writer_flush(struct repo_writer *w)
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
+	wait_finish(w);
 	if ((rc = w->failed) == 0)
 		rc = finish_pack(w);
 	pthread_mutex_unlock(&w->mu);
@@ -241,6 +299,7 @@ repo_writer_free(struct repo_writer *w)
 	idset_free(w->session);
 	bwcrypto_secfree(w->key);
 	bufpool_free(w->pool);
+	pthread_cond_destroy(&w->done);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }
