@@ -86,17 +86,30 @@ struct job {
 	int store;			/* 0: only compute the id */
 	struct act *owner;
 	uint8_t id[32];
+	/* a chunk of a file whose delta is joined from its chunks (its owner
+	 * has omap), at offset at of the file: either the same bytes as the
+	 * base's chunk at pos (copy), sub then holding its first hl and last
+	 * tl bytes, those outside whole blocks of the file; or else sub is
+	 * this chunk's own delta (sub_lit literal bytes), made by the
+	 * signature thread */
+	uint64_t at;
+	int copy;
+	uint64_t pos;
+	uint32_t hl, tl;
+	struct buf sub;
+	uint64_t sub_lit;
 };
 
 /* Work for the signature thread: bytes of one file, in order, for its new
  * signature (job) and for its rsync delta against the old one (djob). */
-enum sig_op { SIG_FEED, SIG_FINISH, SIG_ABORT, DELTA_FINISH, DELTA_ABORT };
+enum sig_op { SIG_FEED, SIG_FINISH, SIG_ABORT, DELTA_FINISH, DELTA_ABORT, DELTA_CHUNK };
 struct sigwork {
 	struct sigwork *next;
 	enum sig_op op;
 	struct act *owner;
 	struct delta_sig_job *job;
 	struct delta_job *djob;
+	struct job *cj;			/* DELTA_CHUNK: the chunk, its data here */
 	uint8_t *data;
 	size_t len, cap;		/* cap counts in flight */
 };
@@ -124,6 +137,14 @@ struct act {
 	int drc;			/* 0, a negative code, or 1: not worth it */
 	int dfail;
 	int dbusy;
+	/* a delta joined from chunks (see read_pass): the base's chunk ids
+	 * with their offsets, and its signature (read_file's); both are read
+	 * by other threads until the act's jobs are all done */
+	struct idset *omap;
+	struct delta_sig *fsig;
+	uint32_t dbl;			/* the file's block length */
+	uint64_t next_at;		/* where the next chunk starts (walker) */
+	uint64_t dsub;			/* the chunk deltas' bytes (signature thread) */
 	int same_as_old;		/* re-read, same bytes: old descriptor and sigs kept */
 	int have_old;			/* the previous version, from the cache: */
 	uint8_t old_hash[32];
@@ -345,6 +366,40 @@ entry_from_fsent(struct tree_entry *t, const struct fsent_entry *f)
 
 /* ---------- workers ---------- */
 
+static int chunk_delta_submit(struct engine *e, struct job *j);
+
+/*
+ * A chunk the base has, for a delta joined from chunks: keeps its bytes
+ * that are not in whole blocks of the file (the first up to a block
+ * boundary, the last after one), so that every COPY of the joined delta
+ * covers whole blocks and a block the delta does not copy whole is made of
+ * literal bytes only.  That is what lets the next signature be derived
+ * from the delta (delta_sig_derive): the bytes of a block copied only in
+ * part could not be checked against the old block's sums.  Out of memory,
+ * the delta is given up.
+ */
+static void
+copy_edges(struct job *j)
+{
+	struct act *a = j->owner;
+	uint64_t bl = a->dbl, h = (bl - j->at % bl) % bl, t = (j->at + j->len) % bl;
+
+	if (h > j->len)
+		h = j->len;
+	if (t > j->len - h)
+		t = j->len - h;
+	j->hl = (uint32_t)h;
+	j->tl = (uint32_t)t;
+	buf_put(&j->sub, j->data, (size_t)h);
+	buf_put(&j->sub, j->data + j->len - t, (size_t)t);
+	if (j->sub.err) {
+		buf_free(&j->sub);
+		__atomic_store_n(&a->dfail, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	j->copy = 1;
+}
+
 static void *
 worker(void *arg)
 {
@@ -372,6 +427,15 @@ worker(void *arg)
 			rc = repo_writer_put(e->w, j->type, j->data, j->len, NULL, j->id, &added);
 		else if (rc == 0)
 			rc = repo_object_id(e->repo, j->type, j->data, j->len, j->id);
+		/* a chunk the base does not have goes on to the signature
+		 * thread for its delta, which then ends the job */
+		if (rc == 0 && j->owner->omap && j->type == OBJ_DATA) {
+			if (idset_get(j->owner->omap, j->id, &j->pos))
+				copy_edges(j);
+			else if (!__atomic_load_n(&j->owner->dfail, __ATOMIC_RELAXED) &&
+			    chunk_delta_submit(e, j) == 0)
+				continue;
+		}
 		/* back before the walker wakes up to take one */
 		bufpool_put(e->chunks, j->data, j->cap);
 		j->data = NULL;
@@ -439,6 +503,10 @@ submit(struct engine *e, struct act *a, struct buf *chunk, enum obj_type type, i
 	j->store = store;
 	j->cap = chunk->cap;
 	j->data = buf_steal(chunk, &j->len);
+	if (type == OBJ_DATA) {
+		j->at = a->next_at;
+		a->next_at += j->len;
+	}
 
 	pthread_mutex_lock(&e->mu);
 	a->outstanding++;
@@ -467,8 +535,10 @@ forget_jobs(struct engine *e, struct act *a)
 	pthread_mutex_unlock(&e->mu);
 	if (rc)
 		return rc;
-	for (i = 0; i < a->njobs; i++)
+	for (i = 0; i < a->njobs; i++) {
+		buf_free(&a->jobs[i]->sub);
 		free(a->jobs[i]);
+	}
 	for (i = 0; i < a->ndjobs; i++)
 		free(a->djobs[i]);
 	a->njobs = a->ndjobs = 0;
@@ -503,6 +573,32 @@ delta_end(struct sigwork *w)
 		a->drc = delta_finish(w->djob, &a->dbuf, &a->dliteral);
 	else
 		delta_abort(w->djob);
+}
+
+/* The signature thread's part of a delta joined from chunks: the delta of
+ * one chunk that the base does not have.  A failure, or chunk deltas
+ * adding up past DELTA_CAP, give the delta up as in delta_step. */
+static void
+chunk_delta(struct sigwork *w)
+{
+	struct act *a = w->owner;
+	struct job *j = w->cj;
+	struct delta_job *dj;
+	int rc;
+
+	if (__atomic_load_n(&a->dfail, __ATOMIC_RELAXED))
+		return;
+	if ((dj = delta_start(a->fsig)) == NULL)
+		rc = BW_ERR_NOMEM;
+	else if ((rc = delta_feed(dj, w->data, w->len, &j->sub)) != 0)
+		delta_abort(dj);
+	else
+		rc = delta_finish(dj, &j->sub, &j->sub_lit);
+	if (rc == 0 && (a->dsub += j->sub.len) <= DELTA_CAP)
+		return;
+	buf_free(&j->sub);
+	a->drc = rc ? rc : 1;
+	__atomic_store_n(&a->dfail, 1, __ATOMIC_RELAXED);
 }
 
 static void *
@@ -548,11 +644,16 @@ sig_worker(void *arg)
 		case SIG_ABORT:
 			delta_sig_abort(w->job);
 			break;
+		case DELTA_CHUNK:
+			chunk_delta(w);
+			break;
 		}
-		bufpool_put(e->copies, w->data, w->cap);
+		/* a chunk's buffer goes back where the walker took it */
+		bufpool_put(w->op == DELTA_CHUNK ? e->chunks : e->copies, w->data, w->cap);
 		pthread_mutex_lock(&e->mu);
 		e->inflight -= w->cap;
-		e->sig_inflight -= w->cap;
+		if (w->op != DELTA_CHUNK)
+			e->sig_inflight -= w->cap;
 		if (w->op == DELTA_FINISH || w->op == DELTA_ABORT)
 			w->owner->dbusy = 0;
 		else if (w->op != SIG_FEED)
@@ -603,6 +704,40 @@ sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, struct de
 		a->dbusy = 1;
 	else if (op != SIG_FEED)
 		a->outstanding++;
+	if (e->sig_tail)
+		e->sig_tail->next = w;
+	else
+		e->sig_head = w;
+	e->sig_tail = w;
+	pthread_cond_signal(&e->sig_cv);
+	pthread_mutex_unlock(&e->mu);
+	return 0;
+}
+
+/*
+ * Called by a worker for a chunk job of a delta joined from chunks: the
+ * job goes on to the signature thread with its data (still counted in
+ * flight and as outstanding), which makes its delta and ends it.  Not
+ * bounded by MAX_SIG_INFLIGHT: the chunk is already in flight.  On failure
+ * (out of memory) the delta is given up and the caller ends the job.
+ */
+static int
+chunk_delta_submit(struct engine *e, struct job *j)
+{
+	struct sigwork *w = calloc(1, sizeof(*w));
+
+	if (!w) {
+		__atomic_store_n(&j->owner->dfail, 1, __ATOMIC_RELAXED);
+		return BW_ERR_NOMEM;
+	}
+	w->op = DELTA_CHUNK;
+	w->owner = j->owner;
+	w->cj = j;
+	w->data = j->data;
+	w->len = j->len;
+	w->cap = j->cap;
+	j->data = NULL;
+	pthread_mutex_lock(&e->mu);
 	if (e->sig_tail)
 		e->sig_tail->next = w;
 	else
@@ -719,6 +854,7 @@ act_free(struct act *a)
 	tree_entry_clear(&a->te);
 	for (i = 0; i < a->njobs; i++) {
 		free(a->jobs[i]->data);
+		buf_free(&a->jobs[i]->sub);
 		free(a->jobs[i]);
 	}
 	free(a->jobs);
@@ -1230,6 +1366,125 @@ derive_sig(struct fsent_walk *w, struct act *a, const struct delta_sig *old,
 	    delta_block_len(a->te.size)));
 }
 
+/*
+ * A delta joined from chunks.  When the previous version is stored as
+ * chunks (not as a delta), most of a changed file is usually still made of
+ * those chunks: the workers, which hash every chunk anyway, tell which are
+ * the base's (same id: the same bytes, at a known offset in the base), and
+ * only the others go through librsync, each on its own.  The file's delta
+ * is then a COPY for each chunk the base has and each other chunk's own
+ * delta, in order.  It describes the same bytes as one delta of the whole
+ * file, at a fraction of the hashing: librsync computes a strong sum for
+ * every block that matches, which for an edited file is nearly all of it.
+ * (A match across a chunk boundary is lost: at most a block of literal
+ * bytes per changed chunk.)
+ *
+ * Sets a->omap to the base's chunk ids with their offsets if the base
+ * qualifies: stored as chunks, every chunk's length in the index, adding
+ * up to the old size.  Otherwise (or out of memory) leaves it NULL and the
+ * delta is made in one stream.
+ */
+static void
+omap_build(struct engine *e, struct act *a, uint64_t old_size)
+{
+	const struct tree_content *b = &a->delta_base;
+	uint64_t off = 0;
+	uint32_t i, len;
+
+	if (a->old_content.kind != 0 || b->kind != 0 || b->nids == 0 ||
+	    (a->omap = idset_new()) == NULL)
+		return;
+	for (i = 0; i < b->nids; i++) {
+		if (!repo_writer_plain_len(e->w, b->ids[i], &len) ||
+		    idset_put(a->omap, b->ids[i], off, NULL) != 0)
+			break;
+		off += len;
+	}
+	if (i < b->nids || off != old_size) {
+		if (i == b->nids)
+			log_debug("%s: the previous version's chunks add up to %llu bytes, not %llu; "
+			    "delta made in one stream", a->path, (unsigned long long)off,
+			    (unsigned long long)old_size);
+		idset_free(a->omap);
+		a->omap = NULL;
+	}
+}
+
+/* Waits until every job of a is done (also after a storage error: the
+ * workers and the signature thread end each job they take). */
+static void
+jobs_wait(struct engine *e, struct act *a)
+{
+	pthread_mutex_lock(&e->mu);
+	while (a->outstanding)
+		pthread_cond_wait(&e->done_cv, &e->mu);
+	pthread_mutex_unlock(&e->mu);
+}
+
+/*
+ * Joins the file's delta from its chunks (all done: jobs_wait) into
+ * a->dbuf, or sets a->drc.  Chunks the base has that follow each other
+ * there too make one run: its edges (copy_edges) as literal bytes, one
+ * COPY between them.
+ */
+static void
+chunk_delta_join(struct act *a, const struct delta_sig *base_sig)
+{
+	struct delta_piece *pc;
+	size_t n = 0;
+	uint64_t lit = 0;
+	uint32_t i, k, changed = 0;
+	int rc;
+
+	if (a->drc)
+		return;
+	/* at most three pieces per chunk */
+	if ((pc = calloc(a->njobs ? 3 * (size_t)a->njobs : 1, sizeof(*pc))) == NULL) {
+		a->drc = BW_ERR_NOMEM;
+		return;
+	}
+	for (i = 0; i < a->njobs; i = k) {
+		struct job *j = a->jobs[i], *last = j;
+
+		k = i + 1;
+		if (!j->copy) {
+			if (!j->sub.len) {
+				a->drc = 1;	/* given up (out of memory) */
+				goto out;
+			}
+			pc[n++] = (struct delta_piece){ DP_DELTA, j->sub.data, j->sub.len, 0, 0 };
+			lit += j->sub_lit;
+			changed++;
+			continue;
+		}
+		/* a chunk with no whole block (only the last of a file can be
+		 * that short) is literal bytes, and a run's edge only where
+		 * they are a block's part */
+		while (j->hl + j->tl < j->len && k < a->njobs && a->jobs[k]->copy &&
+		    a->jobs[k]->hl + a->jobs[k]->tl < a->jobs[k]->len &&
+		    a->jobs[k]->pos == last->pos + last->len)
+			last = a->jobs[k++];
+		if (j->hl)
+			pc[n++] = (struct delta_piece){ DP_LITERAL, j->sub.data, j->hl, 0, 0 };
+		pc[n++] = (struct delta_piece){ DP_COPY, NULL, 0, j->pos + j->hl,
+		    last->pos + last->len - last->tl - (j->pos + j->hl) };
+		if (last->tl)
+			pc[n++] = (struct delta_piece){ DP_LITERAL,
+			    last->sub.data + last->hl, last->tl, 0, 0 };
+		lit += j->hl + last->tl;
+	}
+	buf_reset(&a->dbuf);
+	if ((rc = delta_splice(base_sig, pc, n, &a->dbuf)) != 0)
+		a->drc = rc == BW_ERR_NOMEM ? rc : 1;	/* else logged: stored as chunks */
+	a->dliteral = lit;
+	log_debug("%s: delta joined from %u chunks, %u of them changed", a->path, a->njobs,
+	    changed);
+out:
+	for (i = 0; i < a->njobs; i++)
+		buf_free(&a->jobs[i]->sub);
+	free(pc);
+}
+
 /* One pass over the file's data.  Returns 0, a negative code, or 1 when a
  * delta was tried and abandoned. */
 static int
@@ -1263,13 +1518,19 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}
-	if (delta && ((dend = calloc(1, sizeof(*dend))) == NULL ||
+	buf_reset(&a->dbuf);
+	a->drc = a->dfail = 0;
+	a->dsub = 0;
+	a->next_at = 0;
+	a->dbl = delta_block_len(a->te.size);
+	if (delta)
+		omap_build(e, a, old_size);
+	a->fsig = a->omap ? old_sig : NULL;
+	if (delta && !a->omap && ((dend = calloc(1, sizeof(*dend))) == NULL ||
 	    (dj = delta_start(old_sig)) == NULL)) {
 		rc = BW_ERR_NOMEM;
 		goto out;
 	}
-	buf_reset(&a->dbuf);
-	a->drc = a->dfail = 0;
 	for (;;) {
 		const uint8_t *p = e->rbuf;
 
@@ -1289,7 +1550,7 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 			goto out;
 		in += (uint64_t)n;
 		/* the delta is made on the signature thread, alongside */
-		if (dj && __atomic_load_n(&a->dfail, __ATOMIC_RELAXED)) {
+		if (delta && __atomic_load_n(&a->dfail, __ATOMIC_RELAXED)) {
 			log_debug("%s: delta given up after %llu bytes: rewritten, not edited",
 			    a->path, (unsigned long long)in);
 			rc = 1;	/* a rewrite, not an edit (or it failed) */
@@ -1321,11 +1582,19 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 	}
 	if (chunk.len && (rc = submit(e, a, &chunk, OBJ_DATA, store)) != 0)
 		goto out;
-	if (dj) {
-		(void)sig_submit(e, a, NULL, dj, DELTA_FINISH, NULL, 0, dend);
-		dj = NULL;
-		dend = NULL;
-		delta_wait(e, a);
+	if (delta) {
+		if (dj) {
+			(void)sig_submit(e, a, NULL, dj, DELTA_FINISH, NULL, 0, dend);
+			dj = NULL;
+			dend = NULL;
+			delta_wait(e, a);
+		} else {
+			jobs_wait(e, a);
+			idset_free(a->omap);
+			a->omap = NULL;
+			a->fsig = NULL;
+			chunk_delta_join(a, old_sig);
+		}
 		if ((rc = a->drc) != 0)
 			goto out;
 		literal = a->dliteral;
@@ -1381,6 +1650,15 @@ out:
 		delta_wait(e, a);
 		if (rc == 1 && a->drc < 0)
 			rc = a->drc;	/* it failed rather than grew */
+	}
+	if (a->omap) {
+		/* the workers and the signature thread use it until then */
+		jobs_wait(e, a);
+		idset_free(a->omap);
+		a->omap = NULL;
+		a->fsig = NULL;
+		if (rc == 1 && a->drc < 0)
+			rc = a->drc;
 	}
 	free(send);
 	free(dend);

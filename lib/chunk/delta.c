@@ -539,6 +539,53 @@ delta_abort(struct delta_job *j)
 	free(j);
 }
 
+int
+delta_splice(const struct delta_sig *s, const struct delta_piece *pc, size_t npc,
+    struct buf *out)
+{
+	size_t start = out->len, i, k;
+	struct delta_cmd c;
+	uint8_t magic[4];
+
+	be32put(magic, RS_DELTA_MAGIC);
+	buf_put(out, magic, sizeof(magic));
+	for (k = 0; k < npc; k++) {
+		const uint8_t *p = pc[k].p;
+		size_t n = pc[k].n;
+
+		if (pc[k].kind == DP_COPY) {
+			if (pc[k].len)
+				diff_copy(out, pc[k].pos, pc[k].len);
+			continue;
+		}
+		if (pc[k].kind == DP_LITERAL) {
+			diff_literal(out, p, n);
+			continue;
+		}
+		if (n < 5 || be32(p) != RS_DELTA_MAGIC)
+			goto bad;
+		/* its commands up to its END, checked and copied as they are */
+		i = 4;
+		do {
+			if (delta_cmd_next(p, n, &i, &c))
+				goto bad;
+		} while (c.op != DELTA_END);
+		if (i != n)
+			goto bad;
+		buf_put(out, p + 4, n - 5);
+	}
+	buf_put_u8(out, 0);
+	if (out->err) {
+		out->len = start;
+		return BW_ERR_NOMEM;
+	}
+	return delta_coalesce(s, out, start);
+bad:
+	log_error("rsync delta: a piece to join is malformed (a bug)");
+	out->len = start;
+	return BW_ERR_INVAL;
+}
+
 /* ---- signatures derived from a delta ---- */
 
 /*

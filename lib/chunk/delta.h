@@ -60,6 +60,24 @@ int delta_finish(struct delta_job *j, struct buf *out, uint64_t *literal);
 void delta_abort(struct delta_job *j);
 
 /*
+ * Joins the delta of a file from its parts, in file order: a COPY of len
+ * bytes at pos in the basis, literal bytes (p, n), or the commands of a
+ * whole delta (p, n, as delta_finish made it) of that part of the file
+ * against the same signature s.  Adjacent COPYs merge (as in
+ * delta_finish).  Appends to out; 0, BW_ERR_NOMEM, or BW_ERR_INVAL
+ * (logged) if a part does not parse.
+ */
+enum delta_piece_kind { DP_COPY, DP_LITERAL, DP_DELTA };
+struct delta_piece {
+	enum delta_piece_kind kind;
+	const uint8_t *p;
+	size_t n;
+	uint64_t pos, len;
+};
+int delta_splice(const struct delta_sig *s, const struct delta_piece *pc, size_t npc,
+    struct buf *out);
+
+/*
  * The signature that delta_sig_start(file_size) would make of new data
  * (new_len bytes, read through read_new: random access, as for delta_apply
  * below), without hashing what the old version's signature already has:

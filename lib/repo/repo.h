@@ -123,6 +123,11 @@ int repo_writer_put(struct repo_writer *w, enum obj_type type, const void *p, si
     const uint8_t *id, uint8_t id_out[static OBJ_ID_LEN], uint64_t *added);
 /* Nonzero if the repository or this session holds id (thread-safe). */
 int repo_writer_has(struct repo_writer *w, const uint8_t id[static OBJ_ID_LEN]);
+/* 1 and *plain set to its plaintext length if the repository's index (as
+ * of the session's start, or a pack it finished) holds id; else 0.
+ * Thread-safe. */
+int repo_writer_plain_len(struct repo_writer *w, const uint8_t id[static OBJ_ID_LEN],
+    uint32_t *plain);
 /* Makes every object put so far durable (packs, then their index files). */
 int repo_writer_flush(struct repo_writer *w);
 /* The pool of buffers the session seals objects in (lib/util/bufpool.h):

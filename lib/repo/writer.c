@@ -263,6 +263,21 @@ repo_writer_has(struct repo_writer *w, const uint8_t id[static OBJ_ID_LEN])
 }
 
 int
+repo_writer_plain_len(struct repo_writer *w, const uint8_t id[static OBJ_ID_LEN],
+    uint32_t *plain)
+{
+	struct repo *r = w->r;
+	uint64_t v;
+	int has;
+
+	pthread_mutex_lock(&r->mu);
+	if ((has = r->idx && idset_get(r->idx, id, &v) && v < r->nent) != 0)
+		*plain = r->ent[v].plain;
+	pthread_mutex_unlock(&r->mu);
+	return has;
+}
+
+int
 repo_writer_flush(struct repo_writer *w)
 {
 	int rc;

@@ -938,6 +938,65 @@ START_TEST(test_derive_shifted_data_changed)
 }
 END_TEST
 
+/*
+ * A delta joined from pieces (the engine's chunk-guided deltas): COPYs,
+ * literal bytes and whole deltas of parts, in order, make the new data,
+ * and adjacent COPYs merge.  A part that is not a delta is refused.
+ */
+START_TEST(test_splice)
+{
+	size_t n = 1u << 20, part = 300000;
+	uint8_t *old = random_data(31, n), *new = malloc(n), junk[8] = { 1, 2, 3 };
+	struct buf sig = { 0 }, sub = { 0 }, joined = { 0 }, out = { 0 }, one = { 0 };
+	struct delta_sig *s;
+	struct delta_piece pc[5];
+	struct delta_job *j;
+	uint64_t lit;
+
+	ck_assert_ptr_nonnull(new);
+	memcpy(new, old, n);
+	memset(new + 400000, 0x5a, 1000);	/* an edit inside the middle part */
+	make_sig(old, n, 0, &sig);
+	ck_assert_int_eq(delta_sig_load(sig.data, sig.len, &s), 0);
+	ck_assert_ptr_nonnull(j = delta_start(s));
+	ck_assert_int_eq(delta_feed(j, new + part, part, &sub), 0);
+	ck_assert_int_eq(delta_finish(j, &sub, &lit), 0);
+	/* [0, 100000) as two COPYs, [100000, 100100) literal, [100100, part)
+	 * a COPY, the middle part its delta, the rest a COPY */
+	pc[0] = (struct delta_piece){ DP_COPY, NULL, 0, 0, 60000 };
+	pc[1] = (struct delta_piece){ DP_COPY, NULL, 0, 60000, 40000 };
+	pc[2] = (struct delta_piece){ DP_LITERAL, new + 100000, 100, 0, 0 };
+	pc[3] = (struct delta_piece){ DP_COPY, NULL, 0, 100100, part - 100100 };
+	ck_assert_int_eq(delta_splice(s, pc, 4, &joined), 0);
+	joined.len--;		/* its END: go on with the rest */
+	pc[0] = (struct delta_piece){ DP_DELTA, sub.data, sub.len, 0, 0 };
+	pc[1] = (struct delta_piece){ DP_COPY, NULL, 0, 2 * part, n - 2 * part };
+	ck_assert_int_eq(delta_splice(s, pc, 2, &one), 0);
+	ck_assert_uint_gt(one.len, 4);
+	buf_put(&joined, one.data + 4, one.len - 4);
+	ck_assert_int_eq(apply(&joined, old, n, &out), 0);
+	ck_assert_uint_eq(out.len, n);
+	ck_assert(memcmp(out.data, new, n) == 0);
+	/* the two COPYs at the start merged into one: 1 + 1 + 4 bytes */
+	ck_assert_uint_eq(joined.data[4], 0x45 + 4 * 0 + 2);
+	/* a part that is not a delta */
+	buf_reset(&one);
+	pc[0] = (struct delta_piece){ DP_DELTA, junk, sizeof(junk), 0, 0 };
+	log_set_sink(quiet, NULL);
+	ck_assert_int_eq(delta_splice(s, pc, 1, &one), BW_ERR_INVAL);
+	log_set_sink(NULL, NULL);
+	ck_assert_uint_eq(one.len, 0);
+	delta_sig_free(s);
+	buf_free(&sig);
+	buf_free(&sub);
+	buf_free(&joined);
+	buf_free(&one);
+	buf_free(&out);
+	free(old);
+	free(new);
+}
+END_TEST
+
 static Suite *
 delta_suite(void)
 {
@@ -967,6 +1026,7 @@ delta_suite(void)
 	tcase_add_test(tc, test_derive_zeros);
 	tcase_add_test(tc, test_derive_data_changed);
 	tcase_add_test(tc, test_derive_shifted_data_changed);
+	tcase_add_test(tc, test_splice);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -560,6 +560,120 @@ START_TEST(derived_signatures_keep_deltas_right)
 }
 END_TEST
 
+/* Counts the engine's "delta joined" messages. */
+static void
+count_joined(enum log_level lvl, const char *msg, void *arg)
+{
+	if (lvl == LOG_LVL_DEBUG && strstr(msg, "delta joined from"))
+		++*(unsigned *)arg;
+}
+
+/*
+ * Files whose previous version is stored as chunks get a delta joined
+ * from their chunks: a COPY for each chunk the old version has, librsync
+ * only over the others.  Every kind of change must read back equal; an
+ * edit that keeps the bytes in place must still cost about itself and
+ * leave the file's own signature in the cache (derived, not hashed anew).
+ */
+START_TEST(joined_delta_covers_every_edit)
+{
+	enum { EDIT, INSERT, APPEND, TRUNCATE, HEAD, REPEATED, NCASE };
+	static const size_t size = 6u << 20;
+	struct repo *r;
+	struct snap_info s1, s2, full;
+	struct timespec ts;
+	struct find fe = { 0 };
+	struct walk_opts wo = { find_entry, NULL, &fe, NULL };
+	struct buf got = { 0 }, sig = { 0 }, want = { 0 };
+	struct delta_sig_job *j;
+	uint8_t *orig, *now[NCASE], patch[4096];
+	size_t len[NCASE], i;
+	char path[512], name[32];
+	unsigned joined = 0;
+	int64_t later;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	ck_assert_ptr_nonnull(orig = malloc(size));
+	bwcrypto_random(orig, size);
+	bwcrypto_random(patch, sizeof(patch));
+	for (i = 0; i < NCASE; i++) {
+		ck_assert_ptr_nonnull(now[i] = malloc(size + 200000));
+		memcpy(now[i], orig, size);
+		if (i == REPEATED) {	/* the same 2 MiB three times: equal chunks */
+			memcpy(now[i] + (2u << 20), orig, 2u << 20);
+			memcpy(now[i] + (4u << 20), orig, 2u << 20);
+		}
+		snprintf(name, sizeof(name), "joined-%zu.bin", i);
+		write_file(name, now[i], size);
+		len[i] = size;
+	}
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(run(r, later, &s1), 0);
+
+	memcpy(now[EDIT] + 3000000, patch, sizeof(patch));
+	memmove(now[INSERT] + 2500000 + 1000, now[INSERT] + 2500000, size - 2500000);
+	memcpy(now[INSERT] + 2500000, patch, 1000);
+	len[INSERT] += 1000;
+	bwcrypto_random(now[APPEND] + size, 100000);
+	len[APPEND] += 100000;
+	len[TRUNCATE] = 5000000;
+	memcpy(now[HEAD], patch, 300);
+	memcpy(now[REPEATED] + (3u << 20) + 12345, patch, sizeof(patch));
+	for (i = 0; i < NCASE; i++) {
+		snprintf(name, sizeof(name), "joined-%zu.bin", i);
+		write_file(name, now[i], len[i]);
+	}
+	log_set_level(LOG_LVL_DEBUG);
+	log_set_sink(count_joined, &joined);
+	ck_assert_int_eq(run(r, later + 1000000000LL, &s2), 0);
+	log_set_sink(NULL, NULL);
+	log_set_level(LOG_LVL_INFO);
+	ck_assert_uint_eq(joined, NCASE);
+	ck_assert_uint_eq(s2.files_changed, NCASE);
+	/* the 4 KiB edits, 1000 inserted, 300 overwritten and 100000 appended
+	 * bytes, each with a few blocks around it */
+	ck_assert_uint_lt(s2.bytes_added, 3 * sizeof(patch) + 1000 + 300 + 100000 + 6 * 4096);
+
+	memset(&full, 0, sizeof(full));
+	ck_assert_int_eq(repo_snapshot_load(r, s2.id, &full), 0);
+	for (i = 0; i < NCASE; i++) {
+		snprintf(path, sizeof(path), "%s/joined-%zu.bin", src, i);
+		fe.want = path;
+		fe.found = 0;
+		ck_assert_int_eq(walk_tree(r, full.root, &wo), 0);
+		ck_assert(fe.found);
+		ck_assert_int_eq(fe.copy.content.kind, 1);
+		buf_reset(&got);
+		content_bytes(r, &fe.copy.content, &got);
+		ck_assert_uint_eq(got.len, len[i]);
+		ck_assert_msg(memcmp(got.data, now[i], len[i]) == 0, "case %zu reads back wrong", i);
+		tree_content_clear(&fe.copy.content);
+		if (i == INSERT)
+			continue;	/* shifted blocks: no signature derived */
+		buf_reset(&sig);
+		buf_reset(&want);
+		cached_sig(r, path, &sig);
+		ck_assert_ptr_nonnull(j = delta_sig_start(len[i]));
+		ck_assert_int_eq(delta_sig_feed(j, now[i], len[i]), 0);
+		ck_assert_int_eq(delta_sig_finish(j, &want), 0);
+		ck_assert_uint_eq(sig.len, want.len);
+		ck_assert_msg(memcmp(sig.data, want.data, want.len) == 0, "case %zu: wrong signature",
+		    i);
+	}
+	for (i = 0; i < NCASE; i++)
+		free(now[i]);
+	free(orig);
+	buf_free(&got);
+	buf_free(&sig);
+	buf_free(&want);
+	snap_info_clear(&full);
+	snap_info_clear(&s1);
+	snap_info_clear(&s2);
+	repo_free(r);
+}
+END_TEST
+
 static int
 count_files(const char *path, const struct tree_entry *e, void *arg)
 {
@@ -711,6 +825,7 @@ main(void)
 	tcase_add_test(tc, roots_are_normalised);
 	tcase_add_test(tc, in_place_edit_is_stored_as_a_delta);
 	tcase_add_test(tc, derived_signatures_keep_deltas_right);
+	tcase_add_test(tc, joined_delta_covers_every_edit);
 	tcase_add_test(tc, rewritten_file_is_stored_whole);
 	tcase_add_test(tc, changed_directory_is_stored_as_a_delta);
 	tcase_add_test(tc, directory_chain_past_the_depth_cap);
