@@ -15,6 +15,9 @@
  * that worker threads store (hash, compress, encrypt, append to a pack).
  * Actions are applied strictly in queue order, only once the head's chunks
  * are all stored, so trees come out the same whatever the thread timing.
+ * A thread of their own applies them (builds the trees, stores each one
+ * as its directory ends, writes the files cache), so that the walk goes on
+ * meanwhile; the walk only waits when the queue is full.
  * Memory is bounded by MAX_INFLIGHT bytes of chunk data and MAX_QUEUE
  * pending actions; the walk waits when either is reached.
  *
@@ -58,6 +61,7 @@
  * memory. */
 #define MAX_INFLIGHT (8u << 20)
 #define MAX_QUEUE 4096
+#define APPLY_BATCH 64
 /* Of MAX_INFLIGHT, what the copies for the signature thread may hold
  * before the walker waits (plus the one it is adding).  Without a bound
  * of their own they filled it during an incremental backup (deltas are
@@ -75,6 +79,10 @@
 #define DELTA_CAP (8u << 20)
 #define DELTA_PIECE (4u << 20)
 #define SMALL_DELTA (64u << 10)
+/* A delta is joined from chunks (omap_build) for a previous version of at
+ * most this many chunks (64 GiB at the average 1 MiB): the map costs ~100
+ * bytes per chunk. */
+#define OMAP_MAX_CHUNKS 65536u
 
 enum act_kind { ACT_ENTER = 1, ACT_ENTRY, ACT_LEAVE };
 
@@ -171,7 +179,7 @@ struct engine {
 	const struct backup_opts *o;
 	struct cdc *cdc;
 	uint32_t chunk_max;
-	struct bwcrypto_hasher *hasher;	/* file hashes (walking thread only) */
+	struct bwcrypto_hasher *hasher;	/* file hashes (applier only) */
 	struct fcache *cache;
 
 	pthread_mutex_t mu;
@@ -199,6 +207,17 @@ struct engine {
 
 	struct act *q_head, *q_tail;
 	size_t q_len;
+	/* actions are applied by a thread of their own (applier), so that
+	 * building trees and writing the files cache do not hold up the walk */
+	pthread_t apply_thread;
+	int apply_running;
+	pthread_cond_t apply_cv;	/* the applier waits for a ready head */
+	int apply_waiting;		/* under mu: it does */
+	int apply_busy;			/* under mu: it applies one it took */
+	int drain_waiting;		/* under mu: the walker waits in drain */
+	/* its counts (applier only), and their copy for progress (under mu) */
+	uint64_t ap_new, ap_changed, ap_unchanged;
+	uint64_t pub_new, pub_changed, pub_unchanged;
 
 	/* walk side: the directories currently open, as paths */
 	char **wstack;
@@ -284,6 +303,9 @@ report(struct engine *e, int final)
 	e->prog.total_files = e->scan_files;
 	e->prog.total_bytes = e->scan_bytes;
 	e->prog.total_known = e->scan_done;
+	e->prog.files_new = e->pub_new;
+	e->prog.files_changed = e->pub_changed;
+	e->prog.files_unchanged = e->pub_unchanged;
 	pthread_mutex_unlock(&e->mu);
 	e->prog.elapsed = since(&e->t0);
 	e->o->progress(&e->prog, final, e->o->progress_arg);
@@ -362,6 +384,28 @@ entry_from_fsent(struct tree_entry *t, const struct fsent_entry *f)
 	if (!t->name)
 		return BW_ERR_NOMEM;
 	return 0;
+}
+
+/* ---------- the queue of actions ---------- */
+
+/* The queue's head if it is ready to apply (its jobs all done).  Caller
+ * holds mu. */
+static struct act *
+head_ready(struct engine *e)
+{
+	return e->q_head && e->q_head->outstanding == 0 ? e->q_head : NULL;
+}
+
+/* Wakes the applier if it sleeps and the head is ready: at once when the
+ * walker waits for the queue, else only once APPLY_BATCH actions wait
+ * (waking it for every small file would cost more than applying it).
+ * Caller holds mu. */
+static void
+apply_wake(struct engine *e)
+{
+	if (e->apply_waiting && head_ready(e) &&
+	    (e->drain_waiting || e->q_len >= APPLY_BATCH))
+		pthread_cond_signal(&e->apply_cv);
 }
 
 /* ---------- workers ---------- */
@@ -446,6 +490,7 @@ worker(void *arg)
 		e->inflight -= j->cap;
 		e->bytes_added_workers += added;
 		j->owner->outstanding--;
+		apply_wake(e);
 		pthread_cond_broadcast(&e->done_cv);
 		pthread_mutex_unlock(&e->mu);
 	}
@@ -658,6 +703,7 @@ sig_worker(void *arg)
 			w->owner->dbusy = 0;
 		else if (w->op != SIG_FEED)
 			w->owner->outstanding--;
+		apply_wake(e);
 		pthread_cond_broadcast(&e->done_cv);
 		pthread_mutex_unlock(&e->mu);
 		free(w);
@@ -833,7 +879,7 @@ level_pop(struct engine *e)
 }
 
 /* The file hash (docs/FORMAT.md): keyed hash of "file" and the chunk ids.
- * Only the walking thread applies actions, so one hasher serves them all. */
+ * Only the applier applies actions, so one hasher serves them all. */
 static void
 file_hash(struct engine *e, const struct tree_content *c, uint8_t out[32])
 {
@@ -938,54 +984,86 @@ apply(struct engine *e, struct act *a)
 		if (e->cache)
 			cache_record(e, a);
 		if (a->same_as_old)	/* read again, same bytes */
-			e->prog.files_unchanged++;
+			e->ap_unchanged++;
 		else if (a->changed)
-			e->prog.files_changed++;
+			e->ap_changed++;
 		else
-			e->prog.files_new++;
+			e->ap_new++;
 	} else if (a->te.kind == TREE_FILE) {
 		if (e->cache)
 			fcache_put_hit(e->cache, a->path, &a->hit);
-		e->prog.files_unchanged++;
+		e->ap_unchanged++;
 	}
 	rc = level_add(e, &a->te);
 	return rc;
 }
 
-/* Applies every completed action at the head of the queue.  With wait,
- * blocks until the queue is shorter than limit (or empty when limit is 0). */
-static int
-drain(struct engine *e, size_t limit)
+/*
+ * The applier: takes ready actions off the head of the queue, in order,
+ * and applies them, until the walk is over (quit) or something failed.
+ * Its failure becomes the backup's (fatal).
+ */
+static void *
+applier(void *arg)
 {
+	struct engine *e = arg;
 	struct act *a;
 	int rc;
 
+	pthread_mutex_lock(&e->mu);
 	for (;;) {
-		pthread_mutex_lock(&e->mu);
-		for (;;) {
-			if (e->fatal) {
-				rc = e->fatal;
-				pthread_mutex_unlock(&e->mu);
-				return rc;
-			}
-			a = e->q_head;
-			if (a && a->outstanding == 0)
-				break;
-			if (e->q_len <= limit && e->inflight < MAX_INFLIGHT) {
-				pthread_mutex_unlock(&e->mu);
-				return 0;
-			}
-			pthread_cond_wait(&e->done_cv, &e->mu);
+		while (!e->fatal && !(a = head_ready(e)) && !e->quit) {
+			e->apply_waiting = 1;
+			pthread_cond_wait(&e->apply_cv, &e->mu);
+			e->apply_waiting = 0;
 		}
+		if (e->fatal || !a)
+			break;
 		if ((e->q_head = a->next) == NULL)
 			e->q_tail = NULL;
 		e->q_len--;
+		e->apply_busy = 1;
 		pthread_mutex_unlock(&e->mu);
 		rc = apply(e, a);
 		act_free(a);
-		if (rc)
-			return rc;
+		pthread_mutex_lock(&e->mu);
+		e->apply_busy = 0;
+		e->pub_new = e->ap_new;
+		e->pub_changed = e->ap_changed;
+		e->pub_unchanged = e->ap_unchanged;
+		if (rc && !e->fatal)
+			e->fatal = rc;
+		if (e->drain_waiting)
+			pthread_cond_broadcast(&e->done_cv);
 	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+/* Waits until the queue is no longer than limit and less than MAX_INFLIGHT
+ * is in flight, or (limit 0) until every action is applied.  Returns the
+ * backup's failure, if any. */
+static int
+drain(struct engine *e, size_t limit)
+{
+	int rc;
+
+	pthread_mutex_lock(&e->mu);
+	for (;;) {
+		if ((rc = e->fatal) != 0)
+			break;
+		if (limit == 0 ? e->q_len == 0 && !e->apply_busy :
+		    e->q_len <= limit && e->inflight < MAX_INFLIGHT) {
+			apply_wake(e);
+			break;
+		}
+		e->drain_waiting++;
+		apply_wake(e);
+		pthread_cond_wait(&e->done_cv, &e->mu);
+		e->drain_waiting--;
+	}
+	pthread_mutex_unlock(&e->mu);
+	return rc;
 }
 
 static struct act *
@@ -1392,7 +1470,7 @@ omap_build(struct engine *e, struct act *a, uint64_t old_size)
 	uint32_t i, len;
 
 	if (a->old_content.kind != 0 || b->kind != 0 || b->nids == 0 ||
-	    (a->omap = idset_new()) == NULL)
+	    b->nids > OMAP_MAX_CHUNKS || (a->omap = idset_new()) == NULL)
 		return;
 	for (i = 0; i < b->nids; i++) {
 		if (!repo_writer_plain_len(e->w, b->ids[i], &len) ||
@@ -2183,6 +2261,7 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 	pthread_cond_init(&e.work_cv, NULL);
 	pthread_cond_init(&e.done_cv, NULL);
 	pthread_cond_init(&e.sig_cv, NULL);
+	pthread_cond_init(&e.apply_cv, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &e.t0);
 
 	if (o->npaths == 0) {
@@ -2237,7 +2316,9 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 			break;
 	if (e.nthreads > 0 && (x = pthread_create(&e.sig_thread, NULL, sig_worker, &e)) == 0)
 		e.sig_running = 1;
-	if (e.nthreads == 0 || !e.sig_running) {
+	if (e.sig_running && (x = pthread_create(&e.apply_thread, NULL, applier, &e)) == 0)
+		e.apply_running = 1;
+	if (e.nthreads == 0 || !e.sig_running || !e.apply_running) {
 		log_error("cannot start the backup's threads: %s", strerror(x));
 		rc = BW_ERR_NOMEM;
 		goto stop;	/* joins those that started */
@@ -2267,7 +2348,12 @@ stop:
 		e.fatal = rc;	/* workers skip what is left */
 	pthread_cond_broadcast(&e.work_cv);
 	pthread_cond_broadcast(&e.sig_cv);
+	pthread_cond_broadcast(&e.apply_cv);
 	pthread_mutex_unlock(&e.mu);
+	if (e.apply_running) {
+		pthread_join(e.apply_thread, NULL);
+		e.apply_running = 0;
+	}
 	for (i = 0; i < e.nthreads; i++)
 		pthread_join(e.threads[i], NULL);
 	if (e.sig_running) {
@@ -2281,6 +2367,9 @@ stop:
 	if (rc)
 		goto out;
 
+	e.prog.files_new = e.ap_new;
+	e.prog.files_changed = e.ap_changed;
+	e.prog.files_unchanged = e.ap_unchanged;
 	fill_snapshot(&e, snap, start);
 	if ((rc = repo_writer_commit(e.w, snap)) != 0)
 		goto out;
@@ -2332,5 +2421,6 @@ out:
 	pthread_cond_destroy(&e.work_cv);
 	pthread_cond_destroy(&e.done_cv);
 	pthread_cond_destroy(&e.sig_cv);
+	pthread_cond_destroy(&e.apply_cv);
 	return rc;
 }
