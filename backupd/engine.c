@@ -60,8 +60,12 @@
  * keeps them busy (16 MiB measured no faster) and bounds the pipeline's
  * memory. */
 #define MAX_INFLIGHT (8u << 20)
-#define MAX_QUEUE 4096
+#define MAX_QUEUE 1024
 #define APPLY_BATCH 64
+/* Flags of a file's blob in the files cache (see blob_parse): BLOB_PLAIN
+ * is stored, BLOB_FLAGGED only says the blob had its flags byte. */
+#define BLOB_PLAIN 1u
+#define BLOB_FLAGGED 0x100u
 /* Of MAX_INFLIGHT, what the copies for the signature thread may hold
  * before the walker waits (plus the one it is adding).  Without a bound
  * of their own they filled it during an incremental backup (deltas are
@@ -161,9 +165,22 @@ struct act {
 	uint32_t outstanding;		/* jobs not yet stored (under lock) */
 	int from_cache;			/* content and hash already set */
 	struct fcache_hit hit;		/* from_cache: the entry to carry forward */
+	unsigned hit_flags;		/* its blob's flags (BLOB_PLAIN) */
 	struct fcache_meta meta;
 	int changed;			/* was in the cache but changed */
 	int failed;			/* unreadable: leave the entry out */
+};
+
+/* What fsent's stat_only found for the file fsent is about to return
+ * (walker only). */
+struct pre {
+	int valid;
+	char *path;
+	size_t cap;
+	struct fcache_meta meta;
+	struct fcache_hit hit;
+	uint8_t hash[32];
+	struct tree_content content;
 };
 
 struct level {			/* a directory being built */
@@ -181,6 +198,7 @@ struct engine {
 	uint32_t chunk_max;
 	struct bwcrypto_hasher *hasher;	/* file hashes (applier only) */
 	struct fcache *cache;
+	struct pre pre;
 
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv;		/* workers wait for jobs */
@@ -920,6 +938,64 @@ act_free(struct act *a)
 	free(a);
 }
 
+/*
+ * The engine's blob in the files cache: the file hash, then the content
+ * descriptor exactly as in a tree entry (docs/FORMAT.md), then a byte of
+ * flags (blobs written before it was added end without it).  BLOB_PLAIN:
+ * the file had no extended attributes, no ACLs and no holes when it was
+ * read, so while it stays unchanged (same ctime: changing any of those
+ * changes it) the walk need not open it to look (fsent's stat_only).
+ */
+/* Parses a blob into hash and c (cleared on failure); *flags gets its
+ * flags byte with BLOB_FLAGGED, or 0 if it has none.  0 or -1. */
+static int
+blob_parse(const uint8_t *p, size_t n, uint8_t hash[32], struct tree_content *c,
+    unsigned *flags)
+{
+	struct bufr r;
+
+	*flags = 0;
+	bufr_init(&r, p, n);
+	if (bufr_copy(&r, hash, 32) != 0 ||
+	    tree_content_decode(&r, c, TREE_DELTA_DEPTH_MAX) != 0)
+		goto bad;
+	if (bufr_left(&r) == 1)
+		*flags = BLOB_FLAGGED | bufr_u8(&r);
+	if (bufr_done(&r) == 0)
+		return 0;
+bad:
+	tree_content_clear(c);
+	return -1;
+}
+
+/* Appends the blob of a file entry to b. */
+static void
+blob_put(struct buf *b, const struct tree_entry *te)
+{
+	buf_put(b, te->hash, 32);
+	if (tree_content_encode(b, &te->content) != 0)
+		b->err = b->err ? b->err : BW_ERR_NOMEM;
+	buf_put_u8(b, te->nxattrs == 0 && (!te->acl_access || !*te->acl_access) &&
+	    (!te->acl_default || !*te->acl_default) && te->nregions == 0 ? BLOB_PLAIN : 0);
+}
+
+/* Carries an unchanged file's cache entry forward; one written before the
+ * blob had its flags gets them, so the next walk can skip opening it. */
+static void
+carry_hit(struct engine *e, struct act *a)
+{
+	struct buf b = { 0 };
+
+	if (a->hit_flags & BLOB_FLAGGED) {
+		fcache_put_hit(e->cache, a->path, &a->hit);
+		return;
+	}
+	blob_put(&b, &a->te);
+	if (b.err || fcache_put_hit_as(e->cache, a->path, &a->hit, b.data, b.len) != 0)
+		fcache_put_hit(e->cache, a->path, &a->hit);
+	buf_free(&b);
+}
+
 static int
 apply(struct engine *e, struct act *a)
 {
@@ -991,7 +1067,7 @@ apply(struct engine *e, struct act *a)
 			e->ap_new++;
 	} else if (a->te.kind == TREE_FILE) {
 		if (e->cache)
-			fcache_put_hit(e->cache, a->path, &a->hit);
+			carry_hit(e, a);
 		e->ap_unchanged++;
 	}
 	rc = level_add(e, &a->te);
@@ -1277,7 +1353,6 @@ static int
 read_file(struct engine *e, struct fsent_walk *w, struct act *a, const struct fcache_hit *old)
 {
 	struct delta_sig *sig = NULL;
-	struct bufr r;
 	const uint8_t *newest = NULL, *root = NULL;
 	const struct tree_content *base;
 	size_t nn = 0, nr = 0;
@@ -1286,10 +1361,10 @@ read_file(struct engine *e, struct fsent_walk *w, struct act *a, const struct fc
 	if (old) {
 		/* the previous version: its hash (to notice an unchanged file
 		 * read again) and descriptor */
-		bufr_init(&r, old->content, old->content_len);
-		if (bufr_copy(&r, a->old_hash, 32) == 0 &&
-		    tree_content_decode(&r, &a->old_content, TREE_DELTA_DEPTH_MAX) == 0 &&
-		    bufr_done(&r) == 0 && all_stored(e, &a->old_content))
+		unsigned flags;
+
+		if (blob_parse(old->content, old->content_len, a->old_hash, &a->old_content,
+		    &flags) == 0 && all_stored(e, &a->old_content))
 			a->have_old = 1;
 		else
 			tree_content_clear(&a->old_content);
@@ -1748,10 +1823,6 @@ out:
 
 /* ---------- the files cache ---------- */
 
-/*
- * The engine's blob in the files cache: the file hash, then the content
- * descriptor exactly as in a tree entry (docs/FORMAT.md).
- */
 static void
 meta_from_fsent(struct fcache_meta *m, const struct fsent_entry *f)
 {
@@ -1764,27 +1835,75 @@ meta_from_fsent(struct fcache_meta *m, const struct fsent_entry *f)
 	m->ctime_ns = (int64_t)((uint64_t)f->ctime_sec * 1000000000u + f->ctime_nsec);
 }
 
+/* The same from a stat (fsent's entries take these fields from it). */
+static void
+meta_from_stat(struct fcache_meta *m, const struct stat *st)
+{
+	m->dev = (uint64_t)st->st_dev;
+	m->ino = (uint64_t)st->st_ino;
+	m->size = (uint64_t)st->st_size;
+	m->mtime_ns = (int64_t)((uint64_t)st->st_mtim.tv_sec * 1000000000u +
+	    (uint64_t)st->st_mtim.tv_nsec);
+	m->ctime_ns = (int64_t)((uint64_t)st->st_ctim.tv_sec * 1000000000u +
+	    (uint64_t)st->st_ctim.tv_nsec);
+}
+
 /* 1 if the file is unchanged since the last backup and every object it
  * needs is still stored: then a->te has its content and hash. */
 static int
 cache_lookup(struct engine *e, struct act *a)
 {
-	struct bufr r;
+	unsigned flags;
 
-	if (fcache_lookup(e->cache, a->path, &a->meta, &a->hit) != 0)
+	if (fcache_lookup(e->cache, a->path, &a->meta, &a->hit) != 0 ||
+	    blob_parse(a->hit.content, a->hit.content_len, a->te.hash, &a->te.content,
+	    &flags) != 0)
 		return 0;
-	bufr_init(&r, a->hit.content, a->hit.content_len);
-	if (bufr_copy(&r, a->te.hash, 32) != 0 ||
-	    tree_content_decode(&r, &a->te.content, TREE_DELTA_DEPTH_MAX) != 0 ||
-	    bufr_done(&r) != 0)
-		goto miss;
+	a->hit_flags = flags;
 	/* a delta's bases too: reusing the descriptor reuses its whole chain */
-	if (!all_stored(e, &a->te.content))
-		goto miss;
+	if (!all_stored(e, &a->te.content)) {
+		tree_content_clear(&a->te.content);
+		return 0;
+	}
 	return 1;
-miss:
-	tree_content_clear(&a->te.content);
-	return 0;
+}
+
+/*
+ * fsent's stat_only: 1 if path is a file the files cache has, unchanged,
+ * stored, and plain (BLOB_PLAIN); its hit then waits in e->pre for the
+ * entry that fsent makes of it next (add_entry).
+ */
+static int
+stat_only(void *arg, const char *path, const struct stat *st)
+{
+	struct engine *e = arg;
+	struct pre *p = &e->pre;
+	unsigned flags;
+	size_t n = strlen(path) + 1;
+
+	p->valid = 0;
+	tree_content_clear(&p->content);
+	meta_from_stat(&p->meta, st);
+	if (fcache_lookup(e->cache, path, &p->meta, &p->hit) != 0 ||
+	    blob_parse(p->hit.content, p->hit.content_len, p->hash, &p->content, &flags) != 0)
+		return 0;
+	if (!(flags & BLOB_PLAIN) || !all_stored(e, &p->content)) {
+		tree_content_clear(&p->content);
+		return 0;
+	}
+	if (n > p->cap) {
+		char *np = realloc(p->path, n);
+
+		if (!np) {
+			tree_content_clear(&p->content);
+			return 0;
+		}
+		p->path = np;
+		p->cap = n;
+	}
+	memcpy(p->path, path, n);
+	p->valid = 1;
+	return 1;
 }
 
 static void
@@ -1800,8 +1919,8 @@ cache_record(struct engine *e, struct act *a)
 		buf_put(&a->sig, sigs.data, sigs.len);
 		buf_free(&sigs);
 	}
-	buf_put(&b, a->te.hash, 32);
-	if (tree_content_encode(&b, &a->te.content) == 0 && !b.err)
+	blob_put(&b, &a->te);
+	if (!b.err)
 		fcache_put(e->cache, a->path, &a->meta, b.data, b.len, a->sig.data, a->sig.len);
 	buf_free(&b);
 }
@@ -2001,7 +2120,17 @@ add_entry(struct engine *e, struct fsent_walk *w, struct fsent_entry *f)
 	if (f->type == FSENT_FILE) {
 		e->prog.files++;
 		e->prog.bytes += f->size;
-		if (e->cache) {
+		if (e->cache && e->pre.valid && strcmp(e->pre.path, f->path) == 0) {
+			/* fsent made it from its stat: stat_only has its hit */
+			a->meta = e->pre.meta;
+			a->hit = e->pre.hit;
+			a->hit_flags = BLOB_FLAGGED | BLOB_PLAIN;
+			memcpy(a->te.hash, e->pre.hash, 32);
+			a->te.content = e->pre.content;
+			memset(&e->pre.content, 0, sizeof(e->pre.content));
+			e->pre.valid = 0;
+			hit = 1;
+		} else if (e->cache) {
 			meta_from_fsent(&a->meta, f);
 			hit = cache_lookup(e, a);
 			if (!hit && fcache_find(e->cache, f->path, &old) == 0) {
@@ -2110,6 +2239,10 @@ walk_root(struct engine *e, const char *root)
 	struct fsent_entry *f;
 	int rc;
 
+	if (e->cache) {
+		wo.stat_only = stat_only;
+		wo.stat_only_arg = e;
+	}
 	if (strcmp(root, "/") && (rc = enter_ancestors(e, root)) != 0)
 		return rc;
 	if ((rc = fsent_walk_open(root, &wo, &w)) != 0) {
@@ -2422,5 +2555,7 @@ out:
 	pthread_cond_destroy(&e.done_cv);
 	pthread_cond_destroy(&e.sig_cv);
 	pthread_cond_destroy(&e.apply_cv);
+	free(e.pre.path);
+	tree_content_clear(&e.pre.content);
 	return rc;
 }

@@ -894,6 +894,13 @@ fcache_put(struct fcache *c, const char *path, const struct fcache_meta *m,
 int
 fcache_put_hit(struct fcache *c, const char *path, const struct fcache_hit *hit)
 {
+	return fcache_put_hit_as(c, path, hit, NULL, 0);
+}
+
+int
+fcache_put_hit_as(struct fcache *c, const char *path, const struct fcache_hit *hit,
+    const void *content, size_t content_len)
+{
 	uint8_t hash[BWC_ID];
 	uint64_t off = 0;
 	struct rec e;
@@ -901,6 +908,10 @@ fcache_put_hit(struct fcache *c, const char *path, const struct fcache_hit *hit)
 
 	if ((err = path_check(c, path, strlen(path))))
 		return err;
+	if (content && content_len > FC_MAX_CONTENT) {
+		log_error("files cache %s: entry for %s too large", c->files_path, path);
+		return BW_ERR_INVAL;
+	}
 	if ((err = hit_rec(c, hit, &e))) {
 		log_error("files cache %s: put of %s with a hit that is not from "
 		    "this cache", c->files_path, path);
@@ -912,6 +923,10 @@ fcache_put_hit(struct fcache *c, const char *path, const struct fcache_hit *hit)
 		return BW_ERR_INVAL;
 	}
 	e.generation = c->generation;
+	if (content) {
+		e.content = content;
+		e.content_len = content_len;
+	}
 	if (e.has_sig && c->old_sigs_fd < 0)
 		e.has_sig = 0;
 	if (e.has_sig) {

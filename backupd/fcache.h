@@ -113,6 +113,9 @@ int fcache_put(struct fcache *c, const char *path, const struct fcache_meta *m,
  */
 int fcache_put_hit(struct fcache *c, const char *path,
     const struct fcache_hit *hit);
+/* The same with another content blob (content_len bytes) in the entry. */
+int fcache_put_hit_as(struct fcache *c, const char *path, const struct fcache_hit *hit,
+    const void *content, size_t content_len);
 
 /*
  * Replaces the cache on disk with the entries put since fcache_open,

@@ -669,6 +669,22 @@ accpath_of(struct fsent_walk *w, int dirfd, const char *name, char *buf,
 	return buf;
 }
 
+/* An entry from st alone, with the owner's names: no xattrs, ACLs or
+ * sparse map. */
+static int
+entry_from_stat(struct fsent_walk *w, const struct stat *st, struct fsent_entry **out)
+{
+	const char *name;
+
+	archive_entry_clear(w->ae);
+	archive_entry_copy_stat(w->ae, st);
+	if ((name = archive_read_disk_uname(w->ar, st->st_uid)))
+		archive_entry_copy_uname(w->ae, name);
+	if ((name = archive_read_disk_gname(w->ar, st->st_gid)))
+		archive_entry_copy_gname(w->ae, name);
+	return convert(w->ae, w->path, out);
+}
+
 /*
  * One entry: name in directory dirfd, whose full path is in w->path.  On
  * success *out is set, and a directory to descend is left in pending_fd.
@@ -678,13 +694,28 @@ visit(struct fsent_walk *w, int dirfd, const char *name, unsigned char dtype,
     struct fsent_entry **out)
 {
 	char acc[64 + NAME_MAX];
-	const char *accpath, *uname;
+	const char *accpath;
 	struct hlink *first, *done = NULL;
 	struct stat st;
-	int fd = -1, rc, e, isdir, last;
+	int fd = -1, rc, e, isdir, last, have_st = 0;
 
+	/* A file the caller may know already: its lstat first, and only if
+	 * the caller needs more, an open (and a stat of what was opened). */
+	if (dtype == DT_REG && w->opts.stat_only) {
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			e = errno;
+			goto fail_errno;
+		}
+		have_st = 1;
+		if (S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+		    (uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size &&
+		    w->opts.stat_only(w->opts.stat_only_arg, w->path, &st) == 1) {
+			rc = entry_from_stat(w, &st, out);
+			goto out;
+		}
+	}
 	/* Open first when readdir tells us what it is: one syscall fewer. */
-	if (dtype == DT_REG || dtype == DT_DIR) {
+	if (!have_st && (dtype == DT_REG || dtype == DT_DIR)) {
 		fd = open_at(dirfd, name, dtype == DT_DIR);
 		if (fd >= 0 && fstat(fd, &st) != 0) {
 			e = errno;
@@ -696,7 +727,7 @@ visit(struct fsent_walk *w, int dirfd, const char *name, unsigned char dtype,
 		}
 	}
 	if (fd < 0) {
-		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (!have_st && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			e = errno;
 			goto fail_errno;
 		}
@@ -716,13 +747,7 @@ visit(struct fsent_walk *w, int dirfd, const char *name, unsigned char dtype,
 		 * path; this one carries its stat and the first path. */
 		if (last)
 			done = first;
-		archive_entry_clear(w->ae);
-		archive_entry_copy_stat(w->ae, &st);
-		if ((uname = archive_read_disk_uname(w->ar, st.st_uid)))
-			archive_entry_copy_uname(w->ae, uname);
-		if ((uname = archive_read_disk_gname(w->ar, st.st_gid)))
-			archive_entry_copy_gname(w->ae, uname);
-		if ((rc = convert(w->ae, w->path, out)) != 0)
+		if ((rc = entry_from_stat(w, &st, out)) != 0)
 			goto out;
 		(*out)->type = FSENT_HARDLINK;
 		(*out)->size = 0;

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 enum fsent_type {
@@ -75,6 +76,17 @@ struct fsent_walk_opts {
 	size_t nexcludes;		/* with a '/': the full path; else the base name */
 	int one_file_system;		/* do not cross mount points */
 	int exclude_caches;		/* skip dirs holding a valid CACHEDIR.TAG */
+	/*
+	 * Optional.  Asked about a regular file with one link that cannot
+	 * be sparse (its blocks cover its size), from its lstat only: 1 if
+	 * the caller needs nothing more of it (known unchanged, without
+	 * extended attributes or ACLs).  The entry then comes from the stat
+	 * alone, with owner names, no xattrs or ACLs, and is not opened
+	 * (fsent_open_data refuses it); else it is opened and read in full.
+	 * Saves an open, a list of its attributes and a close per file.
+	 */
+	int (*stat_only)(void *arg, const char *path, const struct stat *st);
+	void *stat_only_arg;
 };
 
 struct fsent_walk;

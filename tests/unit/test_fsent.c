@@ -789,6 +789,83 @@ START_TEST(test_quote)
 }
 END_TEST
 
+struct asked {
+	char names[64][64];
+	int n;
+};
+
+/* stat_only: says yes for a.txt and xattr, and notes every name asked. */
+static int
+stat_only_cb(void *arg, const char *path, const struct stat *st)
+{
+	struct asked *a = arg;
+	const char *base = strrchr(path, '/') + 1;
+
+	ck_assert(S_ISREG(st->st_mode));
+	if (a->n < 64)
+		snprintf(a->names[a->n++], sizeof(a->names[0]), "%s", base);
+	return strcmp(base, "a.txt") == 0 || strcmp(base, "xattr") == 0;
+}
+
+static int
+was_asked(const struct asked *a, const char *name)
+{
+	int i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * With stat_only, a regular file of one link that cannot be sparse is
+ * first offered by its stat: one the caller takes comes without opening
+ * (no data, no xattrs), the others are read in full as usual.  Hard links
+ * and sparse files are never offered.
+ */
+START_TEST(test_stat_only)
+{
+	struct asked asked = { .n = 0 };
+	struct fsent_walk_opts o = { .stat_only = stat_only_cb, .stat_only_arg = &asked };
+	struct fsent_walk *w;
+	struct fsent_entry *e;
+	size_t rl = strlen(root);
+	int rc, hx, ha, seen = 0;
+
+	build_tree(&hx, &ha);
+	ck_assert_int_eq(fsent_walk_open(root, &o, &w), 0);
+	while ((rc = fsent_walk_next(w, &e)) != 1) {
+		const char *rel;
+
+		if (rc < 0)
+			continue;	/* mode000: unreadable, as without stat_only */
+		rel = e->path[rl] ? e->path + rl + 1 : "";
+		if (strcmp(rel, "a.txt") == 0 || strcmp(rel, "xattr") == 0) {
+			seen++;
+			ck_assert_int_eq(e->type, FSENT_FILE);
+			ck_assert_uint_eq(e->nxattrs, 0);
+			ck_assert_int_eq(fsent_open_data(w), BW_ERR_INVAL);
+			if (strcmp(rel, "a.txt") == 0) {
+				ck_assert_uint_eq(e->size, 6);
+				ck_assert_uint_eq(e->mtime_nsec, 123456789);
+				ck_assert_uint_eq(e->nlink, 1);
+			}
+		} else if (e->type == FSENT_FILE) {
+			ck_assert_int_eq(fsent_open_data(w), 0);
+			if (strcmp(rel, "acl") == 0 && ha)
+				ck_assert_ptr_nonnull(e->acl_access);
+		}
+		fsent_entry_free(e);
+	}
+	fsent_walk_free(w);
+	ck_assert_int_eq(seen, 2);
+	ck_assert(was_asked(&asked, "acl"));
+	ck_assert(!was_asked(&asked, "hl1") && !was_asked(&asked, "hl2"));
+	ck_assert(!was_asked(&asked, "sparse"));
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -801,6 +878,7 @@ suite(void)
 	tcase_add_test(tc, test_sparse);
 	tcase_add_test(tc, test_size_change_warned);
 	tcase_add_test(tc, test_stat);
+	tcase_add_test(tc, test_stat_only);
 	tcase_add_test(tc, test_device);
 	tcase_add_test(tc, test_one_file_system);
 	tcase_add_test(tc, test_unreadable);
