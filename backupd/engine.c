@@ -15,9 +15,6 @@
  * that worker threads store (hash, compress, encrypt, append to a pack).
  * Actions are applied strictly in queue order, only once the head's chunks
  * are all stored, so trees come out the same whatever the thread timing.
- * A thread of their own applies them (builds the trees, stores each one
- * as its directory ends, writes the files cache), so that the walk goes on
- * meanwhile; the walk only waits when the queue is full.
  * Memory is bounded by MAX_INFLIGHT bytes of chunk data and MAX_QUEUE
  * pending actions; the walk waits when either is reached.
  *
@@ -60,8 +57,7 @@
  * keeps them busy (16 MiB measured no faster) and bounds the pipeline's
  * memory. */
 #define MAX_INFLIGHT (8u << 20)
-#define MAX_QUEUE 1024
-#define APPLY_BATCH 64
+#define MAX_QUEUE 4096
 /* Flags of a file's blob in the files cache (see blob_parse): BLOB_PLAIN
  * is stored, BLOB_FLAGGED only says the blob had its flags byte. */
 #define BLOB_PLAIN 1u
@@ -196,7 +192,7 @@ struct engine {
 	const struct backup_opts *o;
 	struct cdc *cdc;
 	uint32_t chunk_max;
-	struct bwcrypto_hasher *hasher;	/* file hashes (applier only) */
+	struct bwcrypto_hasher *hasher;	/* file hashes (walking thread only) */
 	struct fcache *cache;
 	struct pre pre;
 
@@ -225,17 +221,6 @@ struct engine {
 
 	struct act *q_head, *q_tail;
 	size_t q_len;
-	/* actions are applied by a thread of their own (applier), so that
-	 * building trees and writing the files cache do not hold up the walk */
-	pthread_t apply_thread;
-	int apply_running;
-	pthread_cond_t apply_cv;	/* the applier waits for a ready head */
-	int apply_waiting;		/* under mu: it does */
-	int apply_busy;			/* under mu: it applies one it took */
-	int drain_waiting;		/* under mu: the walker waits in drain */
-	/* its counts (applier only), and their copy for progress (under mu) */
-	uint64_t ap_new, ap_changed, ap_unchanged;
-	uint64_t pub_new, pub_changed, pub_unchanged;
 
 	/* walk side: the directories currently open, as paths */
 	char **wstack;
@@ -321,9 +306,6 @@ report(struct engine *e, int final)
 	e->prog.total_files = e->scan_files;
 	e->prog.total_bytes = e->scan_bytes;
 	e->prog.total_known = e->scan_done;
-	e->prog.files_new = e->pub_new;
-	e->prog.files_changed = e->pub_changed;
-	e->prog.files_unchanged = e->pub_unchanged;
 	pthread_mutex_unlock(&e->mu);
 	e->prog.elapsed = since(&e->t0);
 	e->o->progress(&e->prog, final, e->o->progress_arg);
@@ -402,28 +384,6 @@ entry_from_fsent(struct tree_entry *t, const struct fsent_entry *f)
 	if (!t->name)
 		return BW_ERR_NOMEM;
 	return 0;
-}
-
-/* ---------- the queue of actions ---------- */
-
-/* The queue's head if it is ready to apply (its jobs all done).  Caller
- * holds mu. */
-static struct act *
-head_ready(struct engine *e)
-{
-	return e->q_head && e->q_head->outstanding == 0 ? e->q_head : NULL;
-}
-
-/* Wakes the applier if it sleeps and the head is ready: at once when the
- * walker waits for the queue, else only once APPLY_BATCH actions wait
- * (waking it for every small file would cost more than applying it).
- * Caller holds mu. */
-static void
-apply_wake(struct engine *e)
-{
-	if (e->apply_waiting && head_ready(e) &&
-	    (e->drain_waiting || e->q_len >= APPLY_BATCH))
-		pthread_cond_signal(&e->apply_cv);
 }
 
 /* ---------- workers ---------- */
@@ -508,7 +468,6 @@ worker(void *arg)
 		e->inflight -= j->cap;
 		e->bytes_added_workers += added;
 		j->owner->outstanding--;
-		apply_wake(e);
 		pthread_cond_broadcast(&e->done_cv);
 		pthread_mutex_unlock(&e->mu);
 	}
@@ -721,7 +680,6 @@ sig_worker(void *arg)
 			w->owner->dbusy = 0;
 		else if (w->op != SIG_FEED)
 			w->owner->outstanding--;
-		apply_wake(e);
 		pthread_cond_broadcast(&e->done_cv);
 		pthread_mutex_unlock(&e->mu);
 		free(w);
@@ -897,7 +855,7 @@ level_pop(struct engine *e)
 }
 
 /* The file hash (docs/FORMAT.md): keyed hash of "file" and the chunk ids.
- * Only the applier applies actions, so one hasher serves them all. */
+ * Only the walking thread applies actions, so one hasher serves them all. */
 static void
 file_hash(struct engine *e, const struct tree_content *c, uint8_t out[32])
 {
@@ -1060,86 +1018,54 @@ apply(struct engine *e, struct act *a)
 		if (e->cache)
 			cache_record(e, a);
 		if (a->same_as_old)	/* read again, same bytes */
-			e->ap_unchanged++;
+			e->prog.files_unchanged++;
 		else if (a->changed)
-			e->ap_changed++;
+			e->prog.files_changed++;
 		else
-			e->ap_new++;
+			e->prog.files_new++;
 	} else if (a->te.kind == TREE_FILE) {
 		if (e->cache)
 			carry_hit(e, a);
-		e->ap_unchanged++;
+		e->prog.files_unchanged++;
 	}
 	rc = level_add(e, &a->te);
 	return rc;
 }
 
-/*
- * The applier: takes ready actions off the head of the queue, in order,
- * and applies them, until the walk is over (quit) or something failed.
- * Its failure becomes the backup's (fatal).
- */
-static void *
-applier(void *arg)
-{
-	struct engine *e = arg;
-	struct act *a;
-	int rc;
-
-	pthread_mutex_lock(&e->mu);
-	for (;;) {
-		while (!e->fatal && !(a = head_ready(e)) && !e->quit) {
-			e->apply_waiting = 1;
-			pthread_cond_wait(&e->apply_cv, &e->mu);
-			e->apply_waiting = 0;
-		}
-		if (e->fatal || !a)
-			break;
-		if ((e->q_head = a->next) == NULL)
-			e->q_tail = NULL;
-		e->q_len--;
-		e->apply_busy = 1;
-		pthread_mutex_unlock(&e->mu);
-		rc = apply(e, a);
-		act_free(a);
-		pthread_mutex_lock(&e->mu);
-		e->apply_busy = 0;
-		e->pub_new = e->ap_new;
-		e->pub_changed = e->ap_changed;
-		e->pub_unchanged = e->ap_unchanged;
-		if (rc && !e->fatal)
-			e->fatal = rc;
-		if (e->drain_waiting)
-			pthread_cond_broadcast(&e->done_cv);
-	}
-	pthread_mutex_unlock(&e->mu);
-	return NULL;
-}
-
-/* Waits until the queue is no longer than limit and less than MAX_INFLIGHT
- * is in flight, or (limit 0) until every action is applied.  Returns the
- * backup's failure, if any. */
+/* Applies every completed action at the head of the queue.  With wait,
+ * blocks until the queue is shorter than limit (or empty when limit is 0). */
 static int
 drain(struct engine *e, size_t limit)
 {
+	struct act *a;
 	int rc;
 
-	pthread_mutex_lock(&e->mu);
 	for (;;) {
-		if ((rc = e->fatal) != 0)
-			break;
-		if (limit == 0 ? e->q_len == 0 && !e->apply_busy :
-		    e->q_len <= limit && e->inflight < MAX_INFLIGHT) {
-			apply_wake(e);
-			break;
+		pthread_mutex_lock(&e->mu);
+		for (;;) {
+			if (e->fatal) {
+				rc = e->fatal;
+				pthread_mutex_unlock(&e->mu);
+				return rc;
+			}
+			a = e->q_head;
+			if (a && a->outstanding == 0)
+				break;
+			if (e->q_len <= limit && e->inflight < MAX_INFLIGHT) {
+				pthread_mutex_unlock(&e->mu);
+				return 0;
+			}
+			pthread_cond_wait(&e->done_cv, &e->mu);
 		}
-		e->drain_waiting++;
-		apply_wake(e);
-		pthread_cond_wait(&e->done_cv, &e->mu);
-		e->drain_waiting--;
+		if ((e->q_head = a->next) == NULL)
+			e->q_tail = NULL;
+		e->q_len--;
+		pthread_mutex_unlock(&e->mu);
+		rc = apply(e, a);
+		act_free(a);
+		if (rc)
+			return rc;
 	}
-	pthread_mutex_unlock(&e->mu);
-	return rc;
 }
 
 static struct act *
@@ -2394,7 +2320,6 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 	pthread_cond_init(&e.work_cv, NULL);
 	pthread_cond_init(&e.done_cv, NULL);
 	pthread_cond_init(&e.sig_cv, NULL);
-	pthread_cond_init(&e.apply_cv, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &e.t0);
 
 	if (o->npaths == 0) {
@@ -2449,9 +2374,7 @@ backup_run(struct repo *r, const struct backup_opts *o, struct snap_info *snap)
 			break;
 	if (e.nthreads > 0 && (x = pthread_create(&e.sig_thread, NULL, sig_worker, &e)) == 0)
 		e.sig_running = 1;
-	if (e.sig_running && (x = pthread_create(&e.apply_thread, NULL, applier, &e)) == 0)
-		e.apply_running = 1;
-	if (e.nthreads == 0 || !e.sig_running || !e.apply_running) {
+	if (e.nthreads == 0 || !e.sig_running) {
 		log_error("cannot start the backup's threads: %s", strerror(x));
 		rc = BW_ERR_NOMEM;
 		goto stop;	/* joins those that started */
@@ -2481,12 +2404,7 @@ stop:
 		e.fatal = rc;	/* workers skip what is left */
 	pthread_cond_broadcast(&e.work_cv);
 	pthread_cond_broadcast(&e.sig_cv);
-	pthread_cond_broadcast(&e.apply_cv);
 	pthread_mutex_unlock(&e.mu);
-	if (e.apply_running) {
-		pthread_join(e.apply_thread, NULL);
-		e.apply_running = 0;
-	}
 	for (i = 0; i < e.nthreads; i++)
 		pthread_join(e.threads[i], NULL);
 	if (e.sig_running) {
@@ -2500,9 +2418,6 @@ stop:
 	if (rc)
 		goto out;
 
-	e.prog.files_new = e.ap_new;
-	e.prog.files_changed = e.ap_changed;
-	e.prog.files_unchanged = e.ap_unchanged;
 	fill_snapshot(&e, snap, start);
 	if ((rc = repo_writer_commit(e.w, snap)) != 0)
 		goto out;
@@ -2554,7 +2469,6 @@ out:
 	pthread_cond_destroy(&e.work_cv);
 	pthread_cond_destroy(&e.done_cv);
 	pthread_cond_destroy(&e.sig_cv);
-	pthread_cond_destroy(&e.apply_cv);
 	free(e.pre.path);
 	tree_content_clear(&e.pre.content);
 	return rc;
