@@ -79,10 +79,11 @@
 #define DELTA_CAP (8u << 20)
 #define DELTA_PIECE (4u << 20)
 #define SMALL_DELTA (64u << 10)
-/* A delta is joined from chunks (omap_build) for a previous version of at
- * most this many chunks (64 GiB at the average 1 MiB): the map costs ~100
- * bytes per chunk. */
-#define OMAP_MAX_CHUNKS 65536u
+/* A delta is joined from chunks (omap_build) only while what it keeps
+ * stays small: up to two blocks of edge bytes per chunk (copy_edges) and
+ * ~100 bytes of map.  With 256-byte blocks that is any file up to 64 MiB;
+ * with 2 KiB blocks, up to about 1 GiB.  Larger files get one delta. */
+#define JOIN_KEEP_MAX (4u << 20)
 
 enum act_kind { ACT_ENTER = 1, ACT_ENTRY, ACT_LEAVE };
 
@@ -139,7 +140,10 @@ struct act {
 	int sig_failed;			/* set by the signature thread only */
 	/* the delta being made by the signature thread: dbuf, dliteral and
 	 * drc are its until DELTA_FINISH or DELTA_ABORT is done (dbusy falls
-	 * to 0, under mu); dfail (atomic) tells the walker to give up early */
+	 * to 0, under mu); dfail (atomic) tells the walker to give up early.
+	 * A delta joined from chunks: drc is the signature thread's
+	 * (chunk_delta) until the act's jobs are all done, then the walker
+	 * joins dbuf and dliteral (chunk_delta_join). */
 	struct buf dbuf;
 	uint64_t dliteral;
 	int drc;			/* 0, a negative code, or 1: not worth it */
@@ -148,11 +152,13 @@ struct act {
 	/* a delta joined from chunks (see read_pass): the base's chunk ids
 	 * with their offsets, and its signature (read_file's); both are read
 	 * by other threads until the act's jobs are all done */
-	struct idset *omap;
+	struct idset *omap;		/* id -> index of its first place */
+	uint64_t *ooff;			/* the base's chunk offsets, and its size */
 	struct delta_sig *fsig;
 	uint32_t dbl;			/* the file's block length */
 	uint64_t next_at;		/* where the next chunk starts (walker) */
 	uint64_t dsub;			/* the chunk deltas' bytes (signature thread) */
+	uint64_t dkeep;			/* edge bytes kept (atomic, workers) */
 	int same_as_old;		/* re-read, same bytes: old descriptor and sigs kept */
 	int have_old;			/* the previous version, from the cache: */
 	uint8_t old_hash[32];
@@ -162,6 +168,7 @@ struct act {
 	int from_cache;			/* content and hash already set */
 	struct fcache_hit hit;		/* from_cache: the entry to carry forward */
 	unsigned hit_flags;		/* its blob's flags (BLOB_PLAIN) */
+	int meta_partial;		/* fsent could not read all its metadata */
 	struct fcache_meta meta;
 	int changed;			/* was in the cache but changed */
 	int failed;			/* unreadable: leave the entry out */
@@ -171,6 +178,7 @@ struct act {
  * (walker only). */
 struct pre {
 	int valid;
+	uint64_t taken, declined;	/* its answers so far: yes, and no */
 	char *path;
 	size_t cap;
 	struct fcache_meta meta;
@@ -389,6 +397,7 @@ entry_from_fsent(struct tree_entry *t, const struct fsent_entry *f)
 /* ---------- workers ---------- */
 
 static int chunk_delta_submit(struct engine *e, struct job *j);
+static uint64_t base_pos(const struct act *a, const struct job *j, uint64_t k);
 
 /*
  * A chunk the base has, for a delta joined from chunks: keeps its bytes
@@ -414,7 +423,10 @@ copy_edges(struct job *j)
 	j->tl = (uint32_t)t;
 	buf_put(&j->sub, j->data, (size_t)h);
 	buf_put(&j->sub, j->data + j->len - t, (size_t)t);
-	if (j->sub.err) {
+	/* a new version made of the old chunks many times over could keep
+	 * more than omap_build allowed for */
+	if (j->sub.err || __atomic_add_fetch(&a->dkeep, h + t + 64, __ATOMIC_RELAXED) >
+	    JOIN_KEEP_MAX) {
 		buf_free(&j->sub);
 		__atomic_store_n(&a->dfail, 1, __ATOMIC_RELAXED);
 		return;
@@ -427,7 +439,7 @@ worker(void *arg)
 {
 	struct engine *e = arg;
 	struct job *j;
-	uint64_t added;
+	uint64_t added, k;
 	int rc;
 
 	for (;;) {
@@ -452,8 +464,10 @@ worker(void *arg)
 		/* a chunk the base does not have goes on to the signature
 		 * thread for its delta, which then ends the job */
 		if (rc == 0 && j->owner->omap && j->type == OBJ_DATA) {
-			if (idset_get(j->owner->omap, j->id, &j->pos))
+			if (idset_get(j->owner->omap, j->id, &k)) {
+				j->pos = base_pos(j->owner, j, k);
 				copy_edges(j);
+			}
 			else if (!__atomic_load_n(&j->owner->dfail, __ATOMIC_RELAXED) &&
 			    chunk_delta_submit(e, j) == 0)
 				continue;
@@ -926,14 +940,15 @@ bad:
 	return -1;
 }
 
-/* Appends the blob of a file entry to b. */
+/* Appends the blob of a file entry to b; partial: some of its metadata
+ * could not be read, so it cannot be called plain. */
 static void
-blob_put(struct buf *b, const struct tree_entry *te)
+blob_put(struct buf *b, const struct tree_entry *te, int partial)
 {
 	buf_put(b, te->hash, 32);
 	if (tree_content_encode(b, &te->content) != 0)
 		b->err = b->err ? b->err : BW_ERR_NOMEM;
-	buf_put_u8(b, te->nxattrs == 0 && (!te->acl_access || !*te->acl_access) &&
+	buf_put_u8(b, !partial && te->nxattrs == 0 && (!te->acl_access || !*te->acl_access) &&
 	    (!te->acl_default || !*te->acl_default) && te->nregions == 0 ? BLOB_PLAIN : 0);
 }
 
@@ -948,7 +963,7 @@ carry_hit(struct engine *e, struct act *a)
 		fcache_put_hit(e->cache, a->path, &a->hit);
 		return;
 	}
-	blob_put(&b, &a->te);
+	blob_put(&b, &a->te, a->meta_partial);
 	if (b.err || fcache_put_hit_as(e->cache, a->path, &a->hit, b.data, b.len) != 0)
 		fcache_put_hit(e->cache, a->path, &a->hit);
 	buf_free(&b);
@@ -1455,13 +1470,14 @@ derive_sig(struct fsent_walk *w, struct act *a, const struct delta_sig *old,
  * delta, in order.  It describes the same bytes as one delta of the whole
  * file, at a fraction of the hashing: librsync computes a strong sum for
  * every block that matches, which for an edited file is nearly all of it.
- * (A match across a chunk boundary is lost: at most a block of literal
- * bytes per changed chunk.)
+ * (A match across a chunk boundary is lost: at most two blocks of literal
+ * bytes per changed chunk, one at each end.)
  *
- * Sets a->omap to the base's chunk ids with their offsets if the base
- * qualifies: stored as chunks, every chunk's length in the index, adding
- * up to the old size.  Otherwise (or out of memory) leaves it NULL and the
- * delta is made in one stream.
+ * Sets a->omap (the base's chunk ids, each with the index of its first
+ * place) and a->ooff (their offsets) if the base qualifies: stored as
+ * chunks, small enough (JOIN_KEEP_MAX), every chunk's length in the index,
+ * adding up to the old size.  Otherwise (or out of memory) leaves them
+ * NULL and the delta is made in one stream.
  */
 static void
 omap_build(struct engine *e, struct act *a, uint64_t old_size)
@@ -1471,22 +1487,54 @@ omap_build(struct engine *e, struct act *a, uint64_t old_size)
 	uint32_t i, len;
 
 	if (a->old_content.kind != 0 || b->kind != 0 || b->nids == 0 ||
-	    b->nids > OMAP_MAX_CHUNKS || (a->omap = idset_new()) == NULL)
+	    (uint64_t)b->nids * (2 * (uint64_t)a->dbl + 100) > JOIN_KEEP_MAX ||
+	    (a->omap = idset_new()) == NULL)
 		return;
+	if ((a->ooff = malloc(((size_t)b->nids + 1) * sizeof(*a->ooff))) == NULL)
+		goto drop;
 	for (i = 0; i < b->nids; i++) {
+		a->ooff[i] = off;
+		/* the first place of a chunk the old version has twice */
 		if (!repo_writer_plain_len(e->w, b->ids[i], &len) ||
-		    idset_put(a->omap, b->ids[i], off, NULL) != 0)
+		    (!idset_get(a->omap, b->ids[i], NULL) &&
+		    idset_put(a->omap, b->ids[i], i, NULL) != 0))
 			break;
 		off += len;
 	}
-	if (i < b->nids || off != old_size) {
-		if (i == b->nids)
-			log_debug("%s: the previous version's chunks add up to %llu bytes, not %llu; "
-			    "delta made in one stream", a->path, (unsigned long long)off,
-			    (unsigned long long)old_size);
-		idset_free(a->omap);
-		a->omap = NULL;
+	a->ooff[i] = off;
+	if (i == b->nids && off == old_size)
+		return;
+	if (i == b->nids)
+		log_debug("%s: the previous version's chunks add up to %llu bytes, not %llu; "
+		    "delta made in one stream", a->path, (unsigned long long)off,
+		    (unsigned long long)old_size);
+drop:
+	idset_free(a->omap);
+	a->omap = NULL;
+	free(a->ooff);
+	a->ooff = NULL;
+}
+
+/* Where in the base a chunk with the id the base has (at index k there)
+ * is: at the chunk's own offset if the base has it there too (a chunk
+ * repeated in a file keeps its runs), else at its first place. */
+static uint64_t
+base_pos(const struct act *a, const struct job *j, uint64_t k)
+{
+	const struct tree_content *b = &a->delta_base;
+	size_t lo = 0, hi = b->nids;
+
+	while (lo < hi) {	/* the base chunk that starts at j->at, if any */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a->ooff[mid] < j->at)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	if (lo < b->nids && a->ooff[lo] == j->at && memcmp(b->ids[lo], j->id, 32) == 0)
+		return j->at;
+	return a->ooff[k];
 }
 
 /* Waits until every job of a is done (also after a storage error: the
@@ -1599,7 +1647,7 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 	}
 	buf_reset(&a->dbuf);
 	a->drc = a->dfail = 0;
-	a->dsub = 0;
+	a->dsub = a->dkeep = 0;
 	a->next_at = 0;
 	a->dbl = delta_block_len(a->te.size);
 	if (delta)
@@ -1671,6 +1719,8 @@ read_pass(struct engine *e, struct fsent_walk *w, struct act *a, struct delta_si
 			jobs_wait(e, a);
 			idset_free(a->omap);
 			a->omap = NULL;
+			free(a->ooff);
+			a->ooff = NULL;
 			a->fsig = NULL;
 			chunk_delta_join(a, old_sig);
 		}
@@ -1735,6 +1785,8 @@ out:
 		jobs_wait(e, a);
 		idset_free(a->omap);
 		a->omap = NULL;
+		free(a->ooff);
+		a->ooff = NULL;
 		a->fsig = NULL;
 		if (rc == 1 && a->drc < 0)
 			rc = a->drc;
@@ -1811,12 +1863,14 @@ stat_only(void *arg, const char *path, const struct stat *st)
 	tree_content_clear(&p->content);
 	meta_from_stat(&p->meta, st);
 	if (fcache_lookup(e->cache, path, &p->meta, &p->hit) != 0 ||
-	    blob_parse(p->hit.content, p->hit.content_len, p->hash, &p->content, &flags) != 0)
-		return 0;
-	if (!(flags & BLOB_PLAIN) || !all_stored(e, &p->content)) {
+	    blob_parse(p->hit.content, p->hit.content_len, p->hash, &p->content, &flags) != 0 ||
+	    !(flags & BLOB_PLAIN) || !all_stored(e, &p->content)) {
 		tree_content_clear(&p->content);
-		return 0;
+		/* where no file qualifies (all new, or all with SELinux
+		 * labels), asking only costs a stat and a lookup per file */
+		return ++p->declined >= 4096 && p->taken == 0 ? -1 : 0;
 	}
+	p->taken++;
 	if (n > p->cap) {
 		char *np = realloc(p->path, n);
 
@@ -1845,7 +1899,7 @@ cache_record(struct engine *e, struct act *a)
 		buf_put(&a->sig, sigs.data, sigs.len);
 		buf_free(&sigs);
 	}
-	blob_put(&b, &a->te);
+	blob_put(&b, &a->te, a->meta_partial);
 	if (!b.err)
 		fcache_put(e->cache, a->path, &a->meta, b.data, b.len, a->sig.data, a->sig.len);
 	buf_free(&b);
@@ -2043,6 +2097,7 @@ add_entry(struct engine *e, struct fsent_walk *w, struct fsent_entry *f)
 		rc = rc ? rc : BW_ERR_NOMEM;
 		goto fail;
 	}
+	a->meta_partial = f->partial;
 	if (f->type == FSENT_FILE) {
 		e->prog.files++;
 		e->prog.bytes += f->size;

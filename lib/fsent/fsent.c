@@ -318,7 +318,7 @@ skip_flags(int fd, const char *accpath, const struct stat *st)
 /*
  * Fills ae from st (and fd when >= 0; accpath names the object for lookups
  * that libarchive does by name).  A partial failure (one xattr unreadable)
- * is a warning and the entry is kept.
+ * is a warning and the entry is kept: 1 then, else 0 or a negative code.
  */
 static int
 gather(struct archive *a, struct archive_entry *ae, const char *path,
@@ -344,7 +344,7 @@ gather(struct archive *a, struct archive_entry *ae, const char *path,
 	if (r == ARCHIVE_WARN) {
 		log_warn("%s: some metadata could not be read: %s; the entry "
 		    "is kept without it", Q(path), archive_error_string(a));
-		return 0;
+		return 1;
 	}
 	log_error("%s: cannot read metadata: %s", Q(path),
 	    archive_error_string(a) ? archive_error_string(a) : "unknown error");
@@ -697,7 +697,7 @@ visit(struct fsent_walk *w, int dirfd, const char *name, unsigned char dtype,
 	const char *accpath;
 	struct hlink *first, *done = NULL;
 	struct stat st;
-	int fd = -1, rc, e, isdir, last, have_st = 0;
+	int fd = -1, rc, e, isdir, last, have_st = 0, partial;
 
 	/* A file the caller may know already: its lstat first, and only if
 	 * the caller needs more, an open (and a stat of what was opened). */
@@ -708,10 +708,14 @@ visit(struct fsent_walk *w, int dirfd, const char *name, unsigned char dtype,
 		}
 		have_st = 1;
 		if (S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-		    (uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size &&
-		    w->opts.stat_only(w->opts.stat_only_arg, w->path, &st) == 1) {
-			rc = entry_from_stat(w, &st, out);
-			goto out;
+		    (uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size) {
+			rc = w->opts.stat_only(w->opts.stat_only_arg, w->path, &st);
+			if (rc < 0)
+				w->opts.stat_only = NULL;	/* asked not to ask again */
+			if (rc == 1) {
+				rc = entry_from_stat(w, &st, out);
+				goto out;
+			}
 		}
 	}
 	/* Open first when readdir tells us what it is: one syscall fewer. */
@@ -732,8 +736,14 @@ visit(struct fsent_walk *w, int dirfd, const char *name, unsigned char dtype,
 			goto fail_errno;
 		}
 		if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-			if ((fd = open_at(dirfd, name, S_ISDIR(st.st_mode))) < 0 ||
-			    fstat(fd, &st) != 0) {
+			fd = open_at(dirfd, name, S_ISDIR(st.st_mode));
+			/* replaced by a symlink since its lstat (stat_only):
+			 * take it as it is now */
+			if (fd < 0 && have_st && (errno == ELOOP || errno == ENOTDIR) &&
+			    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+				/* not opened: a symlink or special file */
+			} else if (fd < 0 || fstat(fd, &st) != 0) {
 				e = errno;
 				goto fail_errno;
 			}
@@ -764,10 +774,12 @@ visit(struct fsent_walk *w, int dirfd, const char *name, unsigned char dtype,
 		accpath = accpath_of(w, fd, NULL, acc, sizeof(acc));
 	else
 		accpath = accpath_of(w, dirfd, name, acc, sizeof(acc));
-	if ((rc = gather(w->ar, w->ae, w->path, accpath, fd, &st)) != 0)
+	if ((rc = gather(w->ar, w->ae, w->path, accpath, fd, &st)) < 0)
 		goto out;
+	partial = rc;
 	if ((rc = convert(w->ae, w->path, out)) != 0)
 		goto out;
+	(*out)->partial = partial;
 	if (!isdir && st.st_nlink > 1 &&
 	    (rc = hl_add(w, &st, w->path)) != 0) {
 		fsent_entry_free(*out);
@@ -990,7 +1002,8 @@ int
 fsent_open_data(struct fsent_walk *w)
 {
 	if (w->file_fd < 0) {
-		log_error("fsent_open_data: the last entry is not a regular file");
+		log_error("fsent_open_data: the last entry is not a regular file that was "
+		    "opened (a bug)");
 		return BW_ERR_INVAL;
 	}
 	w->data_open = 1;
@@ -1142,7 +1155,7 @@ fsent_stat(const char *path, struct fsent_entry **out)
 	struct archive *a = NULL;
 	struct archive_entry *ae = NULL;
 	struct stat st;
-	int fd = -1, rc = BW_ERR_NOMEM, e;
+	int fd = -1, rc = BW_ERR_NOMEM, e, partial;
 
 	*out = NULL;
 	if (lstat(path, &st) != 0) {
@@ -1163,10 +1176,13 @@ fsent_stat(const char *path, struct fsent_entry **out)
 			goto out;
 		}
 	}
-	if ((rc = gather(a, ae, path, path, fd, &st)) != 0)
+	if ((rc = gather(a, ae, path, path, fd, &st)) < 0)
 		goto out;
+	partial = rc;
 	if ((rc = convert(ae, path, out)) != 0)
 		log_error("%s: out of memory", Q(path));
+	else
+		(*out)->partial = partial;
 out:
 	if (fd >= 0)
 		close(fd);

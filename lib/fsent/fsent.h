@@ -49,6 +49,7 @@ struct fsent_entry {
 	char *acl_default;	/* default ACL of a directory, or NULL */
 	struct fsent_region *regions;	/* data regions if sparse, else NULL */
 	size_t nregions;
+	int partial;		/* some metadata could not be read (logged) */
 };
 /*
  * ACL text: POSIX.1e long form, comma-separated, numeric id appended to
@@ -84,6 +85,7 @@ struct fsent_walk_opts {
 	 * alone, with owner names, no xattrs or ACLs, and is not opened
 	 * (fsent_open_data refuses it); else it is opened and read in full.
 	 * Saves an open, a list of its attributes and a close per file.
+	 * A negative answer means 0, and not to ask again in this walk.
 	 */
 	int (*stat_only)(void *arg, const char *path, const struct stat *st);
 	void *stat_only_arg;

@@ -866,6 +866,40 @@ START_TEST(test_stat_only)
 }
 END_TEST
 
+static int
+stat_only_never(void *arg, const char *path, const struct stat *st)
+{
+	(void)path;
+	(void)st;
+	++*(int *)arg;
+	return -1;
+}
+
+/* A negative answer: the walk goes on opening files and stops asking. */
+START_TEST(test_stat_only_stop)
+{
+	int calls = 0, files = 0, rc, hx, ha;
+	struct fsent_walk_opts o = { .stat_only = stat_only_never, .stat_only_arg = &calls };
+	struct fsent_walk *w;
+	struct fsent_entry *e;
+
+	build_tree(&hx, &ha);
+	ck_assert_int_eq(fsent_walk_open(root, &o, &w), 0);
+	while ((rc = fsent_walk_next(w, &e)) != 1) {
+		if (rc < 0)
+			continue;
+		if (e->type == FSENT_FILE) {
+			files++;
+			ck_assert_int_eq(fsent_open_data(w), 0);
+		}
+		fsent_entry_free(e);
+	}
+	fsent_walk_free(w);
+	ck_assert_int_gt(files, 3);
+	ck_assert_int_eq(calls, 1);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -879,6 +913,7 @@ suite(void)
 	tcase_add_test(tc, test_size_change_warned);
 	tcase_add_test(tc, test_stat);
 	tcase_add_test(tc, test_stat_only);
+	tcase_add_test(tc, test_stat_only_stop);
 	tcase_add_test(tc, test_device);
 	tcase_add_test(tc, test_one_file_system);
 	tcase_add_test(tc, test_unreadable);
