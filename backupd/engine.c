@@ -400,20 +400,23 @@ static int chunk_delta_submit(struct engine *e, struct job *j);
 static uint64_t base_pos(const struct act *a, const struct job *j, uint64_t k);
 
 /*
- * A chunk the base has, for a delta joined from chunks: keeps its bytes
- * that are not in whole blocks of the file (the first up to a block
- * boundary, the last after one), so that every COPY of the joined delta
- * covers whole blocks and a block the delta does not copy whole is made of
- * literal bytes only.  That is what lets the next signature be derived
- * from the delta (delta_sig_derive): the bytes of a block copied only in
- * part could not be checked against the old block's sums.  Out of memory,
- * the delta is given up.
+ * A chunk the base has, for a delta joined from chunks, copied from pos
+ * there: keeps its bytes that are not in whole blocks of the base (the
+ * first up to a block boundary, the last after one, unless it ends the
+ * base), so that every COPY of the joined delta starts on a block of the
+ * base and copies whole blocks, as librsync's do.  That is what lets the
+ * next signature be derived from the delta (delta_sig_derive): blocks
+ * copied in place take the old entries, and copied bytes elsewhere (after
+ * an insertion) are read again and checked against the old blocks' sums,
+ * which only whole blocks can be.  Out of memory, the delta is given up.
  */
 static void
 copy_edges(struct job *j)
 {
 	struct act *a = j->owner;
-	uint64_t bl = a->dbl, h = (bl - j->at % bl) % bl, t = (j->at + j->len) % bl;
+	uint64_t bl = a->dbl, end = j->pos + j->len;
+	uint64_t h = (bl - j->pos % bl) % bl;
+	uint64_t t = end == a->ooff[a->delta_base.nids] ? 0 : end % bl;
 
 	if (h > j->len)
 		h = j->len;
@@ -1584,9 +1587,9 @@ chunk_delta_join(struct act *a, const struct delta_sig *base_sig)
 			changed++;
 			continue;
 		}
-		/* a chunk with no whole block (only the last of a file can be
-		 * that short) is literal bytes, and a run's edge only where
-		 * they are a block's part */
+		/* a chunk with no whole block of the base between its edges
+		 * (only the last of a file can be that short) is literal
+		 * bytes; runs join chunks that follow each other in the base */
 		while (j->hl + j->tl < j->len && k < a->njobs && a->jobs[k]->copy &&
 		    a->jobs[k]->hl + a->jobs[k]->tl < a->jobs[k]->len &&
 		    a->jobs[k]->pos == last->pos + last->len)
