@@ -703,6 +703,18 @@ sig_worker(void *arg)
 	}
 }
 
+/* Appends w to the signature thread's queue.  Caller holds mu. */
+static void
+sig_enqueue(struct engine *e, struct sigwork *w)
+{
+	if (e->sig_tail)
+		e->sig_tail->next = w;
+	else
+		e->sig_head = w;
+	e->sig_tail = w;
+	pthread_cond_signal(&e->sig_cv);
+}
+
 /* Queues signature work; FEED copies p for the signature job, the delta job
  * or both.  SIG_FINISH and SIG_ABORT count as an outstanding job of the
  * act, so it is applied only once they are done; DELTA_FINISH and
@@ -743,12 +755,7 @@ sig_submit(struct engine *e, struct act *a, struct delta_sig_job *job, struct de
 		a->dbusy = 1;
 	else if (op != SIG_FEED)
 		a->outstanding++;
-	if (e->sig_tail)
-		e->sig_tail->next = w;
-	else
-		e->sig_head = w;
-	e->sig_tail = w;
-	pthread_cond_signal(&e->sig_cv);
+	sig_enqueue(e, w);
 	pthread_mutex_unlock(&e->mu);
 	return 0;
 }
@@ -777,12 +784,7 @@ chunk_delta_submit(struct engine *e, struct job *j)
 	w->cap = j->cap;
 	j->data = NULL;
 	pthread_mutex_lock(&e->mu);
-	if (e->sig_tail)
-		e->sig_tail->next = w;
-	else
-		e->sig_head = w;
-	e->sig_tail = w;
-	pthread_cond_signal(&e->sig_cv);
+	sig_enqueue(e, w);
 	pthread_mutex_unlock(&e->mu);
 	return 0;
 }
