@@ -397,6 +397,31 @@ find_entry(const char *path, const struct tree_entry *e, void *arg)
 	return 0;
 }
 
+/* Checks that snapshot id holds path stored as kind (0 chunks, 1 a delta)
+ * and that it reads back as want[0..n). */
+static void
+stored_as(struct repo *r, const uint8_t *id, const char *path, int kind, const void *want,
+    size_t n)
+{
+	struct find fe = { 0 };
+	struct walk_opts wo = { find_entry, NULL, &fe, NULL };
+	struct snap_info full;
+	struct buf got = { 0 };
+
+	memset(&full, 0, sizeof(full));
+	ck_assert_int_eq(repo_snapshot_load(r, id, &full), 0);
+	fe.want = path;
+	ck_assert_int_eq(walk_tree(r, full.root, &wo), 0);
+	ck_assert_msg(fe.found, "%s: not in the snapshot", path);
+	ck_assert_int_eq(fe.copy.content.kind, kind);
+	content_bytes(r, &fe.copy.content, &got);
+	ck_assert_uint_eq(got.len, n);
+	ck_assert_msg(memcmp(got.data, want, n) == 0, "%s reads back wrong", path);
+	buf_free(&got);
+	tree_content_clear(&fe.copy.content);
+	snap_info_clear(&full);
+}
+
 START_TEST(in_place_edit_is_stored_as_a_delta)
 {
 	struct repo *r;
@@ -464,11 +489,8 @@ START_TEST(rewritten_file_is_stored_whole)
 		{ "huge.bin", 40u << 20 }, { "big.bin", 3u << 20 },
 	};
 	struct repo *r;
-	struct snap_info s1, s2, s3, full;
+	struct snap_info s1, s2, s3;
 	struct timespec ts;
-	struct find fe = { 0 };
-	struct walk_opts wo = { find_entry, NULL, &fe, NULL };
-	struct buf got = { 0 };
 	char path[512];
 	uint8_t *data = malloc(40u << 20);
 	int64_t later;
@@ -491,28 +513,15 @@ START_TEST(rewritten_file_is_stored_whole)
 	ck_assert_uint_gt(s2.bytes_read, (40u << 20) + 2 * (3u << 20));
 	ck_assert_uint_lt(s2.bytes_read, 2 * (40u << 20) + 2 * (3u << 20));
 
-	memset(&full, 0, sizeof(full));
-	ck_assert_int_eq(repo_snapshot_load(r, s2.id, &full), 0);
 	for (i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s", src, files[i].name);
-		fe.want = path;
-		fe.found = 0;
-		ck_assert_int_eq(walk_tree(r, full.root, &wo), 0);
-		ck_assert(fe.found);
-		ck_assert_int_eq(fe.copy.content.kind, 0);	/* chunks, no delta */
-		content_bytes(r, &fe.copy.content, &got);
-		ck_assert_uint_eq(got.len, files[i].size);
-		ck_assert(memcmp(got.data, data, files[i].size) == 0);
-		buf_reset(&got);
-		tree_content_clear(&fe.copy.content);
+		stored_as(r, s2.id, path, 0, data, files[i].size);	/* chunks, no delta */
 	}
 	/* touched, same bytes: nothing new */
 	write_file("huge.bin", data, 40u << 20);
 	ck_assert_int_eq(run(r, later + 2000000000LL, &s3), 0);
 	ck_assert_uint_lt(s3.bytes_added, 64u << 10);
-	buf_free(&got);
 	free(data);
-	snap_info_clear(&full);
 	snap_info_clear(&s1);
 	snap_info_clear(&s2);
 	snap_info_clear(&s3);
@@ -543,12 +552,33 @@ cached_sig(struct repo *r, const char *path, struct buf *out)
 	fcache_free(c);
 }
 
-/* Counts the engine's "signature derived" messages. */
+/* Checks that the files cache has the signature of want[0..n) for path. */
 static void
-count_derived(enum log_level lvl, const char *msg, void *arg)
+sig_is_files(struct repo *r, const char *path, const void *want, size_t n)
 {
-	if (lvl == LOG_LVL_DEBUG && strstr(msg, "rsync signature derived"))
-		++*(unsigned *)arg;
+	struct buf sig = { 0 }, fresh = { 0 };
+	struct delta_sig_job *j;
+
+	cached_sig(r, path, &sig);
+	ck_assert_ptr_nonnull(j = delta_sig_start(n));
+	ck_assert_int_eq(delta_sig_feed(j, want, n), 0);
+	ck_assert_int_eq(delta_sig_finish(j, &fresh), 0);
+	ck_assert_uint_eq(sig.len, fresh.len);
+	ck_assert_msg(memcmp(sig.data, fresh.data, fresh.len) == 0, "%s: wrong signature", path);
+	buf_free(&sig);
+	buf_free(&fresh);
+}
+
+/* Counts the engine's debug messages that contain what. */
+struct count_msg { const char *what; unsigned n; };
+
+static void
+count_msg(enum log_level lvl, const char *msg, void *arg)
+{
+	struct count_msg *c = arg;
+
+	if (lvl == LOG_LVL_DEBUG && strstr(msg, c->what))
+		c->n++;
 }
 
 /*
@@ -567,22 +597,18 @@ START_TEST(derived_signatures_keep_deltas_right)
 		{ -10, 10, 0 },		/* the last bytes */
 	};
 	struct repo *r;
-	struct snap_info s, full;
+	struct snap_info s;
 	struct timespec ts;
-	struct find fe = { 0 };
-	struct walk_opts wo = { find_entry, NULL, &fe, NULL };
-	struct buf got = { 0 }, sig = { 0 }, want = { 0 };
-	struct delta_sig_job *j;
 	char path[512];
 	uint8_t patch[100000], *bytes;
 	int64_t later;
 	size_t i, size = 3u << 20;
-	unsigned derived = 0;
+	struct count_msg derived = { "rsync signature derived", 0 };
 	FILE *f;
 
 	/* each signature below must have been derived, not hashed anew */
 	log_set_level(LOG_LVL_DEBUG);
-	log_set_sink(count_derived, &derived);
+	log_set_sink(count_msg, &derived);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
 	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
@@ -609,49 +635,18 @@ START_TEST(derived_signatures_keep_deltas_right)
 		ck_assert_ptr_nonnull(f = fopen(path, "rb"));
 		ck_assert_uint_eq(fread(bytes, 1, size + 1, f), size);
 		fclose(f);
-		memset(&full, 0, sizeof(full));
-		ck_assert_int_eq(repo_snapshot_load(r, s.id, &full), 0);
-		fe.want = path;
-		fe.found = 0;
-		ck_assert_int_eq(walk_tree(r, full.root, &wo), 0);
-		ck_assert(fe.found);
-		ck_assert_int_eq(fe.copy.content.kind, 1);
-		buf_reset(&got);
-		content_bytes(r, &fe.copy.content, &got);
-		ck_assert_uint_eq(got.len, size);
-		ck_assert(memcmp(bytes, got.data, size) == 0);
-		tree_content_clear(&fe.copy.content);
-		snap_info_clear(&full);
+		stored_as(r, s.id, path, 1, bytes, size);
 		snap_info_clear(&s);
-
 		/* and the cache has the file's own signature */
-		buf_reset(&sig);
-		buf_reset(&want);
-		cached_sig(r, path, &sig);
-		ck_assert_ptr_nonnull(j = delta_sig_start(size));
-		ck_assert_int_eq(delta_sig_feed(j, bytes, size), 0);
-		ck_assert_int_eq(delta_sig_finish(j, &want), 0);
-		ck_assert_uint_eq(sig.len, want.len);
-		ck_assert(memcmp(sig.data, want.data, want.len) == 0);
-		ck_assert_uint_eq(derived, i + 1);
+		sig_is_files(r, path, bytes, size);
+		ck_assert_uint_eq(derived.n, i + 1);
 	}
 	log_set_sink(NULL, NULL);
 	log_set_level(LOG_LVL_INFO);
 	free(bytes);
-	buf_free(&got);
-	buf_free(&sig);
-	buf_free(&want);
 	repo_free(r);
 }
 END_TEST
-
-/* Counts the engine's "delta joined" messages. */
-static void
-count_joined(enum log_level lvl, const char *msg, void *arg)
-{
-	if (lvl == LOG_LVL_DEBUG && strstr(msg, "delta joined from"))
-		++*(unsigned *)arg;
-}
 
 /*
  * Files whose previous version is stored as chunks get a delta joined
@@ -665,16 +660,12 @@ START_TEST(joined_delta_covers_every_edit)
 	enum { EDIT, INSERT, APPEND, TRUNCATE, HEAD, REPEATED, NCASE };
 	static const size_t size = 6u << 20;
 	struct repo *r;
-	struct snap_info s1, s2, full;
+	struct snap_info s1, s2;
 	struct timespec ts;
-	struct find fe = { 0 };
-	struct walk_opts wo = { find_entry, NULL, &fe, NULL };
-	struct buf got = { 0 }, sig = { 0 }, want = { 0 };
-	struct delta_sig_job *j;
 	uint8_t *orig, *now[NCASE], patch[4096];
 	size_t len[NCASE], i;
 	char path[512], name[32];
-	unsigned joined = 0;
+	struct count_msg joined = { "delta joined from", 0 };
 	int64_t later;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -710,47 +701,24 @@ START_TEST(joined_delta_covers_every_edit)
 		write_file(name, now[i], len[i]);
 	}
 	log_set_level(LOG_LVL_DEBUG);
-	log_set_sink(count_joined, &joined);
+	log_set_sink(count_msg, &joined);
 	ck_assert_int_eq(run(r, later + 1000000000LL, &s2), 0);
 	log_set_sink(NULL, NULL);
 	log_set_level(LOG_LVL_INFO);
-	ck_assert_uint_eq(joined, NCASE);
+	ck_assert_uint_eq(joined.n, NCASE);
 	ck_assert_uint_eq(s2.files_changed, NCASE);
 	/* the 4 KiB edits, 1000 inserted, 300 overwritten and 100000 appended
 	 * bytes, each with a few blocks around it */
 	ck_assert_uint_lt(s2.bytes_added, 3 * sizeof(patch) + 1000 + 300 + 100000 + 6 * 4096);
 
-	memset(&full, 0, sizeof(full));
-	ck_assert_int_eq(repo_snapshot_load(r, s2.id, &full), 0);
 	for (i = 0; i < NCASE; i++) {
 		snprintf(path, sizeof(path), "%s/joined-%zu.bin", src, i);
-		fe.want = path;
-		fe.found = 0;
-		ck_assert_int_eq(walk_tree(r, full.root, &wo), 0);
-		ck_assert(fe.found);
-		ck_assert_int_eq(fe.copy.content.kind, 1);
-		buf_reset(&got);
-		content_bytes(r, &fe.copy.content, &got);
-		ck_assert_uint_eq(got.len, len[i]);
-		ck_assert_msg(memcmp(got.data, now[i], len[i]) == 0, "case %zu reads back wrong", i);
-		tree_content_clear(&fe.copy.content);
-		buf_reset(&sig);
-		buf_reset(&want);
-		cached_sig(r, path, &sig);
-		ck_assert_ptr_nonnull(j = delta_sig_start(len[i]));
-		ck_assert_int_eq(delta_sig_feed(j, now[i], len[i]), 0);
-		ck_assert_int_eq(delta_sig_finish(j, &want), 0);
-		ck_assert_uint_eq(sig.len, want.len);
-		ck_assert_msg(memcmp(sig.data, want.data, want.len) == 0, "case %zu: wrong signature",
-		    i);
+		stored_as(r, s2.id, path, 1, now[i], len[i]);
+		sig_is_files(r, path, now[i], len[i]);
 	}
 	for (i = 0; i < NCASE; i++)
 		free(now[i]);
 	free(orig);
-	buf_free(&got);
-	buf_free(&sig);
-	buf_free(&want);
-	snap_info_clear(&full);
 	snap_info_clear(&s1);
 	snap_info_clear(&s2);
 	repo_free(r);
