@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -198,6 +199,71 @@ START_TEST(unchanged_files_are_not_read_again)
 	ck_assert_uint_eq(s3.files_unchanged, 4);
 	ck_assert_uint_eq(s3.files_changed, 1);
 	ck_assert_uint_eq(s3.bytes_read, sizeof(more));
+	snap_info_clear(&s1);
+	snap_info_clear(&s2);
+	snap_info_clear(&s3);
+	repo_free(r);
+}
+END_TEST
+
+/* The names of the files (not directories) opened in the watched
+ * directories since the last call, space-separated, into out. */
+static void
+opened_files(int ifd, char *out, size_t cap)
+{
+	char ev[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	out[0] = '\0';
+	while ((n = read(ifd, ev, sizeof(ev))) > 0) {
+		for (char *p = ev; p < ev + n;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+
+			if ((e->mask & IN_OPEN) && !(e->mask & IN_ISDIR) && e->len &&
+			    strlen(out) + strlen(e->name) + 2 < cap) {
+				strcat(out, e->name);
+				strcat(out, " ");
+			}
+			p += sizeof(*e) + e->len;
+		}
+	}
+}
+
+/*
+ * The second backup of an unchanged tree opens none of its plain files
+ * (fsent's stat_only): an inotify watch sees every open.  A changed file
+ * is opened (and read), which shows the watch works.
+ */
+START_TEST(unchanged_plain_files_are_not_opened)
+{
+	struct repo *r;
+	struct snap_info s1, s2, s3;
+	struct timespec ts;
+	char path[512], got[1024];
+	int64_t later;
+	int ifd;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
+	ck_assert_int_eq(run(r, later, &s1), 0);
+	ck_assert_int_ge(ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), 0);
+	ck_assert_int_ge(inotify_add_watch(ifd, src, IN_OPEN), 0);
+	snprintf(path, sizeof(path), "%s/sub", src);
+	ck_assert_int_ge(inotify_add_watch(ifd, path, IN_OPEN), 0);
+
+	ck_assert_int_eq(run(r, later + 1000000000LL, &s2), 0);
+	ck_assert_uint_eq(s2.files_unchanged, 5);
+	opened_files(ifd, got, sizeof(got));
+	ck_assert_msg(got[0] == '\0', "unchanged files opened: %s", got);
+
+	write_file("sub/x", "y", 1);
+	opened_files(ifd, got, sizeof(got));	/* the test's own open */
+	ck_assert_int_eq(run(r, later + 2000000000LL, &s3), 0);
+	ck_assert_uint_eq(s3.files_changed, 1);
+	opened_files(ifd, got, sizeof(got));
+	ck_assert_str_eq(got, "x ");
+	close(ifd);
 	snap_info_clear(&s1);
 	snap_info_clear(&s2);
 	snap_info_clear(&s3);
@@ -873,6 +939,7 @@ main(void)
 	tcase_add_test(tc, backup_reads_back_equal);
 	tcase_add_test(tc, unchanged_files_are_not_read_again);
 	tcase_add_test(tc, xattrs_follow_the_files_cache);
+	tcase_add_test(tc, unchanged_plain_files_are_not_opened);
 	tcase_add_test(tc, write_only_key_backs_up);
 	tcase_add_test(tc, roots_are_normalised);
 	tcase_add_test(tc, in_place_edit_is_stored_as_a_delta);
