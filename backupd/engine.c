@@ -1606,8 +1606,12 @@ chunk_delta_join(struct act *a, const struct delta_sig *base_sig)
 		lit += j->hl + last->tl;
 	}
 	buf_reset(&a->dbuf);
-	if ((rc = delta_splice(base_sig, pc, n, &a->dbuf)) != 0)
-		a->drc = rc == BW_ERR_NOMEM ? rc : 1;	/* else logged: stored as chunks */
+	if ((rc = delta_splice(base_sig, pc, n, &a->dbuf)) == BW_ERR_NOMEM) {
+		a->drc = rc;
+	} else if (rc) {
+		log_warn("%s: its delta could not be joined; it is stored as chunks", a->path);
+		a->drc = 1;
+	}
 	a->dliteral = lit;
 	log_debug("%s: delta joined from %u chunks, %u of them changed", a->path, a->njobs,
 	    changed);
