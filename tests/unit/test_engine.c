@@ -130,6 +130,17 @@ compare(const char *path, const struct tree_entry *e, void *arg)
 	return 0;
 }
 
+/* A backup start time 10 s from now: the files the test just wrote are
+ * then not "racy" for the files cache (no sleeping in tests). */
+static int64_t
+start_after_writes(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+}
+
 static int
 run(struct repo *r, int64_t start, struct snap_info *s)
 {
@@ -177,14 +188,10 @@ START_TEST(unchanged_files_are_not_read_again)
 {
 	struct repo *r;
 	struct snap_info s1, s2, s3;
-	struct timespec ts;
 	int64_t later;
 	uint8_t more[4096];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* the first backup "started" well after the files were written, so the
-	 * racy-file rule does not force a re-read (no sleeping in tests) */
-	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	later = start_after_writes();
 	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
 	ck_assert_int_eq(run(r, later, &s1), 0);
 	ck_assert_int_eq(run(r, later + 1000000000LL, &s2), 0);
@@ -238,13 +245,11 @@ START_TEST(unchanged_plain_files_are_not_opened)
 {
 	struct repo *r;
 	struct snap_info s1, s2, s3;
-	struct timespec ts;
 	char path[512], got[1024];
 	int64_t later;
 	int ifd;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	later = start_after_writes();
 	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
 	ck_assert_int_eq(run(r, later, &s1), 0);
 	ck_assert_int_ge(ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), 0);
@@ -321,7 +326,6 @@ START_TEST(xattrs_follow_the_files_cache)
 	struct repo *r;
 	struct snap_info s1, s2, s3;
 	struct xfind f;
-	struct timespec ts;
 	char path[512];
 	int64_t later;
 
@@ -331,8 +335,7 @@ START_TEST(xattrs_follow_the_files_cache)
 		    strerror(errno));
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	later = start_after_writes();
 	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
 	ck_assert_int_eq(run(r, later, &s1), 0);
 	ck_assert_int_eq(run(r, later + 1000000000LL, &s2), 0);
@@ -492,7 +495,6 @@ START_TEST(in_place_edit_is_stored_as_a_delta)
 {
 	struct repo *r;
 	struct snap_info s1, s2, full;
-	struct timespec ts;
 	struct find fe = { 0 };
 	struct walk_opts wo = { find_entry, NULL, &fe, NULL };
 	struct buf got = { 0 };
@@ -501,8 +503,7 @@ START_TEST(in_place_edit_is_stored_as_a_delta)
 	int64_t later;
 	FILE *f;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	later = start_after_writes();
 	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
 	ck_assert_int_eq(run(r, later, &s1), 0);
 	/* overwrite 4 KiB in the middle of the 3 MiB file, in place */
@@ -556,7 +557,6 @@ START_TEST(rewritten_file_is_stored_whole)
 	};
 	struct repo *r;
 	struct snap_info s1, s2, s3;
-	struct timespec ts;
 	char path[512];
 	uint8_t *data = malloc(40u << 20);
 	int64_t later;
@@ -565,8 +565,7 @@ START_TEST(rewritten_file_is_stored_whole)
 	ck_assert_ptr_nonnull(data);
 	bwcrypto_random(data, 40u << 20);
 	write_file("huge.bin", data, 40u << 20);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	later = start_after_writes();
 	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
 	ck_assert_int_eq(run(r, later, &s1), 0);
 	bwcrypto_random(data, 40u << 20);
@@ -664,7 +663,6 @@ START_TEST(derived_signatures_keep_deltas_right)
 	};
 	struct repo *r;
 	struct snap_info s;
-	struct timespec ts;
 	char path[512];
 	uint8_t patch[100000], *bytes;
 	int64_t later;
@@ -675,8 +673,7 @@ START_TEST(derived_signatures_keep_deltas_right)
 	/* each signature below must have been derived, not hashed anew */
 	log_set_level(LOG_LVL_DEBUG);
 	log_set_sink(count_msg, &derived);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	later = start_after_writes();
 	ck_assert_int_eq(repo_open(repodir, "pw", 2, &r), 0);
 	ck_assert_int_eq(run(r, later, &s), 0);
 	snap_info_clear(&s);
@@ -727,15 +724,13 @@ START_TEST(joined_delta_covers_every_edit)
 	static const size_t size = 6u << 20;
 	struct repo *r;
 	struct snap_info s1, s2;
-	struct timespec ts;
 	uint8_t *orig, *now[NCASE], patch[4096];
 	size_t len[NCASE], i;
 	char path[512], name[32];
 	struct count_msg joined = { "delta joined from", 0 };
 	int64_t later;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	later = ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	later = start_after_writes();
 	ck_assert_ptr_nonnull(orig = malloc(size));
 	bwcrypto_random(orig, size);
 	bwcrypto_random(patch, sizeof(patch));
@@ -806,7 +801,6 @@ count_files(const char *path, const struct tree_entry *e, void *arg)
 static int64_t
 make_many(void)
 {
-	struct timespec ts;
 	char path[512], name[64];
 	int i;
 
@@ -816,8 +810,7 @@ make_many(void)
 		snprintf(name, sizeof(name), "many/file-%04d", i);
 		write_file(name, name, strlen(name));
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec + 10) * 1000000000LL;
+	return start_after_writes();
 }
 
 START_TEST(changed_directory_is_stored_as_a_delta)
